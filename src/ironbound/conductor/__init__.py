@@ -1,0 +1,1 @@
+"""The conductor: claims node jobs from the database and runs their flows."""

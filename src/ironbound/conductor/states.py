@@ -1,0 +1,132 @@
+"""Provision and power states, and the one table of provision transitions.
+
+The API and the conductor share this module: the API refuses a verb that the
+table does not allow from the node's current state before any work starts,
+and the conductor uses the same table to know where a flow lands on success,
+on waiting and on failure. State names are Ironic's, character for character,
+because clients compare them as strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ENROLL = "enroll"
+VERIFYING = "verifying"
+MANAGEABLE = "manageable"
+INSPECTING = "inspecting"
+INSPECTFAIL = "inspect failed"
+CLEANING = "cleaning"
+CLEANFAIL = "clean failed"
+AVAILABLE = "available"
+DEPLOYING = "deploying"
+DEPLOYWAIT = "wait call-back"
+DEPLOYFAIL = "deploy failed"
+ACTIVE = "active"
+DELETING = "deleting"
+ERROR = "error"
+ADOPTING = "adopting"
+ADOPTFAIL = "adopt failed"
+INSPECTWAIT = "inspect wait"
+
+POWER_ON = "power on"
+POWER_OFF = "power off"
+REBOOT = "rebooting"
+SOFT_POWER_OFF = "soft power off"
+SOFT_REBOOT = "soft rebooting"
+POWER_ERROR = "error"
+
+#: Power targets the API accepts, with the microversion each needs.
+POWER_TARGETS: dict[str, int] = {
+    POWER_ON: 1,
+    POWER_OFF: 1,
+    REBOOT: 1,
+    SOFT_POWER_OFF: 27,
+    SOFT_REBOOT: 27,
+}
+
+
+@dataclass(frozen=True)
+class Transition:
+    """What a provision verb does from one source state.
+
+    busy: the state the node sits in while a conductor works on it, or None
+          when the verb lands on `target` at once.
+    target: where the node ends up when the work succeeds.
+    job: the conductor flow that does the work, or None for a pure state change.
+    min_version: the API microversion that introduced the verb.
+    """
+
+    busy: str | None
+    target: str
+    job: str | None
+    min_version: int = 1
+
+
+_ROWS: tuple[tuple[str, tuple[str, ...], Transition], ...] = (
+    # verb       from                                        busy        target      job
+    ("manage", (ENROLL,), Transition(VERIFYING, MANAGEABLE, "verify", 4)),
+    ("manage", (AVAILABLE, CLEANFAIL, INSPECTFAIL, ADOPTFAIL, MANAGEABLE),
+     Transition(None, MANAGEABLE, None, 4)),
+    ("provide", (MANAGEABLE,), Transition(CLEANING, AVAILABLE, "clean", 4)),
+    ("inspect", (MANAGEABLE, INSPECTFAIL), Transition(INSPECTING, MANAGEABLE, "inspect", 6)),
+    ("clean", (MANAGEABLE,), Transition(CLEANING, MANAGEABLE, "clean", 15)),
+    ("adopt", (MANAGEABLE, ADOPTFAIL), Transition(ADOPTING, ACTIVE, "adopt", 17)),
+    ("active", (AVAILABLE, DEPLOYFAIL), Transition(DEPLOYING, ACTIVE, "deploy", 1)),
+    ("rebuild", (ACTIVE, DEPLOYFAIL), Transition(DEPLOYING, ACTIVE, "deploy", 1)),
+    ("deleted", (ACTIVE, DEPLOYFAIL, DEPLOYWAIT, ERROR),
+     Transition(DELETING, AVAILABLE, "undeploy", 1)),
+    # A deploy waiting for its boot to report back can be called off: the node
+    # lands in "deploy failed" at once and a job powers it off and revokes its
+    # boot script.
+    ("abort", (DEPLOYWAIT,), Transition(None, DEPLOYFAIL, "abort", 13)),
+)  # fmt: skip
+
+TRANSITIONS: dict[tuple[str, str], Transition] = {
+    (verb, source): transition for verb, sources, transition in _ROWS for source in sources
+}
+
+VERBS: frozenset[str] = frozenset(verb for verb, _, _ in _ROWS)
+
+#: Where a busy state lands when its flow fails.
+FAILURE: dict[str, str] = {
+    VERIFYING: ENROLL,
+    CLEANING: CLEANFAIL,
+    INSPECTING: INSPECTFAIL,
+    ADOPTING: ADOPTFAIL,
+    DEPLOYING: DEPLOYFAIL,
+    DEPLOYWAIT: DEPLOYFAIL,
+    DELETING: ERROR,
+}
+
+#: States in which a conductor holds the node; if that conductor dies, the
+#: survivors move the node to its FAILURE state with a reason.
+BUSY_STATES: frozenset[str] = frozenset(FAILURE) - {DEPLOYWAIT}
+
+STABLE_STATES: frozenset[str] = frozenset(
+    {ENROLL, MANAGEABLE, AVAILABLE, ACTIVE, ERROR, DEPLOYFAIL, CLEANFAIL, INSPECTFAIL, ADOPTFAIL}
+)
+
+#: A node may be deleted in these states (or in maintenance).
+DELETE_ALLOWED_STATES: tuple[str, ...] = (MANAGEABLE, ENROLL, ADOPTFAIL, AVAILABLE)
+
+#: Volume connectors and targets may be deleted in these states whatever the
+#: power state (otherwise the node must be powered off).
+VOLUME_DELETE_ALLOWED_STATES: tuple[str, ...] = (MANAGEABLE, ENROLL, ADOPTFAIL, AVAILABLE)
+
+#: The storage interface may be changed only in these states (or in maintenance).
+STORAGE_UPDATE_ALLOWED_STATES: tuple[str, ...] = (
+    ENROLL,
+    INSPECTING,
+    INSPECTWAIT,
+    MANAGEABLE,
+    AVAILABLE,
+)
+
+#: States in which a node's boot script may be served.
+BOOTABLE_STATES: frozenset[str] = frozenset({DEPLOYING, DEPLOYWAIT, ACTIVE})
+
+
+def transition_for(verb: str, source: str) -> Transition | None:
+    """The transition `verb` takes from `source`, or None if the table forbids it."""
+    return TRANSITIONS.get((verb, source))

@@ -1,0 +1,298 @@
+"""Configuration options, read from an ironic.conf-style INI file by oslo.config.
+
+Option names and groups follow Ironic's wherever Ironic has the feature, so an
+operator can carry settings over. Every option has a default that lets
+`ironbound serve` start with no configuration file at all.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Sequence
+from pathlib import Path
+
+from oslo_config import cfg
+
+INTERFACE_TYPES: tuple[str, ...] = (
+    "bios",
+    "boot",
+    "console",
+    "deploy",
+    "inspect",
+    "management",
+    "network",
+    "power",
+    "raid",
+    "rescue",
+    "storage",
+    "vendor",
+)
+
+# What is enabled out of the box: the fake implementations (so the admin
+# guide runs on fake-hardware) plus every real one Ironbound ships.
+_DEFAULT_ENABLED: dict[str, list[str]] = {
+    "bios": ["no-bios", "fake"],
+    "boot": ["fake"],
+    "console": ["no-console", "fake"],
+    "deploy": ["fake"],
+    "inspect": ["no-inspect", "fake"],
+    "management": ["fake"],
+    "network": ["noop"],
+    "power": ["fake"],
+    "raid": ["no-raid", "fake"],
+    "rescue": ["no-rescue", "fake"],
+    "storage": ["cinder", "external", "noop"],
+    "vendor": ["no-vendor", "fake"],
+}
+
+_DEFAULT_OPTS: list[cfg.Opt] = [
+    cfg.StrOpt(
+        "host",
+        default=socket.gethostname(),
+        sample_default="localhost",
+        help="Name of this conductor; it appears in node reservations and /v1/drivers.",
+    ),
+    cfg.StrOpt(
+        "state_path",
+        default="state",
+        help="Folder for the SQLite database, the secret key and other state. "
+        "Relative paths are taken from the current directory.",
+    ),
+    cfg.StrOpt(
+        "auth_strategy",
+        default="noauth",
+        choices=["noauth", "http_basic"],
+        help="noauth: every caller is an administrator (for loopback use). "
+        "http_basic: callers authenticate against http_basic_auth_user_file.",
+    ),
+    cfg.StrOpt(
+        "http_basic_auth_user_file",
+        default="/etc/ironbound/htpasswd",
+        help="Apache-style htpasswd file with bcrypt entries, read when auth_strategy "
+        "is http_basic.",
+    ),
+    cfg.ListOpt(
+        "enabled_hardware_types",
+        default=["fake-hardware"],
+        help="Hardware types this conductor loads (entry points in ironbound.hardware.types).",
+    ),
+]
+for _iface in INTERFACE_TYPES:
+    _DEFAULT_OPTS.append(
+        cfg.ListOpt(
+            f"enabled_{_iface}_interfaces",
+            default=_DEFAULT_ENABLED[_iface],
+            help=f"{_iface.capitalize()} interfaces this conductor loads.",
+        )
+    )
+    _DEFAULT_OPTS.append(
+        cfg.StrOpt(
+            f"default_{_iface}_interface",
+            help=f"{_iface.capitalize()} interface for nodes that do not name one. Unset: "
+            "the first interface of the node's hardware type that is enabled.",
+        )
+    )
+
+_API_OPTS: list[cfg.Opt] = [
+    cfg.StrOpt("host_ip", default="127.0.0.1", help="Address the API listens on."),
+    cfg.PortOpt("port", default=6385, help="Port the API listens on."),
+    cfg.IntOpt(
+        "max_limit",
+        default=1000,
+        min=1,
+        help="Largest number of items one list request returns.",
+    ),
+    cfg.StrOpt(
+        "public_endpoint",
+        help="Base URL put into links, e.g. https://bm.example.com:6385. Unset: taken "
+        "from the request.",
+    ),
+]
+
+_DATABASE_OPTS: list[cfg.Opt] = [
+    cfg.StrOpt(
+        "connection",
+        secret=True,
+        help="SQLAlchemy URL. Unset: SQLite in state_path. A postgresql+psycopg URL "
+        "lets several API and conductor processes share the database.",
+    ),
+]
+
+_CONDUCTOR_OPTS: list[cfg.Opt] = [
+    cfg.IntOpt(
+        "workers_pool_size",
+        default=8,
+        min=1,
+        help="Worker threads that run node jobs in this conductor.",
+    ),
+    cfg.IntOpt(
+        "node_locked_retry_attempts",
+        default=3,
+        min=0,
+        help="How many times an API request waits for a busy node before answering 409.",
+    ),
+    cfg.FloatOpt(
+        "node_locked_retry_interval",
+        default=1.0,
+        min=0.01,
+        help="Seconds between those waits.",
+    ),
+    cfg.IntOpt(
+        "deploy_callback_timeout",
+        default=1800,
+        min=1,
+        help="Seconds a deploying node may wait for its boot to report back before the "
+        "deploy fails.",
+    ),
+    cfg.FloatOpt(
+        "heartbeat_interval",
+        default=10.0,
+        min=0.1,
+        help="Seconds between a conductor's heartbeats in the database.",
+    ),
+    cfg.FloatOpt(
+        "heartbeat_timeout",
+        default=60.0,
+        min=1.0,
+        help="A conductor whose heartbeat is older than this is dead: its locks are "
+        "released and its half-done nodes failed.",
+    ),
+    cfg.FloatOpt(
+        "sync_power_state_interval",
+        default=60.0,
+        min=0.0,
+        help="Seconds between power state syncs with the BMCs; 0 disables the sync.",
+    ),
+    cfg.FloatOpt(
+        "job_poll_interval",
+        default=1.0,
+        min=0.05,
+        help="Seconds between looks at the job queue when no in-process wake-up arrives "
+        "(matters when API and conductor run in different processes).",
+    ),
+    cfg.FloatOpt(
+        "sync_job_timeout",
+        default=60.0,
+        min=1.0,
+        help="Seconds the API waits for a conductor to answer a synchronous request "
+        "(validate, boot device) before giving up.",
+    ),
+]
+
+_DEPLOY_OPTS: list[cfg.Opt] = [
+    cfg.StrOpt(
+        "http_url",
+        help="Base URL at which nodes reach the boot server, e.g. http://192.0.2.1:8080. "
+        "Unset: http://<[bootserver]host>:<[bootserver]port>.",
+    ),
+]
+
+_BOOTSERVER_OPTS: list[cfg.Opt] = [
+    cfg.StrOpt("host", default="127.0.0.1", help="Address the boot server listens on."),
+    cfg.PortOpt("port", default=8080, help="Port the boot server listens on."),
+    cfg.BoolOpt(
+        "mac_lookup",
+        default=True,
+        help="Let boot.ipxe find a node's script by the MAC address of the booting NIC. "
+        "Only nodes being deployed or active with boot from volume are found.",
+    ),
+]
+
+_SECRETS_OPTS: list[cfg.Opt] = [
+    cfg.StrOpt(
+        "key_file",
+        help="File holding the key that encrypts secrets at rest. Created (mode 0600) if "
+        "missing. Unset: secret.key in state_path. Every process sharing a database "
+        "must use the same key.",
+    ),
+]
+
+_FAKE_OPTS: list[cfg.Opt] = [
+    cfg.FloatOpt("power_delay", default=0.0, min=0.0, help="Seconds a fake power action takes."),
+    cfg.FloatOpt("boot_delay", default=0.0, min=0.0, help="Seconds a fake boot step takes."),
+    cfg.FloatOpt("deploy_delay", default=0.0, min=0.0, help="Seconds a fake deploy step takes."),
+]
+
+_REDFISH_OPTS: list[cfg.Opt] = [
+    cfg.IntOpt(
+        "connection_attempts",
+        default=5,
+        min=1,
+        help="How many times to try reaching a Redfish BMC before giving up.",
+    ),
+    cfg.FloatOpt(
+        "connection_retry_interval",
+        default=1.0,
+        min=0.0,
+        help="Seconds between those attempts.",
+    ),
+]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    """Register every Ironbound option on `conf`."""
+    conf.register_opts(_DEFAULT_OPTS)
+    conf.register_opts(_API_OPTS, group="api")
+    conf.register_opts(_DATABASE_OPTS, group="database")
+    conf.register_opts(_CONDUCTOR_OPTS, group="conductor")
+    conf.register_opts(_DEPLOY_OPTS, group="deploy")
+    conf.register_opts(_BOOTSERVER_OPTS, group="bootserver")
+    conf.register_opts(_SECRETS_OPTS, group="secrets")
+    conf.register_opts(_FAKE_OPTS, group="fake")
+    conf.register_opts(_REDFISH_OPTS, group="redfish")
+
+
+def load(
+    config_files: Sequence[str] = (), overrides: dict[str, object] | None = None
+) -> cfg.ConfigOpts:
+    """Build a fresh ConfigOpts from files plus `group.option` overrides.
+
+    A fresh object per call (rather than oslo's global CONF) keeps tests and
+    the several servers of one process from stepping on each other.
+    """
+    conf = cfg.ConfigOpts()
+    register_opts(conf)
+    args: list[str] = []
+    for path in config_files:
+        args += ["--config-file", path]
+    conf(args=args, project="ironbound", default_config_files=[], default_config_dirs=[])
+    for key, value in (overrides or {}).items():
+        group, _, name = key.rpartition(".")
+        conf.set_override(name, value, group=group or None)
+    return conf
+
+
+def state_path(conf: cfg.ConfigOpts) -> Path:
+    """The state folder, created on first use with owner-only permissions."""
+    path = Path(conf.state_path).absolute()
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def database_url(conf: cfg.ConfigOpts) -> str:
+    """The database URL: the configured one, or SQLite in the state folder."""
+    if conf.database.connection:
+        return str(conf.database.connection)
+    return f"sqlite:///{state_path(conf) / 'ironbound.sqlite'}"
+
+
+def boot_server_url(conf: cfg.ConfigOpts) -> str:
+    """Base URL nodes use to reach the boot server, without a trailing slash."""
+    if conf.deploy.http_url:
+        return str(conf.deploy.http_url).rstrip("/")
+    return f"http://{conf.bootserver.host}:{conf.bootserver.port}"
+
+
+def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
+    """Every option by group, for documentation and sample generation."""
+    return [
+        (None, _DEFAULT_OPTS),
+        ("api", _API_OPTS),
+        ("database", _DATABASE_OPTS),
+        ("conductor", _CONDUCTOR_OPTS),
+        ("deploy", _DEPLOY_OPTS),
+        ("bootserver", _BOOTSERVER_OPTS),
+        ("secrets", _SECRETS_OPTS),
+        ("fake", _FAKE_OPTS),
+        ("redfish", _REDFISH_OPTS),
+    ]

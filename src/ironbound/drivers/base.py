@@ -1,0 +1,348 @@
+"""The contracts between the conductor and the drivers.
+
+A node is driven through one implementation per interface type (power,
+management, boot, deploy, storage, ...), chosen per node and combined by its
+hardware type, as in Ironic. The conductor calls drivers only through the
+classes below and hands them a `Task`: a snapshot of the node and its ports,
+volume connectors and volume targets, plus the few write operations a driver
+may need. Drivers never open database sessions and never hold a transaction
+across a call to hardware.
+
+Errors: `validate` raises `InvalidParameterValue` or `MissingParameterValue`
+(the node is misconfigured); every other method raises a `DriverError`
+subclass with a message fit for the node's last_error. A driver translates
+its library's exceptions (sushy, subprocess, ...) at its own boundary.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from oslo_config import cfg
+
+from ironbound.conductor import states
+from ironbound.secrets import Secret
+
+# Boot devices, with Ironic's names.
+PXE = "pxe"
+DISK = "disk"
+CDROM = "cdrom"
+BIOS = "bios"
+SAFE = "safe"
+
+# Capabilities a boot interface may declare.
+ISCSI_VOLUME_BOOT = "iscsi_volume_boot"
+BOOT_EVENTS = "boot_events"  # the booting node reports back; deploys wait for it
+
+
+def parse_capabilities(value: Any) -> dict[str, str]:
+    """Ironic's ``key:value,key:value`` capabilities string (or a dict) as a dict."""
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    if not isinstance(value, str) or not value.strip():
+        return {}
+    result: dict[str, str] = {}
+    for item in value.split(","):
+        key, sep, val = item.partition(":")
+        if sep and key.strip():
+            result[key.strip()] = val.strip()
+    return result
+
+
+def is_true(value: Any) -> bool:
+    """Ironic's idea of a true string: true/yes/on/1/y/t, any case."""
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in {"1", "t", "true", "on", "y", "yes"}
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """The node as a driver sees it; secrets in driver_info are `Secret`s."""
+
+    id: int
+    uuid: str
+    name: str | None
+    driver: str
+    driver_info: Mapping[str, Any]
+    driver_internal_info: Mapping[str, Any]
+    instance_info: Mapping[str, Any]
+    properties: Mapping[str, Any]
+    provision_state: str
+    target_provision_state: str | None
+    power_state: str | None
+    maintenance: bool
+    interfaces: Mapping[str, str]
+
+    @property
+    def capabilities(self) -> dict[str, str]:
+        return parse_capabilities(self.properties.get("capabilities"))
+
+
+@dataclass(frozen=True)
+class PortInfo:
+    uuid: str
+    address: str
+    pxe_enabled: bool
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ConnectorInfo:
+    uuid: str
+    type: str
+    connector_id: str
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    """A volume target; secrets in properties are `Secret`s."""
+
+    uuid: str
+    volume_type: str
+    boot_index: int
+    volume_id: str
+    properties: Mapping[str, Any]
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Driver(Protocol):
+    """The node's interfaces, one attribute per interface type."""
+
+    bios: BiosInterface
+    boot: BootInterface
+    console: ConsoleInterface
+    deploy: DeployInterface
+    inspect: InspectInterface
+    management: ManagementInterface
+    network: NetworkInterface
+    power: PowerInterface
+    raid: RaidInterface
+    rescue: RescueInterface
+    storage: StorageInterface
+    vendor: VendorInterface
+
+
+class Task(Protocol):
+    """What a driver is handed: the node snapshot and the writes it may make."""
+
+    conf: cfg.ConfigOpts
+    node: NodeInfo
+    ports: Sequence[PortInfo]
+    volume_connectors: Sequence[ConnectorInfo]
+    volume_targets: Sequence[TargetInfo]
+    driver: Driver
+
+    def record(self, message: str, *, event_type: str = "progress", severity: str = "info") -> None:
+        """Add a line to the node's progress record (never put secrets in it)."""
+
+    def set_internal_info(self, **values: Any) -> None:
+        """Merge values into driver_internal_info and save; None removes a key."""
+
+    def set_target_properties(self, target_uuid: str, properties: Mapping[str, Any]) -> None:
+        """Replace a volume target's properties (e.g. connection data from an attach)."""
+
+    def delete_volume_targets(self) -> None:
+        """Remove every volume target of the node."""
+
+    def issue_boot_token(self) -> str:
+        """Create (or replace) the node's boot token and return it in the clear."""
+
+    def revoke_boot_token(self) -> None:
+        """Remove the node's boot token; its script URL then answers 404."""
+
+
+class BaseInterface(abc.ABC):
+    """Common to every interface implementation."""
+
+    interface_type: ClassVar[str]
+    #: What this implementation can do, for other interfaces to check.
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, conf: cfg.ConfigOpts) -> None:
+        self.conf = conf
+
+    @abc.abstractmethod
+    def validate(self, task: Task) -> None:
+        """Check that the node holds what this interface needs; touch no hardware.
+
+        :raises InvalidParameterValue: a value is wrong (the message says which
+            and what is allowed).
+        :raises MissingParameterValue: a required value is missing.
+        """
+
+    def get_properties(self) -> dict[str, str]:
+        """The driver_info keys this interface reads, with a description of each."""
+        return {}
+
+
+class PowerInterface(BaseInterface):
+    interface_type = "power"
+
+    @abc.abstractmethod
+    def get_power_state(self, task: Task) -> str:
+        """The node's power state: states.POWER_ON or states.POWER_OFF.
+
+        :raises PowerStateFailure, BMCError: the BMC could not be asked.
+        """
+
+    @abc.abstractmethod
+    def set_power_state(self, task: Task, power_state: str, timeout: float | None = None) -> None:
+        """Switch to POWER_ON, POWER_OFF or SOFT_POWER_OFF and wait until reached.
+
+        :raises PowerStateFailure: the state was not reached within `timeout`.
+        """
+
+    @abc.abstractmethod
+    def reboot(self, task: Task, timeout: float | None = None, soft: bool = False) -> None:
+        """Restart the node (power it on if it is off)."""
+
+    def get_supported_power_states(self, task: Task) -> list[str]:
+        return [states.POWER_ON, states.POWER_OFF, states.REBOOT]
+
+
+class ManagementInterface(BaseInterface):
+    interface_type = "management"
+
+    @abc.abstractmethod
+    def get_supported_boot_devices(self, task: Task) -> list[str]:
+        """Boot devices this node can be set to (PXE, DISK, ...)."""
+
+    @abc.abstractmethod
+    def set_boot_device(self, task: Task, device: str, persistent: bool = False) -> None:
+        """Make the node boot from `device` next time (or always, if persistent)."""
+
+    @abc.abstractmethod
+    def get_boot_device(self, task: Task) -> dict[str, Any]:
+        """``{"boot_device": <device or None>, "persistent": <bool or None>}``."""
+
+
+class BootInterface(BaseInterface):
+    interface_type = "boot"
+
+    @abc.abstractmethod
+    def prepare_instance(self, task: Task) -> None:
+        """Arrange for the node to boot its instance (for BFV: the volume)."""
+
+    @abc.abstractmethod
+    def clean_up_instance(self, task: Task) -> None:
+        """Undo prepare_instance: the node can no longer boot the instance from us."""
+
+
+class DeployInterface(BaseInterface):
+    interface_type = "deploy"
+
+    @abc.abstractmethod
+    def deploy(self, task: Task) -> str | None:
+        """Deploy the node.
+
+        :returns: None when the node is deployed, or states.DEPLOYWAIT when the
+            deploy continues once the booting node reports back.
+        """
+
+    @abc.abstractmethod
+    def tear_down(self, task: Task) -> None:
+        """Undeploy: power off and undo what deploy did."""
+
+    def take_over(self, task: Task) -> None:
+        """Adopt a node that is already running its instance (no power action)."""
+
+
+class StorageInterface(BaseInterface):
+    interface_type = "storage"
+
+    @abc.abstractmethod
+    def attach_volumes(self, task: Task) -> None:
+        """Make the node's volumes reachable by the node (and record connection data)."""
+
+    @abc.abstractmethod
+    def detach_volumes(self, task: Task) -> None:
+        """Undo attach_volumes."""
+
+    @abc.abstractmethod
+    def should_write_image(self, task: Task) -> bool:
+        """Whether a deploy must write an image (False: the node boots a volume as is)."""
+
+
+class _NoStepsInterface(BaseInterface):
+    """Interface types Ironbound carries for compatibility but drives no flow through."""
+
+    def validate(self, task: Task) -> None:
+        return None
+
+
+class BiosInterface(_NoStepsInterface):
+    interface_type = "bios"
+
+
+class ConsoleInterface(_NoStepsInterface):
+    interface_type = "console"
+
+
+class InspectInterface(_NoStepsInterface):
+    interface_type = "inspect"
+
+    def inspect_hardware(self, task: Task) -> None:
+        """Collect hardware facts into the node's properties."""
+
+
+class NetworkInterface(_NoStepsInterface):
+    interface_type = "network"
+
+
+class RaidInterface(_NoStepsInterface):
+    interface_type = "raid"
+
+
+class RescueInterface(_NoStepsInterface):
+    interface_type = "rescue"
+
+
+class VendorInterface(_NoStepsInterface):
+    interface_type = "vendor"
+
+
+INTERFACE_BASES: dict[str, type[BaseInterface]] = {
+    cls.interface_type: cls
+    for cls in (
+        BiosInterface,
+        BootInterface,
+        ConsoleInterface,
+        DeployInterface,
+        InspectInterface,
+        ManagementInterface,
+        NetworkInterface,
+        PowerInterface,
+        RaidInterface,
+        RescueInterface,
+        StorageInterface,
+        VendorInterface,
+    )
+}
+
+#: Interfaces every hardware type must be able to fill.
+REQUIRED_INTERFACES: tuple[str, ...] = ("boot", "deploy", "management", "power")
+
+
+class HardwareType:
+    """A named combination: for each interface type, the implementations it supports.
+
+    Order matters: when a node names no implementation, it gets the first
+    supported one that is enabled in the configuration.
+    """
+
+    name: ClassVar[str]
+    supported: ClassVar[Mapping[str, Sequence[str]]]
+
+    @classmethod
+    def driver_properties(cls) -> dict[str, str]:
+        """Nothing beyond what the interfaces describe."""
+        return {}
+
+
+def secret_value(value: Any) -> str:
+    """The clear text of a driver_info or property value that may be a `Secret`."""
+    return value.reveal() if isinstance(value, Secret) else str(value)

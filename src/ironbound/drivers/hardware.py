@@ -1,0 +1,47 @@
+"""The hardware types Ironbound ships: which implementations each combines."""
+
+from __future__ import annotations
+
+from ironbound.drivers.base import HardwareType
+
+_STORAGE = ("noop", "cinder", "external", "fake")
+
+
+class FakeHardware(HardwareType):
+    """Fakes first, so a node on fake-hardware touches nothing unless told to."""
+
+    name = "fake-hardware"
+    supported = {
+        "bios": ("fake", "no-bios"),
+        "boot": ("fake", "ipxe"),
+        "console": ("fake", "no-console"),
+        "deploy": ("fake", "direct"),
+        "inspect": ("fake", "no-inspect"),
+        "management": ("fake",),
+        "network": ("noop",),
+        "power": ("fake",),
+        "raid": ("fake", "no-raid"),
+        "rescue": ("fake", "no-rescue"),
+        "storage": _STORAGE,
+        "vendor": ("fake", "no-vendor"),
+    }
+
+
+class RedfishHardware(HardwareType):
+    """A server whose BMC speaks Redfish, booting through iPXE."""
+
+    name = "redfish"
+    supported = {
+        "bios": ("no-bios",),
+        "boot": ("ipxe",),
+        "console": ("no-console",),
+        "deploy": ("direct",),
+        "inspect": ("no-inspect",),
+        "management": ("redfish",),
+        "network": ("noop",),
+        "power": ("redfish",),
+        "raid": ("no-raid",),
+        "rescue": ("no-rescue",),
+        "storage": _STORAGE[:3],
+        "vendor": ("no-vendor",),
+    }

@@ -1,0 +1,1 @@
+"""Management interface implementations."""

@@ -1,0 +1,1 @@
+"""Power interface implementations."""

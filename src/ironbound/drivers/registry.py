@@ -1,0 +1,126 @@
+"""Loading hardware types and interfaces from entry points, as the config enables them.
+
+Entry point groups: ``ironbound.hardware.types`` for hardware types and
+``ironbound.hardware.interfaces.<type>`` for implementations, so a third party
+can plug in its own by installing a package. For each enabled hardware type
+the registry works out which implementations a node may use (supported by
+the type and enabled in config) and which one a node gets by default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from types import SimpleNamespace
+from typing import Any, cast
+
+from oslo_config import cfg
+
+from ironbound import errors
+from ironbound.config import INTERFACE_TYPES
+from ironbound.drivers.base import (
+    INTERFACE_BASES,
+    REQUIRED_INTERFACES,
+    BaseInterface,
+    Driver,
+    HardwareType,
+)
+
+HARDWARE_GROUP = "ironbound.hardware.types"
+INTERFACE_GROUP = "ironbound.hardware.interfaces.{}"
+
+
+@dataclass(frozen=True)
+class HardwareProfile:
+    """For one hardware type: the usable implementations per interface and the defaults."""
+
+    name: str
+    enabled: Mapping[str, tuple[str, ...]]
+    defaults: Mapping[str, str | None]
+
+
+def _load_group(group: str) -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group=group)}
+
+
+class Registry:
+    """The loaded drivers of one conductor."""
+
+    def __init__(self, conf: cfg.ConfigOpts) -> None:
+        self.conf = conf
+        self._instances: dict[tuple[str, str], BaseInterface] = {}
+        self.profiles: dict[str, HardwareProfile] = {}
+        available_types = _load_group(HARDWARE_GROUP)
+        for hw_name in conf.enabled_hardware_types:
+            if hw_name not in available_types:
+                raise errors.DriverNotFound(driver=hw_name)
+            hw_class = cast(type[HardwareType], available_types[hw_name].load())
+            self.profiles[hw_name] = self._profile(hw_name, hw_class)
+
+    def _interface(self, interface_type: str, name: str) -> BaseInterface:
+        key = (interface_type, name)
+        if key not in self._instances:
+            group = _load_group(INTERFACE_GROUP.format(interface_type))
+            if name not in group:
+                raise errors.InterfaceNotFound(
+                    interface_type=interface_type, name=name, valid=sorted(group)
+                )
+            cls = group[name].load()
+            base = INTERFACE_BASES[interface_type]
+            if not (isinstance(cls, type) and issubclass(cls, base)):
+                raise TypeError(f"{cls!r} registered as {interface_type} {name!r} is not a {base}")
+            self._instances[key] = cls(self.conf)
+        return self._instances[key]
+
+    def _profile(self, hw_name: str, hw_class: type[HardwareType]) -> HardwareProfile:
+        enabled: dict[str, tuple[str, ...]] = {}
+        defaults: dict[str, str | None] = {}
+        for iface in INTERFACE_TYPES:
+            wanted = set(getattr(self.conf, f"enabled_{iface}_interfaces"))
+            names = tuple(n for n in hw_class.supported.get(iface, ()) if n in wanted)
+            for name in names:
+                self._interface(iface, name)  # fail at start-up, not at first use
+            enabled[iface] = names
+            configured = getattr(self.conf, f"default_{iface}_interface")
+            if configured and configured in names:
+                defaults[iface] = configured
+            else:
+                defaults[iface] = names[0] if names else None
+            if iface in REQUIRED_INTERFACES and not names:
+                raise errors.InvalidParameterValue(
+                    reason=f"Hardware type {hw_name} needs a {iface} interface, but none of "
+                    f"{list(hw_class.supported.get(iface, ()))} is in "
+                    f"enabled_{iface}_interfaces."
+                )
+        return HardwareProfile(name=hw_name, enabled=enabled, defaults=defaults)
+
+    def driver_for(self, hardware_type: str, interfaces: Mapping[str, str | None]) -> Driver:
+        """The composite driver for a node's hardware type and interface names.
+
+        :raises DriverNotFound: the hardware type is not enabled here.
+        :raises InterfaceNotFound: an interface is not usable with this type.
+        """
+        profile = self.profiles.get(hardware_type)
+        if profile is None:
+            raise errors.DriverNotFound(driver=hardware_type)
+        parts: dict[str, BaseInterface] = {}
+        for iface in INTERFACE_TYPES:
+            name = interfaces.get(iface) or profile.defaults[iface]
+            if name is None or name not in profile.enabled[iface]:
+                raise errors.InterfaceNotFound(
+                    interface_type=iface, name=name, valid=sorted(profile.enabled[iface])
+                )
+            parts[iface] = self._interface(iface, name)
+        return cast(Driver, SimpleNamespace(**parts))
+
+    def properties(self, hardware_type: str) -> dict[str, str]:
+        """driver_info keys the hardware type's default interfaces understand."""
+        profile = self.profiles.get(hardware_type)
+        if profile is None:
+            raise errors.DriverNotFound(driver=hardware_type)
+        result: dict[str, str] = {}
+        for iface in INTERFACE_TYPES:
+            for name in profile.enabled[iface]:
+                result.update(self._interface(iface, name).get_properties())
+        return result

@@ -1,0 +1,215 @@
+"""The one error hierarchy of Ironbound.
+
+Each class is a message template; callers pass the template's fields as
+keyword arguments. The classes say *what kind* of failure happened (not
+found, invalid, conflict, ...) and nothing about HTTP: `api/errors.py` maps
+the kinds to status codes in one table. Errors raised by foreign libraries
+(sushy, tgtadm, openstacksdk) are translated into these at the driver
+boundary, so nothing above the drivers sees a foreign exception.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class IronboundError(Exception):
+    """Base class: a message template filled from keyword arguments."""
+
+    template: ClassVar[str] = "An unknown error occurred."
+
+    def __init__(self, message: str | None = None, **fields: Any) -> None:
+        self.fields = fields
+        if message is None:
+            try:
+                message = self.template.format(**fields)
+            except (KeyError, IndexError):
+                message = self.template
+        self.message = message
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# --- the request cannot be honoured as written (400) -----------------------
+
+
+class Invalid(IronboundError):
+    template = "Invalid input: {reason}"
+
+
+class InvalidParameterValue(Invalid):
+    template = "{reason}"
+
+
+class MissingParameterValue(Invalid):
+    template = "{reason}"
+
+
+class InvalidUUID(Invalid):
+    template = "Expected UUID for {field}: {value}"
+
+
+class InvalidUuidOrName(Invalid):
+    template = "Expected a logical name or UUID but received {value}"
+
+
+class MalformedRequestURI(Invalid):
+    template = "Malformed request URI."
+
+
+class PatchError(Invalid):
+    template = "Couldn't apply patch '{patch}'. Reason: {reason}"
+
+
+class InvalidStateRequested(Invalid):
+    template = (
+        'The requested action "{action}" can not be performed on node "{node}" '
+        'while it is in state "{state}".'
+    )
+
+
+class InterfaceNotFound(Invalid):
+    template = (
+        "Could not find the following interface in the "
+        "'ironbound.hardware.interfaces.{interface_type}' entrypoint: {name}. "
+        "Valid interfaces are {valid}."
+    )
+
+
+class NoValidHost(Invalid):
+    template = "No valid host was found. Reason: {reason}"
+
+
+# --- the thing asked for does not exist (404) ------------------------------
+
+
+class NotFound(IronboundError):
+    template = "Resource could not be found."
+
+
+class NodeNotFound(NotFound):
+    template = "Node {node} could not be found."
+
+
+class PortNotFound(NotFound):
+    template = "Port {port} could not be found."
+
+
+class VolumeConnectorNotFound(NotFound):
+    template = "Volume connector {connector} could not be found."
+
+
+class VolumeTargetNotFound(NotFound):
+    template = "Volume target {target} could not be found."
+
+
+class DriverNotFound(NotFound):
+    template = "Could not find the following driver(s) or hardware type(s): {driver}."
+
+
+class VersionNotSupported(NotFound):
+    template = "The API is not supported for this version"
+
+
+# --- the request clashes with the current state (409) ----------------------
+
+
+class Conflict(IronboundError):
+    template = "Conflict."
+
+
+class DuplicateName(Conflict):
+    template = "A node with name {name} already exists."
+
+
+class NodeAlreadyExists(Conflict):
+    template = "A node with UUID {uuid} already exists."
+
+
+class InstanceAssociated(Conflict):
+    template = "Node {node} is associated with instance {instance_uuid}."
+
+
+class MACAlreadyExists(Conflict):
+    template = "A port with MAC address {mac} already exists."
+
+
+class PortAlreadyExists(Conflict):
+    template = "A port with UUID {uuid} already exists."
+
+
+class VolumeConnectorAlreadyExists(Conflict):
+    template = "A volume connector with UUID {uuid} already exists."
+
+
+class VolumeConnectorTypeAndIdAlreadyExists(Conflict):
+    template = "A volume connector with type {type} and connector ID {connector_id} already exists."
+
+
+class VolumeTargetAlreadyExists(Conflict):
+    template = "A volume target with UUID {uuid} already exists."
+
+
+class VolumeTargetBootIndexAlreadyExists(Conflict):
+    template = "A volume target with boot index '{boot_index}' for the same node already exists."
+
+
+class NodeLocked(Conflict):
+    template = (
+        "Node {node} is locked by host {host}, please retry after the current operation "
+        "is completed."
+    )
+
+
+class InvalidState(Conflict):
+    template = "{reason}"
+
+
+# --- other request-level failures ------------------------------------------
+
+
+class NotAcceptable(IronboundError):
+    template = "Request not acceptable."
+
+
+class NotAuthorized(IronboundError):
+    template = "Not authorized."
+
+
+class Forbidden(IronboundError):
+    template = "Access was denied to the following resource: {resource}"
+
+
+class TemporaryFailure(IronboundError):
+    template = "Resource temporarily unavailable, please retry."
+
+
+# --- failures while driving hardware or storage (end up in last_error) -----
+
+
+class DriverError(IronboundError):
+    """A driver could not do what a flow asked; the flow records it on the node."""
+
+    template = "{reason}"
+
+
+class PowerStateFailure(DriverError):
+    template = "Failed to set node power state to {state}: {reason}"
+
+
+class BMCError(DriverError):
+    template = "The BMC of node {node} failed: {reason}"
+
+
+class BootError(DriverError):
+    template = "{reason}"
+
+
+class StorageError(DriverError):
+    template = "Storage operation failed: {reason}"
+
+
+class DeployFailure(DriverError):
+    template = "{reason}"
