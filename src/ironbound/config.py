@@ -32,9 +32,9 @@ INTERFACE_TYPES: tuple[str, ...] = (
 # guide runs on fake-hardware) plus every real one Ironbound ships.
 _DEFAULT_ENABLED: dict[str, list[str]] = {
     "bios": ["no-bios", "fake"],
-    "boot": ["fake"],
+    "boot": ["fake", "ipxe"],
     "console": ["no-console", "fake"],
-    "deploy": ["fake"],
+    "deploy": ["fake", "direct"],
     "inspect": ["no-inspect", "fake"],
     "management": ["fake"],
     "network": ["noop"],
@@ -101,6 +101,18 @@ _API_OPTS: list[cfg.Opt] = [
         default=1000,
         min=1,
         help="Largest number of items one list request returns.",
+    ),
+    cfg.DictOpt(
+        "user_roles",
+        default={},
+        help="With http_basic: roles of each user, e.g. 'alice:admin,bob:reader'. Several "
+        "roles are joined with '+' (carol:member+reader). Roles: admin (everything, "
+        "including volume target properties), member (read and write), reader (read).",
+    ),
+    cfg.ListOpt(
+        "default_roles",
+        default=["admin"],
+        help="With http_basic: roles of users not listed in user_roles.",
     ),
     cfg.StrOpt(
         "public_endpoint",

@@ -45,6 +45,13 @@ POWER_TARGETS: dict[str, int] = {
     SOFT_REBOOT: 27,
 }
 
+#: The power state a node shows as its target while an action runs.
+POWER_TARGET_AFTER_ACTION: dict[str, str] = {
+    REBOOT: POWER_ON,
+    SOFT_REBOOT: POWER_ON,
+    SOFT_POWER_OFF: POWER_OFF,
+}
+
 
 @dataclass(frozen=True)
 class Transition:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -11,6 +12,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+# Alembic announces every plugin it loads at INFO; only its warnings matter here.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def _config(engine: Engine) -> Config:

@@ -160,6 +160,9 @@ class Conductor(Base):
     online: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     heartbeat_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    driver_properties: Mapped[dict[str, Any]] = mapped_column(
+        JSONType, default=dict, comment="per hardware type: driver_info keys it reads"
+    )
 
 
 class ConductorHardwareInterface(Base):

@@ -154,6 +154,9 @@ class Task(Protocol):
     def revoke_boot_token(self) -> None:
         """Remove the node's boot token; its script URL then answers 404."""
 
+    def power_action(self, power_state: str) -> None:
+        """Drive the power interface to POWER_ON, POWER_OFF or REBOOT and record the result."""
+
 
 class BaseInterface(abc.ABC):
     """Common to every interface implementation."""
@@ -230,6 +233,16 @@ class BootInterface(BaseInterface):
     @abc.abstractmethod
     def clean_up_instance(self, task: Task) -> None:
         """Undo prepare_instance: the node can no longer boot the instance from us."""
+
+    def interpret_boot_event(self, task: Task, event: Mapping[str, str]) -> tuple[bool, str]:
+        """Read a report the booting node sent to the boot server.
+
+        :returns: (True, what happened) when the boot reached the instance,
+            (False, what went wrong and what to check) when it failed.
+        """
+        if event.get("event") == "booting":
+            return True, "the node reported that it is booting its instance"
+        return False, f"the node reported a boot failure: {dict(event)}"
 
 
 class DeployInterface(BaseInterface):

@@ -28,6 +28,12 @@ def upgrade() -> None:
         sa.Column("online", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column(
+            "driver_properties",
+            JSON,
+            nullable=False,
+            comment="per hardware type: driver_info keys it reads",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_conductors")),
         sa.UniqueConstraint("hostname", name=op.f("uq_conductors_hostname")),
     )

@@ -1,0 +1,1 @@
+"""HTTP only: Ironic's v1 REST API on FastAPI. Never imports drivers."""

@@ -1,0 +1,37 @@
+"""create_app(): the API application, from its routers, middleware and error table."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from ironbound import __version__
+from ironbound.api import errors
+from ironbound.api.auth import Authenticator
+from ironbound.api.middleware import ApiMiddleware
+from ironbound.api.routes import drivers, node_states, nodes, ports, root, volume
+from ironbound.api.services import ApiServices
+
+
+def create_app(services: ApiServices) -> FastAPI:
+    app = FastAPI(
+        title="Ironbound",
+        version=__version__,
+        description="OpenStack Ironic v1 compatible bare-metal API with boot from volume.",
+        redirect_slashes=False,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.services = services
+    errors.install(app)
+    # Order matters where paths overlap: /v1/nodes/detail before /v1/nodes/{ident}.
+    for router in (
+        root.router,
+        nodes.router,
+        node_states.router,
+        ports.router,
+        volume.router,
+        drivers.router,
+    ):
+        app.include_router(router)
+    app.add_middleware(ApiMiddleware, authenticator=Authenticator(services.conf))
+    return app

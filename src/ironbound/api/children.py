@@ -1,0 +1,219 @@
+"""What ports, volume connectors and volume targets share: each belongs to a node.
+
+One `Child` spec per resource says its table, collection path, fields and
+error; the functions here list, show and delete any of them with Ironic's
+paging, field selection and messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+from fastapi import Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from ironbound import errors
+from ironbound.api import links, listing, responses
+from ironbound.api.policy import Identity
+from ironbound.api.schemas.common import check_uuid
+from ironbound.api.services import ApiServices
+from ironbound.db import nodes, queries
+from ironbound.db.models import Node, Port, VolumeConnector, VolumeTarget
+
+ChildModel = Port | VolumeConnector | VolumeTarget
+
+
+@dataclass(frozen=True)
+class Child:
+    model: type[ChildModel]
+    collection: str  # path under /v1, e.g. "volume/targets"
+    list_key: str  # member of the list document, e.g. "targets"
+    fields: Mapping[str, int]  # field -> microversion that introduced it
+    summary: tuple[str, ...]  # fields of a list without detail
+    sortable: frozenset[str]
+    uuid_field: str  # how errors name the path's UUID, e.g. "target_uuid"
+    not_found: Callable[[str], errors.NotFound]
+    #: Extra rendering (masking, redaction) applied to each document.
+    finish: Callable[[ChildModel, dict[str, Any], Identity], None] | None = None
+
+
+def render(
+    spec: Child,
+    row: ChildModel,
+    node_uuid: str,
+    names: tuple[str, ...],
+    base_url: str,
+    identity: Identity,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in names:
+        if name == "links":
+            out[name] = links.pair(base_url, f"{spec.collection}/{row.uuid}")
+        elif name == "node_uuid":
+            out[name] = node_uuid
+        elif name == "portgroup_uuid":
+            out[name] = None
+        else:
+            out[name] = getattr(row, name)
+    if spec.finish is not None:
+        spec.finish(row, out, identity)
+    return out
+
+
+def detail_names(spec: Child, minor: int) -> tuple[str, ...]:
+    return listing.visible(spec.fields, minor)
+
+
+def get(session: Session, spec: Child, ident: str) -> ChildModel:
+    """The row with UUID `ident` (400 if it is not a UUID, 404 if unknown)."""
+    key = check_uuid(ident, spec.uuid_field)
+    row = session.scalars(select(spec.model).where(spec.model.uuid == key)).first()
+    if row is None:
+        raise spec.not_found(ident)
+    return cast(ChildModel, row)
+
+
+def node_uuid_of(session: Session, row: ChildModel) -> str:
+    return nodes.get_by_id(session, row.node_id).uuid
+
+
+def list_children(
+    request: Request,
+    spec: Child,
+    services: ApiServices,
+    minor: int,
+    base_url: str,
+    identity: Identity,
+    *,
+    node_ident: str | None = None,
+    filters: Mapping[str, Callable[[Session, str], Any]] | None = None,
+    detail_path: bool = False,
+    detail_param: bool = False,
+) -> Response:
+    """A list document of `spec` rows, optionally those of one node."""
+    filters = filters or {}
+    query = listing.parse(
+        request.query_params,
+        minor=minor,
+        max_limit=services.conf.api.max_limit,
+        fields_table=spec.fields,
+        sortable=spec.sortable,
+        filters=tuple(filters),
+        detail_param=detail_param,
+    )
+    detail = detail_path or query.detail
+    if detail:
+        names = detail_names(spec, minor)
+    elif query.fields is not None:
+        names = tuple(query.fields) if "links" in query.fields else (*query.fields, "links")
+    else:
+        names = spec.summary
+    with services.db.read() as session:
+        where: list[Any] = []
+        if node_ident is not None:
+            where.append(
+                spec.model.node_id == nodes.get_by_uuid(session, check_uuid_or_404(node_ident)).id
+            )
+        for name, value in query.filters.items():
+            where.append(filters[name](session, value))
+        marker = None
+        if query.marker is not None:
+            try:
+                marker = get(session, spec, query.marker)
+            except errors.NotFound as exc:
+                raise errors.InvalidParameterValue(
+                    reason=f"Marker {query.marker} is not a known {spec.list_key[:-1]}."
+                ) from exc
+        rows = queries.page(
+            session,
+            spec.model,
+            where=where,
+            sort_key=query.sort_key,
+            sort_dir=query.sort_dir,
+            limit=query.limit,
+            marker=marker,
+        )
+        uuids: dict[int, str] = {
+            node_id: node_uuid
+            for node_id, node_uuid in session.execute(
+                select(Node.id, Node.uuid).where(Node.id.in_({r.node_id for r in rows}))
+            )
+        }
+        items = [render(spec, r, uuids[r.node_id], names, base_url, identity) for r in rows]
+    body: dict[str, Any] = {spec.list_key: items}
+    collection = f"{spec.collection}/detail" if detail_path else spec.collection
+    next_url = listing.next_link(base_url, collection, query, items)
+    if next_url:
+        body["next"] = next_url
+    return responses.json(body)
+
+
+def check_uuid_or_404(ident: str) -> str:
+    """Node sub-resources are addressed by UUID only; anything else is an unknown node."""
+    if not nodes.is_uuid_like(ident):
+        raise errors.NodeNotFound(node=ident)
+    return ident
+
+
+def node_filter(spec: Child) -> Callable[[Session, str], Any]:
+    """The `node` query filter: a node UUID or name."""
+
+    def where(session: Session, value: str) -> Any:
+        return spec.model.node_id == nodes.get(session, value).id
+
+    return where
+
+
+def node_uuid_filter(spec: Child) -> Callable[[Session, str], Any]:
+    def where(session: Session, value: str) -> Any:
+        return spec.model.node_id == nodes.get_by_uuid(session, check_uuid(value, "node_uuid")).id
+
+    return where
+
+
+def show(
+    request: Request,
+    spec: Child,
+    services: ApiServices,
+    ident: str,
+    minor: int,
+    base_url: str,
+    identity: Identity,
+) -> Response:
+    names = detail_names(spec, minor)
+    extra = set(request.query_params) - {"fields"}
+    if extra:
+        raise errors.InvalidParameterValue(
+            reason=f"Unknown query parameter(s) {', '.join(sorted(extra))}. Allowed: fields."
+        )
+    if "fields" in request.query_params:
+        picked = listing.parse_fields(request.query_params["fields"], spec.fields, minor)
+        names = tuple(picked) if "links" in picked else (*picked, "links")
+    with services.db.read() as session:
+        row = get(session, spec, ident)
+        return responses.json(
+            render(spec, row, node_uuid_of(session, row), names, base_url, identity)
+        )
+
+
+def body_node(session: Session, value: Any) -> Node:
+    """The node a create or update body names by UUID (400 if unknown: the body is wrong)."""
+    if not isinstance(value, str) or not nodes.is_uuid_like(value):
+        raise errors.InvalidUUID(field="node_uuid", value=value)
+    try:
+        return nodes.get_by_uuid(session, str(value))
+    except errors.NodeNotFound as exc:
+        raise errors.InvalidParameterValue(
+            reason=f"Node {value} given as node_uuid could not be found."
+        ) from exc
+
+
+def unique_violation(session: Session, spec: Child, own_id: int | None, **values: Any) -> bool:
+    """Whether another row of `spec` already has these column values."""
+    query = select(spec.model.id).where(*(getattr(spec.model, k) == v for k, v in values.items()))
+    found = session.scalars(query).first()
+    return found is not None and found != own_id

@@ -1,0 +1,66 @@
+"""Request-scoped values for handlers, named once as Annotated aliases."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, Request
+
+from ironbound import errors
+from ironbound.api.policy import Identity
+from ironbound.api.services import ApiServices
+
+_MAX_BODY = 1024 * 1024
+
+
+def _version(request: Request) -> int:
+    return int(request.state.version)
+
+
+def _identity(request: Request) -> Identity:
+    identity: Identity = request.state.identity
+    return identity
+
+
+def _services(request: Request) -> ApiServices:
+    services: ApiServices = request.app.state.services
+    return services
+
+
+def _base_url(request: Request) -> str:
+    services: ApiServices = request.app.state.services
+    if services.conf.api.public_endpoint:
+        return str(services.conf.api.public_endpoint).rstrip("/")
+    return f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"
+
+
+async def _optional_json_body(request: Request) -> Any:
+    raw = await request.body()
+    if len(raw) > _MAX_BODY:
+        raise errors.InvalidParameterValue(reason="The request body is larger than 1 MiB.")
+    if not raw.strip():
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise errors.InvalidParameterValue(
+            reason=f"The request body is not valid JSON: {exc}"
+        ) from exc
+
+
+async def _json_body(request: Request) -> Any:
+    body = await _optional_json_body(request)
+    if body is None:
+        raise errors.InvalidParameterValue(
+            reason="The request body is empty; a JSON document is required."
+        )
+    return body
+
+
+Version = Annotated[int, Depends(_version)]
+CurrentIdentity = Annotated[Identity, Depends(_identity)]
+Services = Annotated[ApiServices, Depends(_services)]
+BaseUrl = Annotated[str, Depends(_base_url)]
+JsonBody = Annotated[Any, Depends(_json_body)]
+OptionalJsonBody = Annotated[Any, Depends(_optional_json_body)]

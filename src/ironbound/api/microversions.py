@@ -1,0 +1,79 @@
+"""API microversions: the range we serve and the features each one brings.
+
+Only versions whose behaviour Ironbound implements are advertised. The
+constants name the minor version that introduced a feature, as Ironic's do.
+"""
+
+from __future__ import annotations
+
+from ironbound import errors
+
+MAJOR = 1
+MIN_MINOR = 1
+MAX_MINOR = 33
+
+MIN_VERSION = f"{MAJOR}.{MIN_MINOR}"
+MAX_VERSION = f"{MAJOR}.{MAX_MINOR}"
+
+AVAILABLE_STATE_NAME = 2  # "available" is shown as such (None before)
+DRIVER_INTERNAL_INFO = 3
+MANAGE_PROVIDE = 4
+NODE_NAMES = 5
+INSPECT = 6
+CLEAN_STEP_FIELD = 7
+FIELDS_PARAM = 8
+PROVISION_STATE_FILTER = 9
+NAME_CHARACTERS = 10
+ENROLL_ON_CREATE = 11
+RAID = 12
+ABORT = 13
+MANUAL_CLEAN = 15
+DRIVER_FILTER = 16
+ADOPT = 17
+PORT_INTERNAL_INFO = 18
+PORT_LOCAL_LINK = 19
+NETWORK_INTERFACE = 20
+RESOURCE_CLASS = 21
+PORTGROUPS = 24
+SOFT_POWER = 27
+DYNAMIC_DRIVERS = 30
+INTERFACE_FIELDS = 31
+VOLUME = 32
+STORAGE_INTERFACE = 33
+
+HEADER = "X-OpenStack-Ironic-API-Version"
+MIN_HEADER = "X-OpenStack-Ironic-API-Minimum-Version"
+MAX_HEADER = "X-OpenStack-Ironic-API-Maximum-Version"
+
+
+def negotiate(ironic_header: str | None, openstack_header: str | None) -> int:
+    """The minor version a request asked for; 1.1 when it asked for none.
+
+    :raises NotAcceptable: the version is malformed or outside what we serve.
+    """
+    requested = ironic_header
+    if requested is None and openstack_header is not None:
+        service, _, value = openstack_header.strip().partition(" ")
+        if service.lower() == "baremetal":
+            requested = value
+    if requested is None:
+        return MIN_MINOR
+    requested = requested.strip()
+    if requested.lower() == "latest":
+        return MAX_MINOR
+    major, dot, minor = requested.partition(".")
+    if not dot or not major.isdigit() or not minor.isdigit():
+        raise errors.NotAcceptable(
+            f"Invalid value for {HEADER} header: '{requested}'. It must be 'latest' or "
+            f"MAJOR.MINOR, e.g. {MAX_VERSION}."
+        )
+    if int(major) != MAJOR or not MIN_MINOR <= int(minor) <= MAX_MINOR:
+        raise errors.NotAcceptable(
+            f"Version {requested} was requested but the minor version is not supported by "
+            f"this service. The supported version range is: [{MIN_VERSION}, {MAX_VERSION}]."
+        )
+    return int(minor)
+
+
+def version_string(minor: int) -> str:
+    return f"{MAJOR}.{minor}"

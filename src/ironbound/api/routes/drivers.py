@@ -1,0 +1,75 @@
+"""/v1/drivers: the hardware types live conductors offer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from ironbound import errors
+from ironbound.api import driver_checks, links, listing, responses
+from ironbound.api import microversions as mv
+from ironbound.api.deps import BaseUrl, Services, Version
+from ironbound.db.conductors import HardwareEntry
+
+router = APIRouter()
+
+
+def _document(
+    name: str, entry: HardwareEntry, minor: int, base_url: str, detail: bool
+) -> dict[str, Any]:
+    doc: dict[str, Any] = {"name": name, "hosts": list(entry.hosts)}
+    if minor >= mv.DYNAMIC_DRIVERS:
+        doc["type"] = "dynamic"
+        if detail:
+            for iface, since in driver_checks.INTERFACE_VERSIONS.items():
+                if since <= minor:
+                    doc[f"default_{iface}_interface"] = entry.defaults.get(iface)
+                    doc[f"enabled_{iface}_interfaces"] = list(entry.enabled.get(iface, []))
+    doc["links"] = links.pair(base_url, f"drivers/{name}")
+    doc["properties"] = links.pair(base_url, f"drivers/{name}/properties")
+    return doc
+
+
+@router.get("/v1/drivers")
+def list_drivers(
+    request: Request, services: Services, minor: Version, base_url: BaseUrl
+) -> Response:
+    allowed = {"type", "detail"} if minor >= mv.DYNAMIC_DRIVERS else set()
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        raise errors.InvalidParameterValue(
+            reason=f"Unknown query parameter(s) {', '.join(unknown)}. Allowed: "
+            f"{', '.join(sorted(allowed)) or 'none'}."
+        )
+    kind = request.query_params.get("type")
+    if kind not in (None, "classic", "dynamic"):
+        raise errors.InvalidParameterValue(
+            reason=f"Invalid driver type '{kind}'. Allowed: classic, dynamic."
+        )
+    detail = (
+        listing.parse_bool("detail", request.query_params["detail"])
+        if "detail" in request.query_params
+        else False
+    )
+    catalogue = {} if kind == "classic" else services.catalogue()
+    drivers = [_document(n, e, minor, base_url, detail) for n, e in sorted(catalogue.items())]
+    return responses.json({"drivers": drivers})
+
+
+def _entry(services: Any, name: str) -> HardwareEntry:
+    entry: HardwareEntry | None = services.catalogue().get(name)
+    if entry is None:
+        raise errors.DriverNotFound(driver=name)
+    return entry
+
+
+@router.get("/v1/drivers/{name}")
+def show_driver(name: str, services: Services, minor: Version, base_url: BaseUrl) -> Response:
+    return responses.json(_document(name, _entry(services, name), minor, base_url, detail=True))
+
+
+@router.get("/v1/drivers/{name}/properties")
+def driver_properties(name: str, services: Services) -> Response:
+    return responses.json(_entry(services, name).properties)

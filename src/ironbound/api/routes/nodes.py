@@ -1,0 +1,333 @@
+"""/v1/nodes: create, list, show, update (JSON Patch), delete."""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from ironbound import errors, secrets
+from ironbound.api import driver_checks, listing, locking, patch, responses
+from ironbound.api import microversions as mv
+from ironbound.api.deps import BaseUrl, JsonBody, Services, Version
+from ironbound.api.schemas.common import check_node_name, check_uuid, validate
+from ironbound.api.schemas.node import NodeDocument
+from ironbound.api.services import ApiServices
+from ironbound.api.views import node as view
+from ironbound.conductor import states
+from ironbound.conductor.task import apply_node_fields
+from ironbound.config import INTERFACE_TYPES
+from ironbound.db import nodes, queries
+from ironbound.db.models import Node
+
+router = APIRouter()
+
+_FILTERS: dict[str, int] = {
+    "associated": 1,
+    "maintenance": 1,
+    "instance_uuid": 1,
+    "chassis_uuid": 1,
+    "provision_state": mv.PROVISION_STATE_FILTER,
+    "driver": mv.DRIVER_FILTER,
+    "resource_class": mv.RESOURCE_CLASS,
+}
+
+#: Fields a PATCH may change, with the microversion that allows it.
+_UPDATABLE: dict[str, int] = {
+    "name": mv.NODE_NAMES,
+    "driver": 1,
+    "driver_info": 1,
+    "extra": 1,
+    "instance_info": 1,
+    "instance_uuid": 1,
+    "properties": 1,
+    "chassis_uuid": 1,
+    "resource_class": mv.RESOURCE_CLASS,
+    **{f"{i}_interface": v for i, v in driver_checks.INTERFACE_VERSIONS.items()},
+}
+
+#: Interface and driver changes are refused outside these states unless in maintenance.
+_INTERFACE_UPDATE_STATES = states.STORAGE_UPDATE_ALLOWED_STATES
+
+
+def _list(
+    request: Request, services: ApiServices, minor: int, base_url: str, detail: bool
+) -> Response:
+    filters = [name for name, since in _FILTERS.items() if since <= minor]
+    query = listing.parse(
+        request.query_params,
+        minor=minor,
+        max_limit=services.conf.api.max_limit,
+        fields_table=view.FIELDS,
+        sortable=view.SORTABLE,
+        filters=filters,
+    )
+    if detail and query.fields is not None:
+        raise errors.InvalidParameterValue(
+            reason="Can't fetch a subset of fields with 'detail' set"
+        )
+    names = (
+        view.detail_fields(minor)
+        if detail
+        else view.with_links(query.fields)
+        if query.fields is not None
+        else view.summary_fields(minor)
+    )
+    with services.db.read() as session:
+        marker = _marker(session, query.marker)
+        rows = queries.page(
+            session,
+            Node,
+            where=_where(query.filters),
+            sort_key=query.sort_key,
+            sort_dir=query.sort_dir,
+            limit=query.limit,
+            marker=marker,
+        )
+        items = [view.render(n, names, minor, base_url) for n in rows]
+    body: dict[str, Any] = {"nodes": items}
+    collection = "nodes/detail" if detail else "nodes"
+    next_url = listing.next_link(base_url, collection, query, items)
+    if next_url:
+        body["next"] = next_url
+    return responses.json(body)
+
+
+def _marker(session: Session, marker: str | None) -> Node | None:
+    if marker is None:
+        return None
+    try:
+        return nodes.get_by_uuid(session, check_uuid(marker, "marker"))
+    except errors.NodeNotFound as exc:
+        raise errors.InvalidParameterValue(reason=f"Marker {marker} is not a known node.") from exc
+
+
+def _where(filters: dict[str, str]) -> list[Any]:
+    where: list[Any] = []
+    for name, value in filters.items():
+        if name == "associated":
+            column = Node.instance_uuid
+            where.append(
+                column.is_not(None) if listing.parse_bool(name, value) else column.is_(None)
+            )
+        elif name == "maintenance":
+            where.append(Node.maintenance == listing.parse_bool(name, value))
+        elif name == "chassis_uuid":
+            where.append(False)  # Ironbound has no chassis: no node is in one.
+        elif name == "instance_uuid":
+            where.append(Node.instance_uuid == check_uuid(value, "instance_uuid"))
+        else:
+            where.append(getattr(Node, name) == value)
+    return where
+
+
+@router.get("/v1/nodes")
+def list_nodes(request: Request, services: Services, minor: Version, base_url: BaseUrl) -> Response:
+    return _list(request, services, minor, base_url, detail=False)
+
+
+@router.get("/v1/nodes/detail")
+def list_nodes_detail(
+    request: Request, services: Services, minor: Version, base_url: BaseUrl
+) -> Response:
+    return _list(request, services, minor, base_url, detail=True)
+
+
+@router.get("/v1/nodes/{ident}")
+def show_node(
+    ident: str, request: Request, services: Services, minor: Version, base_url: BaseUrl
+) -> Response:
+    names = view.detail_fields(minor)
+    unknown = set(request.query_params) - {"fields"}
+    if unknown:
+        raise errors.InvalidParameterValue(
+            reason=f"Unknown query parameter(s) {', '.join(sorted(unknown))}. Allowed: fields."
+        )
+    if "fields" in request.query_params:
+        names = view.with_links(
+            listing.parse_fields(request.query_params["fields"], view.FIELDS, minor)
+        )
+    with services.db.read() as session:
+        node = lookup(session, ident, minor)
+        return responses.json(view.render(node, names, minor, base_url))
+
+
+def lookup(session: Session, ident: str, minor: int) -> Node:
+    """A node by UUID, or by name from 1.5 on."""
+    if minor < mv.NODE_NAMES and not nodes.is_uuid_like(ident):
+        raise errors.InvalidUUID(field="node", value=ident)
+    return nodes.get(session, ident)
+
+
+def _reject_newer_fields(data: dict[str, Any], table: dict[str, int], minor: int) -> None:
+    too_new = sorted(
+        k for k, v in data.items() if k in table and table[k] > minor and v is not None
+    )
+    if too_new:
+        raise errors.NotAcceptable(
+            f"Field(s) {', '.join(too_new)} need a newer API version than "
+            f"{mv.version_string(minor)}."
+        )
+
+
+def _requested_interfaces(doc: NodeDocument) -> dict[str, str | None]:
+    return {i: getattr(doc, f"{i}_interface") for i in driver_checks.INTERFACE_VERSIONS}
+
+
+def _check_unique(session: Session, node: Node | None, doc: NodeDocument) -> None:
+    own_id = node.id if node is not None else -1
+    if doc.name is not None:
+        named = session.scalars(select(Node.id).where(Node.name == doc.name)).first()
+        if named is not None and named != own_id:
+            raise errors.DuplicateName(name=doc.name)
+    if doc.instance_uuid is not None:
+        other = session.scalars(
+            select(Node.uuid).where(Node.instance_uuid == doc.instance_uuid)
+        ).first()
+        if other is not None and (node is None or other != node.uuid):
+            raise errors.InstanceAssociated(node=other, instance_uuid=doc.instance_uuid)
+
+
+@router.post("/v1/nodes", status_code=201)
+def create_node(body: JsonBody, services: Services, minor: Version, base_url: BaseUrl) -> Response:
+    if isinstance(body, dict):
+        creatable = {**_UPDATABLE, "uuid": 1}
+        _reject_newer_fields(body, creatable, minor)
+        unknown = sorted(set(body) - set(creatable))
+        if unknown:
+            raise errors.InvalidParameterValue(
+                reason=f"Invalid node: {', '.join(unknown)} cannot be set on create. Allowed: "
+                f"{', '.join(sorted(k for k, v in creatable.items() if v <= minor))}."
+            )
+    doc: NodeDocument = validate(NodeDocument, body, "node")
+    if doc.name is not None:
+        check_node_name(doc.name, minor)
+    interfaces = driver_checks.resolve(services, doc.driver, _requested_interfaces(doc))
+    driver_info, driver_secrets = secrets.split(doc.driver_info, {})
+    instance_info, instance_secrets = secrets.split(doc.instance_info, {})
+    node = Node(
+        uuid=doc.uuid or str(uuidlib.uuid4()),
+        name=doc.name,
+        driver=doc.driver,
+        driver_info=driver_info,
+        driver_secrets=services.box.seal(driver_secrets),
+        instance_info=instance_info,
+        instance_secrets=services.box.seal(instance_secrets),
+        instance_uuid=doc.instance_uuid,
+        properties=doc.properties,
+        extra=doc.extra,
+        resource_class=doc.resource_class,
+        provision_state=states.ENROLL if minor >= mv.ENROLL_ON_CREATE else states.AVAILABLE,
+        power_state=None,
+        maintenance=False,
+        driver_internal_info={},
+        **{f"{iface}_interface": name for iface, name in interfaces.items()},
+    )
+    with services.db.write() as session:
+        if session.scalars(select(Node.id).where(Node.uuid == node.uuid)).first() is not None:
+            raise errors.NodeAlreadyExists(uuid=node.uuid)
+        _check_unique(session, None, doc)
+        session.add(node)
+        session.flush()
+        document = view.render(node, view.detail_fields(minor), minor, base_url)
+    return responses.json(document, status=201, location=f"{base_url}/v1/nodes/{node.uuid}")
+
+
+@router.patch("/v1/nodes/{ident}")
+def update_node(
+    ident: str, body: JsonBody, services: Services, minor: Version, base_url: BaseUrl
+) -> Response:
+    updatable = [name for name, since in _UPDATABLE.items() if since <= minor]
+
+    def change(session: Session, node: Node) -> dict[str, Any]:
+        before = view.render(node, view.detail_fields(minor), minor, base_url)
+        after = patch.apply(before, body, updatable=updatable, required=("driver",))
+        candidate = {k: after[k] for k in NodeDocument.model_fields if k in after and k != "uuid"}
+        doc: NodeDocument = validate(NodeDocument, candidate, "node")
+        _apply_update(services, session, node, before, doc, minor)
+        session.flush()
+        return view.render(node, view.detail_fields(minor), minor, base_url)
+
+    document = locking.with_free_node(services, lambda s: lookup(s, ident, minor), change)
+    return responses.json(document)
+
+
+def _apply_update(
+    services: ApiServices,
+    session: Session,
+    node: Node,
+    before: dict[str, Any],
+    doc: NodeDocument,
+    minor: int,
+) -> None:
+    if doc.name is not None and doc.name != node.name:
+        check_node_name(doc.name, minor)
+    _check_unique(session, node, doc)
+    _apply_interfaces(services, node, doc, minor)
+    old_driver_secrets = services.box.open(node.driver_secrets)
+    driver_info, driver_secrets = secrets.split(doc.driver_info, old_driver_secrets)
+    old_instance_secrets = services.box.open(node.instance_secrets)
+    instance_info, instance_secrets = secrets.split(doc.instance_info, old_instance_secrets)
+    fields: dict[str, Any] = {
+        "name": doc.name,
+        "driver": doc.driver,
+        "driver_info": driver_info,
+        "instance_info": instance_info,
+        "instance_uuid": doc.instance_uuid,
+        "properties": doc.properties,
+        "extra": doc.extra,
+        "resource_class": doc.resource_class,
+    }
+    if driver_secrets != old_driver_secrets:
+        fields["driver_secrets"] = services.box.seal(driver_secrets)
+    if instance_secrets != old_instance_secrets:
+        fields["instance_secrets"] = services.box.seal(instance_secrets)
+    apply_node_fields(node, {k: v for k, v in fields.items() if getattr(node, k) != v})
+
+
+def _apply_interfaces(services: ApiServices, node: Node, doc: NodeDocument, minor: int) -> None:
+    """Driver and interface changes: checked against the catalogue and the node's state.
+
+    A removed interface goes back to the hardware type's default; a new
+    driver starts from its own defaults for every interface not asked for.
+    """
+    requested = _requested_interfaces(doc)
+    visible = [i for i, since in driver_checks.INTERFACE_VERSIONS.items() if since <= minor]
+    current = {i: getattr(node, f"{i}_interface") for i in INTERFACE_TYPES}
+    asked = {i: requested[i] for i in visible if requested[i] != current[i]}
+    driver_changed = doc.driver != node.driver
+    if not driver_changed and not asked:
+        return
+    if node.provision_state not in _INTERFACE_UPDATE_STATES and not node.maintenance:
+        what = "driver" if driver_changed else f"{sorted(asked)[0]}_interface"
+        raise errors.InvalidState(
+            reason=f"Node {node.uuid} can not have {what} updated unless it is in one of "
+            f"allowed ({', '.join(_INTERFACE_UPDATE_STATES)}) states or in maintenance mode. "
+            f"Current state is '{node.provision_state}'."
+        )
+    wanted: dict[str, str | None] = {} if driver_changed else dict(current)
+    wanted.update(asked)
+    chosen = driver_checks.resolve(services, doc.driver, wanted)
+    for iface in current:
+        setattr(node, f"{iface}_interface", chosen.get(iface))
+
+
+@router.delete("/v1/nodes/{ident}", status_code=204)
+def delete_node(ident: str, services: Services, minor: Version) -> Response:
+    def change(session: Session, node: Node) -> None:
+        if node.provision_state not in states.DELETE_ALLOWED_STATES and not node.maintenance:
+            raise errors.InvalidState(
+                reason=f'Can not delete node "{node.uuid}" while it is in provision state '
+                f'"{node.provision_state}". Valid provision states to perform deletion are: '
+                f'"{states.DELETE_ALLOWED_STATES}", or set the node into maintenance mode'
+            )
+        if node.instance_uuid is not None and not node.maintenance:
+            raise errors.InstanceAssociated(node=node.uuid, instance_uuid=node.instance_uuid)
+        session.delete(node)
+
+    locking.with_free_node(services, lambda s: lookup(s, ident, minor), change)
+    return Response(status_code=204)

@@ -1,0 +1,257 @@
+"""/v1/ports: a node's NICs. The MAC is how a booting machine is recognised."""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from ironbound import errors
+from ironbound.api import children, locking, patch, responses
+from ironbound.api import microversions as mv
+from ironbound.api.deps import BaseUrl, CurrentIdentity, JsonBody, Services, Version
+from ironbound.api.routes.nodes import lookup
+from ironbound.api.schemas.common import validate
+from ironbound.api.schemas.port import PortDocument
+from ironbound.api.schemas.volume import normalize_mac
+from ironbound.conductor import states
+from ironbound.db import nodes
+from ironbound.db.models import Node, Port
+
+router = APIRouter()
+
+PORTS = children.Child(
+    model=Port,
+    collection="ports",
+    list_key="ports",
+    fields={
+        "uuid": 1,
+        "address": 1,
+        "node_uuid": 1,
+        "extra": 1,
+        "internal_info": mv.PORT_INTERNAL_INFO,
+        "local_link_connection": mv.PORT_LOCAL_LINK,
+        "pxe_enabled": mv.PORT_LOCAL_LINK,
+        "portgroup_uuid": mv.PORTGROUPS,
+        "created_at": 1,
+        "updated_at": 1,
+        "links": 1,
+    },
+    summary=("uuid", "address", "links"),
+    sortable=frozenset({"id", "uuid", "address", "created_at", "updated_at", "pxe_enabled"}),
+    uuid_field="port_uuid",
+    not_found=lambda ident: errors.PortNotFound(port=ident),
+)
+
+#: A deployed node's NICs are how it boots: change them only in maintenance.
+_DEPLOYED = frozenset({states.DEPLOYING, states.DEPLOYWAIT, states.ACTIVE})
+
+
+def _filters() -> dict[str, Any]:
+    def by_address(session: Session, value: str) -> Any:
+        mac = normalize_mac(value)
+        if mac is None:
+            raise errors.InvalidParameterValue(
+                reason=f"Expected a MAC address but received {value}."
+            )
+        return Port.address == mac
+
+    return {
+        "node": children.node_filter(PORTS),
+        "node_uuid": children.node_uuid_filter(PORTS),
+        "address": by_address,
+    }
+
+
+def _list(
+    request: Request,
+    services: Any,
+    minor: int,
+    base_url: str,
+    identity: Any,
+    detail: bool,
+    node_ident: str | None = None,
+) -> Response:
+    if node_ident is not None:
+        with services.db.read() as session:
+            node_ident = lookup(session, node_ident, minor).uuid
+    return children.list_children(
+        request,
+        PORTS,
+        services,
+        minor,
+        base_url,
+        identity,
+        node_ident=node_ident,
+        filters={} if node_ident else _filters(),
+        detail_path=detail,
+    )
+
+
+@router.get("/v1/ports")
+def list_ports(
+    request: Request,
+    services: Services,
+    minor: Version,
+    base_url: BaseUrl,
+    identity: CurrentIdentity,
+) -> Response:
+    return _list(request, services, minor, base_url, identity, detail=False)
+
+
+@router.get("/v1/ports/detail")
+def list_ports_detail(
+    request: Request,
+    services: Services,
+    minor: Version,
+    base_url: BaseUrl,
+    identity: CurrentIdentity,
+) -> Response:
+    return _list(request, services, minor, base_url, identity, detail=True)
+
+
+@router.get("/v1/nodes/{node_ident}/ports")
+def node_ports(
+    node_ident: str,
+    request: Request,
+    services: Services,
+    minor: Version,
+    base_url: BaseUrl,
+    identity: CurrentIdentity,
+) -> Response:
+    return _list(request, services, minor, base_url, identity, detail=False, node_ident=node_ident)
+
+
+@router.get("/v1/nodes/{node_ident}/ports/detail")
+def node_ports_detail(
+    node_ident: str,
+    request: Request,
+    services: Services,
+    minor: Version,
+    base_url: BaseUrl,
+    identity: CurrentIdentity,
+) -> Response:
+    return _list(request, services, minor, base_url, identity, detail=True, node_ident=node_ident)
+
+
+@router.get("/v1/ports/{ident}")
+def show_port(
+    ident: str,
+    request: Request,
+    services: Services,
+    minor: Version,
+    base_url: BaseUrl,
+    identity: CurrentIdentity,
+) -> Response:
+    return children.show(request, PORTS, services, ident, minor, base_url, identity)
+
+
+def _checked(
+    session: Session, body: Any, own_id: int | None, minor: int
+) -> tuple[PortDocument, Node, str]:
+    if isinstance(body, dict):
+        too_new = sorted(k for k in body if k in PORTS.fields and PORTS.fields[k] > minor)
+        if too_new:
+            raise errors.NotAcceptable(
+                f"Field(s) {', '.join(too_new)} need a newer API version than "
+                f"{mv.version_string(minor)}."
+            )
+    doc: PortDocument = validate(PortDocument, body, "port")
+    mac = normalize_mac(doc.address)
+    if mac is None:
+        raise errors.InvalidParameterValue(
+            reason=f"Expected a MAC address but received {doc.address}."
+        )
+    node = children.body_node(session, doc.node_uuid)
+    if children.unique_violation(session, PORTS, own_id, address=mac):
+        raise errors.MACAlreadyExists(mac=mac)
+    return doc, node, mac
+
+
+@router.post("/v1/ports", status_code=201)
+def create_port(
+    body: JsonBody, services: Services, minor: Version, base_url: BaseUrl, identity: CurrentIdentity
+) -> Response:
+    with services.db.write() as session:
+        doc, node, mac = _checked(session, body, None, minor)
+        port_uuid = doc.uuid or str(uuidlib.uuid4())
+        if children.unique_violation(session, PORTS, None, uuid=port_uuid):
+            raise errors.PortAlreadyExists(uuid=port_uuid)
+        row = Port(
+            uuid=port_uuid,
+            address=mac,
+            node_id=node.id,
+            extra=doc.extra,
+            local_link_connection=doc.local_link_connection,
+            pxe_enabled=doc.pxe_enabled,
+            internal_info={},
+        )
+        session.add(row)
+        session.flush()
+        document = children.render(
+            PORTS, row, node.uuid, children.detail_names(PORTS, minor), base_url, identity
+        )
+    return responses.json(document, status=201, location=f"{base_url}/v1/ports/{row.uuid}")
+
+
+def _owner(ident: str) -> Any:
+    def find(session: Session) -> Node:
+        return nodes.get_by_id(session, children.get(session, PORTS, ident).node_id)
+
+    return find
+
+
+def _refuse_when_deployed(node: Node, action: str) -> None:
+    if node.provision_state in _DEPLOYED and not node.maintenance:
+        raise errors.InvalidState(
+            reason=f"Cannot {action} a port of node {node.uuid} while it is "
+            f"'{node.provision_state}': the node boots through its ports. Set the node into "
+            "maintenance mode first."
+        )
+
+
+@router.patch("/v1/ports/{ident}")
+def update_port(
+    ident: str,
+    body: JsonBody,
+    services: Services,
+    minor: Version,
+    base_url: BaseUrl,
+    identity: CurrentIdentity,
+) -> Response:
+    updatable = [
+        f
+        for f in ("address", "node_uuid", "extra", "local_link_connection", "pxe_enabled")
+        if PORTS.fields[f] <= minor
+    ]
+
+    def change(session: Session, node: Node) -> dict[str, Any]:
+        row = children.get(session, PORTS, ident)
+        assert isinstance(row, Port)
+        names = children.detail_names(PORTS, minor)
+        before = children.render(PORTS, row, node.uuid, names, base_url, identity)
+        after = patch.apply(before, body, updatable=updatable)
+        doc, new_node, mac = _checked(
+            session, {k: after[k] for k in updatable if k in after}, row.id, minor
+        )
+        if mac != row.address or new_node.id != row.node_id:
+            _refuse_when_deployed(node, "change the address or node of")
+        row.address, row.node_id, row.extra = mac, new_node.id, doc.extra
+        row.local_link_connection, row.pxe_enabled = doc.local_link_connection, doc.pxe_enabled
+        session.flush()
+        return children.render(PORTS, row, new_node.uuid, names, base_url, identity)
+
+    return responses.json(locking.with_free_node(services, _owner(ident), change))
+
+
+@router.delete("/v1/ports/{ident}", status_code=204)
+def delete_port(ident: str, services: Services, minor: Version) -> Response:
+    def change(session: Session, node: Node) -> None:
+        _refuse_when_deployed(node, "delete")
+        session.delete(children.get(session, PORTS, ident))
+
+    locking.with_free_node(services, _owner(ident), change)
+    return Response(status_code=204)

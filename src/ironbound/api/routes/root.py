@@ -1,0 +1,64 @@
+"""Version discovery: GET / and GET /v1 (no credentials needed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from ironbound.api import links, responses
+from ironbound.api import microversions as mv
+from ironbound.api.deps import BaseUrl, Version
+
+router = APIRouter()
+
+
+def _version(base_url: str) -> dict[str, Any]:
+    return {
+        "id": "v1",
+        "links": [{"href": f"{base_url}/v1/", "rel": "self"}],
+        "status": "CURRENT",
+        "min_version": mv.MIN_VERSION,
+        "version": mv.MAX_VERSION,
+    }
+
+
+@router.get("/")
+def root(base_url: BaseUrl) -> Response:
+    version = _version(base_url)
+    return responses.json(
+        {
+            "name": "Ironbound",
+            "description": "Bare-metal provisioning with boot from volume, speaking "
+            "OpenStack Ironic's v1 API.",
+            "default_version": version,
+            "versions": [version],
+        }
+    )
+
+
+@router.get("/v1")
+@router.get("/v1/")
+def v1(minor: Version, base_url: BaseUrl) -> Response:
+    body: dict[str, Any] = {
+        "id": "v1",
+        "links": [
+            {"href": f"{base_url}/v1/", "rel": "self"},
+            {
+                "href": "https://docs.openstack.org/ironic/latest/contributor/webapi.html",
+                "rel": "describedby",
+                "type": "text/html",
+            },
+        ],
+        "media_types": [
+            {"base": "application/json", "type": "application/vnd.openstack.ironic.v1+json"}
+        ],
+        "version": _version(base_url),
+        "nodes": links.pair(base_url, "nodes"),
+        "ports": links.pair(base_url, "ports"),
+        "drivers": links.pair(base_url, "drivers"),
+    }
+    if minor >= mv.VOLUME:
+        body["volume"] = links.pair(base_url, "volume")
+    return responses.json(body)

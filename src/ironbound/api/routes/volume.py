@@ -1,0 +1,370 @@
+"""/v1/volume: volume connectors (a node's initiator identities) and targets (its volumes)."""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from ironbound import errors, secrets
+from ironbound.api import children, links, locking, patch, policy, responses
+from ironbound.api import microversions as mv
+from ironbound.api.deps import BaseUrl, CurrentIdentity, JsonBody, Services, Version
+from ironbound.api.schemas.common import validate
+from ironbound.api.schemas.volume import (
+    ConnectorDocument,
+    TargetDocument,
+    check_connector,
+    check_target,
+)
+from ironbound.api.services import ApiServices
+from ironbound.conductor import states
+from ironbound.db import nodes
+from ironbound.db.models import Node, VolumeConnector, VolumeTarget
+
+router = APIRouter()
+
+REDACTED = {
+    "redacted_contents": "** Value redacted: Requires permission "
+    f"{policy.VIEW_TARGET_PROPERTIES} access. Permission denied. **"
+}
+
+
+def _redact(row: Any, out: dict[str, Any], identity: policy.Identity) -> None:
+    if "properties" in out and not identity.allowed(policy.VIEW_TARGET_PROPERTIES):
+        out["properties"] = dict(REDACTED)
+
+
+_COMMON = {"uuid": 1, "node_uuid": 1, "extra": 1, "created_at": 1, "updated_at": 1, "links": 1}
+
+CONNECTORS = children.Child(
+    model=VolumeConnector,
+    collection="volume/connectors",
+    list_key="connectors",
+    fields={**_COMMON, "type": 1, "connector_id": 1},
+    summary=("uuid", "node_uuid", "type", "connector_id", "links"),
+    sortable=frozenset({"id", "uuid", "type", "connector_id", "created_at", "updated_at"}),
+    uuid_field="connector_uuid",
+    not_found=lambda ident: errors.VolumeConnectorNotFound(connector=ident),
+)
+
+TARGETS = children.Child(
+    model=VolumeTarget,
+    collection="volume/targets",
+    list_key="targets",
+    fields={**_COMMON, "volume_type": 1, "properties": 1, "boot_index": 1, "volume_id": 1},
+    summary=("uuid", "node_uuid", "volume_type", "boot_index", "volume_id", "links"),
+    sortable=frozenset(
+        {"id", "uuid", "volume_type", "boot_index", "volume_id", "created_at", "updated_at"}
+    ),
+    uuid_field="target_uuid",
+    not_found=lambda ident: errors.VolumeTargetNotFound(target=ident),
+    finish=_redact,
+)
+
+_KINDS = {"connectors": CONNECTORS, "targets": TARGETS}
+
+
+def _need_volume_api(minor: int) -> None:
+    if minor < mv.VOLUME:
+        raise errors.NotFound("The resource could not be found.")
+
+
+def _both(path: str) -> list[str]:
+    """The CLI lists with a trailing slash (/v1/volume/targets/?detail=True)."""
+    return [path, f"{path}/"]
+
+
+def _volume_document(base_url: str, prefix: str) -> dict[str, Any]:
+    return {
+        "links": links.pair(base_url, prefix),
+        "connectors": links.pair(base_url, f"{prefix}/connectors"),
+        "targets": links.pair(base_url, f"{prefix}/targets"),
+    }
+
+
+@router.get("/v1/volume")
+@router.get("/v1/volume/")
+def volume_root(minor: Version, base_url: BaseUrl) -> Response:
+    if minor < mv.VOLUME:
+        raise errors.VersionNotSupported()
+    return responses.json(_volume_document(base_url, "volume"))
+
+
+@router.get("/v1/nodes/{node_ident}/volume")
+def node_volume(node_ident: str, services: Services, minor: Version, base_url: BaseUrl) -> Response:
+    _need_volume_api(minor)
+    with services.db.read() as session:
+        node = nodes.get_by_uuid(session, children.check_uuid_or_404(node_ident))
+    return responses.json(_volume_document(base_url, f"nodes/{node.uuid}/volume"))
+
+
+def _list(
+    kind: str,
+    request: Request,
+    services: ApiServices,
+    minor: int,
+    base_url: str,
+    identity: policy.Identity,
+    node_ident: str | None = None,
+) -> Response:
+    _need_volume_api(minor)
+    spec = _KINDS[kind]
+    filters = {} if node_ident else {"node": children.node_filter(spec)}
+    return children.list_children(
+        request,
+        spec,
+        services,
+        minor,
+        base_url,
+        identity,
+        node_ident=node_ident,
+        filters=filters,
+        detail_param=True,
+    )
+
+
+def _register_lists(kind: str) -> None:
+    def list_all(
+        request: Request,
+        services: Services,
+        minor: Version,
+        base_url: BaseUrl,
+        identity: CurrentIdentity,
+    ) -> Response:
+        return _list(kind, request, services, minor, base_url, identity)
+
+    def list_for_node(
+        node_ident: str,
+        request: Request,
+        services: Services,
+        minor: Version,
+        base_url: BaseUrl,
+        identity: CurrentIdentity,
+    ) -> Response:
+        return _list(kind, request, services, minor, base_url, identity, node_ident)
+
+    def show_one(
+        ident: str,
+        request: Request,
+        services: Services,
+        minor: Version,
+        base_url: BaseUrl,
+        identity: CurrentIdentity,
+    ) -> Response:
+        _need_volume_api(minor)
+        return children.show(request, _KINDS[kind], services, ident, minor, base_url, identity)
+
+    def malformed(node_ident: str, minor: Version) -> Response:
+        _need_volume_api(minor)
+        raise errors.MalformedRequestURI()
+
+    for path in _both(f"/v1/volume/{kind}"):
+        router.add_api_route(path, list_all, methods=["GET"], name=f"list_{kind}{path[-1:]}")
+    for path in _both(f"/v1/nodes/{{node_ident}}/volume/{kind}"):
+        router.add_api_route(path, list_for_node, methods=["GET"], name=f"node_{kind}{path[-1:]}")
+        router.add_api_route(path, malformed, methods=["POST"], name=f"node_{kind}_post{path[-1:]}")
+    router.add_api_route(
+        f"/v1/volume/{kind}/{{ident}}", show_one, methods=["GET"], name=f"show_{kind}"
+    )
+
+
+_register_lists("connectors")
+_register_lists("targets")
+
+
+# --- connectors -------------------------------------------------------------
+
+
+def _checked_connector(
+    session: Session, body: Any, own_id: int | None
+) -> tuple[ConnectorDocument, Node, str]:
+    doc: ConnectorDocument = validate(ConnectorDocument, body, "volume connector")
+    connector_id = check_connector(doc)
+    node = children.body_node(session, doc.node_uuid)
+    if children.unique_violation(
+        session, CONNECTORS, own_id, type=doc.type, connector_id=connector_id
+    ):
+        raise errors.VolumeConnectorTypeAndIdAlreadyExists(type=doc.type, connector_id=connector_id)
+    return doc, node, connector_id
+
+
+def _created(
+    spec: children.Child, row: Any, node: Node, base_url: str, minor: int, identity: policy.Identity
+) -> Response:
+    document = children.render(
+        spec, row, node.uuid, children.detail_names(spec, minor), base_url, identity
+    )
+    return responses.json(
+        document, status=201, location=f"{base_url}/v1/{spec.collection}/{row.uuid}"
+    )
+
+
+def _check_new_uuid(
+    session: Session,
+    spec: children.Child,
+    value: str | None,
+    conflict: Callable[[str], errors.Conflict],
+) -> str:
+    new_uuid = value or str(uuidlib.uuid4())
+    if children.unique_violation(session, spec, None, uuid=new_uuid):
+        raise conflict(new_uuid)
+    return new_uuid
+
+
+@router.post("/v1/volume/connectors", status_code=201)
+@router.post("/v1/volume/connectors/", status_code=201, include_in_schema=False)
+def create_connector(
+    body: JsonBody, services: Services, minor: Version, base_url: BaseUrl, identity: CurrentIdentity
+) -> Response:
+    _need_volume_api(minor)
+    with services.db.write() as session:
+        doc, node, connector_id = _checked_connector(session, body, None)
+        row = VolumeConnector(
+            uuid=_check_new_uuid(
+                session, CONNECTORS, doc.uuid, lambda u: errors.VolumeConnectorAlreadyExists(uuid=u)
+            ),
+            node_id=node.id,
+            type=doc.type,
+            connector_id=connector_id,
+            extra=doc.extra,
+        )
+        session.add(row)
+        session.flush()
+        return _created(CONNECTORS, row, node, base_url, minor, identity)
+
+
+# --- targets ----------------------------------------------------------------
+
+
+def _checked_target(
+    services: ApiServices, session: Session, body: Any, row: VolumeTarget | None
+) -> tuple[TargetDocument, Node, dict[str, Any], str | None]:
+    doc: TargetDocument = validate(TargetDocument, body, "volume target")
+    check_target(doc)
+    node = children.body_node(session, doc.node_uuid)
+    own_id = row.id if row is not None else None
+    if children.unique_violation(
+        session, TARGETS, own_id, node_id=node.id, boot_index=doc.boot_index
+    ):
+        raise errors.VolumeTargetBootIndexAlreadyExists(boot_index=doc.boot_index)
+    previous = services.box.open(row.secret_properties) if row is not None else {}
+    masked, found = secrets.split(doc.properties, previous)
+    return doc, node, masked, services.box.seal(found)
+
+
+@router.post("/v1/volume/targets", status_code=201)
+@router.post("/v1/volume/targets/", status_code=201, include_in_schema=False)
+def create_target(
+    body: JsonBody, services: Services, minor: Version, base_url: BaseUrl, identity: CurrentIdentity
+) -> Response:
+    _need_volume_api(minor)
+    with services.db.write() as session:
+        doc, node, masked, sealed = _checked_target(services, session, body, None)
+        row = VolumeTarget(
+            uuid=_check_new_uuid(
+                session, TARGETS, doc.uuid, lambda u: errors.VolumeTargetAlreadyExists(uuid=u)
+            ),
+            node_id=node.id,
+            volume_type=doc.volume_type,
+            boot_index=doc.boot_index,
+            volume_id=doc.volume_id,
+            properties=masked,
+            secret_properties=sealed,
+            extra=doc.extra,
+        )
+        session.add(row)
+        session.flush()
+        # The creator sees the properties masked but not redacted, as in Ironic.
+        return _created(TARGETS, row, node, base_url, minor, policy.ADMIN)
+
+
+# --- update and delete, both kinds -------------------------------------------
+
+_UPDATABLE = {
+    "connectors": ("connector_id", "extra", "node_uuid", "type"),
+    "targets": ("boot_index", "extra", "node_uuid", "properties", "volume_id", "volume_type"),
+}
+_ACTION = {"connectors": "volume connector", "targets": "volume target"}
+
+
+def _owner(spec: children.Child, ident: str) -> Callable[[Session], Node]:
+    def lookup(session: Session) -> Node:
+        return nodes.get_by_id(session, children.get(session, spec, ident).node_id)
+
+    return lookup
+
+
+def _register_changes(kind: str) -> None:
+    spec = _KINDS[kind]
+
+    def update(
+        ident: str,
+        body: JsonBody,
+        services: Services,
+        minor: Version,
+        base_url: BaseUrl,
+        identity: CurrentIdentity,
+    ) -> Response:
+        _need_volume_api(minor)
+
+        def change(session: Session, node: Node) -> dict[str, Any]:
+            row = children.get(session, spec, ident)
+            if node.power_state != states.POWER_OFF:
+                raise errors.InvalidStateRequested(
+                    action=f"{_ACTION[kind]} update", node=node.uuid, state=node.power_state
+                )
+            names = children.detail_names(spec, minor)
+            before = children.render(spec, row, node.uuid, names, base_url, policy.ADMIN)
+            after = patch.apply(before, body, updatable=_UPDATABLE[kind])
+            candidate = {k: after[k] for k in _UPDATABLE[kind] if k in after}
+            if isinstance(row, VolumeConnector):
+                cdoc, new_node, connector_id = _checked_connector(session, candidate, row.id)
+                row.type, row.connector_id, row.extra = cdoc.type, connector_id, cdoc.extra
+            else:
+                assert isinstance(row, VolumeTarget)
+                tdoc, new_node, masked, sealed = _checked_target(services, session, candidate, row)
+                row.volume_type, row.boot_index = tdoc.volume_type, tdoc.boot_index
+                row.volume_id, row.extra = tdoc.volume_id, tdoc.extra
+                row.properties, row.secret_properties = masked, sealed
+            row.node_id = new_node.id
+            session.flush()
+            return children.render(spec, row, new_node.uuid, names, base_url, identity)
+
+        return responses.json(locking.with_free_node(services, _owner(spec, ident), change))
+
+    def delete(ident: str, services: Services, minor: Version) -> Response:
+        _need_volume_api(minor)
+
+        def change(session: Session, node: Node) -> None:
+            row = children.get(session, spec, ident)
+            if (
+                node.provision_state not in states.VOLUME_DELETE_ALLOWED_STATES
+                and node.power_state != states.POWER_OFF
+            ):
+                raise errors.InvalidStateRequested(
+                    action=f"{_ACTION[kind]} deletion", node=node.uuid, state=node.power_state
+                )
+            session.delete(row)
+
+        locking.with_free_node(services, _owner(spec, ident), change)
+        return Response(status_code=204)
+
+    router.add_api_route(
+        f"/v1/volume/{kind}/{{ident}}", update, methods=["PATCH"], name=f"update_{kind}"
+    )
+    router.add_api_route(
+        f"/v1/volume/{kind}/{{ident}}",
+        delete,
+        methods=["DELETE"],
+        status_code=204,
+        name=f"delete_{kind}",
+    )
+
+
+_register_changes("connectors")
+_register_changes("targets")

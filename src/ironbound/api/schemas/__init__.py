@@ -1,0 +1,1 @@
+"""Request documents and their validation (Pydantic, strict)."""

@@ -1,0 +1,46 @@
+"""Asking a conductor for an answer and waiting for it (validate, boot device).
+
+The API never touches hardware; for the few calls Ironic answers
+synchronously it queues a job and waits, bounded by
+[conductor]sync_job_timeout, for a conductor to leave the answer in the row.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ironbound import errors
+from ironbound.api.services import ApiServices
+from ironbound.db import jobs
+
+_POLL = 0.05
+
+
+def ask(
+    services: ApiServices, node_id: int, kind: str, args: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The conductor's answer to job `kind` for the node.
+
+    :raises DriverError: the conductor ran the job and it failed (the BMC
+        refused, say); the message says why.
+    :raises TemporaryFailure: no conductor answered in time.
+    """
+    with services.db.write() as session:
+        job_id = jobs.enqueue(session, node_id, kind, args).id
+    services.signals.work_queued()
+    deadline = time.monotonic() + services.conf.conductor.sync_job_timeout
+    while True:
+        with services.db.write() as session:
+            job = jobs.take_result(session, job_id)
+            if job is not None:
+                if job.error is not None:
+                    raise errors.DriverError(reason=job.error)
+                return dict(job.result or {})
+            if time.monotonic() >= deadline:
+                jobs.cancel(session, job_id)
+                raise errors.TemporaryFailure(
+                    f"No conductor answered within {services.conf.conductor.sync_job_timeout:g} s; "
+                    "check that a conductor is running."
+                )
+        services.signals.wait_for_finish(_POLL)

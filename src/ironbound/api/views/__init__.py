@@ -1,0 +1,1 @@
+"""Rendering resources as Ironic's wire documents."""

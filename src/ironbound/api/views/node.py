@@ -1,0 +1,125 @@
+"""A node as Ironic's API shows it, field by field, per microversion."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+from ironbound.api import links
+from ironbound.api import microversions as mv
+from ironbound.conductor import states
+from ironbound.db.models import Node
+
+#: Every node field and the microversion that introduced it.
+FIELDS: dict[str, int] = {
+    "uuid": 1,
+    "name": mv.NODE_NAMES,
+    "chassis_uuid": 1,
+    "driver": 1,
+    "driver_info": 1,
+    "driver_internal_info": mv.DRIVER_INTERNAL_INFO,
+    "extra": 1,
+    "instance_info": 1,
+    "instance_uuid": 1,
+    "properties": 1,
+    "power_state": 1,
+    "target_power_state": 1,
+    "provision_state": 1,
+    "target_provision_state": 1,
+    "provision_updated_at": 1,
+    "last_error": 1,
+    "maintenance": 1,
+    "maintenance_reason": 1,
+    "console_enabled": 1,
+    "reservation": 1,
+    "created_at": 1,
+    "updated_at": 1,
+    "inspection_started_at": mv.INSPECT,
+    "inspection_finished_at": mv.INSPECT,
+    "clean_step": mv.CLEAN_STEP_FIELD,
+    "raid_config": mv.RAID,
+    "target_raid_config": mv.RAID,
+    "network_interface": mv.NETWORK_INTERFACE,
+    "resource_class": mv.RESOURCE_CLASS,
+    "boot_interface": mv.INTERFACE_FIELDS,
+    "console_interface": mv.INTERFACE_FIELDS,
+    "deploy_interface": mv.INTERFACE_FIELDS,
+    "inspect_interface": mv.INTERFACE_FIELDS,
+    "management_interface": mv.INTERFACE_FIELDS,
+    "power_interface": mv.INTERFACE_FIELDS,
+    "raid_interface": mv.INTERFACE_FIELDS,
+    "vendor_interface": mv.INTERFACE_FIELDS,
+    "storage_interface": mv.STORAGE_INTERFACE,
+    "links": 1,
+    "ports": 1,
+    "states": 1,
+    "portgroups": mv.PORTGROUPS,
+    "volume": mv.VOLUME,
+}
+
+#: What a list without detail shows.
+SUMMARY = ("uuid", "name", "instance_uuid", "power_state", "provision_state", "maintenance")
+
+#: Fields that are links to sub-resources, with the path under the node.
+_SUBRESOURCES = {
+    "ports": "ports",
+    "states": "states",
+    "portgroups": "portgroups",
+    "volume": "volume",
+}
+
+#: Fields a client may sort by.
+SORTABLE = frozenset(
+    {
+        "id",
+        "uuid",
+        "name",
+        "driver",
+        "instance_uuid",
+        "provision_state",
+        "power_state",
+        "maintenance",
+        "created_at",
+        "updated_at",
+        "provision_updated_at",
+        "resource_class",
+        "inspection_started_at",
+        "inspection_finished_at",
+    }
+)
+
+
+@functools.cache
+def detail_fields(minor: int) -> tuple[str, ...]:
+    return tuple(name for name, since in FIELDS.items() if since <= minor)
+
+
+@functools.cache
+def summary_fields(minor: int) -> tuple[str, ...]:
+    return tuple(name for name in (*SUMMARY, "links") if FIELDS[name] <= minor)
+
+
+def render(node: Node, names: Sequence[str], minor: int, base_url: str) -> dict[str, Any]:
+    """The node's wire document with exactly `names` (in this order)."""
+    out: dict[str, Any] = {}
+    for name in names:
+        if name == "links":
+            out[name] = links.pair(base_url, f"nodes/{node.uuid}")
+        elif name in _SUBRESOURCES:
+            out[name] = links.pair(base_url, f"nodes/{node.uuid}/{_SUBRESOURCES[name]}")
+        elif name == "chassis_uuid":
+            out[name] = None
+        elif name == "provision_state":
+            state = node.provision_state
+            out[name] = (
+                None if state == states.AVAILABLE and minor < mv.AVAILABLE_STATE_NAME else state
+            )
+        else:
+            out[name] = getattr(node, name)
+    return out
+
+
+def with_links(names: Sequence[str]) -> tuple[str, ...]:
+    """A `fields` selection always carries the links, as in Ironic."""
+    return (*names, "links") if "links" not in names else tuple(names)

@@ -1,0 +1,1 @@
+"""The boot server: per-node iPXE scripts, rendered from the database on request."""

@@ -1,0 +1,112 @@
+"""The `ironbound` command: serve, api, conductor, db."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from oslo_config import cfg
+
+from ironbound import __version__, config
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config-file",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="ironic.conf-style INI file; may be given several times",
+    )
+    parser.add_argument("--state-dir", metavar="DIR", help="state folder (default: ./state)")
+    parser.add_argument("--debug", action="store_true", help="log at DEBUG level")
+
+
+def _server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", help="API address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="API port (default 6385)")
+    parser.add_argument("--boot-port", type=int, help="boot server port (default 8080)")
+
+
+def _load(args: argparse.Namespace) -> cfg.ConfigOpts:
+    overrides: dict[str, object] = {}
+    if args.state_dir:
+        overrides["state_path"] = args.state_dir
+    if getattr(args, "host", None):
+        overrides["api.host_ip"] = args.host
+    if getattr(args, "port", None):
+        overrides["api.port"] = args.port
+    if getattr(args, "boot_port", None):
+        overrides["bootserver.port"] = args.boot_port
+    return config.load(args.config_file, overrides)
+
+
+def _logging(debug: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from ironbound.service import Parts, Service  # noqa: PLC0415 (keeps `--help` fast)
+
+    parts = {
+        "serve": Parts(),
+        "api": Parts(api=True, conductor=False, bootserver=False),
+        "conductor": Parts(api=False, conductor=True, bootserver=True),
+    }[args.command]
+    return Service(_load(args), parts).run()
+
+
+def _db(args: argparse.Namespace) -> int:
+    from ironbound.db import migrate  # noqa: PLC0415
+    from ironbound.db.session import Database  # noqa: PLC0415
+
+    conf = _load(args)
+    db = Database(config.database_url(conf))
+    try:
+        if args.action == "upgrade":
+            migrate.upgrade(db.engine)
+        current, newest = migrate.current_revision(db.engine), migrate.head_revision()
+        print(f"database revision: {current} (newest known: {newest})")
+    finally:
+        db.dispose()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ironbound",
+        description="Bare-metal provisioning with boot from volume, speaking Ironic's v1 API.",
+    )
+    parser.add_argument("--version", action="version", version=f"ironbound {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, text in (
+        ("serve", "run API, conductor and boot server in one process (SQLite by default)"),
+        ("api", "run only the API (scale-out on PostgreSQL)"),
+        ("conductor", "run only a conductor and its boot server (scale-out on PostgreSQL)"),
+    ):
+        command = sub.add_parser(name, help=text, description=text)
+        _common(command)
+        _server_options(command)
+    db = sub.add_parser("db", help="database schema management")
+    db.add_argument("action", choices=["upgrade", "version"])
+    _common(db)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _logging(getattr(args, "debug", False))
+    if args.command == "db":
+        return _db(args)
+    return _serve(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Deploy and undeploy flows, and the boot reports that finish a deploy.
+
+A deploy validates every interface the deploy uses, storage included
+(Ironic does not), then hands over to the node's deploy interface. A deploy
+interface that boots the node and waits for it to report back leaves the
+node in "wait call-back" without holding its lock; the boot server's report
+(or the callback timeout) finishes the deploy.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ironbound.conductor import states
+from ironbound.conductor.steps import StepFailed, require_valid, run_step
+from ironbound.conductor.task import NodeTask
+
+LOG = logging.getLogger(__name__)
+
+DEPLOY_INTERFACES = ("power", "management", "boot", "deploy", "storage", "network")
+
+
+def _power_off_quietly(task: NodeTask, why: str) -> None:
+    """Best effort after a failure: a half-deployed node should not keep booting."""
+    try:
+        task.power_action(states.POWER_OFF)
+        task.driver.boot.clean_up_instance(task)
+    except Exception as exc:  # the original failure is what the operator needs to see
+        LOG.warning("Could not power off node %s after %s: %s", task.node.uuid, why, exc)
+        task.record(f"could not power off after {why}: {exc}", severity="warning")
+
+
+def deploy(task: NodeTask, args: dict[str, Any]) -> None:
+    require_valid(task, DEPLOY_INTERFACES)
+    try:
+        outcome = run_step(task, "deploy", lambda: task.driver.deploy.deploy(task))
+    except StepFailed:
+        _power_off_quietly(task, "the failed deploy")
+        raise
+    if outcome == states.DEPLOYWAIT:
+        task.save(provision_state=states.DEPLOYWAIT, target_provision_state=states.ACTIVE)
+        task.record("waiting for the node to report that it boots")
+        return
+    task.save(provision_state=states.ACTIVE, target_provision_state=None, last_error=None)
+    task.record("deployed")
+
+
+def undeploy(task: NodeTask, args: dict[str, Any]) -> None:
+    """active → deleting → cleaning → available."""
+    run_step(task, "tear down", lambda: task.driver.deploy.tear_down(task))
+    task.save(provision_state=states.CLEANING, target_provision_state=states.AVAILABLE)
+    task.record("cleaning: no clean steps apply to this node")
+    task.save(provision_state=states.AVAILABLE, target_provision_state=None, last_error=None)
+
+
+def abort(task: NodeTask, args: dict[str, Any]) -> None:
+    """The node already shows "deploy failed"; stop it booting."""
+    _power_off_quietly(task, "the aborted deploy")
+
+
+def boot_event(task: NodeTask, args: dict[str, Any]) -> None:
+    """A report from the booting node, relayed by the boot server."""
+    event = {str(k): str(v) for k, v in args.items()}
+    if event.get("event") == "script_fetched":
+        task.set_internal_info(
+            boot_status={"status": "script fetched", "detail": "the node fetched its boot script"}
+        )
+        task.record("the node fetched its boot script", event_type="boot")
+        return
+    succeeded, message = task.driver.boot.interpret_boot_event(task, event)
+    status = {"status": "booting" if succeeded else "failed", "detail": message}
+    task.set_internal_info(boot_status=status)
+    task.record(message, event_type="boot", severity="info" if succeeded else "error")
+    state = task.node.provision_state
+    if state == states.DEPLOYWAIT:
+        if succeeded:
+            task.save(provision_state=states.ACTIVE, target_provision_state=None, last_error=None)
+            task.record("deployed")
+        else:
+            task.save(
+                provision_state=states.DEPLOYFAIL,
+                target_provision_state=None,
+                last_error=f"Boot from volume failed: {message}",
+            )
+            _power_off_quietly(task, "the failed boot")
+    elif state == states.ACTIVE and not succeeded:
+        task.save(last_error=f"Boot from volume failed: {message}")
+
+
+def callback_timeout(task: NodeTask, args: dict[str, Any]) -> None:
+    """The node never reported back within [conductor]deploy_callback_timeout."""
+    if task.node.provision_state != states.DEPLOYWAIT:
+        return
+    seen = task.node.driver_internal_info.get("boot_status", {})
+    hint = (
+        "it fetched its boot script but never reported attaching its boot volume"
+        if isinstance(seen, dict) and seen.get("status") == "script fetched"
+        else "it never fetched its boot script (check DHCP and the boot server URL)"
+    )
+    task.save(
+        provision_state=states.DEPLOYFAIL,
+        target_provision_state=None,
+        last_error=f"Timeout reached while waiting for the node to boot: {hint}.",
+    )
+    _power_off_quietly(task, "the deploy timeout")

@@ -1,0 +1,216 @@
+"""The conductor process part: worker threads that run jobs, and periodic duties.
+
+Workers claim jobs from the database (the queue), run the job's flow with
+the node's lock held, and write the outcome back in the same transaction
+that releases the lock. A failed provision flow moves the node to the
+failure state of the state it was in, with the failing step and its cause in
+last_error. Periodic duties: heartbeats, taking over from dead conductors,
+failing deploys whose callback never came, and purging unread results.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+
+from ironbound import errors
+from ironbound.conductor import deploy, power, provision, states
+from ironbound.conductor.context import ConductorContext
+from ironbound.conductor.steps import StepFailed
+from ironbound.conductor.task import NodeTask, apply_node_fields
+from ironbound.db import conductors, jobs, nodes
+from ironbound.db.models import Job, Node
+
+LOG = logging.getLogger(__name__)
+
+Flow = Callable[[NodeTask, dict[str, Any]], "dict[str, Any] | None"]
+
+#: Jobs whose failure moves the node out of its busy provision state.
+PROVISION_FLOWS: dict[str, Flow] = {
+    "verify": provision.verify,
+    "clean": provision.clean,
+    "inspect": provision.inspect,
+    "adopt": provision.adopt,
+    "deploy": deploy.deploy,
+    "undeploy": deploy.undeploy,
+}
+
+#: Other jobs: a failure lands in last_error (async) or in the caller's answer (sync).
+OTHER_FLOWS: dict[str, Flow] = {
+    "abort": deploy.abort,
+    "boot_event": deploy.boot_event,
+    "callback_timeout": deploy.callback_timeout,
+    "power": power.power,
+    "set_boot_device": power.set_boot_device,
+    "get_boot_device": power.get_boot_device,
+    "supported_boot_devices": power.supported_boot_devices,
+    "validate": power.validate,
+}
+
+#: Jobs whose caller waits for the answer: their rows stay until read.
+SYNC_JOBS: frozenset[str] = frozenset(
+    {"set_boot_device", "get_boot_device", "supported_boot_devices", "validate"}
+)
+
+
+class Conductor:
+    """Worker threads plus a periodic thread, for one conductor name."""
+
+    def __init__(self, ctx: ConductorContext) -> None:
+        self.ctx = ctx
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # --- life cycle -----------------------------------------------------------
+
+    def start(self) -> None:
+        """Register, recover what a previous run of this conductor left, start threads."""
+        offers = [
+            conductors.Offer(p.name, p.enabled, p.defaults, self.ctx.registry.properties(p.name))
+            for p in self.ctx.registry.profiles.values()
+        ]
+        with self.ctx.db.write() as session:
+            conductors.register(session, self.ctx.hostname, offers)
+        self._take_over(self.ctx.hostname, "restarted")
+        for number in range(self.ctx.conf.conductor.workers_pool_size):
+            self._spawn(self._work_loop, f"ironbound-worker-{number}")
+        self._spawn(self._periodic_loop, "ironbound-periodic")
+        LOG.info(
+            "Conductor %s started with hardware types %s",
+            self.ctx.hostname,
+            ", ".join(self.ctx.registry.profiles),
+        )
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Let running jobs finish, then deregister."""
+        self._stop.set()
+        self.ctx.signals.work_queued()  # wake idle workers so they see the stop
+        for thread in self._threads:
+            thread.join(timeout)
+        with self.ctx.db.write() as session:
+            conductors.unregister(session, self.ctx.hostname)
+        LOG.info("Conductor %s stopped", self.ctx.hostname)
+
+    # --- jobs -----------------------------------------------------------------
+
+    def _work_loop(self) -> None:
+        poll = self.ctx.conf.conductor.job_poll_interval
+        while not self._stop.is_set():
+            try:
+                ran = self.run_one()
+            except Exception:
+                LOG.exception("Worker loop error; continuing")
+                ran = False
+            if not ran:
+                self.ctx.signals.wait_for_work(poll)
+
+    def run_one(self) -> bool:
+        """Claim and run one job; False when there was nothing to run."""
+        with self.ctx.db.write() as session:
+            job = jobs.claim(session, self.ctx.hostname)
+            if job is None:
+                return False
+            job_id, node_id, kind, args = job.id, job.node_id, job.kind, dict(job.args)
+        try:
+            self._run(job_id, node_id, kind, args)
+        finally:
+            self.ctx.signals.job_finished()
+            self.ctx.signals.work_queued()  # the node is free: its next job may run
+        return True
+
+    def _run(self, job_id: int, node_id: int, kind: str, args: dict[str, Any]) -> None:
+        result: dict[str, Any] | None = None
+        error: str | None = None
+        try:
+            task = NodeTask(self.ctx, node_id)
+            flow = PROVISION_FLOWS.get(kind) or OTHER_FLOWS[kind]
+            result = flow(task, args)
+        except errors.NodeNotFound:
+            error = "the node was deleted"
+        except Exception as exc:
+            error = str(exc) if isinstance(exc, StepFailed | errors.IronboundError) else None
+            if error is None:
+                LOG.exception("Job %s (%s) for node %s crashed", job_id, kind, node_id)
+                error = f"{kind} failed: unexpected {type(exc).__name__}: {exc}"
+        with self.ctx.db.write() as session:
+            node = session.get(Node, node_id)
+            if node is not None and error is not None and kind not in SYNC_JOBS:
+                self._record_failure(node, kind, error)
+            if node is not None and kind not in nodes.SHARED_JOB_KINDS:
+                nodes.release(session, node_id, self.ctx.hostname)
+            if kind in SYNC_JOBS:
+                jobs.finish(session, job_id, result=result or {}, error=error)
+            else:
+                job = session.get(Job, job_id)
+                if job is not None:
+                    session.delete(job)
+
+    @staticmethod
+    def _record_failure(node: Node, kind: str, error: str) -> None:
+        fields: dict[str, Any] = {"last_error": error, "target_power_state": None}
+        if kind in PROVISION_FLOWS and node.provision_state in states.FAILURE:
+            fields["provision_state"] = states.FAILURE[node.provision_state]
+            fields["target_provision_state"] = None
+        apply_node_fields(node, fields)
+        LOG.warning("Node %s: %s", node.uuid, error)
+
+    # --- periodic duties --------------------------------------------------------
+
+    def _periodic_loop(self) -> None:
+        interval = self.ctx.conf.conductor.heartbeat_interval
+        while not self._stop.wait(interval):
+            for duty in (self._heartbeat, self._take_over_dead, self._expire_callbacks):
+                try:
+                    duty()
+                except Exception:
+                    LOG.exception("Periodic duty %s failed", duty.__name__)
+
+    def _heartbeat(self) -> None:
+        with self.ctx.db.write() as session:
+            conductors.heartbeat(session, self.ctx.hostname)
+            jobs.purge_stale(session, older_than=self.ctx.conf.conductor.sync_job_timeout * 5)
+
+    def _take_over_dead(self) -> None:
+        with self.ctx.db.read() as session:
+            dead = conductors.dead(session, self.ctx.conf.conductor.heartbeat_timeout)
+        for hostname in dead:
+            if hostname != self.ctx.hostname:
+                self._take_over(hostname, "stopped heartbeating")
+
+    def _take_over(self, hostname: str, why: str) -> None:
+        """Free what `hostname` held: fail its half-done nodes, drop its running jobs."""
+        with self.ctx.db.write() as session:
+            if hostname != self.ctx.hostname:
+                conductors.mark_offline(session, hostname)
+            for node in session.scalars(select(Node).where(Node.reservation == hostname)):
+                if node.provision_state in states.BUSY_STATES:
+                    apply_node_fields(
+                        node,
+                        {
+                            "provision_state": states.FAILURE[node.provision_state],
+                            "target_provision_state": None,
+                            "last_error": f"Conductor {hostname} {why} while the node was "
+                            f"in state '{node.provision_state}'; the operation was abandoned.",
+                        },
+                    )
+                node.target_power_state = None
+                node.reservation = None
+                LOG.warning("Took over node %s from conductor %s (%s)", node.uuid, hostname, why)
+            jobs.drop_running(session, hostname)
+
+    def _expire_callbacks(self) -> None:
+        timeout = self.ctx.conf.conductor.deploy_callback_timeout
+        with self.ctx.db.write() as session:
+            for node_id in nodes.waiting_longer_than(session, states.DEPLOYWAIT, timeout):
+                if not jobs.has_pending(session, node_id, "callback_timeout"):
+                    jobs.enqueue(session, node_id, "callback_timeout")
+                    self.ctx.signals.work_queued()

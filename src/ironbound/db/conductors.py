@@ -1,0 +1,113 @@
+"""Conductor registration, heartbeats, and the driver catalogue the API reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from ironbound.db.base import utcnow
+from ironbound.db.models import Conductor, ConductorHardwareInterface
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What one conductor offers for one hardware type."""
+
+    hardware_type: str
+    enabled: Mapping[str, Sequence[str]]
+    defaults: Mapping[str, str | None]
+    properties: Mapping[str, str] = field(default_factory=dict)
+
+
+def register(session: Session, hostname: str, offers: Sequence[Offer]) -> int:
+    """Record `hostname` as online with its hardware offer; returns the conductor id."""
+    conductor = session.scalars(select(Conductor).where(Conductor.hostname == hostname)).first()
+    now = utcnow()
+    if conductor is None:
+        conductor = Conductor(hostname=hostname, online=True, created_at=now, heartbeat_at=now)
+        session.add(conductor)
+        session.flush()
+    else:
+        conductor.online = True
+        conductor.heartbeat_at = now
+    conductor.driver_properties = {o.hardware_type: dict(o.properties) for o in offers}
+    session.execute(
+        delete(ConductorHardwareInterface).where(
+            ConductorHardwareInterface.conductor_id == conductor.id
+        )
+    )
+    for offer in offers:
+        for iface, names in offer.enabled.items():
+            session.add_all(
+                ConductorHardwareInterface(
+                    conductor_id=conductor.id,
+                    hardware_type=offer.hardware_type,
+                    interface_type=iface,
+                    interface_name=name,
+                    default=name == offer.defaults.get(iface),
+                )
+                for name in names
+            )
+    return conductor.id
+
+
+def heartbeat(session: Session, hostname: str) -> None:
+    session.execute(
+        update(Conductor).where(Conductor.hostname == hostname).values(heartbeat_at=utcnow())
+    )
+
+
+def unregister(session: Session, hostname: str) -> None:
+    """Mark a conductor offline on a clean stop (its rows stay for history)."""
+    session.execute(update(Conductor).where(Conductor.hostname == hostname).values(online=False))
+
+
+def dead(session: Session, timeout: float) -> list[str]:
+    """Conductors that are online but whose heartbeat is older than `timeout` seconds."""
+    cutoff = utcnow() - dt.timedelta(seconds=timeout)
+    return list(
+        session.scalars(
+            select(Conductor.hostname).where(Conductor.online, Conductor.heartbeat_at < cutoff)
+        )
+    )
+
+
+def mark_offline(session: Session, hostname: str) -> None:
+    session.execute(update(Conductor).where(Conductor.hostname == hostname).values(online=False))
+
+
+@dataclass
+class HardwareEntry:
+    """The catalogue entry of one hardware type across all live conductors."""
+
+    hosts: list[str] = field(default_factory=list)
+    enabled: dict[str, list[str]] = field(default_factory=dict)
+    defaults: dict[str, str] = field(default_factory=dict)
+    properties: dict[str, str] = field(default_factory=dict)
+
+
+def catalogue(session: Session, timeout: float) -> dict[str, HardwareEntry]:
+    """Hardware types offered by live conductors, with their interfaces and defaults."""
+    cutoff = utcnow() - dt.timedelta(seconds=timeout)
+    rows = session.execute(
+        select(Conductor.hostname, Conductor.driver_properties, ConductorHardwareInterface)
+        .join(Conductor, Conductor.id == ConductorHardwareInterface.conductor_id)
+        .where(Conductor.online, Conductor.heartbeat_at >= cutoff)
+        .order_by(ConductorHardwareInterface.id)
+    ).all()
+    result: dict[str, HardwareEntry] = {}
+    for hostname, properties, row in rows:
+        entry = result.setdefault(row.hardware_type, HardwareEntry())
+        entry.properties.update(properties.get(row.hardware_type, {}))
+        if hostname not in entry.hosts:
+            entry.hosts.append(hostname)
+        names = entry.enabled.setdefault(row.interface_type, [])
+        if row.interface_name not in names:
+            names.append(row.interface_name)
+        if row.default:
+            entry.defaults.setdefault(row.interface_type, row.interface_name)
+    return result

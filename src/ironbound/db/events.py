@@ -1,0 +1,39 @@
+"""A node's progress record: one row per step of its flows."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ironbound.db.models import NodeEvent
+
+
+def add(
+    session: Session,
+    node_id: int,
+    event: str,
+    *,
+    event_type: str = "progress",
+    severity: str = "info",
+    conductor: str | None = None,
+) -> None:
+    session.add(
+        NodeEvent(
+            node_id=node_id,
+            event=event,
+            event_type=event_type,
+            severity=severity,
+            conductor=conductor,
+        )
+    )
+
+
+def for_node(session: Session, node_id: int, limit: int = 200) -> list[NodeEvent]:
+    """The node's most recent events, oldest first."""
+    rows = session.scalars(
+        select(NodeEvent)
+        .where(NodeEvent.node_id == node_id)
+        .order_by(NodeEvent.id.desc())
+        .limit(limit)
+    )
+    return list(reversed(list(rows)))

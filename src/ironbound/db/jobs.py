@@ -1,0 +1,119 @@
+"""The job queue: the API inserts, conductors claim, run and finish.
+
+Claiming picks the oldest queued job whose node is free and which is first
+in its node's line, and takes the node's lock in the same transaction. On
+PostgreSQL the candidate row is locked with FOR UPDATE SKIP LOCKED so that
+many conductors claim concurrently without waiting on each other; SQLite
+serialises writers anyway (BEGIN IMMEDIATE).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from ironbound.db import nodes
+from ironbound.db.base import utcnow
+from ironbound.db.models import Job, Node
+
+
+def enqueue(session: Session, node_id: int, kind: str, args: dict[str, Any] | None = None) -> Job:
+    """Queue `kind` for the node; runs after every job queued before it for that node."""
+    job = Job(node_id=node_id, kind=kind, args=args or {}, status="queued")
+    session.add(job)
+    session.flush()
+    return job
+
+
+def claim(session: Session, conductor: str) -> Job | None:
+    """The next runnable job, now running under `conductor`, or None.
+
+    Exclusive jobs also take the node's lock; shared ones do not.
+    """
+    ahead = aliased(Job)
+    first_in_line = (
+        select(func.min(ahead.id))
+        .where(
+            ahead.node_id == Job.node_id,
+            ahead.status.in_(("queued", "running")),
+            ahead.kind.not_in(nodes.SHARED_JOB_KINDS),
+        )
+        .scalar_subquery()
+    )
+    query = (
+        select(Job)
+        .join(Node, Node.id == Job.node_id)
+        .where(
+            Job.status == "queued",
+            or_(
+                Job.kind.in_(nodes.SHARED_JOB_KINDS),
+                (Node.reservation.is_(None)) & (Job.id == first_in_line),
+            ),
+        )
+        .order_by(Job.id)
+        .limit(1)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(of=Job, skip_locked=True)
+    job = session.scalars(query).first()
+    if job is None:
+        return None
+    if job.kind not in nodes.SHARED_JOB_KINDS and not nodes.reserve(
+        session, job.node_id, conductor
+    ):
+        return None
+    job.status = "running"
+    job.conductor = conductor
+    return job
+
+
+def finish(
+    session: Session, job_id: int, *, result: dict[str, Any] | None = None, error: str | None = None
+) -> None:
+    """Record a job's outcome; async jobs are then deleted, sync ones kept for their caller."""
+    job = session.get(Job, job_id)
+    if job is None:
+        return
+    job.status = "failed" if error is not None else "done"
+    job.result = result
+    job.error = error
+    job.finished_at = utcnow()
+
+
+def take_result(session: Session, job_id: int) -> Job | None:
+    """A finished job for its waiting caller, deleted as it is read; None while unfinished."""
+    job = session.get(Job, job_id)
+    if job is None or job.status in ("queued", "running"):
+        return None
+    session.delete(job)
+    return job
+
+
+def cancel(session: Session, job_id: int) -> None:
+    """Withdraw a job nobody will wait for any more (if no conductor took it yet)."""
+    session.execute(delete(Job).where(Job.id == job_id, Job.status == "queued"))
+
+
+def purge_stale(session: Session, older_than: float) -> None:
+    """Delete finished results that no caller came for within `older_than` seconds."""
+    cutoff = utcnow() - dt.timedelta(seconds=older_than)
+    session.execute(delete(Job).where(Job.status.in_(("done", "failed")), Job.finished_at < cutoff))
+
+
+def drop_running(session: Session, conductor: str) -> None:
+    """Forget the jobs a dead conductor was running (their nodes are failed separately)."""
+    session.execute(delete(Job).where(Job.status == "running", Job.conductor == conductor))
+
+
+def has_pending(session: Session, node_id: int, kind: str) -> bool:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Job)
+            .where(Job.node_id == node_id, Job.kind == kind, Job.status.in_(("queued", "running")))
+        )
+        or 0
+    ) > 0

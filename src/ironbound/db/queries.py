@@ -1,0 +1,66 @@
+"""Listing with Ironic's paging: sort by a column, then by id, resume after a marker."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.orm import Session
+
+from ironbound.db.base import Base
+
+M = TypeVar("M", bound=Base)
+
+
+def _after_marker(
+    column: Any, ident: Any, value: Any, marker_id: int, descending: bool
+) -> ColumnElement[bool]:
+    """Rows that come after the marker row in (column, id) order.
+
+    Ascending puts NULLs first; descending puts them last, so both directions
+    visit every row exactly once.
+    """
+    if not descending:
+        if value is None:
+            return or_(column.is_not(None), and_(column.is_(None), ident > marker_id))
+        return or_(column > value, and_(column == value, ident > marker_id))
+    if value is None:
+        return and_(column.is_(None), ident < marker_id)
+    return or_(column < value, and_(column == value, ident < marker_id), column.is_(None))
+
+
+def page(
+    session: Session,
+    model: type[M],
+    *,
+    where: Sequence[Any] = (),
+    sort_key: str = "id",
+    sort_dir: str = "asc",
+    limit: int | None = None,
+    marker: M | None = None,
+) -> list[M]:
+    """One page of `model` rows matching `where`, in a stable (sort_key, id) order.
+
+    `marker` is the last row of the previous page.
+    """
+    column = getattr(model, sort_key)
+    ident = model.id  # type: ignore[attr-defined]
+    descending = sort_dir == "desc"
+    query = select(model).where(*where)
+    if sort_key == "id":
+        if marker is not None:
+            query = query.where(ident < marker.id if descending else ident > marker.id)  # type: ignore[attr-defined]
+        query = query.order_by(ident.desc() if descending else ident.asc())
+    else:
+        if marker is not None:
+            query = query.where(
+                _after_marker(column, ident, getattr(marker, sort_key), marker.id, descending)  # type: ignore[attr-defined]
+            )
+        if descending:
+            query = query.order_by(column.desc().nulls_last(), ident.desc())
+        else:
+            query = query.order_by(column.asc().nulls_first(), ident.asc())
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))

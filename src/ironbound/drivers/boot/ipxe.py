@@ -1,0 +1,88 @@
+"""The ipxe boot interface: the node network-boots iPXE, which attaches its volumes.
+
+At deploy the interface issues the node's boot token; from then on the boot
+server renders the node's script from the database whenever the node asks
+(nothing is written to disk). The script reports back when the boot volume
+is attached and the node starts booting from it, or why it failed, so a
+deploy finishes on what really happened at the node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ironbound import errors, sanplan
+from ironbound.drivers import base
+from ironbound.drivers.storage import checks
+
+#: iPXE errors by the first six hex digits of their code (the last two
+#: differ between iPXE's BIOS and UEFI builds), with what to check.
+IPXE_ERRORS: dict[str, str] = {
+    "410d61": "the target rejected the CHAP login (Operation not permitted): check "
+    "auth_username and auth_password, and that the target has an outgoing account if "
+    "reverse (mutual) CHAP credentials are set",
+    "430d66": "the target requires CHAP, but no credentials were sent: set auth_method CHAP "
+    "with auth_username and auth_password",
+    "020d62": "the target's mutual CHAP answer did not match reverse_auth_password",
+    "020d61": "the target's mutual CHAP name did not match reverse_auth_username",
+    "2c0d60": "no such target (No such device): check target_iqn, and that the target's ACL "
+    "allows this node's initiator IQN",
+    "1d7040": "the LUN does not exist on the target (Input/output error): check target_lun",
+    "1d8520": "the volume was attached but holds nothing bootable (no boot sector)",
+    "7f2220": "the volume was attached but its EFI system partition has no boot loader at "
+    "the expected path (set efi_boot_loader on the boot volume target)",
+    "0f0d60": "the portal refused the connection (Connection reset): check target_portal",
+    "0f0a60": "the portal refused the connection (Connection reset): check target_portal",
+    "4c0a60": "the portal did not answer (Connection timed out): check target_portal and routing",
+    "280a60": "the portal is not reachable from the node (Network unreachable)",
+    "1c0d62": "the CHAP credentials are an invalid mix (reverse credentials without forward ones)",
+}
+
+
+def describe_ipxe_error(errno: str) -> str:
+    """A sentence for an iPXE error code such as ``0x410d613c``."""
+    code = errno.lower().removeprefix("0x").rjust(8, "0")
+    meaning = IPXE_ERRORS.get(code[:6], "see https://ipxe.org/" + code)
+    return f"iPXE error 0x{code}: {meaning}"
+
+
+class IPXEBoot(base.BootInterface):
+    capabilities = frozenset({base.ISCSI_VOLUME_BOOT, base.BOOT_EVENTS})
+
+    def validate(self, task: base.Task) -> None:
+        if not any(p.pxe_enabled for p in task.ports):
+            raise errors.MissingParameterValue(
+                reason=f"Node {task.node.uuid} does not have any port associated with it "
+                "(with pxe_enabled): the boot server recognises a booting node by its MAC."
+            )
+        if not checks.boots_from_volume(task):
+            return
+        try:
+            sanplan.build(task.volume_connectors, task.volume_targets)
+        except sanplan.PlanError as exc:
+            raise errors.InvalidParameterValue(
+                reason=f"Node {task.node.uuid} cannot boot from its volume: {exc}."
+            ) from exc
+
+    def prepare_instance(self, task: base.Task) -> None:
+        if not checks.boots_from_volume(task):
+            raise errors.BootError(
+                reason="the ipxe boot interface boots nodes from a volume: the node needs a "
+                "volume target with boot_index 0 and no instance_info/image_source"
+            )
+        task.issue_boot_token()
+        task.set_internal_info(boot_status={"status": "prepared", "detail": "boot script ready"})
+        task.record("boot script ready: the node finds it through the boot server by its MAC")
+
+    def clean_up_instance(self, task: base.Task) -> None:
+        task.revoke_boot_token()
+        task.set_internal_info(boot_status=None)
+        task.record("boot script withdrawn: its URL now answers 404")
+
+    def interpret_boot_event(self, task: base.Task, event: Mapping[str, str]) -> tuple[bool, str]:
+        if event.get("event") == "booting":
+            return True, "the node attached its boot volume and is booting from it"
+        errno = event.get("errno")
+        if errno:
+            return False, describe_ipxe_error(errno)
+        return False, "the node's iPXE could not attach or boot its volume (no error code)"

@@ -1,0 +1,78 @@
+"""The `direct` deploy interface as Ironbound does it: boot the node from its volume.
+
+Operators coming from Ironic name `direct` for boot from volume (Ironic
+needs an agent-based deploy interface for it); here it attaches the node's
+volumes, has the boot interface prepare the boot, sets the boot device to
+network (persistently: the node network-boots into its volume every time)
+and powers the node on. Writing an image to a local disk is not supported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ironbound import errors
+from ironbound.conductor import states
+from ironbound.drivers import base
+from ironbound.drivers.storage import checks
+
+
+def _step(task: base.Task, name: str, action: Callable[[], None]) -> None:
+    task.record(f"{name}: started")
+    try:
+        action()
+    except errors.IronboundError as exc:
+        raise errors.DeployFailure(reason=f"{name} failed: {exc.message}") from exc
+    task.record(f"{name}: done")
+
+
+class VolumeDeploy(base.DeployInterface):
+    def validate(self, task: base.Task) -> None:
+        if checks.boot_target(task) is None:
+            raise errors.InvalidParameterValue(
+                reason=f"Node {task.node.uuid} has no volume target with boot_index 0. The direct "
+                "deploy interface of Ironbound boots nodes from a volume; deploying an image to a "
+                "local disk is not supported."
+            )
+        if task.driver.storage.should_write_image(task):
+            raise errors.InvalidParameterValue(
+                reason=f"Node {task.node.uuid} would need an image written (instance_info/"
+                f"image_source is set, or storage interface "
+                f"'{task.node.interfaces.get('storage')}' does not boot from volumes), and "
+                "Ironbound does not write images yet. Unset image_source to boot the volume as "
+                "it is, with the external or cinder storage interface."
+            )
+        if base.ISCSI_VOLUME_BOOT not in task.driver.boot.capabilities:
+            raise errors.InvalidParameterValue(
+                reason=f"Boot interface '{task.node.interfaces.get('boot')}' cannot boot from "
+                "a volume."
+            )
+
+    def deploy(self, task: base.Task) -> str | None:
+        _step(task, "attach volumes", lambda: task.driver.storage.attach_volumes(task))
+        _step(task, "prepare boot", lambda: task.driver.boot.prepare_instance(task))
+        _step(
+            task,
+            "set boot device to network",
+            lambda: task.driver.management.set_boot_device(task, base.PXE, persistent=True),
+        )
+        action = states.REBOOT if task.node.power_state == states.POWER_ON else states.POWER_ON
+        _step(
+            task,
+            f"power {'reboot' if action == states.REBOOT else 'on'}",
+            lambda: task.power_action(action),
+        )
+        if base.BOOT_EVENTS in task.driver.boot.capabilities:
+            return states.DEPLOYWAIT
+        return None
+
+    def tear_down(self, task: base.Task) -> None:
+        _step(task, "power off", lambda: task.power_action(states.POWER_OFF))
+        _step(task, "remove boot configuration", lambda: task.driver.boot.clean_up_instance(task))
+        _step(task, "detach volumes", lambda: task.driver.storage.detach_volumes(task))
+        task.delete_volume_targets()
+        task.record("volume targets removed (as Ironic does at undeploy)")
+
+    def take_over(self, task: base.Task) -> None:
+        _step(task, "attach volumes", lambda: task.driver.storage.attach_volumes(task))
+        _step(task, "prepare boot", lambda: task.driver.boot.prepare_instance(task))

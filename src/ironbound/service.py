@@ -1,0 +1,141 @@
+"""Running Ironbound's parts in one process: API, conductor and boot server.
+
+`ironbound serve` runs all three on SQLite; `ironbound api` and `ironbound
+conductor` run one part each against a shared PostgreSQL. On SIGTERM or
+SIGINT the HTTP servers stop accepting, running jobs finish, the conductor
+deregisters, and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Generator
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+from oslo_config import cfg
+from starlette.types import ASGIApp
+
+from ironbound import config
+from ironbound.api.app import create_app
+from ironbound.api.services import ApiServices
+from ironbound.conductor.context import ConductorContext, Signals
+from ironbound.conductor.worker import Conductor
+from ironbound.db import migrate
+from ironbound.db.session import Database
+from ironbound.drivers.registry import Registry
+from ironbound.secrets import SecretBox
+
+LOG = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to the Service."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+@dataclass(frozen=True)
+class Parts:
+    api: bool = True
+    conductor: bool = True
+    bootserver: bool = True
+
+
+def secret_box(conf: cfg.ConfigOpts) -> SecretBox:
+    key_file = conf.secrets.key_file or str(config.state_path(conf) / "secret.key")
+    return SecretBox.from_file(Path(key_file))
+
+
+def open_database(conf: cfg.ConfigOpts, upgrade: bool) -> Database:
+    db = Database(config.database_url(conf))
+    if upgrade:
+        migrate.upgrade(db.engine)
+    elif migrate.current_revision(db.engine) != migrate.head_revision():
+        raise SystemExit(
+            f"The database at {db.engine.url.render_as_string(hide_password=True)} is not at "
+            "the current schema: run 'ironbound db upgrade' first."
+        )
+    return db
+
+
+class Service:
+    def __init__(self, conf: cfg.ConfigOpts, parts: Parts = Parts()) -> None:
+        self.conf = conf
+        self.parts = parts
+        # SQLite has no other process to upgrade it; PostgreSQL is upgraded
+        # explicitly (`ironbound db upgrade`) so that many processes do not race.
+        self.db = open_database(conf, upgrade=config.database_url(conf).startswith("sqlite"))
+        self.box = secret_box(conf)
+        self.signals = Signals()
+        self.conductor: Conductor | None = None
+        self._servers: list[_Server] = []
+
+    def _uvicorn(self, app: ASGIApp, host: str, port: int) -> _Server:
+        server = _Server(
+            uvicorn.Config(
+                app, host=host, port=port, log_config=None, access_log=False, lifespan="off"
+            )
+        )
+        self._servers.append(server)
+        return server
+
+    def _stop_servers(self) -> None:
+        for server in self._servers:
+            server.should_exit = True
+
+    async def _serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop_servers)
+        servers = []
+        if self.parts.api:
+            services = ApiServices(self.conf, self.db, self.box, self.signals)
+            servers.append(
+                self._uvicorn(create_app(services), self.conf.api.host_ip, self.conf.api.port)
+            )
+        if self.parts.bootserver:
+            from ironbound.bootserver.app import create_boot_app  # noqa: PLC0415
+
+            servers.append(
+                self._uvicorn(
+                    create_boot_app(self.conf, self.db, self.box, self.signals),
+                    self.conf.bootserver.host,
+                    self.conf.bootserver.port,
+                )
+            )
+        if not servers:
+            stop = asyncio.Event()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+            return
+        await asyncio.gather(*(s.serve() for s in servers))
+
+    def run(self) -> int:
+        """Serve until SIGTERM/SIGINT; the exit status for the command."""
+        if self.parts.conductor:
+            ctx = ConductorContext(
+                conf=self.conf,
+                db=self.db,
+                box=self.box,
+                registry=Registry(self.conf),
+                hostname=self.conf.host,
+                signals=self.signals,
+            )
+            self.conductor = Conductor(ctx)
+            self.conductor.start()
+        try:
+            asyncio.run(self._serve())
+        finally:
+            if self.conductor is not None:
+                self.conductor.stop()
+            self.db.dispose()
+        failed = [s for s in self._servers if not s.started]
+        return 1 if failed else 0
