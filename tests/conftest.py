@@ -7,6 +7,7 @@ the test process, exactly as `ironbound serve` wires them.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -82,8 +83,6 @@ def client(services: ApiServices) -> Iterator[TestClient]:
 
 def fault(response: Any) -> str:
     """The faultstring of an error in Ironic's envelope."""
-    import json
-
     return str(json.loads(response.json()["error_message"])["faultstring"])
 
 
