@@ -6,6 +6,8 @@ constants name the minor version that introduced a feature, as Ironic's do.
 
 from __future__ import annotations
 
+import re
+
 from ironbound import errors
 
 MAJOR = 1
@@ -42,6 +44,8 @@ VOLUME = 32
 STORAGE_INTERFACE = 33
 
 HEADER = "X-OpenStack-Ironic-API-Version"
+# ASCII digits only: str.isdigit() also accepts '²', which int() then refuses.
+_VERSION = re.compile(r"([0-9]+)\.([0-9]+)")
 MIN_HEADER = "X-OpenStack-Ironic-API-Minimum-Version"
 MAX_HEADER = "X-OpenStack-Ironic-API-Maximum-Version"
 
@@ -61,13 +65,20 @@ def negotiate(ironic_header: str | None, openstack_header: str | None) -> int:
     requested = requested.strip()
     if requested.lower() == "latest":
         return MAX_MINOR
-    major, dot, minor = requested.partition(".")
-    if not dot or not major.isdigit() or not minor.isdigit():
+    match = _VERSION.fullmatch(requested)
+    if match is None:
         raise errors.NotAcceptable(
             f"Invalid value for {HEADER} header: '{requested}'. It must be 'latest' or "
             f"MAJOR.MINOR, e.g. {MAX_VERSION}."
         )
-    if int(major) != MAJOR or not MIN_MINOR <= int(minor) <= MAX_MINOR:
+    major, minor = match[1], match[2]
+    # More digits than any version has are out of range (and int() refuses 4,300 digits).
+    if (
+        len(major) > 9
+        or len(minor) > 9
+        or int(major) != MAJOR
+        or not MIN_MINOR <= int(minor) <= MAX_MINOR
+    ):
         raise errors.NotAcceptable(
             f"Version {requested} was requested but the minor version is not supported by "
             f"this service. The supported version range is: [{MIN_VERSION}, {MAX_VERSION}]."
