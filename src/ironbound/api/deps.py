@@ -12,6 +12,24 @@ from ironbound.api.policy import Identity
 from ironbound.api.services import ApiServices
 
 _MAX_BODY = 1024 * 1024
+#: Deeper documents are refused: the response encoder (orjson) stops at 255
+#: levels and the database's JSON encoder at Python's recursion limit, so a
+#: deeper body would be stored, or half-processed, and then fail with a 500.
+_MAX_DEPTH = 100
+
+
+def _too_deep(document: Any) -> bool:
+    level = [document]
+    for _ in range(_MAX_DEPTH):
+        level = [
+            child
+            for item in level
+            if isinstance(item, dict | list)
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+        if not level:
+            return False
+    return True
 
 
 def _version(request: Request) -> int:
@@ -42,11 +60,16 @@ async def _optional_json_body(request: Request) -> Any:
     if not raw.strip():
         return None
     try:
-        return orjson.loads(raw)
+        document = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise errors.InvalidParameterValue(
             reason=f"The request body is not valid JSON: {exc}"
         ) from exc
+    if _too_deep(document):
+        raise errors.InvalidParameterValue(
+            reason=f"The request body is nested more than {_MAX_DEPTH} levels deep."
+        )
+    return document
 
 
 async def _json_body(request: Request) -> Any:
