@@ -85,8 +85,18 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    LOG.exception("Unexpected error in %s %s", request.method, request.url.path)
-    return envelope(500, "Internal server error; the details are in the server log.")
+    state = request.scope.get("state", {})
+    LOG.exception(
+        "Unexpected error in %s %s (%s)",
+        request.method,
+        request.url.path,
+        state.get("request_id"),
+    )
+    response = envelope(500, "Internal server error; the details are in the server log.")
+    # Starlette answers unhandled errors outside the API middleware, so the
+    # version and request-id headers it adds to every response are added here.
+    response.raw_headers.extend(state.get("response_headers", []))
+    return response
 
 
 def install(app: FastAPI) -> None:

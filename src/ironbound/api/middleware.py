@@ -66,6 +66,8 @@ class ApiMiddleware:
         state["version"] = minor
         state["identity"] = identity
         state["request_id"] = request_id.decode()
+        # For the 500 handler, which Starlette runs outside this middleware.
+        state["response_headers"] = extra
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
