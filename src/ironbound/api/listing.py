@@ -6,6 +6,7 @@ a filter must not silently return everything.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
@@ -15,6 +16,8 @@ from starlette.datastructures import QueryParams
 from ironbound import errors
 from ironbound.api import microversions as mv
 
+# ASCII digits only: str.isdigit() also accepts '²', which int() then refuses.
+_INTEGER = re.compile(r"-?[0-9]+")
 _TRUE = {"true", "1", "yes", "on", "y", "t"}
 _FALSE = {"false", "0", "no", "off", "n", "f"}
 
@@ -49,8 +52,8 @@ def visible(table: Mapping[str, int], minor: int) -> tuple[str, ...]:
 def parse_fields(value: str, table: Mapping[str, int], minor: int) -> list[str]:
     """The `fields` parameter: known names only, each available at this version."""
     if minor < mv.FIELDS_PARAM:
-        raise errors.InvalidParameterValue(
-            reason=f"The fields parameter needs API version 1.{mv.FIELDS_PARAM} or later."
+        raise errors.NotAcceptable(
+            f"The fields parameter needs API version 1.{mv.FIELDS_PARAM} or later."
         )
     names = [n.strip() for n in value.split(",") if n.strip()]
     unknown = [n for n in names if n not in table]
@@ -93,10 +96,11 @@ def parse(
         )
     limit = max_limit
     if "limit" in params:
-        text = params["limit"]
-        if not text.strip().lstrip("-").isdigit():
+        text = params["limit"].strip()
+        if not _INTEGER.fullmatch(text):
             raise errors.InvalidParameterValue(reason=f"limit must be an integer, got '{text}'.")
-        limit = int(text)
+        # Past 18 digits any limit is over max_limit (and int() refuses 4,300 digits).
+        limit = int(text) if len(text) <= 18 else (-1 if text.startswith("-") else max_limit)
         if limit <= 0:
             raise errors.InvalidParameterValue(reason="Limit must be positive")
         limit = min(limit, max_limit)
