@@ -45,7 +45,12 @@ def _check(
             )
         if op["op"] in ("add", "replace") and "value" not in op:
             raise errors.InvalidParameterValue(reason=f"Patch operation {op!r} needs a 'value'.")
-        root = jsonpointer.JsonPointer(path).parts[0]
+        try:
+            root = jsonpointer.JsonPointer(path).parts[0]
+        except jsonpointer.JsonPointerException as exc:
+            raise errors.InvalidParameterValue(
+                reason=f"Invalid patch path {path!r}: {exc}."
+            ) from exc
         if root not in updatable:
             raise errors.InvalidParameterValue(
                 reason=f"Cannot patch {path}. Only the following can be updated: "
