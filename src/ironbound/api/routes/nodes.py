@@ -242,6 +242,7 @@ def update_node(
     ident: str, body: JsonBody, services: Services, minor: Version, base_url: BaseUrl
 ) -> Response:
     updatable = [name for name, since in _UPDATABLE.items() if since <= minor]
+    patch.reject_newer_fields(body, _UPDATABLE, minor)
 
     def change(session: Session, node: Node) -> dict[str, Any]:
         before = view.render(node, view.detail_fields(minor), minor, base_url)
