@@ -248,6 +248,10 @@ def update_node(
         before = view.render(node, view.detail_fields(minor), minor, base_url)
         after = patch.apply(before, body, updatable=updatable, required=("driver",))
         candidate = {k: after[k] for k in NodeDocument.model_fields if k in after and k != "uuid"}
+        # Fields newer than this microversion are not in the document the
+        # patch applied to; they keep their values (a PATCH at 1.1 must not
+        # erase the node's name or resource_class).
+        candidate.update({k: getattr(node, k) for k in _UPDATABLE if k not in before})
         doc: NodeDocument = validate(NodeDocument, candidate, "node")
         _apply_update(services, session, node, before, doc, minor)
         session.flush()
