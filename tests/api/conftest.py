@@ -1,0 +1,26 @@
+"""Fixtures for the API tests only."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+
+import pytest
+
+from ironbound.drivers import registry
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _scan_entry_points_once() -> Iterator[None]:
+    """Scan the installed entry points once per run instead of once per interface.
+
+    `Registry` calls importlib.metadata.entry_points() for every interface it
+    loads, about 0.15 s per conductor, which every test starts. The installed
+    entry points cannot change during a run, so the scan is cached here; the
+    registry still loads and checks every interface for real. (The lasting
+    fix is a cache in `drivers/registry.py`, outside this suite's files.)
+    """
+    patcher = pytest.MonkeyPatch()
+    patcher.setattr(registry, "_load_group", functools.cache(registry._load_group))
+    yield
+    patcher.undo()
