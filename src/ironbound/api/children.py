@@ -115,9 +115,9 @@ def list_children(
     with services.db.read() as session:
         where: list[Any] = []
         if node_ident is not None:
-            where.append(
-                spec.model.node_id == nodes.get_by_uuid(session, check_uuid_or_404(node_ident)).id
-            )
+            node = nodes.get_by_uuid(session, check_uuid_or_404(node_ident))
+            node_ident = node.uuid
+            where.append(spec.model.node_id == node.id)
         for name, value in query.filters.items():
             where.append(filters[name](session, value))
         marker = None
@@ -145,7 +145,12 @@ def list_children(
         }
         items = [render(spec, r, uuids[r.node_id], names, base_url, identity) for r in rows]
     body: dict[str, Any] = {spec.list_key: items}
-    collection = f"{spec.collection}/detail" if detail_path else spec.collection
+    collection = spec.collection
+    if node_ident is not None:
+        # The next page of a node's list is the next page of that node's list.
+        collection = f"nodes/{node_ident}/{collection}"
+    if detail_path:
+        collection = f"{collection}/detail"
     next_url = listing.next_link(base_url, collection, query, items)
     if next_url:
         body["next"] = next_url
