@@ -133,10 +133,14 @@ def power(client: TestClient, node: str, target: str) -> None:
 
 
 def to_active(client: TestClient, node: str) -> None:
-    """enroll → manageable → available → active with the fake interfaces."""
+    """enroll → manageable → available → active, then power on (the guide's sequence).
+
+    The fake deploy interface powers nothing on, as in Ironic.
+    """
     provision(client, node, "manage", "manageable")
     provision(client, node, "provide", "available")
     provision(client, node, "active", "active")
+    power(client, node, "power on")
 
 
 def force(services: ApiServices, node: str, **fields: Any) -> None:
