@@ -44,7 +44,9 @@ class TargetDocument(StrictModel):
     uuid: UUIDStr | None = None
     node_uuid: str
     volume_type: str
-    boot_index: int = Field(ge=0)
+    # The column is an SQL INTEGER: beyond 2**31 - 1 PostgreSQL refuses it, and
+    # beyond 2**63 - 1 SQLite does (OverflowError, a 500).
+    boot_index: int = Field(ge=0, le=2**31 - 1)
     volume_id: str = Field(min_length=1, max_length=255)
     properties: JsonObject = Field(default_factory=dict)
     extra: JsonObject = Field(default_factory=dict)
