@@ -196,12 +196,17 @@ def _check_iscsi(props: dict[str, Any]) -> None:
         raise errors.InvalidParameterValue(
             reason=f"properties.auth_method must be 'CHAP' or 'None', got {method!r}."
         )
-    if ("reverse_auth_username" in props or "reverse_auth_password" in props) and (
-        not isinstance(method, str) or method.upper() != "CHAP"
+    reverse = [k for k in ("reverse_auth_username", "reverse_auth_password") if k in props]
+    if reverse and (
+        not isinstance(method, str)
+        or method.upper() != "CHAP"
+        or "auth_username" not in props
+        or "auth_password" not in props
+        or len(reverse) != 2
     ):
         raise errors.InvalidParameterValue(
-            reason="Mutual CHAP (reverse_auth_username/reverse_auth_password) needs "
-            "auth_method CHAP with auth_username and auth_password."
+            reason="Mutual CHAP needs both reverse_auth_username and reverse_auth_password, "
+            "and auth_method CHAP with auth_username and auth_password."
         )
 
 
