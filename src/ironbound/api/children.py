@@ -105,6 +105,10 @@ def list_children(
         filters=tuple(filters),
         detail_param=detail_param,
     )
+    if detail_path and query.fields is not None:
+        raise errors.InvalidParameterValue(
+            reason="Can't fetch a subset of fields with 'detail' set"
+        )
     detail = detail_path or query.detail
     if detail:
         names = detail_names(spec, minor)
