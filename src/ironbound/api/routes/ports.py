@@ -227,6 +227,7 @@ def update_port(
         for f in ("address", "node_uuid", "extra", "local_link_connection", "pxe_enabled")
         if PORTS.fields[f] <= minor
     ]
+    patch.reject_newer_fields(body, PORTS.fields, minor)
 
     def change(session: Session, node: Node) -> dict[str, Any]:
         row = children.get(session, PORTS, ident)
@@ -240,7 +241,12 @@ def update_port(
         if mac != row.address or new_node.id != row.node_id:
             _refuse_when_deployed(node, "change the address or node of")
         row.address, row.node_id, row.extra = mac, new_node.id, doc.extra
-        row.local_link_connection, row.pxe_enabled = doc.local_link_connection, doc.pxe_enabled
+        # Fields newer than this microversion were not in the patched document
+        # (the schema filled in defaults): they keep their stored values.
+        if "local_link_connection" in updatable:
+            row.local_link_connection = doc.local_link_connection
+        if "pxe_enabled" in updatable:
+            row.pxe_enabled = doc.pxe_enabled
         session.flush()
         return children.render(PORTS, row, new_node.uuid, names, base_url, identity)
 
