@@ -74,6 +74,13 @@ def set_provision_state(
             reason=f"Invalid provision state target {verb!r}. Allowed: "
             f"{', '.join(sorted(states.VERBS))}."
         )
+    first = min(t.min_version for (name, _), t in states.TRANSITIONS.items() if name == verb)
+    if first > minor:
+        # As Ironic: a verb the requested version does not have is Not Acceptable.
+        raise errors.NotAcceptable(
+            f"The provision state target '{verb}' needs API version "
+            f"{mv.version_string(first)} or later."
+        )
     if request.get("configdrive") not in (None, {}, ""):
         raise errors.InvalidParameterValue(
             reason="configdrive is not supported: nodes that boot from a volume take their "
