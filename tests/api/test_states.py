@@ -1,0 +1,520 @@
+"""Node actions: provision verbs, power, maintenance, boot device, validate, RAID."""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ironbound.api.services import ApiServices
+from tests.api.helpers import (
+    IQN,
+    add,
+    create_connector,
+    create_node,
+    create_target,
+    error,
+    force,
+    iscsi_properties,
+    ok,
+    patch,
+    power,
+    provision,
+    to_active,
+    v,
+)
+from tests.conftest import wait_for_state, wait_until
+
+ALL_INTERFACES = {
+    "bios",
+    "boot",
+    "console",
+    "deploy",
+    "inspect",
+    "management",
+    "network",
+    "power",
+    "raid",
+    "rescue",
+    "storage",
+    "vendor",
+}
+
+
+@pytest.fixture
+def node(client: TestClient) -> str:
+    return str(create_node(client, name="stateful")["uuid"])
+
+
+def put_provision(client: TestClient, node: str, body: Any, **kwargs: Any) -> Any:
+    return client.put(f"/v1/nodes/{node}/states/provision", json=body, **kwargs)
+
+
+def bfv_node(client: TestClient) -> str:
+    """A node set up for the real boot-from-volume path: ipxe, direct, external storage."""
+    uuid = str(
+        create_node(
+            client,
+            boot_interface="ipxe",
+            deploy_interface="direct",
+            storage_interface="external",
+            properties={"capabilities": "iscsi_boot:True"},
+        )["uuid"]
+    )
+    ok(client.post("/v1/ports", json={"node_uuid": uuid, "address": "52:54:00:12:34:56"}), 201)
+    create_connector(client, uuid)
+    create_target(
+        client,
+        uuid,
+        properties=iscsi_properties(auth_method="CHAP", auth_username="ABC", auth_password="XYZ"),
+    )
+    return uuid
+
+
+# --- GET /states -----------------------------------------------------------------
+
+
+def test_states_document(client: TestClient, node: str) -> None:
+    states = ok(client.get(f"/v1/nodes/{node}/states"))
+    assert states == {
+        "console_enabled": False,
+        "last_error": None,
+        "power_state": None,
+        "provision_state": "enroll",
+        "provision_updated_at": None,
+        "target_power_state": None,
+        "target_provision_state": None,
+        "raid_config": {},
+        "target_raid_config": {},
+    }
+    assert "raid_config" not in ok(client.get(f"/v1/nodes/{node}/states", headers=v(11)))
+
+
+def test_states_of_an_unknown_node_is_404(client: TestClient) -> None:
+    assert error(client.get("/v1/nodes/ghost/states"), 404) == "Node ghost could not be found."
+
+
+# --- provision verbs ---------------------------------------------------------------
+
+
+def test_verb_answers_202_with_location_and_no_body(client: TestClient, node: str) -> None:
+    response = put_provision(client, node, {"target": "manage"})
+    assert response.status_code == 202
+    assert response.content == b""
+    assert response.headers["location"] == f"http://127.0.0.1:6385/v1/nodes/{node}/states"
+    wait_for_state(client, node, "manageable")
+
+
+def test_lifecycle_through_every_stable_state(client: TestClient, node: str) -> None:
+    provision(client, node, "manage", "manageable")
+    shown = ok(client.get(f"/v1/nodes/{node}"))
+    assert shown["power_state"] == "power off"  # verify read the power state
+    assert shown["provision_updated_at"] is not None
+    provision(client, node, "provide", "available")
+    provision(client, node, "active", "active")
+    provision(client, node, "rebuild", "active")
+    provision(client, node, "deleted", "available")
+    provision(client, node, "manage", "manageable")
+    provision(client, node, "inspect", "manageable")
+    provision(client, node, "adopt", "active")
+
+
+@pytest.mark.parametrize("overrides", [{"fake.deploy_delay": 0.6}])
+def test_target_provision_state_is_set_before_the_202(client: TestClient, node: str) -> None:
+    provision(client, node, "manage", "manageable")
+    provision(client, node, "provide", "available")
+    provision(client, node, "active")
+    seen = ok(client.get(f"/v1/nodes/{node}"))
+    assert (seen["provision_state"], seen["target_provision_state"]) == ("deploying", "active")
+    assert seen["last_error"] is None
+    wait_for_state(client, node, "active")
+
+
+@pytest.mark.parametrize("overrides", [{"fake.deploy_delay": 0.8}])
+def test_busy_node_answers_409_locked_after_a_short_wait(client: TestClient, node: str) -> None:
+    provision(client, node, "manage", "manageable")
+    provision(client, node, "provide", "available")
+    provision(client, node, "active")
+    # As Ironic: a node a conductor holds is "locked" (409), not in a wrong state.
+    message = error(put_provision(client, node, {"target": "deleted"}), 409)
+    assert message == (
+        f"Node {node} is locked by host test-conductor, please retry after the current "
+        "operation is completed."
+    )
+    wait_for_state(client, node, "active")
+    provision(client, node, "deleted", "available")
+
+
+@pytest.mark.parametrize("overrides", [{"fake.deploy_delay": 0.1}])
+def test_short_lock_waits_instead_of_409(client: TestClient, node: str) -> None:
+    provision(client, node, "manage", "manageable")
+    provision(client, node, "provide", "available")
+    provision(client, node, "active")
+    # The deploy holds the node for about 0.1 s, less than the API's lock wait
+    # (2 x 0.2 s here): the PATCH waits for it instead of answering 409.
+    ok(patch(client, f"/v1/nodes/{node}", add("/extra/a", 1)))
+    wait_for_state(client, node, "active")
+
+
+@pytest.mark.parametrize(
+    ("state", "verb"),
+    [
+        ("error", "active"),
+        ("enroll", "provide"),
+        ("enroll", "active"),
+        ("available", "provide"),
+        ("active", "active"),
+        ("active", "manage"),
+        ("manageable", "deleted"),
+        ("available", "abort"),
+        ("deploy failed", "inspect"),
+    ],
+)
+def test_verb_not_allowed_from_the_state_is_400(
+    client: TestClient, services: ApiServices, node: str, state: str, verb: str
+) -> None:
+    force(services, node, provision_state=state)
+    assert error(put_provision(client, node, {"target": verb}), 400) == (
+        f'The requested action "{verb}" can not be performed on node "{node}" while it is '
+        f'in state "{state}".'
+    )
+    assert ok(client.get(f"/v1/nodes/{node}"))["provision_state"] == state
+
+
+@pytest.mark.parametrize(
+    ("state", "verb", "lands"),
+    [
+        ("deploy failed", "active", "active"),
+        ("deploy failed", "rebuild", "active"),
+        ("deploy failed", "deleted", "available"),
+        ("error", "deleted", "available"),
+        ("clean failed", "manage", "manageable"),
+        ("inspect failed", "manage", "manageable"),
+        ("inspect failed", "inspect", "manageable"),
+        ("adopt failed", "adopt", "active"),
+        ("adopt failed", "manage", "manageable"),
+        ("available", "manage", "manageable"),
+    ],
+)
+def test_recovery_verbs_from_failed_states(
+    client: TestClient, services: ApiServices, node: str, state: str, verb: str, lands: str
+) -> None:
+    force(services, node, provision_state=state, last_error="it broke")
+    provision(client, node, verb, lands)
+    assert ok(client.get(f"/v1/nodes/{node}"))["last_error"] is None
+
+
+@pytest.mark.parametrize(
+    ("verb", "state", "first"),
+    [("manage", "enroll", 4), ("inspect", "manageable", 6), ("adopt", "manageable", 17)],
+)
+def test_verb_newer_than_the_version_is_406(
+    client: TestClient, services: ApiServices, node: str, verb: str, state: str, first: int
+) -> None:
+    force(services, node, provision_state=state)
+    error(put_provision(client, node, {"target": verb}, headers=v(first - 1)), 406)
+    assert ok(client.get(f"/v1/nodes/{node}"))["provision_state"] == state
+    assert put_provision(client, node, {"target": verb}, headers=v(first)).status_code == 202
+
+
+def test_abort_newer_than_the_version_is_406(
+    client: TestClient, services: ApiServices, node: str
+) -> None:
+    force(services, node, provision_state="wait call-back")
+    error(put_provision(client, node, {"target": "abort"}, headers=v(12)), 406)
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({"target": "bogus"}, "Invalid provision state target 'bogus'"),
+        ({"target": "deploy"}, "Invalid provision state target 'deploy'"),
+        ({"target": None}, "Invalid provision state target None"),
+        ({}, "Invalid provision state target None"),
+        ({"target": "manage", "bogus": 1}, "bogus"),
+        (["manage"], "JSON object"),
+        ({"target": "active", "configdrive": "H4sIAAAA"}, "configdrive is not supported"),
+        ({"target": "active", "configdrive": {"meta_data": {}}}, "configdrive is not supported"),
+        ({"target": "clean", "clean_steps": []}, "Manual cleaning"),
+        ({"target": "manage", "clean_steps": []}, "clean_steps may only be given"),
+    ],
+)
+def test_bad_provision_requests_are_400(
+    client: TestClient, node: str, body: Any, needle: str
+) -> None:
+    assert needle in error(put_provision(client, node, body), 400)
+    assert ok(client.get(f"/v1/nodes/{node}"))["provision_state"] == "enroll"
+
+
+@pytest.mark.parametrize("configdrive", [None, {}, ""])
+def test_empty_configdrive_means_none(
+    client: TestClient, services: ApiServices, node: str, configdrive: Any
+) -> None:
+    force(services, node, provision_state="available")
+    body = {"target": "active", "configdrive": configdrive}
+    assert put_provision(client, node, body).status_code == 202
+    wait_for_state(client, node, "active")
+
+
+@pytest.mark.parametrize("verb", ["active", "provide", "inspect", "rebuild"])
+def test_maintenance_blocks_work_verbs(
+    client: TestClient, services: ApiServices, node: str, verb: str
+) -> None:
+    state = {"active": "available", "provide": "manageable", "inspect": "manageable"}.get(
+        verb, "active"
+    )
+    force(services, node, provision_state=state)
+    ok(client.put(f"/v1/nodes/{node}/maintenance", json={"reason": "hands off"}), 202)
+    assert "maintenance" in error(put_provision(client, node, {"target": verb}), 400)
+    ok(client.delete(f"/v1/nodes/{node}/maintenance"), 202)
+    assert put_provision(client, node, {"target": verb}).status_code == 202
+
+
+def test_provision_unknown_node_is_404(client: TestClient) -> None:
+    ghost = str(uuidlib.uuid4())
+    assert error(put_provision(client, ghost, {"target": "manage"}), 404) == (
+        f"Node {ghost} could not be found."
+    )
+
+
+def test_deploy_waits_for_the_boot_and_abort_fails_it(client: TestClient) -> None:
+    node = bfv_node(client)
+    validation = ok(client.get(f"/v1/nodes/{node}/validate"))
+    assert all(entry["result"] for entry in validation.values()), validation
+    provision(client, node, "manage", "manageable")
+    provision(client, node, "provide", "available")
+    provision(client, node, "active")
+
+    def waiting() -> bool:
+        seen = client.get(f"/v1/nodes/{node}").json()
+        return bool(seen["provision_state"] == "wait call-back")
+
+    wait_until(waiting, what="wait call-back")
+    seen = ok(client.get(f"/v1/nodes/{node}"))
+    assert seen["target_provision_state"] == "active"
+    assert seen["power_state"] == "power on"
+    assert seen["driver_internal_info"]["boot_status"]["status"] == "prepared"
+    provision(client, node, "abort")
+    assert ok(client.get(f"/v1/nodes/{node}"))["provision_state"] == "deploy failed"
+
+    def powered_off() -> bool:
+        return bool(client.get(f"/v1/nodes/{node}").json()["power_state"] == "power off")
+
+    wait_until(powered_off, what="the aborted node to power off")
+    # From "deploy failed": undeploy, which (as in Ironic) removes the targets.
+    provision(client, node, "deleted", "available")
+    assert ok(client.get(f"/v1/nodes/{node}/volume/targets")) == {"targets": []}
+    assert len(ok(client.get(f"/v1/nodes/{node}/volume/connectors"))["connectors"]) == 1
+
+
+# --- power ------------------------------------------------------------------------------
+
+
+def test_power_on_and_off(client: TestClient, node: str) -> None:
+    response = client.put(f"/v1/nodes/{node}/states/power", json={"target": "power on"})
+    assert response.status_code == 202
+    assert response.content == b""
+    assert response.headers["location"] == f"http://127.0.0.1:6385/v1/nodes/{node}/states"
+    power(client, node, "power on")
+    power(client, node, "power off")
+    power(client, node, "rebooting")
+    assert ok(client.get(f"/v1/nodes/{node}"))["power_state"] == "power on"
+
+
+@pytest.mark.parametrize("overrides", [{"fake.power_delay": 0.5}])
+def test_target_power_state_is_set_before_the_202(client: TestClient, node: str) -> None:
+    ok(client.put(f"/v1/nodes/{node}/states/power", json={"target": "soft power off"}), 202)
+    assert ok(client.get(f"/v1/nodes/{node}/states"))["target_power_state"] == "power off"
+
+    def done() -> bool:
+        seen = client.get(f"/v1/nodes/{node}/states").json()
+        return bool(seen["power_state"] == "power off" and seen["target_power_state"] is None)
+
+    wait_until(done, what="the soft power off")
+
+
+def test_soft_power_needs_1_27(client: TestClient, node: str) -> None:
+    url = f"/v1/nodes/{node}/states/power"
+    assert "soft power off" in error(
+        client.put(url, json={"target": "soft power off"}, headers=v(26)), 400
+    )
+    assert "timeout" in error(
+        client.put(url, json={"target": "power off", "timeout": 10}, headers=v(26)), 400
+    )
+    ok(client.put(url, json={"target": "soft power off", "timeout": 10}, headers=v(27)), 202)
+    wait_until(lambda: client.get(f"/v1/nodes/{node}").json()["power_state"] == "power off")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"target": "off"},
+        {"target": None},
+        {},
+        {"target": "power on", "timeout": 0},
+        {"target": "power on", "timeout": "10"},
+        {"target": "power on", "timeout": True},
+        {"target": "power on", "extra": 1},
+        "power on",
+    ],
+)
+def test_bad_power_requests_are_400(client: TestClient, node: str, body: Any) -> None:
+    error(client.put(f"/v1/nodes/{node}/states/power", json=body), 400)
+
+
+def test_power_unknown_node_is_404(client: TestClient) -> None:
+    error(client.put("/v1/nodes/ghost/states/power", json={"target": "power on"}), 404)
+
+
+# --- maintenance ----------------------------------------------------------------------------
+
+
+def test_maintenance_on_and_off(client: TestClient, node: str) -> None:
+    response = client.put(f"/v1/nodes/{node}/maintenance", json={"reason": "disk swap"})
+    assert response.status_code == 202
+    assert response.content == b""
+    shown = ok(client.get(f"/v1/nodes/{node}"))
+    assert (shown["maintenance"], shown["maintenance_reason"]) == (True, "disk swap")
+    assert client.delete(f"/v1/nodes/{node}/maintenance").status_code == 202
+    shown = ok(client.get(f"/v1/nodes/{node}"))
+    assert (shown["maintenance"], shown["maintenance_reason"]) == (False, None)
+
+
+def test_maintenance_without_a_body(client: TestClient, node: str) -> None:
+    ok(client.put("/v1/nodes/stateful/maintenance"), 202)
+    shown = ok(client.get(f"/v1/nodes/{node}"))
+    assert (shown["maintenance"], shown["maintenance_reason"]) == (True, None)
+
+
+@pytest.mark.parametrize("body", [{"reason": 5}, {"why": "x"}])
+def test_bad_maintenance_requests_are_400(client: TestClient, node: str, body: Any) -> None:
+    error(client.put(f"/v1/nodes/{node}/maintenance", json=body), 400)
+    assert ok(client.get(f"/v1/nodes/{node}"))["maintenance"] is False
+
+
+def test_maintenance_of_an_unknown_node_is_404(client: TestClient) -> None:
+    error(client.put("/v1/nodes/ghost/maintenance", json={}), 404)
+    error(client.delete("/v1/nodes/ghost/maintenance"), 404)
+
+
+# --- boot device ----------------------------------------------------------------------------
+
+
+def test_boot_device(client: TestClient, node: str) -> None:
+    url = f"/v1/nodes/{node}/management/boot_device"
+    assert ok(client.get(url)) == {"boot_device": "pxe", "persistent": False}
+    supported = ok(client.get(f"{url}/supported"))
+    assert supported == {"supported_boot_devices": ["pxe", "disk", "cdrom", "bios", "safe"]}
+    response = client.put(url, json={"boot_device": "disk", "persistent": True})
+    assert response.status_code == 204
+    assert ok(client.get(url)) == {"boot_device": "disk", "persistent": True}
+    ok(client.put(url, json={"boot_device": "cdrom"}), 204)
+    assert ok(client.get(url)) == {"boot_device": "cdrom", "persistent": False}
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({"boot_device": "floppy"}, "Invalid boot device floppy"),
+        ({"boot_device": "pxe", "persistent": "yes"}, "persistent"),
+        ({"boot_device": 1}, "boot_device"),
+        ({}, "boot_device"),
+        ({"boot_device": "pxe", "bogus": 1}, "bogus"),
+    ],
+)
+def test_bad_boot_device_requests_are_400(
+    client: TestClient, node: str, body: Any, needle: str
+) -> None:
+    response = client.put(f"/v1/nodes/{node}/management/boot_device", json=body)
+    assert needle in error(response, 400)
+
+
+def test_boot_device_of_an_unknown_node_is_404(client: TestClient) -> None:
+    error(client.get("/v1/nodes/ghost/management/boot_device"), 404)
+    error(client.get("/v1/nodes/ghost/management/boot_device/supported"), 404)
+    error(client.put("/v1/nodes/ghost/management/boot_device", json={"boot_device": "pxe"}), 404)
+
+
+# --- validate -----------------------------------------------------------------------------------
+
+
+def test_validate_has_every_interface(client: TestClient, node: str) -> None:
+    validation = ok(client.get(f"/v1/nodes/{node}/validate"))
+    assert set(validation) == ALL_INTERFACES
+    assert all(entry == {"result": True, "reason": None} for entry in validation.values())
+
+
+def test_validate_storage_without_an_iqn_connector(client: TestClient, node: str) -> None:
+    url = f"/v1/nodes/{node}"
+    ok(patch(client, url, add("/storage_interface", "cinder")))
+    ok(patch(client, url, add("/properties/capabilities", "iscsi_boot:True")))
+    create_target(client, node)
+    validation = ok(client.get(f"{url}/validate"))
+    assert validation["storage"] == {
+        "result": False,
+        "reason": f"Failed to validate cinder storage interface for node {node}. In order to "
+        "enable the 'iscsi_boot' capability for the node, an associated volume_connector "
+        "type must be valid for iSCSI (iqn).",
+    }
+    create_connector(client, node, "iqn", IQN)
+    assert ok(client.get(f"{url}/validate"))["storage"] == {"result": True, "reason": None}
+
+
+def test_validate_ipxe_without_a_port(client: TestClient) -> None:
+    node = create_node(client, boot_interface="ipxe")["uuid"]
+    boot = ok(client.get(f"/v1/nodes/{node}/validate"))["boot"]
+    assert boot["result"] is False
+    assert f"Node {node} does not have any port associated with it" in boot["reason"]
+
+
+def test_validate_external_storage_needs_target_properties(client: TestClient) -> None:
+    node = bfv_node(client)
+    extra = create_target(client, node, boot_index=1)
+    storage = ok(client.get(f"/v1/nodes/{node}/validate"))["storage"]
+    assert storage["result"] is False
+    assert extra["uuid"] in storage["reason"]
+    assert "target_iqn" in storage["reason"]
+
+
+def test_validate_unknown_node_is_404(client: TestClient) -> None:
+    error(client.get("/v1/nodes/ghost/validate"), 404)
+
+
+def test_deploy_refuses_an_invalid_node(client: TestClient) -> None:
+    node = create_node(client, boot_interface="ipxe", deploy_interface="direct")["uuid"]
+    provision(client, node, "manage", "manageable")
+    provision(client, node, "provide", "available")
+    provision(client, node, "active")
+
+    def failed() -> bool:
+        return bool(client.get(f"/v1/nodes/{node}").json()["provision_state"] == "deploy failed")
+
+    wait_until(failed, what="deploy failed")
+    shown = ok(client.get(f"/v1/nodes/{node}"))
+    assert "validate failed" in shown["last_error"]
+    assert shown["target_provision_state"] is None
+
+
+# --- RAID --------------------------------------------------------------------------------------
+
+
+def test_raid_config(client: TestClient, node: str) -> None:
+    body = {"logical_disks": [{"size_gb": 100, "raid_level": "1", "is_root_volume": True}]}
+    url = f"/v1/nodes/{node}/states/raid"
+    assert client.put(url, json=body).status_code == 204
+    assert ok(client.get(f"/v1/nodes/{node}/states"))["target_raid_config"] == body
+    error(client.put(url, json=body, headers=v(11)), 404)
+    error(client.put(url, json={"logical_disks": "all"}), 400)
+    error(client.put(url, json={"logical_disks": [], "x": 1}), 400)
+
+
+# --- active nodes and the power state ---------------------------------------------------------
+
+
+def test_active_node_power_cycle(client: TestClient, node: str) -> None:
+    to_active(client, node)
+    power(client, node, "power off")
+    power(client, node, "power on")
+    assert ok(client.get(f"/v1/nodes/{node}"))["provision_state"] == "active"
