@@ -15,6 +15,14 @@ from ironbound.db.conductors import HardwareEntry
 
 router = APIRouter()
 
+#: When each interface appears in a driver's detail: all of them with the
+#: dynamic drivers (1.30), storage with the storage interface (1.33), as in
+#: Ironic; node documents show some of them only from 1.31.
+_DETAIL_SINCE: dict[str, int] = {
+    **{iface: mv.DYNAMIC_DRIVERS for iface in driver_checks.INTERFACE_VERSIONS},
+    "storage": mv.STORAGE_INTERFACE,
+}
+
 
 def _document(
     name: str, entry: HardwareEntry, minor: int, base_url: str, detail: bool
@@ -23,7 +31,7 @@ def _document(
     if minor >= mv.DYNAMIC_DRIVERS:
         doc["type"] = "dynamic"
         if detail:
-            for iface, since in driver_checks.INTERFACE_VERSIONS.items():
+            for iface, since in _DETAIL_SINCE.items():
                 if since <= minor:
                     doc[f"default_{iface}_interface"] = entry.defaults.get(iface)
                     doc[f"enabled_{iface}_interfaces"] = list(entry.enabled.get(iface, []))
