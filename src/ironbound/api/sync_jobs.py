@@ -13,6 +13,7 @@ from typing import Any
 from ironbound import errors
 from ironbound.api.services import ApiServices
 from ironbound.db import jobs
+from ironbound.db.models import Job
 
 _POLL = 0.05
 
@@ -25,6 +26,7 @@ def ask(
     :raises DriverError: the conductor ran the job and it failed (the BMC
         refused, say); the message says why.
     :raises TemporaryFailure: no conductor answered in time.
+    :raises NotFound: the node was deleted before a conductor answered.
     """
     with services.db.write() as session:
         job_id = jobs.enqueue(session, node_id, kind, args).id
@@ -37,6 +39,9 @@ def ask(
                 if job.error is not None:
                     raise errors.DriverError(reason=job.error)
                 return dict(job.result or {})
+            if session.get(Job, job_id) is None:
+                # Deleting the node deleted its queued jobs: nobody will answer.
+                raise errors.NotFound("The node was deleted while the request waited for it.")
             if time.monotonic() >= deadline:
                 jobs.cancel(session, job_id)
                 raise errors.TemporaryFailure(
