@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid as uuidlib
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from ironbound.api.services import ApiServices
+from ironbound.db.models import Job
 from tests.api.helpers import (
     IQN,
     add,
@@ -518,3 +522,34 @@ def test_active_node_power_cycle(client: TestClient, node: str) -> None:
     power(client, node, "power off")
     power(client, node, "power on")
     assert ok(client.get(f"/v1/nodes/{node}"))["provision_state"] == "active"
+
+
+@pytest.mark.parametrize("overrides", [{"fake.deploy_delay": 1.5}])
+def test_node_deleted_while_validate_waits_is_404_not_a_timeout(
+    client: TestClient, services: ApiServices
+) -> None:
+    # Keep both conductor workers busy with slow deploys, so that the validate
+    # job waits in the queue while its node is deleted (and its job with it).
+    busy = [create_node(client)["uuid"] for _ in range(2)]
+    for uuid in busy:
+        force(services, uuid, provision_state="available")
+        provision(client, uuid, "active")
+    doomed = create_node(client)["uuid"]
+    answers: list[Any] = []
+    waiter = threading.Thread(
+        target=lambda: answers.append(client.get(f"/v1/nodes/{doomed}/validate"))
+    )
+    started = time.monotonic()
+    waiter.start()
+    wait_until(lambda: _queued_jobs(services, "validate") == 1, what="the queued validate")
+    assert client.delete(f"/v1/nodes/{doomed}").status_code == 204
+    waiter.join(30)
+    assert time.monotonic() - started < 10
+    assert "deleted" in error(answers[0], 404)
+    for uuid in busy:
+        wait_for_state(client, uuid, "active")
+
+
+def _queued_jobs(services: ApiServices, kind: str) -> int:
+    with services.db.read() as session:
+        return len(list(session.scalars(select(Job).where(Job.kind == kind))))
