@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -24,3 +25,14 @@ def _scan_entry_points_once() -> Iterator[None]:
     patcher.setattr(registry, "_load_group", functools.cache(registry._load_group))
     yield
     patcher.undo()
+
+
+@pytest.fixture
+def overrides() -> dict[str, Any]:
+    """Config overrides for the API tests (a module or test may replace them).
+
+    Conductor.stop() can leave one idle worker waiting a full
+    [conductor]job_poll_interval (1 s by default) for a wake-up another worker
+    already consumed; a shorter interval keeps the teardown of every test fast.
+    """
+    return {"conductor.job_poll_interval": 0.1}

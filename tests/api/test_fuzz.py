@@ -66,6 +66,7 @@ def overrides() -> dict[str, Any]:
     return {
         "conductor.node_locked_retry_attempts": 1,
         "conductor.node_locked_retry_interval": 0.05,
+        "conductor.job_poll_interval": 0.1,
     }
 
 
