@@ -114,6 +114,15 @@ _API_OPTS: list[cfg.Opt] = [
         default=["admin"],
         help="With http_basic: roles of users not listed in user_roles.",
     ),
+    cfg.FloatOpt(
+        "settle_time",
+        default=0.5,
+        min=0.0,
+        help="Seconds a state-change request waits for its job to finish before answering "
+        "202. Quick transitions are then already done when the client first looks (the "
+        "baremetal CLI's --wait otherwise polls again only after 10 s); slow ones still "
+        "answer 202 after this bound.",
+    ),
     cfg.StrOpt(
         "public_endpoint",
         help="Base URL put into links, e.g. https://bm.example.com:6385. Unset: taken "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import multiprocessing
 import signal
 from collections.abc import Generator
 from dataclasses import dataclass
@@ -53,11 +54,29 @@ def secret_box(conf: cfg.ConfigOpts) -> SecretBox:
     return SecretBox.from_file(Path(key_file))
 
 
+def _upgrade_in_child(url: str) -> None:
+    db = Database(url)
+    try:
+        migrate.upgrade(db.engine)
+    finally:
+        db.dispose()
+
+
 def open_database(conf: cfg.ConfigOpts, upgrade: bool) -> Database:
     db = Database(config.database_url(conf))
+    if migrate.current_revision(db.engine) == migrate.SCHEMA_REVISION:
+        return db
     if upgrade:
-        migrate.upgrade(db.engine)
-    elif migrate.current_revision(db.engine) != migrate.head_revision():
+        # A short-lived child runs Alembic, so that its ~10 MiB never stay
+        # resident in a server that needs them once in its life.
+        child = multiprocessing.get_context("spawn").Process(
+            target=_upgrade_in_child, args=(db.url,)
+        )
+        child.start()
+        child.join()
+        if child.exitcode != 0:
+            raise SystemExit(f"Upgrading the database failed (exit status {child.exitcode}).")
+    else:
         raise SystemExit(
             f"The database at {db.engine.url.render_as_string(hide_password=True)} is not at "
             "the current schema: run 'ironbound db upgrade' first."
