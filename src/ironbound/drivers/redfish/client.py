@@ -157,7 +157,7 @@ def _parse_address(value: Any) -> str:
 
 def _safe_url(value: str) -> str:
     """The address as the operator wrote it, minus any password in it."""
-    return re.sub(r"(://[^/@:]*):[^/@]*@", r"\1:******@", value)
+    return re.sub(r"(://)[^/@]*@", r"\1******@", value)
 
 
 def _parse_system_id(value: Any) -> str | None:
@@ -476,7 +476,7 @@ class BMC:
             except sushy.exceptions.ConnectionError as exc:
                 self._forget()
                 if attempt == attempts or is_tls_failure(exc):
-                    raise self.failure(exc, attempts=attempt) from None
+                    raise self.failure(exc, attempts=attempt) from exc
                 LOG.warning(
                     "Node %s: Redfish service at %s unreachable (attempt %d of %d): %s",
                     self.node,
@@ -488,9 +488,9 @@ class BMC:
                 time.sleep(interval)
             except sushy.exceptions.AccessError as exc:
                 self._forget()
-                raise self._credentials_failure(exc) from None
+                raise self._credentials_failure(exc) from exc
             except TRANSLATED as exc:
-                raise self.failure(exc, "reading the system") from None
+                raise self.failure(exc, "reading the system") from exc
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
     @contextmanager
@@ -500,12 +500,12 @@ class BMC:
             yield
         except sushy.exceptions.AccessError as exc:
             self._forget()
-            raise self._credentials_failure(exc) from None
+            raise self._credentials_failure(exc) from exc
         except sushy.exceptions.ConnectionError as exc:
             self._forget()
-            raise self.failure(exc, doing) from None
+            raise self.failure(exc, doing) from exc
         except TRANSLATED as exc:
-            raise self.failure(exc, doing) from None
+            raise self.failure(exc, doing) from exc
 
     def failure(
         self, exc: BaseException, doing: str | None = None, *, attempts: int = 1
