@@ -96,10 +96,12 @@ class RedfishPower(base.PowerInterface):
         soft = power_state == states.SOFT_POWER_OFF
         bmc = client.open_bmc(self.conf, task)
         system = self._system(bmc)
-        if system.power_state == _REACHED[target]:
+        current = system.power_state
+        if current == _REACHED[target]:
             LOG.debug("Node %s is already %s; no reset sent", bmc.node, target)
             return
-        self._reset(bmc, system, resets, power_state)
+        if POWER_STATES.get(current) != target:  # not already on its way there
+            self._reset(bmc, system, resets, power_state)
         self._wait(bmc, target, self._timeout(timeout, soft), power_state)
 
     def reboot(self, task: base.Task, timeout: float | None = None, soft: bool = False) -> None:
@@ -107,6 +109,10 @@ class RedfishPower(base.PowerInterface):
         system = self._system(bmc)
         action = states.SOFT_REBOOT if soft else states.REBOOT
         limit = self._timeout(timeout, soft)
+        if system.power_state == sushy.PowerState.POWERING_OFF:
+            # Most BMCs refuse On halfway down; let it get there first.
+            self._wait(bmc, states.POWER_OFF, limit, action)
+            system = self._system(bmc)
         if POWER_STATES.get(system.power_state) == states.POWER_OFF:
             self._reset(bmc, system, _ON, action)
             self._wait(bmc, states.POWER_ON, limit, action)

@@ -4,7 +4,8 @@ Three emulators serve the whole session (each stopped by its PID at the end):
 
 * ``fast_bmc``: 40 fake systems, no auth, plain HTTP, power changes land within
   1 s. Each test that changes power takes a system of its own (`system_id`),
-  so tests neither share state nor depend on their order.
+  so tests neither share state nor depend on their order. Two more systems
+  stay PoweringOn and PoweringOff until sent a reset.
 * ``slow_bmc``: one system whose power changes land 30 s after the request, so a
   short wait times out for certain; also the BMC with exactly one system.
 * ``secure_bmc``: the emulator as shipped (random 1-11 s power delay), behind
@@ -51,7 +52,11 @@ def fast_bmc(
     sushy_tools_python: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Emulator]:
     yield from _serve(
-        sushy_tools_python, tmp_path_factory.mktemp("fast-bmc"), systems=40, power_delay=1
+        sushy_tools_python,
+        tmp_path_factory.mktemp("fast-bmc"),
+        systems=40,
+        frozen_states=("PoweringOn", "PoweringOff"),
+        power_delay=1,
     )
 
 

@@ -111,6 +111,8 @@ class Emulator:
     address: str
     system_ids: list[str]
     log: Path
+    #: Systems created in a given power state (e.g. PoweringOff), by that state.
+    frozen_ids: dict[str, str] = field(default_factory=dict)
     tls: TLSFiles | None = None
     users: dict[str, str] = field(default_factory=dict)
 
@@ -129,18 +131,24 @@ def start_emulator(
     folder: Path,
     *,
     systems: int = 1,
+    frozen_states: tuple[str, ...] = (),
     power_delay: int | None = None,
     users: dict[str, str] | None = None,
     tls: bool = False,
 ) -> Emulator:
-    """Start an emulator with `systems` fake systems, all powered off."""
+    """Start an emulator with `systems` fake systems, all powered off.
+
+    `frozen_states` adds one system per state given, reporting that state until
+    a reset is sent to it (the fake driver never moves a system by itself).
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    system_uuids = [str(uuid.uuid4()) for _ in range(systems)]
+    system_uuids = [str(uuid.uuid4()) for _ in range(systems + len(frozen_states))]
+    power_states = ["Off"] * systems + list(frozen_states)
     fake_systems = [
         {
             "uuid": system_uuid,
             "name": f"node-{index}",
-            "power_state": "Off",
+            "power_state": power_states[index],
             "external_notifier": False,
             "nics": [{"mac": f"52:54:00:00:{index // 256:02x}:{index % 256:02x}"}],
         }
@@ -192,7 +200,13 @@ def start_emulator(
         emulator = Emulator(
             process=process,
             address=f"{scheme}://127.0.0.1:{port}",
-            system_ids=[f"/redfish/v1/Systems/{system_uuid}" for system_uuid in system_uuids],
+            system_ids=[f"/redfish/v1/Systems/{system_uuid}" for system_uuid in system_uuids][
+                :systems
+            ],
+            frozen_ids={
+                state: f"/redfish/v1/Systems/{system_uuid}"
+                for state, system_uuid in zip(frozen_states, system_uuids[systems:], strict=True)
+            },
             log=log,
             tls=tls_files,
             users=dict(users or {}),

@@ -101,6 +101,42 @@ def test_default_timeout_comes_from_config(fast_info: dict[str, Any]) -> None:
     assert RedfishPower(conf).get_power_state(task) == states.POWER_ON
 
 
+def _frozen_task(emulator: Emulator, state: str) -> FakeTask:
+    conf = make_conf()
+    node = make_node(
+        {"redfish_address": emulator.address, "redfish_system_id": emulator.frozen_ids[state]}
+    )
+    return FakeTask(conf=conf, node=node)
+
+
+def test_transitions_read_as_where_they_are_heading(fast_bmc: Emulator) -> None:
+    for state, expected in (("PoweringOn", states.POWER_ON), ("PoweringOff", states.POWER_OFF)):
+        task = _frozen_task(fast_bmc, state)
+        assert RedfishPower(task.conf).get_power_state(task) == expected
+
+
+@pytest.mark.parametrize(
+    ("frozen", "action"),
+    [
+        ("PoweringOff", states.POWER_OFF),  # on its way: wait, send nothing
+        ("PoweringOn", states.POWER_ON),
+        ("PoweringOff", states.REBOOT),  # let it get down before asking for On
+    ],
+)
+def test_a_node_on_its_way_is_waited_for_not_reset_again(
+    fast_bmc: Emulator, frozen: str, action: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    task = _frozen_task(fast_bmc, frozen)
+    power = RedfishPower(task.conf)
+    with pytest.raises(errors.PowerStateFailure) as caught:
+        if action == states.REBOOT:
+            power.reboot(task, timeout=0.3)
+        else:
+            power.set_power_state(task, action, timeout=0.3)
+    assert f"the BMC still reports {frozen} 0.3 s later" in str(caught.value)
+    assert _resets(caplog) == []
+
+
 def test_supported_power_states(power: RedfishPower, task: FakeTask) -> None:
     assert power.get_supported_power_states(task) == [
         states.POWER_ON,
