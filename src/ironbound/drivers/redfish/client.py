@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import inspect
 import ipaddress
 import logging
 import re
@@ -319,14 +320,21 @@ class RedfishClient:
         LOG.debug("Connecting to the Redfish service at %s as %s", info.address, info.username)
         # server_side_retries=1: one try per request for transport errors (the
         # retries are ours, in BMC.system) and one retry of a GET answered 5xx.
+        options: dict[str, Any] = {}
+        if _SUSHY_HAS_CONNECT_TIMEOUT:
+            options["connect_timeout"] = conf.redfish.connect_timeout
         return sushy.Sushy(
             info.address,
             auth=_auth(info),
             verify=info.verify_ca,
             server_side_retries=1,
             server_side_retries_delay=conf.redfish.connection_retry_interval,
-            connect_timeout=conf.redfish.connect_timeout,
+            **options,
         )
+
+
+# sushy grew connect_timeout in its 5.x series; older ones wait read_timeout.
+_SUSHY_HAS_CONNECT_TIMEOUT = "connect_timeout" in inspect.signature(sushy.Sushy).parameters
 
 
 class _NoAuth(sushy.auth.AuthBase):  # type: ignore[misc]  # sushy is untyped
