@@ -149,9 +149,18 @@ def create_targets(
     session: requests.Session, url: str, nodes: list[str], latencies: list[float]
 ) -> None:
     for index, node in enumerate(nodes):
-        body = {"node_uuid": node, "volume_type": "iscsi", "boot_index": 0, "volume_id": f"vol-{index}",
-                "properties": {"target_iqn": f"iqn.2026-11.org.example:vol-{index}",
-                               "target_portal": "192.0.2.10:3260", "target_lun": 0}}  # fmt: skip
+        properties = {
+            "target_iqn": f"iqn.2026-11.org.example:vol-{index}",
+            "target_portal": "192.0.2.10:3260",
+            "target_lun": 0,
+        }
+        body = {
+            "node_uuid": node,
+            "volume_type": "iscsi",
+            "boot_index": 0,
+            "volume_id": f"vol-{index}",
+            "properties": properties,
+        }
         start = time.perf_counter()
         check(session.post(f"{url}/v1/volume/targets", json=body), 201)
         latencies.append(time.perf_counter() - start)
@@ -200,7 +209,7 @@ def one_round(session: requests.Session, url: str, count: int) -> dict[str, floa
 def scale(
     session: requests.Session, url: str, total: int, step: int
 ) -> list[tuple[int, float, float]]:
-    """(nodes, create ms per node over the last step, detail-list ms per node) as the fleet grows."""
+    """(nodes, create ms per node in the last step, detail-list ms per node) as nodes grow."""
     rows = []
     have = 0
     while have < total:
@@ -243,8 +252,9 @@ def main() -> int:
         print(f"{name:<28}{statistics.median(r[name] for r in rounds):>14.2f}")
     print(f"memory idle: RSS {idle_rss:.1f} MiB, PSS {idle_pss:.1f} MiB "
           f"(Ironic PSS {IRONIC_PSS_IDLE_MIB:.0f} MiB)")  # fmt: skip
+    ratio = IRONIC_PSS_PEAK_MIB / sampler.peak_pss
     print(f"memory peak: RSS {sampler.peak_rss:.1f} MiB, PSS {sampler.peak_pss:.1f} MiB "
-          f"(Ironic PSS {IRONIC_PSS_PEAK_MIB:.0f} MiB, ratio {IRONIC_PSS_PEAK_MIB / sampler.peak_pss:.1f}x)")  # fmt: skip
+          f"(Ironic PSS {IRONIC_PSS_PEAK_MIB:.0f} MiB, {ratio:.1f}x less)")  # fmt: skip
     if growth:
         print(f"{'nodes':>8}{'create ms/node':>16}{'detail list ms/node':>21}")
         for count, create_ms, list_ms in growth:

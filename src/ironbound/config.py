@@ -36,9 +36,9 @@ _DEFAULT_ENABLED: dict[str, list[str]] = {
     "console": ["no-console", "fake"],
     "deploy": ["fake", "direct"],
     "inspect": ["no-inspect", "fake"],
-    "management": ["fake"],
+    "management": ["fake", "redfish"],
     "network": ["noop"],
-    "power": ["fake"],
+    "power": ["fake", "redfish"],
     "raid": ["no-raid", "fake"],
     "rescue": ["no-rescue", "fake"],
     "storage": ["cinder", "external", "noop"],
@@ -73,7 +73,7 @@ _DEFAULT_OPTS: list[cfg.Opt] = [
     ),
     cfg.ListOpt(
         "enabled_hardware_types",
-        default=["fake-hardware"],
+        default=["fake-hardware", "redfish"],
         help="Hardware types this conductor loads (entry points in ironbound.hardware.types).",
     ),
 ]
@@ -185,6 +185,20 @@ _CONDUCTOR_OPTS: list[cfg.Opt] = [
         help="Seconds between power state syncs with the BMCs; 0 disables the sync.",
     ),
     cfg.FloatOpt(
+        "power_state_change_timeout",
+        default=60.0,
+        min=1.0,
+        help="Seconds to wait for a node to reach a requested power state before the "
+        "power action fails.",
+    ),
+    cfg.FloatOpt(
+        "soft_power_off_timeout",
+        default=600.0,
+        min=1.0,
+        help="Seconds to wait for a soft power off or soft reboot (the operating "
+        "system shuts down first) when the request names no timeout.",
+    ),
+    cfg.FloatOpt(
         "job_poll_interval",
         default=1.0,
         min=0.05,
@@ -247,6 +261,26 @@ _REDFISH_OPTS: list[cfg.Opt] = [
         min=0.0,
         help="Seconds between those attempts.",
     ),
+    cfg.IntOpt(
+        "connection_cache_size",
+        default=1000,
+        min=0,
+        help="How many authenticated Redfish connections (one per BMC and credentials) "
+        "to keep for reuse; the least recently used goes first. 0 disables the cache.",
+    ),
+    cfg.FloatOpt(
+        "connect_timeout",
+        default=10.0,
+        min=0.1,
+        help="Seconds to wait for a TCP connection to a Redfish BMC to open.",
+    ),
+    cfg.FloatOpt(
+        "power_state_poll_interval",
+        default=1.0,
+        min=0.05,
+        help="Seconds between looks at a node's power state while waiting for a power "
+        "action to take effect.",
+    ),
 ]
 
 
@@ -280,7 +314,14 @@ def load(
     for key, value in (overrides or {}).items():
         group, _, name = key.rpartition(".")
         conf.set_override(name, value, group=group or None)
+    vars(conf)["ironbound_sources"] = (list(config_files), dict(overrides or {}))
     return conf
+
+
+def sources(conf: cfg.ConfigOpts) -> tuple[list[str], dict[str, object]]:
+    """The files and overrides `conf` was loaded from, to rebuild it in a child process."""
+    found: tuple[list[str], dict[str, object]] = vars(conf)["ironbound_sources"]
+    return found
 
 
 def state_path(conf: cfg.ConfigOpts) -> Path:

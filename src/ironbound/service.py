@@ -28,7 +28,7 @@ from ironbound.conductor.context import ConductorContext, Signals
 from ironbound.conductor.worker import Conductor
 from ironbound.db import migrate
 from ironbound.db.session import Database
-from ironbound.drivers.registry import Registry
+from ironbound.drivers import registry
 from ironbound.secrets import SecretBox
 
 LOG = logging.getLogger(__name__)
@@ -144,12 +144,17 @@ class Service:
                 conf=self.conf,
                 db=self.db,
                 box=self.box,
-                registry=Registry(self.conf),
+                registry=registry.Registry(self.conf),
                 hostname=self.conf.host,
                 signals=self.signals,
             )
             self.conductor = Conductor(ctx)
-            self.conductor.start()
+            # Loading every driver in a child checks them all and reads their
+            # properties, while this process loads a driver only when a node
+            # needs it (see ironbound.drivers.registry).
+            with multiprocessing.get_context("spawn").Pool(1) as pool:
+                properties = pool.apply(registry.describe, config.sources(self.conf))
+            self.conductor.start(properties)
         try:
             asyncio.run(self._serve())
         finally:

@@ -67,11 +67,18 @@ class Conductor:
 
     # --- life cycle -----------------------------------------------------------
 
-    def start(self) -> None:
-        """Register, recover what a previous run of this conductor left, start threads."""
+    def start(self, properties: dict[str, dict[str, str]] | None = None) -> None:
+        """Register, recover what a previous run of this conductor left, start threads.
+
+        `properties` are the driver_info keys per hardware type; when not
+        given they are collected here, which loads every enabled driver.
+        """
+        registry = self.ctx.registry
+        if properties is None:
+            properties = {name: registry.properties(name) for name in registry.profiles}
         offers = [
-            conductors.Offer(p.name, p.enabled, p.defaults, self.ctx.registry.properties(p.name))
-            for p in self.ctx.registry.profiles.values()
+            conductors.Offer(p.name, p.enabled, p.defaults, properties.get(p.name, {}))
+            for p in registry.profiles.values()
         ]
         with self.ctx.db.write() as session:
             conductors.register(session, self.ctx.hostname, offers)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,58 +13,10 @@ from ironbound import config
 from ironbound.drivers.base import ConnectorInfo, NodeInfo, PortInfo, TargetInfo
 from ironbound.secrets import Secret
 
-# The options the redfish interfaces read beyond what config.py defines today.
-# Registered here only while config.py lacks them; an identical definition in
-# config.py makes these registrations no-ops.
-PENDING_OPTS: dict[str, list[cfg.Opt]] = {
-    "conductor": [
-        cfg.FloatOpt(
-            "power_state_change_timeout",
-            default=60.0,
-            min=1.0,
-            help="Seconds to wait for a node to reach a requested power state before the "
-            "power action fails.",
-        ),
-        cfg.FloatOpt(
-            "soft_power_off_timeout",
-            default=600.0,
-            min=1.0,
-            help="Seconds to wait for a soft power off or soft reboot (the operating "
-            "system shuts down first) when the request names no timeout.",
-        ),
-    ],
-    "redfish": [
-        cfg.IntOpt(
-            "connection_cache_size",
-            default=1000,
-            min=0,
-            help="How many authenticated Redfish connections (one per BMC and credentials) "
-            "to keep for reuse; the least recently used goes first. 0 disables the cache.",
-        ),
-        cfg.FloatOpt(
-            "connect_timeout",
-            default=10.0,
-            min=0.1,
-            help="Seconds to wait for a TCP connection to a Redfish BMC to open.",
-        ),
-        cfg.FloatOpt(
-            "power_state_poll_interval",
-            default=1.0,
-            min=0.05,
-            help="Seconds between looks at a node's power state while waiting for a power "
-            "action to take effect.",
-        ),
-    ],
-}
-
 
 def make_conf(**overrides: Any) -> cfg.ConfigOpts:
     """A fresh configuration with quick retries, plus `group.option` overrides."""
     conf = config.load()
-    for group, opts in PENDING_OPTS.items():
-        for opt in opts:
-            with contextlib.suppress(cfg.DuplicateOptError):  # config.py defines it now
-                conf.register_opt(opt, group=group)
     settings: dict[str, Any] = {
         "redfish.connection_attempts": 3,
         "redfish.connection_retry_interval": 0.05,
@@ -138,3 +89,6 @@ class FakeTask:
 
     def revoke_boot_token(self) -> None:
         raise AssertionError("the redfish interfaces issue no boot tokens")
+
+    def power_action(self, power_state: str) -> None:
+        raise AssertionError("the redfish interfaces are the power actions themselves")

@@ -35,7 +35,7 @@ PASSWORDS = (FAST_PASSWORD, BMC_PASSWORD, WRONG_PASSWORD)
 def sushy_tools_python() -> str:
     python = emulator_python()
     if python is None:
-        pytest.skip(f"sushy-tools is not installed: {SUSHY_TOOLS_HINT}")
+        pytest.fail(f"sushy-tools is not installed: {SUSHY_TOOLS_HINT}")
     return python
 
 
