@@ -1,4 +1,4 @@
-"""The `ironbound` command: serve, api, conductor, db."""
+"""The `ironbound` command: serve, api, conductor, db, config-sample."""
 
 from __future__ import annotations
 
@@ -92,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=text, description=text)
         _common(command)
         _server_options(command)
+    sub.add_parser("config-sample", help="print every option with its help and default")
     db = sub.add_parser("db", help="database schema management")
     db.add_argument("action", choices=["upgrade", "version"])
     _common(db)
@@ -102,6 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "config-sample":
+        print(config.sample())
+        return 0
     _logging(getattr(args, "debug", False))
     if args.command == "db":
         return _db(args)

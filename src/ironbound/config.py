@@ -8,6 +8,7 @@ operator can carry settings over. Every option has a default that lets
 from __future__ import annotations
 
 import socket
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -358,3 +359,27 @@ def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
         ("fake", _FAKE_OPTS),
         ("redfish", _REDFISH_OPTS),
     ]
+
+
+def sample() -> str:
+    """An INI file listing every option with its help and default, all commented out."""
+    lines = ["# Ironbound configuration. Every option is shown with its default.", ""]
+    for group, opts in list_opts():
+        lines.append(f"[{group or 'DEFAULT'}]")
+        lines.append("")
+        for opt in opts:
+            for text in textwrap.wrap(opt.help or "", width=76):
+                lines.append(f"# {text}")
+            default = opt.sample_default if opt.sample_default is not None else opt.default
+            if isinstance(default, list):
+                default = ",".join(str(v) for v in default)
+            elif isinstance(default, dict):
+                default = ",".join(f"{k}:{v}" for k, v in default.items())
+            elif isinstance(default, bool):
+                default = str(default).lower()
+            allowed = getattr(opt.type, "choices", None)
+            choices = f" (one of: {', '.join(str(c) for c in allowed)})" if allowed else ""
+            lines.append(f"# Type: {type(opt).__name__.removesuffix('Opt').lower()}{choices}")
+            lines.append(f"#{opt.dest} = {'' if default is None else default}")
+            lines.append("")
+    return "\n".join(lines)
