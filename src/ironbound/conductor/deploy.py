@@ -78,12 +78,12 @@ def boot_event(task: NodeTask, args: dict[str, Any]) -> None:
             task.save(provision_state=states.ACTIVE, target_provision_state=None, last_error=None)
             task.record("deployed")
         else:
+            _power_off_quietly(task, "the failed boot")
             task.save(
                 provision_state=states.DEPLOYFAIL,
                 target_provision_state=None,
                 last_error=f"Boot from volume failed: {message}",
             )
-            _power_off_quietly(task, "the failed boot")
     elif state == states.ACTIVE and not succeeded:
         task.save(last_error=f"Boot from volume failed: {message}")
 
@@ -98,9 +98,9 @@ def callback_timeout(task: NodeTask, args: dict[str, Any]) -> None:
         if isinstance(seen, dict) and seen.get("status") == "script fetched"
         else "it never fetched its boot script (check DHCP and the boot server URL)"
     )
+    _power_off_quietly(task, "the deploy timeout")
     task.save(
         provision_state=states.DEPLOYFAIL,
         target_provision_state=None,
         last_error=f"Timeout reached while waiting for the node to boot: {hint}.",
     )
-    _power_off_quietly(task, "the deploy timeout")

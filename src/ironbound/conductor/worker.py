@@ -83,6 +83,8 @@ class Conductor:
         with self.ctx.db.write() as session:
             conductors.register(session, self.ctx.hostname, offers)
         self._take_over(self.ctx.hostname, "restarted")
+        self._stop.clear()
+        self._threads = []
         for number in range(self.ctx.conf.conductor.workers_pool_size):
             self._spawn(self._work_loop, f"ironbound-worker-{number}")
         self._spawn(self._periodic_loop, "ironbound-periodic")
