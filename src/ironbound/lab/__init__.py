@@ -3,3 +3,7 @@
 QEMU machines defined in a private libvirtd, their Redfish BMC (sushy-tools),
 a tgt iSCSI target on the host loopback and small bootable volume images.
 """
+
+from ironbound.lab.cli import lab_main
+
+__all__ = ["lab_main"]

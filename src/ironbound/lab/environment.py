@@ -109,14 +109,14 @@ class Lab:
         """Define a powered-off machine whose iPXE chains boot_url (default: /boot.ipxe)."""
         if name in self.machines:
             raise LabError(f"machine {name} already exists")
-        machine = machines.define_machine(
-            self._running_libvirtd(),
+        machine = machines.new_machine(
             self.workdir / "machines" / name,
             name,
             mac,
             firmware=firmware,
             boot_url=boot_url or f"{self.boot_server_url}/boot.ipxe",
         )
+        machines.define(self._running_libvirtd(), machine)
         self.machines[name] = machine
         self._save()
         return machine

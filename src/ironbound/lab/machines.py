@@ -111,8 +111,7 @@ def domain_xml(machine: Machine) -> str:
     return ET.tostring(domain, encoding="unicode")
 
 
-def define_machine(
-    libvirtd: PrivateLibvirtd,
+def new_machine(
     machine_dir: Path,
     name: str,
     mac: str,
@@ -120,7 +119,7 @@ def define_machine(
     firmware: Firmware,
     boot_url: str,
 ) -> Machine:
-    """Define (not start) a machine; its serial log and UEFI variables live in machine_dir."""
+    """Check a machine's parameters; its serial log and UEFI variables live in machine_dir."""
     if not _NAME.fullmatch(name):
         raise LabError(f"machine name {name!r} must match {_NAME.pattern}")
     if not _MAC.fullmatch(mac.lower()):
@@ -129,21 +128,23 @@ def define_machine(
         raise LabError(f"firmware must be 'bios' or 'uefi', not {firmware!r}")
     if not boot_url.startswith("http://") or any(c in boot_url for c in ", \n"):
         raise LabError(f"boot URL {boot_url!r} must be plain http:// (Debian's iPXE has no TLS)")
-    machine_dir.mkdir(parents=True, exist_ok=True)
-    nvram = None
-    if firmware == "uefi":
-        nvram = machine_dir / "OVMF_VARS.fd"
-        shutil.copyfile(tools.file(_OVMF_VARS), nvram)
-    machine = Machine(
+    return Machine(
         name=name,
         uuid=str(uuid.uuid4()),
         mac=mac.lower(),
         firmware=firmware,
         boot_url=boot_url,
         serial_log=machine_dir / "serial.log",
-        nvram=nvram,
+        nvram=machine_dir / "OVMF_VARS.fd" if firmware == "uefi" else None,
     )
+
+
+def define(libvirtd: PrivateLibvirtd, machine: Machine) -> None:
+    """Define the machine powered off, with fresh UEFI variables (a copy of OVMF's)."""
+    machine_dir = machine.serial_log.parent
+    machine_dir.mkdir(parents=True, exist_ok=True)
+    if machine.nvram is not None:
+        shutil.copyfile(tools.file(_OVMF_VARS), machine.nvram)
     xml_file = machine_dir / "domain.xml"
     xml_file.write_text(domain_xml(machine))
     libvirtd.virsh("define", str(xml_file))
-    return machine

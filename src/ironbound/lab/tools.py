@@ -37,9 +37,7 @@ APT_PACKAGES: dict[str, str] = {
 }
 
 # Root's PATH may lack the sbin directories where tgtd, libvirtd and sfdisk live.
-_SEARCH_PATH = os.pathsep.join(
-    [os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"]
-)
+_SBIN = ("/usr/local/sbin", "/usr/sbin", "/sbin")
 
 
 def _hint(name: str) -> str:
@@ -51,7 +49,8 @@ def _hint(name: str) -> str:
 
 def program(name: str) -> str:
     """Return the absolute path of a program, or raise naming the package that provides it."""
-    found = shutil.which(name, path=_SEARCH_PATH)
+    search = os.pathsep.join([os.environ.get("PATH", ""), *_SBIN])
+    found = shutil.which(name, path=search)
     if found is None:
         raise MissingToolError(f"{name} not found{_hint(name)}")
     return found
