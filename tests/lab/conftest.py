@@ -94,12 +94,14 @@ def _children() -> list[str]:
 @pytest.fixture(scope="session")
 def lab_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every lab test works under here (short paths: unix sockets allow 107 bytes)."""
-    return tmp_path_factory.mktemp("labs").resolve()
+    root: Path = tmp_path_factory.mktemp("labs")
+    return root.resolve()
 
 
 @pytest.fixture
 def lab_dir(lab_root: Path, request: pytest.FixtureRequest) -> Path:
-    path = lab_root / request.node.name[:40].replace("[", "-").replace("]", "")
+    name: str = request.node.name
+    path = lab_root / name[:40].replace("[", "-").replace("]", "")
     path.mkdir()
     return path
 
