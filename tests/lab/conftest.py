@@ -2,6 +2,7 @@
 
 import http.server
 import os
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,11 +100,8 @@ def lab_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def lab_dir(lab_root: Path, request: pytest.FixtureRequest) -> Path:
-    name: str = request.node.name
-    path = lab_root / name[:40].replace("[", "-").replace("]", "")
-    path.mkdir()
-    return path
+def lab_dir(lab_root: Path) -> Path:
+    return Path(tempfile.mkdtemp(prefix="t", dir=lab_root))
 
 
 @pytest.fixture(scope="session", autouse=True)

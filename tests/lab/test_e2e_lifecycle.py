@@ -1,6 +1,7 @@
-"""`ironbound lab up` runs a lab in the foreground; `status` and `down` find it by its state."""
+"""Lab lifecycle: `ironbound lab up/status/down`, and cleanup after a failed start."""
 
 import json
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -10,6 +11,9 @@ import pytest
 
 from ironbound.lab import lab_main, ports
 from ironbound.lab.cli import NOT_RUNNING
+from ironbound.lab.environment import Lab
+from ironbound.lab.errors import LabError
+from ironbound.lab.state import LabState
 
 pytestmark = pytest.mark.e2e
 
@@ -68,3 +72,20 @@ def test_down_without_a_lab_is_a_clear_error(
 ) -> None:
     assert lab_main(["down", str(lab_dir)]) == 1
     assert f"no lab state in {lab_dir}" in capsys.readouterr().err
+
+
+def test_a_failed_start_stops_what_had_started(lab_dir: Path) -> None:
+    with socket.socket() as squatter:  # the Redfish port is taken: the last piece fails
+        squatter.bind((ports.LOOPBACK, 0))
+        squatter.listen()
+        lab = Lab(
+            lab_dir / "lab",
+            boot_server_port=ports.free_tcp_port(),
+            redfish_port=squatter.getsockname()[1],
+        )
+        with pytest.raises(LabError, match="sushy-emulator exited"):
+            lab.start()
+    state = LabState.load(lab_dir / "lab")
+    assert state is not None
+    assert state.processes == []
+    assert state.facts["tgt_control_port"] is not None  # tgtd, libvirtd, bridges had started
