@@ -88,4 +88,4 @@ def test_a_failed_start_stops_what_had_started(lab_dir: Path) -> None:
     state = LabState.load(lab_dir / "lab")
     assert state is not None
     assert state.processes == []
-    assert state.facts["tgt_control_port"] is not None  # tgtd, libvirtd, bridges had started
+    assert state.tgt_control_port is not None  # tgtd, libvirtd and the bridges had started

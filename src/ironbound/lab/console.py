@@ -56,9 +56,6 @@ class SerialConsole:
             return "", since
         return clean(data.decode("latin-1")), since + len(data)
 
-    def lines(self, since: int = 0) -> list[str]:
-        return self._read(since)[0].splitlines()
-
     def wait_for(
         self,
         pattern: str,

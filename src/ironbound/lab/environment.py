@@ -168,7 +168,7 @@ class Lab:
         try:
             self._start_pieces(self._state)
         except BaseException:
-            self.stop()
+            self._stop_all()  # its own errors are logged; the start failure is what matters
             raise
         self.timings["total"] = round(time.monotonic() - started, 2)
         self._save()
@@ -248,7 +248,12 @@ class Lab:
 
     def stop(self) -> None:
         """Stop everything that started, newest first; raise the first error at the end."""
-        first_error: BaseException | None = None
+        error = self._stop_all()
+        if error is not None:
+            raise LabError(f"the lab did not stop cleanly: {error}") from error
+
+    def _stop_all(self) -> Exception | None:
+        first_error: Exception | None = None
         while self._stops:
             step = self._stops.pop()
             try:
@@ -262,5 +267,4 @@ class Lab:
             self._state.processes = []
             self._state.save(self.workdir)
             self._state = None
-        if first_error is not None:
-            raise LabError(f"the lab did not stop cleanly: {first_error}") from first_error
+        return first_error

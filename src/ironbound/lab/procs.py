@@ -119,7 +119,6 @@ class Daemon:
         name: str,
         argv: Sequence[str],
         log_path: Path,
-        env: Mapping[str, str] | None = None,
     ) -> None:
         self.name = name
         self.log_path = log_path
@@ -131,7 +130,6 @@ class Daemon:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                env=None if env is None else dict(env),
             )
         self.record = ProcessRecord.of(name, self._popen.pid)
 
