@@ -17,6 +17,7 @@ APT_PACKAGES: dict[str, str] = {
     "unshare": "util-linux",
     "nsenter": "util-linux",
     "mount": "mount",
+    "sleep": "coreutils",
     "ip": "iproute2",
     "nasm": "nasm",
     "grub-mkstandalone": "grub-common",
