@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.cli.conftest import Server
+from tests.serving import Server
 
 IQN = "iqn.2010-10.org.openstack.node1"
 

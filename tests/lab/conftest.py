@@ -1,16 +1,10 @@
 """Fixtures for the lab tests: a stand-in boot server, and a check that nothing is left running."""
 
 import http.server
-import os
-import tempfile
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-
-from ironbound.lab.state import STATE_FILE
-from ironbound.lab.teardown import stop_lab_dir
 
 # Ironbound's generic entry script does the same: chain the per-node script by MAC.
 ENTRY_SCRIPT = "#!ipxe\nchain /node-${mac:hexhyp}.ipxe\n"
@@ -62,56 +56,6 @@ def boot_server() -> Iterator[BootServer]:
     server = BootServer()
     yield server
     server.close()
-
-
-def _holders_of(base: Path) -> list[str]:
-    """Processes (not this one) with a file open under base: every lab daemon logs there."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == os.getpid():
-            continue
-        try:
-            targets = [fd.readlink() for fd in (proc / "fd").iterdir()]
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if any(target.is_relative_to(base) for target in targets):
-            found.append(f"{proc.name}: {cmdline[:120]}")
-    return found
-
-
-def _children() -> list[str]:
-    found = []
-    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
-        for pid in (task / "children").read_text().split():
-            try:
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-            except OSError:
-                continue
-            found.append(f"{pid}: {cmdline.decode()[:120]}")
-    return found
-
-
-@pytest.fixture(scope="session")
-def lab_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every lab test works under here (short paths: unix sockets allow 107 bytes)."""
-    root: Path = tmp_path_factory.mktemp("labs")
-    return root.resolve()
-
-
-@pytest.fixture
-def lab_dir(lab_root: Path) -> Path:
-    return Path(tempfile.mkdtemp(prefix="t", dir=lab_root))
-
-
-@pytest.fixture(scope="session", autouse=True)
-def no_leftover_processes(lab_root: Path) -> Iterator[None]:
-    """After the suite, no lab process may remain; any found are reported, then stopped."""
-    yield
-    leftovers = _holders_of(lab_root) + _children()
-    for state in lab_root.rglob(STATE_FILE):
-        stop_lab_dir(state.parent)
-    assert not leftovers, "lab processes left running:\n" + "\n".join(leftovers)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

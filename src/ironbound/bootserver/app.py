@@ -122,5 +122,5 @@ def create_boot_app(
             Route("/boot/mac/{mac}", by_mac),
             Route("/boot/{token}/script.ipxe", script),
             Route("/boot/{token}/events/{event}", report),
-        ]
+        ],
     )

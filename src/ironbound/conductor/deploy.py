@@ -63,10 +63,10 @@ def boot_event(task: NodeTask, args: dict[str, Any]) -> None:
     """A report from the booting node, relayed by the boot server."""
     event = {str(k): str(v) for k, v in args.items()}
     if event.get("event") == "script_fetched":
-        task.set_internal_info(
-            boot_status={"status": "script fetched", "detail": "the node fetched its boot script"}
-        )
         task.record("the node fetched its boot script", event_type="boot")
+        if task.node.provision_state == states.DEPLOYWAIT:
+            status = {"status": "script fetched", "detail": "the node fetched its boot script"}
+            task.set_internal_info(boot_status=status)
         return
     succeeded, message = task.driver.boot.interpret_boot_event(task, event)
     status = {"status": "booting" if succeeded else "failed", "detail": message}
