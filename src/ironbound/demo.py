@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal, cast
 
 from ironbound.lab import images
 from ironbound.lab.console import clean
@@ -75,10 +76,23 @@ def _ironbound(folder: Path, http_url: str, boot_port: int) -> Iterator[str]:
     ini.write_text(f"[deploy]\nhttp_url = {http_url}\n[conductor]\ndeploy_callback_timeout = 180\n")
     log = (folder / "ironbound.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "ironbound.cli", "serve", "--config-file", str(ini),
-         "--state-dir", str(folder / "state"), "--port", str(port), "--boot-port", str(boot_port)],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "ironbound.cli",
+            "serve",
+            "--config-file",
+            str(ini),
+            "--state-dir",
+            str(folder / "state"),
+            "--port",
+            str(port),
+            "--boot-port",
+            str(boot_port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -107,8 +121,12 @@ class Operator:
     """Runs `baremetal` commands the way a person would, and shows them."""
 
     def __init__(self, url: str, secret_words: tuple[str, ...]) -> None:
-        self.env = {**os.environ, "OS_ENDPOINT": url, "OS_AUTH_TYPE": "none",
-                    "OS_BAREMETAL_API_VERSION": "latest"}  # fmt: skip
+        self.env = {
+            **os.environ,
+            "OS_ENDPOINT": url,
+            "OS_AUTH_TYPE": "none",
+            "OS_BAREMETAL_API_VERSION": "latest",
+        }
         found = shutil.which(
             "baremetal", path=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
         )
@@ -125,8 +143,14 @@ class Operator:
             shown = shown.replace(word, "******")
         if show:
             print(f"  $ baremetal {shown}", flush=True)
-        result = subprocess.run([self.baremetal, *args], env=self.env, capture_output=True, text=True,
-                                timeout=600, check=False)  # fmt: skip
+        result = subprocess.run(
+            [self.baremetal, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
         output = (result.stdout + result.stderr).rstrip()
         if show and output:
             print("\n".join(f"    {line}" for line in output.splitlines()), flush=True)
@@ -158,20 +182,24 @@ def _watch_console(machine: Machine, since: int, marker: str, timeout: float) ->
     raise RuntimeError(f"the machine did not print {marker} within {timeout:.0f} s")
 
 
-def run_demo(workdir: Path, firmware: str) -> None:
+def run_demo(workdir: Path, firmware: Literal["bios", "uefi"]) -> None:
     narrator = Narrator(steps=8)
     bmc_password = f"Demo-Bmc-{secrets.token_hex(4)}"
     chap_password = f"Demo-Chap-{secrets.token_hex(4)}"
     marker = f"IRONBOUND-DEMO: this machine booted from {VOLUME_IQN} LUN 1"
     boot_port = _free_port()
-    narrator.section("Starting the lab: private libvirtd with a QEMU machine, its Redfish BMC "
-                     "(sushy-tools), a tgt iSCSI target")  # fmt: skip
+    narrator.section(
+        "Starting the lab: private libvirtd with a QEMU machine, its Redfish BMC "
+        "(sushy-tools), a tgt iSCSI target"
+    )
     with Lab(
         workdir / "lab", boot_server_port=boot_port, redfish_auth=(BMC_USER, bmc_password)
     ) as lab:
         machine = lab.add_machine("demo-node", MAC, firmware)
-        narrator.note(f"machine demo-node ({firmware}, MAC {MAC}), powered off, "
-                      f"BMC {lab.redfish_url}{machine.redfish_system}")  # fmt: skip
+        narrator.note(
+            f"machine demo-node ({firmware}, MAC {MAC}), powered off, "
+            f"BMC {lab.redfish_url}{machine.redfish_system}"
+        )
         narrator.section("Building a bootable volume and exporting it over iSCSI with CHAP")
         if firmware == "uefi":
             image = images.build_uefi_disk(workdir / "boot.img", marker)
@@ -180,32 +208,89 @@ def run_demo(workdir: Path, firmware: str) -> None:
         lab.tgt.add_target(VOLUME_IQN, image, lun=1)
         lab.tgt.allow_initiator(VOLUME_IQN, INITIATOR)
         lab.tgt.add_chap(VOLUME_IQN, "demo-node", chap_password)
-        narrator.note(f"{VOLUME_IQN} LUN 1 at {lab.portal} (as the machine sees it), only for "
-                      f"initiator {INITIATOR}")  # fmt: skip
+        narrator.note(
+            f"{VOLUME_IQN} LUN 1 at {lab.portal} (as the machine sees it), only for "
+            f"initiator {INITIATOR}"
+        )
         narrator.section("Starting Ironbound: ironbound serve (API, conductor, boot server)")
         with _ironbound(workdir, lab.boot_server_url, boot_port) as url:
             narrator.note(f"API {url}; machines reach the boot server at {lab.boot_server_url}")
             operator = Operator(url, (bmc_password, chap_password))
             narrator.section("Enrolling the machine, as in Ironic's Boot From Volume guide")
-            operator.run("node", "create", "--driver", "redfish", "--name", "demo-node",
-                         "--driver-info", f"redfish_address={lab.redfish_url}",
-                         "--driver-info", f"redfish_system_id={machine.redfish_system}",
-                         "--driver-info", f"redfish_username={BMC_USER}",
-                         "--driver-info", f"redfish_password={bmc_password}",
-                         "-f", "value", "-c", "uuid")  # fmt: skip
+            operator.run(
+                "node",
+                "create",
+                "--driver",
+                "redfish",
+                "--name",
+                "demo-node",
+                "--driver-info",
+                f"redfish_address={lab.redfish_url}",
+                "--driver-info",
+                f"redfish_system_id={machine.redfish_system}",
+                "--driver-info",
+                f"redfish_username={BMC_USER}",
+                "--driver-info",
+                f"redfish_password={bmc_password}",
+                "-f",
+                "value",
+                "-c",
+                "uuid",
+            )
             node = "demo-node"
             uuid = operator.field(node, "uuid")
             operator.run("port", "create", MAC, "--node", uuid, "-f", "value", "-c", "uuid")
-            operator.run("node", "set", node, "--boot-interface", "ipxe", "--storage-interface", "external",
-                         "--property", "capabilities=iscsi_boot:True")  # fmt: skip
-            operator.run("volume", "connector", "create", "--node", uuid, "--type", "iqn",
-                         "--connector-id", INITIATOR, "-f", "value", "-c", "uuid")  # fmt: skip
-            operator.run("volume", "target", "create", "--node", uuid, "--type", "iscsi", "--boot-index", "0",
-                         "--volume-id", "demo-boot-volume",
-                         "--property", f"target_iqn={VOLUME_IQN}", "--property", f"target_portal={lab.portal}",
-                         "--property", "target_lun=1", "--property", "auth_method=CHAP",
-                         "--property", "auth_username=demo-node",
-                         "--property", f"auth_password={chap_password}")  # fmt: skip
+            operator.run(
+                "node",
+                "set",
+                node,
+                "--boot-interface",
+                "ipxe",
+                "--storage-interface",
+                "external",
+                "--property",
+                "capabilities=iscsi_boot:True",
+            )
+            operator.run(
+                "volume",
+                "connector",
+                "create",
+                "--node",
+                uuid,
+                "--type",
+                "iqn",
+                "--connector-id",
+                INITIATOR,
+                "-f",
+                "value",
+                "-c",
+                "uuid",
+            )
+            operator.run(
+                "volume",
+                "target",
+                "create",
+                "--node",
+                uuid,
+                "--type",
+                "iscsi",
+                "--boot-index",
+                "0",
+                "--volume-id",
+                "demo-boot-volume",
+                "--property",
+                f"target_iqn={VOLUME_IQN}",
+                "--property",
+                f"target_portal={lab.portal}",
+                "--property",
+                "target_lun=1",
+                "--property",
+                "auth_method=CHAP",
+                "--property",
+                "auth_username=demo-node",
+                "--property",
+                f"auth_password={chap_password}",
+            )
             operator.run("node", "validate", node)
             operator.run("node", "manage", "--wait", "60", node)
             operator.run("node", "provide", "--wait", "60", node)
@@ -225,8 +310,16 @@ def run_demo(workdir: Path, firmware: str) -> None:
                 operator.field(node, "provision_state") != "active" and time.monotonic() < deadline
             ):
                 time.sleep(0.5)
-            operator.run("node", "show", node, "--fields", "provision_state", "power_state",
-                         "driver_internal_info", "last_error")  # fmt: skip
+            operator.run(
+                "node",
+                "show",
+                node,
+                "--fields",
+                "provision_state",
+                "power_state",
+                "driver_internal_info",
+                "last_error",
+            )
             operator.run("volume", "target", "list", "--node", uuid, "--long")
             narrator.section("Undeploying: power off, boot script revoked, volume targets removed")
             operator.run("node", "undeploy", "--wait", "120", node)
@@ -242,7 +335,7 @@ def demo_main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="ironbound-demo-"))
     try:
-        run_demo(workdir, args.firmware)
+        run_demo(workdir, cast(Literal["bios", "uefi"], args.firmware))
     except (RuntimeError, OSError) as exc:
         print(f"\ndemo failed: {exc}\nlogs are in {workdir}", file=sys.stderr)
         return 1
