@@ -58,6 +58,18 @@ def get_by_id(session: Session, node_id: int) -> Node:
     return node
 
 
+def lock_row(session: Session, node: Node) -> Node:
+    """Hold the node's row until the transaction ends (PostgreSQL: FOR UPDATE).
+
+    A conductor's reserve() then waits for this transaction instead of taking
+    the node between our "is it free?" and our write. SQLite needs nothing:
+    its writing transactions are serialised already (BEGIN IMMEDIATE).
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        session.refresh(node, with_for_update=True)
+    return node
+
+
 def busy_with(session: Session, node: Node) -> str | None:
     """Who is working on the node: the conductor holding it, "queued work", or None."""
     if node.reservation:
