@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import shutil
 import subprocess
 import tempfile
@@ -15,10 +14,10 @@ from tests.serving import free_port
 
 
 def _pg_bin(name: str) -> str:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
     if not found:
         pytest.fail(f"PostgreSQL's {name} is not installed: apt-get install postgresql")
-    return found[-1]
+    return str(found[-1])
 
 
 @pytest.fixture(scope="session")
