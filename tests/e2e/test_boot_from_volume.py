@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 import requests
+import sushy
+from sushy.auth import BasicAuth
 
 from ironbound.lab import images
 from ironbound.lab.environment import Lab
@@ -43,6 +45,7 @@ def lab_and_server(lab_root: Path) -> Iterator[tuple[Lab, Server]]:
             "[conductor]\n"
             "deploy_callback_timeout = 120\n"
             "heartbeat_interval = 1\n"
+            "sync_power_state_interval = 1\n"
             "[redfish]\n"
             "power_state_poll_interval = 0.2\n"
         )
@@ -267,6 +270,14 @@ def test_uefi_boot_with_mutual_chap(lab_and_server: tuple[Lab, Server], lab_root
     make_available(server, node)
     elapsed = deploy_and_watch(server, machine, node, marker)
     print(f"\nUEFI: deploy API call -> boot marker: {elapsed:.1f} s")
+    # Someone switches the machine off at its BMC: the power state sync notices.
+    bmc = sushy.Sushy(lab.redfish_url, auth=BasicAuth(BMC_USER, BMC_PASSWORD))
+    bmc.get_system(machine.redfish_system).reset_system(sushy.ResetType.FORCE_OFF)
+    deadline = time.monotonic() + 30
+    while server.node(node)["power_state"] != "power off":
+        assert time.monotonic() < deadline, "the power state sync did not notice the power-off"
+        time.sleep(0.5)
+    assert server.node(node)["provision_state"] == "active"
     undeploy_and_check(server, machine, node)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -45,6 +46,7 @@ OTHER_FLOWS: dict[str, Flow] = {
     "boot_event": deploy.boot_event,
     "callback_timeout": deploy.callback_timeout,
     "power": power.power,
+    "sync_power": power.sync,
     "set_boot_device": power.set_boot_device,
     "get_boot_device": power.get_boot_device,
     "supported_boot_devices": power.supported_boot_devices,
@@ -64,6 +66,7 @@ class Conductor:
         self.ctx = ctx
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._last_power_sync = time.monotonic()
 
     # --- life cycle -----------------------------------------------------------
 
@@ -177,7 +180,12 @@ class Conductor:
     def _periodic_loop(self) -> None:
         interval = self.ctx.conf.conductor.heartbeat_interval
         while not self._stop.wait(interval):
-            for duty in (self._heartbeat, self._take_over_dead, self._expire_callbacks):
+            for duty in (
+                self._heartbeat,
+                self._take_over_dead,
+                self._expire_callbacks,
+                self._sync_power_states,
+            ):
                 try:
                     duty()
                 except Exception:
@@ -215,6 +223,19 @@ class Conductor:
                 node.reservation = None
                 LOG.warning("Took over node %s from conductor %s (%s)", node.uuid, hostname, why)
             jobs.drop_running(session, hostname)
+
+    def _sync_power_states(self) -> None:
+        """Every [conductor]sync_power_state_interval: queue a power read per idle node."""
+        every = self.ctx.conf.conductor.sync_power_state_interval
+        now = time.monotonic()
+        if not every or now - self._last_power_sync < every:
+            return
+        self._last_power_sync = now
+        with self.ctx.db.write() as session:
+            for node_id in nodes.idle_with_real_power(session):
+                if not jobs.has_pending(session, node_id, "sync_power"):
+                    jobs.enqueue(session, node_id, "sync_power")
+        self.ctx.signals.work_queued()
 
     def _expire_callbacks(self) -> None:
         timeout = self.ctx.conf.conductor.deploy_callback_timeout

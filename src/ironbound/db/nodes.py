@@ -14,6 +14,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from ironbound import errors
+from ironbound.conductor import states
 from ironbound.db.base import utcnow
 from ironbound.db.models import Job, Node
 
@@ -113,6 +114,20 @@ def waiting_longer_than(session: Session, state: str, seconds: float) -> list[in
     return list(
         session.scalars(
             select(Node.id).where(Node.provision_state == state, Node.provision_updated_at < cutoff)
+        )
+    )
+
+
+def idle_with_real_power(session: Session) -> list[int]:
+    """Nodes whose power a sync should read: unlocked, not in maintenance, real BMC, settled."""
+    return list(
+        session.scalars(
+            select(Node.id).where(
+                Node.reservation.is_(None),
+                Node.maintenance.is_(False),
+                Node.power_interface != "fake",
+                Node.provision_state.in_(states.STABLE_STATES | {states.DEPLOYWAIT}),
+            )
         )
     )
 
