@@ -13,10 +13,7 @@ from __future__ import annotations
 import argparse
 import http.server
 import re
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -32,6 +29,8 @@ from sushy.auth import BasicAuth
 from ironbound.lab import images
 from ironbound.lab.environment import Lab
 from ironbound.lab.machines import Machine
+from ironbound.lab.ports import free_tcp_port
+from ironbound.lab.serve import ironbound_serve
 
 HEADERS = {"X-OpenStack-Ironic-API-Version": "latest"}
 USER, PASSWORD = "admin", "Bench-Bmc-Pass-1"
@@ -39,44 +38,7 @@ INITIATOR = "iqn.2026-11.org.ironbound.bench:node"
 VOLUME = "iqn.2026-11.org.ironbound.bench:boot"
 MAC = "52:54:00:be:0c:01"
 MARKER = "IRONBOUND-BENCH-MARKER"
-
-
-@contextmanager
-def ironbound(folder: Path, http_url: str, boot_port: int, api_port: int) -> Iterator[str]:
-    ini = folder / "ironbound.conf"
-    ini.write_text(f"[deploy]\nhttp_url = {http_url}\n[redfish]\npower_state_poll_interval = 0.1\n")
-    log = (folder / "serve.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ironbound.cli",
-            "serve",
-            "--config-file",
-            str(ini),
-            "--state-dir",
-            str(folder / "state"),
-            "--port",
-            str(api_port),
-            "--boot-port",
-            str(boot_port),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{api_port}"
-    try:
-        for _ in range(600):
-            try:
-                requests.get(url, timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(60)
-        log.close()
+CHAP_PASSWORD = "Bench-Chap-Pass-1"
 
 
 @contextmanager
@@ -126,10 +88,106 @@ def to_marker(machine: Machine, start: Callable[[], None]) -> float:
     return time.monotonic() - began
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+class IronboundRuns:
+    """Deploy/undeploy cycles through the API, keeping what the boot server served."""
+
+    def __init__(self, url: str, boot_port: int) -> None:
+        self.url = url
+        self.boot = f"http://127.0.0.1:{boot_port}"
+        self.api = requests.Session()
+        self.api.headers.update(HEADERS)
+        self.node = ""
+        self.served: dict[str, str] = {}
+
+    def state_is(self, expected: str) -> Callable[[], bool]:
+        node_url = f"{self.url}/v1/nodes/{self.node}"
+        return lambda: self.api.get(node_url).json()["provision_state"] == expected
+
+    def provision(self, verb: str, expected: str, timeout: float = 120) -> None:
+        self.api.put(f"{self.url}/v1/nodes/{self.node}/states/provision", json={"target": verb})
+        until(self.state_is(expected), timeout, expected)
+
+    def enroll(self, lab: Lab, machine: Machine) -> None:
+        driver_info = {
+            "redfish_address": lab.redfish_url,
+            "redfish_system_id": machine.redfish_system,
+            "redfish_username": USER,
+            "redfish_password": PASSWORD,
+        }
+        body = {
+            "driver": "redfish",
+            "name": "bench",
+            "boot_interface": "ipxe",
+            "storage_interface": "external",
+            "properties": {"capabilities": "iscsi_boot:True"},
+            "driver_info": driver_info,
+        }
+        self.node = self.api.post(f"{self.url}/v1/nodes", json=body).json()["uuid"]
+        self.api.post(f"{self.url}/v1/ports", json={"address": MAC, "node_uuid": self.node})
+        connector = {"node_uuid": self.node, "type": "iqn", "connector_id": INITIATOR}
+        self.api.post(f"{self.url}/v1/volume/connectors", json=connector)
+        self.provision("manage", "manageable")
+        self.provision("provide", "available")
+
+    def add_boot_volume(self, portal: str) -> None:
+        properties = {
+            "target_iqn": VOLUME,
+            "target_portal": portal,
+            "target_lun": 1,
+            "auth_method": "CHAP",
+            "auth_username": "bench",
+            "auth_password": CHAP_PASSWORD,
+        }
+        target = {
+            "node_uuid": self.node,
+            "volume_type": "iscsi",
+            "boot_index": 0,
+            "volume_id": "v",
+            "properties": properties,
+        }
+        self.api.post(f"{self.url}/v1/volume/targets", json=target)
+
+    def deploy(self) -> None:
+        self.api.put(f"{self.url}/v1/nodes/{self.node}/states/provision", json={"target": "active"})
+
+    def keep_scripts(self) -> None:
+        """What the boot server serves this node now, path by path."""
+        self.served["/boot.ipxe"] = requests.get(f"{self.boot}/boot.ipxe").text
+        chain_path = f"/boot/mac/{MAC.replace(':', '-')}"
+        self.served[chain_path] = requests.get(self.boot + chain_path).text
+        found = re.search(r"/boot/[^/]+/script\.ipxe", self.served[chain_path])
+        if found is None:
+            raise RuntimeError(f"no script URL in {self.served[chain_path]!r}")
+        self.served[found.group(0)] = requests.get(self.boot + found.group(0)).text
+
+
+def measure(
+    lab: Lab, machine: Machine, workdir: Path, boot_port: int, runs: int
+) -> tuple[list[float], list[float]]:
+    """(Ironbound's times, the floor's times) from the start call to the marker."""
+    ours: list[float] = []
+    config = (
+        f"[deploy]\nhttp_url = {lab.boot_server_url}\n[redfish]\npower_state_poll_interval = 0.1\n"
+    )
+    with ironbound_serve(workdir / "ironbound", config, boot_port=boot_port) as process:
+        bench = IronboundRuns(process.url, boot_port)
+        bench.enroll(lab, machine)
+        for _ in range(runs):
+            bench.add_boot_volume(lab.portal)
+            ours.append(to_marker(machine, bench.deploy))
+            until(bench.state_is("active"), 60, "active")
+            bench.keep_scripts()
+            bench.provision("deleted", "available")
+    floor: list[float] = []
+    system = sushy.Sushy(lab.redfish_url, auth=BasicAuth(USER, PASSWORD)).get_system(
+        machine.redfish_system
+    )
+    with static_server(boot_port, bench.served):
+        for _ in range(runs):
+            floor.append(to_marker(machine, lambda: system.reset_system(sushy.ResetType.ON)))
+            system.reset_system(sushy.ResetType.FORCE_OFF)
+            until(lambda: system.refresh() or system.power_state == sushy.PowerState.OFF, 60, "off")
+    return ours, floor
 
 
 def main() -> int:
@@ -138,106 +196,21 @@ def main() -> int:
     parser.add_argument("--firmware", choices=["bios", "uefi"], default="bios")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="ib-boot-"))
-    boot_port, api_port = free_port(), free_port()
+    boot_port = free_tcp_port()
     with Lab(workdir / "lab", boot_server_port=boot_port, redfish_auth=(USER, PASSWORD)) as lab:
         machine = lab.add_machine("bench", MAC, args.firmware)
         build = images.build_uefi_disk if args.firmware == "uefi" else images.build_bios_disk
         lab.tgt.add_target(VOLUME, build(workdir / "boot.img", MARKER), lun=1)
         lab.tgt.allow_initiator(VOLUME, INITIATOR)
-        lab.tgt.add_chap(VOLUME, "bench", "Bench-Chap-Pass-1")
-        ours: list[float] = []
-        served: dict[str, str] = {}
-        with ironbound(workdir, lab.boot_server_url, boot_port, api_port) as url:
-            api = requests.Session()
-            api.headers.update(HEADERS)
-            node = api.post(
-                f"{url}/v1/nodes",
-                json={
-                    "driver": "redfish",
-                    "name": "bench",
-                    "boot_interface": "ipxe",
-                    "storage_interface": "external",
-                    "properties": {"capabilities": "iscsi_boot:True"},
-                    "driver_info": {
-                        "redfish_address": lab.redfish_url,
-                        "redfish_system_id": machine.redfish_system,
-                        "redfish_username": USER,
-                        "redfish_password": PASSWORD,
-                    },
-                },
-            ).json()["uuid"]
-            api.post(f"{url}/v1/ports", json={"address": MAC, "node_uuid": node})
-            api.post(
-                f"{url}/v1/volume/connectors",
-                json={"node_uuid": node, "type": "iqn", "connector_id": INITIATOR},
-            )
-            props = {
-                "target_iqn": VOLUME,
-                "target_portal": lab.portal,
-                "target_lun": 1,
-                "auth_method": "CHAP",
-                "auth_username": "bench",
-                "auth_password": "Bench-Chap-Pass-1",
-            }
-
-            def state(expected: str) -> Callable[[], bool]:
-                return lambda: (
-                    api.get(f"{url}/v1/nodes/{node}").json()["provision_state"] == expected
-                )
-
-            for verb, expected in (("manage", "manageable"), ("provide", "available")):
-                api.put(f"{url}/v1/nodes/{node}/states/provision", json={"target": verb})
-                until(state(expected), 60, expected)
-            for _ in range(args.runs):
-                api.post(
-                    f"{url}/v1/volume/targets",
-                    json={
-                        "node_uuid": node,
-                        "volume_type": "iscsi",
-                        "boot_index": 0,
-                        "volume_id": "v",
-                        "properties": props,
-                    },
-                )
-                ours.append(
-                    to_marker(
-                        machine,
-                        lambda: api.put(
-                            f"{url}/v1/nodes/{node}/states/provision", json={"target": "active"}
-                        ),
-                    )
-                )
-                until(state("active"), 60, "active")
-                boot = f"http://127.0.0.1:{boot_port}"
-                served["/boot.ipxe"] = requests.get(f"{boot}/boot.ipxe").text
-                chain_path = f"/boot/mac/{MAC.replace(':', '-')}"
-                served[chain_path] = requests.get(boot + chain_path).text
-                found = re.search(r"/boot/[^/]+/script\.ipxe", served[chain_path])
-                if found is None:
-                    raise RuntimeError(f"no script URL in {served[chain_path]!r}")
-                script_path = found.group(0)
-                served[script_path] = requests.get(boot + script_path).text
-                api.put(f"{url}/v1/nodes/{node}/states/provision", json={"target": "deleted"})
-                until(state("available"), 120, "available")
-        floor: list[float] = []
-        bmc = sushy.Sushy(lab.redfish_url, auth=BasicAuth(USER, PASSWORD))
-        system = bmc.get_system(machine.redfish_system)
-        with static_server(boot_port, served):
-            for _ in range(args.runs):
-                floor.append(to_marker(machine, lambda: system.reset_system(sushy.ResetType.ON)))
-                system.reset_system(sushy.ResetType.FORCE_OFF)
-                until(
-                    lambda: system.refresh() or system.power_state == sushy.PowerState.OFF,
-                    60,
-                    "off",
-                )
+        lab.tgt.add_chap(VOLUME, "bench", CHAP_PASSWORD)
+        ours, floor = measure(lab, machine, workdir, boot_port, args.runs)
     mine, base = statistics.median(ours), statistics.median(floor)
     print(f"{args.firmware}: {args.runs} runs each")
-    for label, median, runs in (
+    for label, median, times in (
         ("deploy API call -> boot marker (Ironbound): ", mine, ours),
         ("Redfish power-on -> boot marker (the floor):", base, floor),
     ):
-        print(f"  {label} median {median:.2f} s  {[round(x, 2) for x in runs]}")
+        print(f"  {label} median {median:.2f} s  {[round(x, 2) for x in times]}")
     print(f"  Ironbound's overhead: {mine - base:+.2f} s")
     return 0
 

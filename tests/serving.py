@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,13 +14,14 @@ from typing import Any
 
 import requests
 
+from ironbound.lab.ports import free_tcp_port
+from ironbound.lab.serve import ironbound_serve
+
 BIN = Path(sys.executable).parent
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_tcp_port()
 
 
 @dataclass
@@ -73,36 +71,8 @@ class Server:
 @contextmanager
 def serve(folder: Path, config: str = "", boot_port: int | None = None) -> Iterator[Server]:
     """`ironbound serve` on free loopback ports; SIGTERM at the end must exit 0."""
-    port, boot_port = free_port(), boot_port or free_port()
-    ini = folder / "ironbound.conf"
-    ini.write_text(config)
-    log = folder / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ironbound.cli", "serve", "--config-file", str(ini),
-             "--state-dir", str(folder / "state"), "--port", str(port),
-             "--boot-port", str(boot_port)],
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(url, timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"ironbound serve did not start:\n{log.read_text()}")
-            time.sleep(0.1)
-        yield Server(url, boot_port, process, log)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            status = process.wait(60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            raise
-    assert status == 0, f"ironbound serve exited {status} on SIGTERM:\n{log.read_text()}"
+    with ironbound_serve(folder, config, boot_port=boot_port) as running:
+        yield Server(running.url, running.boot_port, running.process, running.log)
+    assert running.exit_status == 0, (
+        f"ironbound serve exited {running.exit_status} on SIGTERM:\n{running.log.read_text()}"
+    )

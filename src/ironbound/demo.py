@@ -12,15 +12,13 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shlex
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, cast
 
@@ -28,11 +26,15 @@ from ironbound.lab import images
 from ironbound.lab.console import clean
 from ironbound.lab.environment import Lab
 from ironbound.lab.machines import Machine
+from ironbound.lab.ports import free_tcp_port
+from ironbound.lab.serve import ironbound_serve
 
 BMC_USER = "admin"
 INITIATOR = "iqn.2026-11.org.ironbound.demo:node1"
 VOLUME_IQN = "iqn.2026-11.org.ironbound.demo:boot-volume"
 MAC = "52:54:00:de:30:01"
+NODE = "demo-node"
+MARKER = "IRONBOUND-DEMO"
 SHOWN = (
     "Ironbound:",
     "SAN device",
@@ -40,14 +42,8 @@ SHOWN = (
     "Filename:",
     "http://",
     "BIOS-DRIVE",
-    "IRONBOUND-DEMO",
+    MARKER,
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Narrator:
@@ -67,54 +63,6 @@ class Narrator:
 
     def note(self, text: str) -> None:
         print(f"    {text}", flush=True)
-
-
-@contextmanager
-def _ironbound(folder: Path, http_url: str, boot_port: int) -> Iterator[str]:
-    port = _free_port()
-    ini = folder / "ironbound.conf"
-    ini.write_text(f"[deploy]\nhttp_url = {http_url}\n[conductor]\ndeploy_callback_timeout = 180\n")
-    log = (folder / "ironbound.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ironbound.cli",
-            "serve",
-            "--config-file",
-            str(ini),
-            "--state-dir",
-            str(folder / "state"),
-            "--port",
-            str(port),
-            "--boot-port",
-            str(boot_port),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"ironbound serve did not start; see {folder / 'ironbound.log'}"
-                    ) from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 class Operator:
@@ -137,8 +85,10 @@ class Operator:
         self.baremetal = found
         self.secret_words = secret_words
 
-    def run(self, *args: str, show: bool = True) -> str:
-        shown = " ".join(args)
+    def run(self, command: str, show: bool = True) -> str:
+        """Run `baremetal COMMAND` (split like a shell would; values hold no spaces)."""
+        args = shlex.split(command)
+        shown = command
         for word in self.secret_words:
             shown = shown.replace(word, "******")
         if show:
@@ -159,7 +109,7 @@ class Operator:
         return result.stdout
 
     def field(self, node: str, name: str) -> str:
-        return self.run("node", "show", node, "-f", "value", "-c", name, show=False).strip()
+        return self.run(f"node show {node} -f value -c {name}", show=False).strip()
 
 
 def _watch_console(machine: Machine, since: int, marker: str, timeout: float) -> float:
@@ -182,149 +132,106 @@ def _watch_console(machine: Machine, since: int, marker: str, timeout: float) ->
     raise RuntimeError(f"the machine did not print {marker} within {timeout:.0f} s")
 
 
+@dataclass(frozen=True)
+class Secrets:
+    bmc_password: str
+    chap_password: str
+
+
+def _export_volume(lab: Lab, workdir: Path, firmware: str, secrets_: Secrets) -> None:
+    marker = f"{MARKER}: this machine booted from {VOLUME_IQN} LUN 1"
+    if firmware == "uefi":
+        image = images.build_uefi_disk(workdir / "boot.img", marker)
+    else:
+        image = images.build_bios_disk(workdir / "boot.img", marker)
+    lab.tgt.add_target(VOLUME_IQN, image, lun=1)
+    lab.tgt.allow_initiator(VOLUME_IQN, INITIATOR)
+    lab.tgt.add_chap(VOLUME_IQN, "demo-node", secrets_.chap_password)
+
+
+def _enroll(operator: Operator, lab: Lab, machine: Machine, secrets_: Secrets) -> str:
+    """The admin guide's commands for the external storage path; the node's UUID."""
+    operator.run(
+        f"node create --driver redfish --name {NODE} "
+        f"--driver-info redfish_address={lab.redfish_url} "
+        f"--driver-info redfish_system_id={machine.redfish_system} "
+        f"--driver-info redfish_username={BMC_USER} "
+        f"--driver-info redfish_password={secrets_.bmc_password} -f value -c uuid"
+    )
+    uuid = operator.field(NODE, "uuid")
+    operator.run(f"port create {MAC} --node {uuid} -f value -c uuid")
+    operator.run(
+        f"node set {NODE} --boot-interface ipxe --storage-interface external "
+        "--property capabilities=iscsi_boot:True"
+    )
+    operator.run(
+        f"volume connector create --node {uuid} --type iqn --connector-id {INITIATOR} "
+        "-f value -c uuid"
+    )
+    operator.run(
+        f"volume target create --node {uuid} --type iscsi --boot-index 0 "
+        f"--volume-id demo-boot-volume --property target_iqn={VOLUME_IQN} "
+        f"--property target_portal={lab.portal} --property target_lun=1 "
+        "--property auth_method=CHAP --property auth_username=demo-node "
+        f"--property auth_password={secrets_.chap_password}"
+    )
+    operator.run(f"node validate {NODE}")
+    operator.run(f"node manage --wait 60 {NODE}")
+    operator.run(f"node provide --wait 60 {NODE}")
+    return uuid
+
+
+def _deploy_cycle(narrator: Narrator, operator: Operator, machine: Machine, uuid: str) -> None:
+    narrator.section("Deploying: Ironbound attaches the volume, serves the script, powers on")
+    since = machine.console.offset()
+    started = time.monotonic()
+    operator.run(f"node deploy {NODE}")
+    seconds = _watch_console(machine, since, MARKER, 180)
+    narrator.note(f"the machine booted from its iSCSI volume {seconds:.1f} s after the deploy")
+    narrator.section("What the API says now")
+    deadline = time.monotonic() + 60
+    while operator.field(NODE, "provision_state") != "active":
+        if time.monotonic() > deadline:
+            raise RuntimeError("the node did not become active")
+        time.sleep(0.5)
+    fields = "provision_state power_state driver_internal_info last_error"
+    operator.run(f"node show {NODE} --fields {fields}")
+    operator.run(f"volume target list --node {uuid} --long")
+    narrator.section("Undeploying: power off, boot script revoked, volume targets removed")
+    operator.run(f"node undeploy --wait 120 {NODE}")
+    operator.run(f"node show {NODE} --fields provision_state power_state")
+    narrator.note(f"whole deploy cycle: {time.monotonic() - started:.1f} s")
+
+
 def run_demo(workdir: Path, firmware: Literal["bios", "uefi"]) -> None:
     narrator = Narrator(steps=8)
-    bmc_password = f"Demo-Bmc-{secrets.token_hex(4)}"
-    chap_password = f"Demo-Chap-{secrets.token_hex(4)}"
-    marker = f"IRONBOUND-DEMO: this machine booted from {VOLUME_IQN} LUN 1"
-    boot_port = _free_port()
+    secrets_ = Secrets(f"Demo-Bmc-{secrets.token_hex(4)}", f"Demo-Chap-{secrets.token_hex(4)}")
+    boot_port = free_tcp_port()
     narrator.section(
         "Starting the lab: private libvirtd with a QEMU machine, its Redfish BMC "
         "(sushy-tools), a tgt iSCSI target"
     )
-    with Lab(
-        workdir / "lab", boot_server_port=boot_port, redfish_auth=(BMC_USER, bmc_password)
-    ) as lab:
-        machine = lab.add_machine("demo-node", MAC, firmware)
-        narrator.note(
-            f"machine demo-node ({firmware}, MAC {MAC}), powered off, "
-            f"BMC {lab.redfish_url}{machine.redfish_system}"
-        )
+    auth = (BMC_USER, secrets_.bmc_password)
+    with Lab(workdir / "lab", boot_server_port=boot_port, redfish_auth=auth) as lab:
+        machine = lab.add_machine(NODE, MAC, firmware)
+        narrator.note(f"machine {NODE} ({firmware}, MAC {MAC}), powered off")
+        narrator.note(f"its BMC: {lab.redfish_url}{machine.redfish_system}")
         narrator.section("Building a bootable volume and exporting it over iSCSI with CHAP")
-        if firmware == "uefi":
-            image = images.build_uefi_disk(workdir / "boot.img", marker)
-        else:
-            image = images.build_bios_disk(workdir / "boot.img", marker)
-        lab.tgt.add_target(VOLUME_IQN, image, lun=1)
-        lab.tgt.allow_initiator(VOLUME_IQN, INITIATOR)
-        lab.tgt.add_chap(VOLUME_IQN, "demo-node", chap_password)
-        narrator.note(
-            f"{VOLUME_IQN} LUN 1 at {lab.portal} (as the machine sees it), only for "
-            f"initiator {INITIATOR}"
-        )
+        _export_volume(lab, workdir, firmware, secrets_)
+        narrator.note(f"{VOLUME_IQN} LUN 1 at {lab.portal} (as the machine sees it)")
+        narrator.note(f"only initiator {INITIATOR} may log in")
         narrator.section("Starting Ironbound: ironbound serve (API, conductor, boot server)")
-        with _ironbound(workdir, lab.boot_server_url, boot_port) as url:
-            narrator.note(f"API {url}; machines reach the boot server at {lab.boot_server_url}")
-            operator = Operator(url, (bmc_password, chap_password))
+        config = (
+            f"[deploy]\nhttp_url = {lab.boot_server_url}\n"
+            "[conductor]\ndeploy_callback_timeout = 180\n"
+        )
+        with ironbound_serve(workdir / "ironbound", config, boot_port=boot_port) as served:
+            narrator.note(f"API {served.url}; the machine reaches its boot server at")
+            narrator.note(f"{lab.boot_server_url}")
+            operator = Operator(served.url, (secrets_.bmc_password, secrets_.chap_password))
             narrator.section("Enrolling the machine, as in Ironic's Boot From Volume guide")
-            operator.run(
-                "node",
-                "create",
-                "--driver",
-                "redfish",
-                "--name",
-                "demo-node",
-                "--driver-info",
-                f"redfish_address={lab.redfish_url}",
-                "--driver-info",
-                f"redfish_system_id={machine.redfish_system}",
-                "--driver-info",
-                f"redfish_username={BMC_USER}",
-                "--driver-info",
-                f"redfish_password={bmc_password}",
-                "-f",
-                "value",
-                "-c",
-                "uuid",
-            )
-            node = "demo-node"
-            uuid = operator.field(node, "uuid")
-            operator.run("port", "create", MAC, "--node", uuid, "-f", "value", "-c", "uuid")
-            operator.run(
-                "node",
-                "set",
-                node,
-                "--boot-interface",
-                "ipxe",
-                "--storage-interface",
-                "external",
-                "--property",
-                "capabilities=iscsi_boot:True",
-            )
-            operator.run(
-                "volume",
-                "connector",
-                "create",
-                "--node",
-                uuid,
-                "--type",
-                "iqn",
-                "--connector-id",
-                INITIATOR,
-                "-f",
-                "value",
-                "-c",
-                "uuid",
-            )
-            operator.run(
-                "volume",
-                "target",
-                "create",
-                "--node",
-                uuid,
-                "--type",
-                "iscsi",
-                "--boot-index",
-                "0",
-                "--volume-id",
-                "demo-boot-volume",
-                "--property",
-                f"target_iqn={VOLUME_IQN}",
-                "--property",
-                f"target_portal={lab.portal}",
-                "--property",
-                "target_lun=1",
-                "--property",
-                "auth_method=CHAP",
-                "--property",
-                "auth_username=demo-node",
-                "--property",
-                f"auth_password={chap_password}",
-            )
-            operator.run("node", "validate", node)
-            operator.run("node", "manage", "--wait", "60", node)
-            operator.run("node", "provide", "--wait", "60", node)
-            narrator.section(
-                "Deploying: Ironbound attaches the volume, serves the iPXE script, powers on"
-            )
-            since = machine.console.offset()
-            started = time.monotonic()
-            operator.run("node", "deploy", node)
-            seconds = _watch_console(machine, since, "IRONBOUND-DEMO", 180)
-            narrator.note(
-                f"the machine booted from its iSCSI volume {seconds:.1f} s after the deploy call"
-            )
-            narrator.section("What the API says now")
-            deadline = time.monotonic() + 60
-            while (
-                operator.field(node, "provision_state") != "active" and time.monotonic() < deadline
-            ):
-                time.sleep(0.5)
-            operator.run(
-                "node",
-                "show",
-                node,
-                "--fields",
-                "provision_state",
-                "power_state",
-                "driver_internal_info",
-                "last_error",
-            )
-            operator.run("volume", "target", "list", "--node", uuid, "--long")
-            narrator.section("Undeploying: power off, boot script revoked, volume targets removed")
-            operator.run("node", "undeploy", "--wait", "120", node)
-            operator.run("node", "show", node, "--fields", "provision_state", "power_state")
-            narrator.note(f"whole deploy cycle: {time.monotonic() - started:.1f} s")
+            uuid = _enroll(operator, lab, machine, secrets_)
+            _deploy_cycle(narrator, operator, machine, uuid)
     narrator.section("Stopped Ironbound and the lab; nothing is left running")
 
 
