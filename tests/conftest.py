@@ -8,6 +8,8 @@ the test process, exactly as `ironbound serve` wires them.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,6 +27,8 @@ from ironbound.conductor.worker import Conductor
 from ironbound.db import migrate
 from ironbound.db.session import Database
 from ironbound.drivers.registry import Registry
+from ironbound.lab.state import STATE_FILE
+from ironbound.lab.teardown import stop_lab_dir
 from ironbound.secrets import SecretBox
 
 LATEST = {"X-OpenStack-Ironic-API-Version": "latest"}
@@ -112,3 +116,56 @@ def wait_for_state(
 
     wait_until(reached, timeout, f"node {node} to reach {state}")
     return seen
+
+
+# --- the lab (tests/lab and tests/e2e) -------------------------------------
+
+
+def _holders_of(base: Path) -> list[str]:
+    """Processes (not this one) with a file open under base: every lab daemon logs there."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            targets = [fd.readlink() for fd in (proc / "fd").iterdir()]
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if any(target.is_relative_to(base) for target in targets):
+            found.append(f"{proc.name}: {cmdline[:120]}")
+    return found
+
+
+def _children() -> list[str]:
+    found = []
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        for pid in (task / "children").read_text().split():
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            found.append(f"{pid}: {cmdline.decode()[:120]}")
+    return found
+
+
+@pytest.fixture(scope="session")
+def lab_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every lab test works under here (short paths: unix sockets allow 107 bytes)."""
+    root: Path = tmp_path_factory.mktemp("labs")
+    return root.resolve()
+
+
+@pytest.fixture
+def lab_dir(lab_root: Path) -> Path:
+    return Path(tempfile.mkdtemp(prefix="t", dir=lab_root))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_leftover_processes(lab_root: Path) -> Iterator[None]:
+    """After the suite, no lab process may remain; any found are reported, then stopped."""
+    yield
+    leftovers = _holders_of(lab_root) + _children()
+    for state in lab_root.rglob(STATE_FILE):
+        stop_lab_dir(state.parent)
+    assert not leftovers, "lab processes left running:\n" + "\n".join(leftovers)

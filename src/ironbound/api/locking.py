@@ -35,7 +35,7 @@ def with_free_node(
     deadline = time.monotonic() + conf.node_locked_retry_attempts * conf.node_locked_retry_interval
     while True:
         with services.db.write() as session:
-            node = lookup(session)
+            node = nodes.lock_row(session, lookup(session))
             holder = nodes.busy_with(session, node)
             if holder is None:
                 return change(session, node)

@@ -1,4 +1,4 @@
-"""Asking a conductor for an answer and waiting for it (validate, boot device).
+"""Waiting for conductors: answers the API needs (validate, boot device), and settling.
 
 The API never touches hardware; for the few calls Ironic answers
 synchronously it queues a job and waits, bounded by
@@ -49,3 +49,14 @@ def ask(
                     "check that a conductor is running."
                 )
         services.signals.wait_for_finish(_POLL)
+
+
+def settle(services: ApiServices, job_id: int) -> None:
+    """Give a just-queued job up to [api]settle_time to finish (see that option)."""
+    services.signals.work_queued()
+    deadline = time.monotonic() + services.conf.api.settle_time
+    while time.monotonic() < deadline:
+        with services.db.read() as session:
+            if not jobs.exists(session, job_id):
+                return
+        services.signals.wait_for_finish(min(_POLL, max(0.0, deadline - time.monotonic())))

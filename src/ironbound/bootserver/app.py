@@ -112,11 +112,15 @@ def create_boot_app(
         signals.work_queued()
         return PlainTextResponse("#!ipxe\n", media_type=IPXE)
 
+    async def unknown(request: Request, exc: Exception) -> Response:
+        return _not_found()
+
     return Starlette(
+        exception_handlers={404: unknown, 405: unknown},
         routes=[
             Route("/boot.ipxe", entry),
             Route("/boot/mac/{mac}", by_mac),
             Route("/boot/{token}/script.ipxe", script),
             Route("/boot/{token}/events/{event}", report),
-        ]
+        ],
     )

@@ -63,10 +63,10 @@ def boot_event(task: NodeTask, args: dict[str, Any]) -> None:
     """A report from the booting node, relayed by the boot server."""
     event = {str(k): str(v) for k, v in args.items()}
     if event.get("event") == "script_fetched":
-        task.set_internal_info(
-            boot_status={"status": "script fetched", "detail": "the node fetched its boot script"}
-        )
         task.record("the node fetched its boot script", event_type="boot")
+        if task.node.provision_state == states.DEPLOYWAIT:
+            status = {"status": "script fetched", "detail": "the node fetched its boot script"}
+            task.set_internal_info(boot_status=status)
         return
     succeeded, message = task.driver.boot.interpret_boot_event(task, event)
     status = {"status": "booting" if succeeded else "failed", "detail": message}
@@ -78,12 +78,12 @@ def boot_event(task: NodeTask, args: dict[str, Any]) -> None:
             task.save(provision_state=states.ACTIVE, target_provision_state=None, last_error=None)
             task.record("deployed")
         else:
+            _power_off_quietly(task, "the failed boot")
             task.save(
                 provision_state=states.DEPLOYFAIL,
                 target_provision_state=None,
                 last_error=f"Boot from volume failed: {message}",
             )
-            _power_off_quietly(task, "the failed boot")
     elif state == states.ACTIVE and not succeeded:
         task.save(last_error=f"Boot from volume failed: {message}")
 
@@ -98,9 +98,9 @@ def callback_timeout(task: NodeTask, args: dict[str, Any]) -> None:
         if isinstance(seen, dict) and seen.get("status") == "script fetched"
         else "it never fetched its boot script (check DHCP and the boot server URL)"
     )
+    _power_off_quietly(task, "the deploy timeout")
     task.save(
         provision_state=states.DEPLOYFAIL,
         target_provision_state=None,
         last_error=f"Timeout reached while waiting for the node to boot: {hint}.",
     )
-    _power_off_quietly(task, "the deploy timeout")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -45,6 +46,7 @@ OTHER_FLOWS: dict[str, Flow] = {
     "boot_event": deploy.boot_event,
     "callback_timeout": deploy.callback_timeout,
     "power": power.power,
+    "sync_power": power.sync,
     "set_boot_device": power.set_boot_device,
     "get_boot_device": power.get_boot_device,
     "supported_boot_devices": power.supported_boot_devices,
@@ -64,18 +66,28 @@ class Conductor:
         self.ctx = ctx
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._last_power_sync = time.monotonic()
 
     # --- life cycle -----------------------------------------------------------
 
-    def start(self) -> None:
-        """Register, recover what a previous run of this conductor left, start threads."""
+    def start(self, properties: dict[str, dict[str, str]] | None = None) -> None:
+        """Register, recover what a previous run of this conductor left, start threads.
+
+        `properties` are the driver_info keys per hardware type; when not
+        given they are collected here, which loads every enabled driver.
+        """
+        registry = self.ctx.registry
+        if properties is None:
+            properties = {name: registry.properties(name) for name in registry.profiles}
         offers = [
-            conductors.Offer(p.name, p.enabled, p.defaults, self.ctx.registry.properties(p.name))
-            for p in self.ctx.registry.profiles.values()
+            conductors.Offer(p.name, p.enabled, p.defaults, properties.get(p.name, {}))
+            for p in registry.profiles.values()
         ]
         with self.ctx.db.write() as session:
             conductors.register(session, self.ctx.hostname, offers)
         self._take_over(self.ctx.hostname, "restarted")
+        self._stop.clear()
+        self._threads = []
         for number in range(self.ctx.conf.conductor.workers_pool_size):
             self._spawn(self._work_loop, f"ironbound-worker-{number}")
         self._spawn(self._periodic_loop, "ironbound-periodic")
@@ -168,7 +180,12 @@ class Conductor:
     def _periodic_loop(self) -> None:
         interval = self.ctx.conf.conductor.heartbeat_interval
         while not self._stop.wait(interval):
-            for duty in (self._heartbeat, self._take_over_dead, self._expire_callbacks):
+            for duty in (
+                self._heartbeat,
+                self._take_over_dead,
+                self._expire_callbacks,
+                self._sync_power_states,
+            ):
                 try:
                     duty()
                 except Exception:
@@ -206,6 +223,19 @@ class Conductor:
                 node.reservation = None
                 LOG.warning("Took over node %s from conductor %s (%s)", node.uuid, hostname, why)
             jobs.drop_running(session, hostname)
+
+    def _sync_power_states(self) -> None:
+        """Every [conductor]sync_power_state_interval: queue a power read per idle node."""
+        every = self.ctx.conf.conductor.sync_power_state_interval
+        now = time.monotonic()
+        if not every or now - self._last_power_sync < every:
+            return
+        self._last_power_sync = now
+        with self.ctx.db.write() as session:
+            for node_id in nodes.idle_with_real_power(session):
+                if not jobs.has_pending(session, node_id, "sync_power"):
+                    jobs.enqueue(session, node_id, "sync_power")
+        self.ctx.signals.work_queued()
 
     def _expire_callbacks(self) -> None:
         timeout = self.ctx.conf.conductor.deploy_callback_timeout

@@ -108,6 +108,10 @@ def drop_running(session: Session, conductor: str) -> None:
     session.execute(delete(Job).where(Job.status == "running", Job.conductor == conductor))
 
 
+def exists(session: Session, job_id: int) -> bool:
+    return session.get(Job, job_id) is not None
+
+
 def has_pending(session: Session, node_id: int, kind: str) -> bool:
     return (
         session.scalar(

@@ -14,6 +14,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from ironbound import errors
+from ironbound.conductor import states
 from ironbound.db.base import utcnow
 from ironbound.db.models import Job, Node
 
@@ -55,6 +56,18 @@ def get_by_id(session: Session, node_id: int) -> Node:
     node = session.get(Node, node_id)
     if node is None:
         raise errors.NodeNotFound(node=node_id)
+    return node
+
+
+def lock_row(session: Session, node: Node) -> Node:
+    """Hold the node's row until the transaction ends (PostgreSQL: FOR UPDATE).
+
+    A conductor's reserve() then waits for this transaction instead of taking
+    the node between our "is it free?" and our write. SQLite needs nothing:
+    its writing transactions are serialised already (BEGIN IMMEDIATE).
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        session.refresh(node, with_for_update=True)
     return node
 
 
@@ -101,6 +114,20 @@ def waiting_longer_than(session: Session, state: str, seconds: float) -> list[in
     return list(
         session.scalars(
             select(Node.id).where(Node.provision_state == state, Node.provision_updated_at < cutoff)
+        )
+    )
+
+
+def idle_with_real_power(session: Session) -> list[int]:
+    """Nodes whose power a sync should read: unlocked, not in maintenance, real BMC, settled."""
+    return list(
+        session.scalars(
+            select(Node.id).where(
+                Node.reservation.is_(None),
+                Node.maintenance.is_(False),
+                Node.power_interface != "fake",
+                Node.provision_state.in_(states.STABLE_STATES | {states.DEPLOYWAIT}),
+            )
         )
     )
 

@@ -5,10 +5,18 @@ Entry point groups: ``ironbound.hardware.types`` for hardware types and
 can plug in its own by installing a package. For each enabled hardware type
 the registry works out which implementations a node may use (supported by
 the type and enabled in config) and which one a node gets by default.
+
+Implementations are imported when a node first needs them, not at start:
+the Redfish interfaces pull in sushy and requests (about 14 MiB) that a
+conductor driving only other hardware never needs. `describe()` loads
+everything once, to fail fast on a broken plug-in and to publish the
+driver_info keys each hardware type reads; the service runs it in a
+short-lived child process.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -50,6 +58,7 @@ class Registry:
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         self.conf = conf
         self._instances: dict[tuple[str, str], BaseInterface] = {}
+        self._lock = threading.Lock()
         self.profiles: dict[str, HardwareProfile] = {}
         available_types = _load_group(HARDWARE_GROUP)
         for hw_name in conf.enabled_hardware_types:
@@ -60,18 +69,17 @@ class Registry:
 
     def _interface(self, interface_type: str, name: str) -> BaseInterface:
         key = (interface_type, name)
-        if key not in self._instances:
-            group = _load_group(INTERFACE_GROUP.format(interface_type))
-            if name not in group:
-                raise errors.InterfaceNotFound(
-                    interface_type=interface_type, name=name, valid=sorted(group)
-                )
-            cls = group[name].load()
-            base = INTERFACE_BASES[interface_type]
-            if not (isinstance(cls, type) and issubclass(cls, base)):
-                raise TypeError(f"{cls!r} registered as {interface_type} {name!r} is not a {base}")
-            self._instances[key] = cls(self.conf)
-        return self._instances[key]
+        with self._lock:
+            if key not in self._instances:
+                group = _load_group(INTERFACE_GROUP.format(interface_type))
+                cls = group[name].load()
+                base = INTERFACE_BASES[interface_type]
+                if not (isinstance(cls, type) and issubclass(cls, base)):
+                    raise TypeError(
+                        f"{cls!r} registered as {interface_type} {name!r} is not a {base}"
+                    )
+                self._instances[key] = cls(self.conf)
+            return self._instances[key]
 
     def _profile(self, hw_name: str, hw_class: type[HardwareType]) -> HardwareProfile:
         enabled: dict[str, tuple[str, ...]] = {}
@@ -79,8 +87,12 @@ class Registry:
         for iface in INTERFACE_TYPES:
             wanted = set(getattr(self.conf, f"enabled_{iface}_interfaces"))
             names = tuple(n for n in hw_class.supported.get(iface, ()) if n in wanted)
-            for name in names:
-                self._interface(iface, name)  # fail at start-up, not at first use
+            known = _load_group(INTERFACE_GROUP.format(iface))
+            unknown = [n for n in names if n not in known]
+            if unknown:
+                raise errors.InterfaceNotFound(
+                    interface_type=iface, name=unknown[0], valid=sorted(known)
+                )
             enabled[iface] = names
             configured = getattr(self.conf, f"default_{iface}_interface")
             if configured and configured in names:
@@ -115,7 +127,7 @@ class Registry:
         return cast(Driver, SimpleNamespace(**parts))
 
     def properties(self, hardware_type: str) -> dict[str, str]:
-        """driver_info keys the hardware type's default interfaces understand."""
+        """driver_info keys the hardware type's enabled interfaces understand (loads them)."""
         profile = self.profiles.get(hardware_type)
         if profile is None:
             raise errors.DriverNotFound(driver=hardware_type)
@@ -124,3 +136,15 @@ class Registry:
             for name in profile.enabled[iface]:
                 result.update(self._interface(iface, name).get_properties())
         return result
+
+
+def describe(config_files: list[str], overrides: dict[str, object]) -> dict[str, dict[str, str]]:
+    """Load every enabled implementation; the driver_info keys per hardware type.
+
+    Meant for a child process (see the module docstring), hence the plain
+    arguments: the configuration is rebuilt from them.
+    """
+    from ironbound import config  # noqa: PLC0415
+
+    registry = Registry(config.load(config_files, overrides))
+    return {name: registry.properties(name) for name in registry.profiles}

@@ -96,7 +96,7 @@ def set_provision_state(
             reason="clean_steps may only be given with target 'clean'."
         )
 
-    def change(session: Session, node: Node) -> str:
+    def change(session: Session, node: Node) -> tuple[str, int | None]:
         transition = states.transition_for(verb, node.provision_state)
         if transition is None or transition.min_version > minor:
             raise errors.InvalidStateRequested(
@@ -115,12 +115,12 @@ def set_provision_state(
                 "last_error": None,
             },
         )
-        if transition.job is not None:
-            jobs.enqueue(session, node.id, transition.job)
-        return node.uuid
+        job = jobs.enqueue(session, node.id, transition.job) if transition.job else None
+        return node.uuid, job.id if job else None
 
-    node_uuid = locking.with_free_node(services, lambda s: lookup(s, ident, minor), change)
-    services.signals.work_queued()
+    node_uuid, job_id = locking.with_free_node(services, lambda s: lookup(s, ident, minor), change)
+    if job_id is not None:
+        sync_jobs.settle(services, job_id)
     return responses.accepted(f"{base_url}/v1/nodes/{node_uuid}/states")
 
 
@@ -142,14 +142,14 @@ def set_power_state(
     ):
         raise errors.InvalidParameterValue(reason="timeout must be a positive integer (seconds).")
 
-    def change(session: Session, node: Node) -> str:
+    def change(session: Session, node: Node) -> tuple[str, int]:
         node.target_power_state = states.POWER_TARGET_AFTER_ACTION.get(str(target), str(target))
         node.last_error = None
-        jobs.enqueue(session, node.id, "power", {"target": target, "timeout": timeout})
-        return node.uuid
+        job = jobs.enqueue(session, node.id, "power", {"target": target, "timeout": timeout})
+        return node.uuid, job.id
 
-    node_uuid = locking.with_free_node(services, lambda s: lookup(s, ident, minor), change)
-    services.signals.work_queued()
+    node_uuid, job_id = locking.with_free_node(services, lambda s: lookup(s, ident, minor), change)
+    sync_jobs.settle(services, job_id)
     return responses.accepted(f"{base_url}/v1/nodes/{node_uuid}/states")
 
 

@@ -1,0 +1,59 @@
+"""The lab's cache: a sushy-tools venv built on Debian's python3 and libvirt's QEMU probe.
+
+sushy-tools' libvirt driver needs the libvirt binding, which PyPI only has as source
+(libvirt-python, built against libvirt-dev). Debian's python3-libvirt works out of the
+box, so the emulator runs from a venv made with /usr/bin/python3 and
+--system-site-packages. It is created once, when missing, and reused by every lab.
+"""
+
+import fcntl
+import os
+import shutil
+from pathlib import Path
+
+from ironbound.lab import procs, tools
+from ironbound.lab.errors import LabError, MissingToolError
+
+SUSHY_TOOLS = "sushy-tools==2.2.0"
+_STAMP = "ironbound-requirement.txt"
+
+
+def default_cache_dir() -> Path:
+    """$IRONBOUND_LAB_CACHE, else $XDG_CACHE_HOME/ironbound-lab, else ~/.cache/ironbound-lab."""
+    explicit = os.environ.get("IRONBOUND_LAB_CACHE")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ironbound-lab"
+
+
+def sushy_emulator(cache_dir: Path) -> Path:
+    """Path to sushy-emulator, creating its venv first if needed (takes a few seconds)."""
+    venv = cache_dir / "sushy-tools-venv"
+    emulator = venv / "bin" / "sushy-emulator"
+    stamp = venv / _STAMP
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with (cache_dir / "sushy-tools-venv.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two labs starting at once build it only once
+        if emulator.exists() and stamp.exists() and stamp.read_text() == SUSHY_TOOLS:
+            return emulator
+        python3 = str(tools.file("/usr/bin/python3"))
+        try:
+            procs.run([python3, "-c", "import libvirt"])
+        except LabError:
+            raise MissingToolError(
+                "Debian's libvirt binding for /usr/bin/python3 not found: "
+                "apt-get install --no-install-recommends python3-libvirt"
+            ) from None
+        shutil.rmtree(venv, ignore_errors=True)
+        try:
+            procs.run([python3, "-m", "venv", "--system-site-packages", str(venv)])
+        except LabError as exc:
+            raise MissingToolError(
+                f"cannot create a venv with {python3} ({exc}): "
+                "apt-get install --no-install-recommends python3-venv"
+            ) from None
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
+        procs.run([*pip, "install", "--quiet", SUSHY_TOOLS], timeout=600.0)
+        stamp.write_text(SUSHY_TOOLS)
+    return emulator

@@ -1,0 +1,85 @@
+"""Crash recovery: a conductor that died leaves no node locked or half-done."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from ironbound.conductor.worker import Conductor
+from ironbound.db import conductors, jobs
+from ironbound.db.models import Conductor as ConductorRow
+from ironbound.db.models import Node
+from tests.conftest import wait_until
+
+
+@pytest.fixture
+def overrides() -> dict[str, Any]:
+    return {"conductor.heartbeat_interval": 0.1, "conductor.heartbeat_timeout": 1.0}
+
+
+def _node(client: TestClient) -> str:
+    return str(client.post("/v1/nodes", json={"driver": "fake-hardware"}).json()["uuid"])
+
+
+def test_dead_conductor_is_taken_over(client: TestClient, conductor: Conductor) -> None:
+    uuid = _node(client)
+    db = conductor.ctx.db
+    with db.write() as session:
+        conductors.register(session, "crashed-host", [])
+        session.execute(
+            update(ConductorRow)
+            .where(ConductorRow.hostname == "crashed-host")
+            .values(heartbeat_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5))
+        )
+        session.execute(
+            update(Node)
+            .where(Node.uuid == uuid)
+            .values(provision_state="deploying", target_provision_state="active",
+                    reservation="crashed-host", target_power_state="power on")
+        )  # fmt: skip
+        node_id = session.query(Node.id).filter(Node.uuid == uuid).scalar()
+        job = jobs.enqueue(session, node_id, "deploy")
+        job.status, job.conductor = "running", "crashed-host"
+
+    def failed() -> bool:
+        return bool(client.get(f"/v1/nodes/{uuid}").json()["provision_state"] == "deploy failed")
+
+    wait_until(failed, timeout=10, what="the takeover")
+    node = client.get(f"/v1/nodes/{uuid}").json()
+    assert node["reservation"] is None
+    assert node["target_provision_state"] is None
+    assert node["target_power_state"] is None
+    assert "Conductor crashed-host stopped heartbeating" in node["last_error"]
+    assert "'deploying'" in node["last_error"]
+    with db.read() as session:
+        assert not jobs.has_pending(session, node_id, "deploy")
+        assert conductors.dead(session, 1.0) == []
+
+
+def test_restart_under_the_same_name_fails_what_it_left(
+    client: TestClient, conductor: Conductor
+) -> None:
+    uuid = _node(client)
+    with conductor.ctx.db.write() as session:
+        session.execute(
+            update(Node)
+            .where(Node.uuid == uuid)
+            .values(provision_state="cleaning", target_provision_state="available",
+                    reservation=conductor.ctx.hostname)
+        )  # fmt: skip
+    conductor.stop()
+    conductor.start()
+    node = client.get(f"/v1/nodes/{uuid}").json()
+    assert node["provision_state"] == "clean failed"
+    assert node["reservation"] is None
+    assert f"Conductor {conductor.ctx.hostname} restarted" in node["last_error"]
+    # ... and works again afterwards.
+    client.put(f"/v1/nodes/{uuid}/states/provision", json={"target": "manage"})
+    wait_until(
+        lambda: client.get(f"/v1/nodes/{uuid}").json()["provision_state"] == "manageable",
+        what="a job after the restart",
+    )

@@ -1,0 +1,56 @@
+"""The serial console watcher: escapes stripped, lines awaited, failures and timeouts reported."""
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from ironbound.lab.console import BootFailedError, ConsoleTimeoutError, SerialConsole, clean
+
+
+def test_clean_strips_ansi_and_carriage_returns() -> None:
+    raw = "\x1b[=3h\x1b[2J\x1b[01;01H\x1b[0m\x1b(BiPXE 1.0 \x1b[1m-- ok\x1b[0m\r\nnext\x08 line\r\n"
+    assert clean(raw) == "iPXE 1.0 -- ok\nnext line\n"
+
+
+def _append_later(path: Path, text: str, delay: float) -> threading.Thread:
+    def write() -> None:
+        time.sleep(delay)
+        with path.open("a") as log:
+            log.write(text)
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    return thread
+
+
+def test_wait_for_sees_a_line_written_later(tmp_path: Path) -> None:
+    console = SerialConsole(tmp_path / "serial.log")
+    assert console.offset() == 0  # no file yet: libvirt creates it at power-on
+    writer = _append_later(console.path, "\x1b[0mBooting\r\nMARKER-42 done\r\n", 0.3)
+    match = console.wait_for(r"MARKER-\d+", timeout=5)
+    writer.join()
+    assert match.line == "MARKER-42 done"
+    assert 0.2 < match.elapsed < 5
+    assert match.offset == console.offset()
+
+
+def test_wait_for_ignores_output_before_since(tmp_path: Path) -> None:
+    console = SerialConsole(tmp_path / "serial.log")
+    console.path.write_text("MARKER from the previous boot\n")
+    since = console.offset()
+    with pytest.raises(ConsoleTimeoutError, match="no line matching 'MARKER'"):
+        console.wait_for("MARKER", timeout=0.3, since=since)
+
+
+def test_fail_pattern_stops_the_wait_with_context(tmp_path: Path) -> None:
+    console = SerialConsole(tmp_path / "serial.log")
+    console.path.write_text(
+        "Registered SAN device 0x80\r\n"
+        "Could not open SAN device: Operation not permitted (http://ipxe.org/410d613c)\r\n"
+    )
+    with pytest.raises(BootFailedError) as failure:
+        console.wait_for("MARKER", timeout=5, fail_on=[r"^Could not open SAN device"])
+    assert "Operation not permitted" in str(failure.value)
+    assert "Registered SAN device 0x80" in str(failure.value)

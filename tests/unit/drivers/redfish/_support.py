@@ -1,0 +1,94 @@
+"""Test helpers: a Task for driver calls and a configuration with the redfish options."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from oslo_config import cfg
+
+from ironbound import config
+from ironbound.drivers.base import ConnectorInfo, NodeInfo, PortInfo, TargetInfo
+from ironbound.secrets import Secret
+
+
+def make_conf(**overrides: Any) -> cfg.ConfigOpts:
+    """A fresh configuration with quick retries, plus `group.option` overrides."""
+    conf = config.load()
+    settings: dict[str, Any] = {
+        "redfish.connection_attempts": 3,
+        "redfish.connection_retry_interval": 0.05,
+        "redfish.power_state_poll_interval": 0.1,
+        "redfish.connect_timeout": 2.0,
+        **overrides,
+    }
+    for key, value in settings.items():
+        group, _, name = key.rpartition(".")
+        conf.set_override(name, value, group=group or None)
+    return conf
+
+
+def make_node(
+    driver_info: Mapping[str, Any], capabilities: str | None = None, name: str | None = None
+) -> NodeInfo:
+    info = {
+        key: Secret(value) if key == "redfish_password" and isinstance(value, str) else value
+        for key, value in driver_info.items()
+    }
+    properties = {"capabilities": capabilities} if capabilities else {}
+    return NodeInfo(
+        id=1,
+        uuid=str(uuid.uuid4()),
+        name=name,
+        driver="redfish",
+        driver_info=info,
+        driver_internal_info={},
+        instance_info={},
+        properties=properties,
+        provision_state="manageable",
+        target_provision_state=None,
+        power_state=None,
+        maintenance=False,
+        interfaces={"power": "redfish", "management": "redfish"},
+    )
+
+
+@dataclass
+class FakeTask:
+    """Implements the Task protocol for driver calls; records what the driver writes."""
+
+    conf: cfg.ConfigOpts
+    node: NodeInfo
+    ports: Sequence[PortInfo] = ()
+    volume_connectors: Sequence[ConnectorInfo] = ()
+    volume_targets: Sequence[TargetInfo] = ()
+    driver: Any = None
+    records: list[str] = field(default_factory=list)
+    internal_info: dict[str, Any] = field(default_factory=dict)
+
+    def record(self, message: str, *, event_type: str = "progress", severity: str = "info") -> None:
+        self.records.append(message)
+
+    def set_internal_info(self, **values: Any) -> None:
+        for key, value in values.items():
+            if value is None:
+                self.internal_info.pop(key, None)
+            else:
+                self.internal_info[key] = value
+
+    def set_target_properties(self, target_uuid: str, properties: Mapping[str, Any]) -> None:
+        raise AssertionError("the redfish interfaces touch no volume targets")
+
+    def delete_volume_targets(self) -> None:
+        raise AssertionError("the redfish interfaces touch no volume targets")
+
+    def issue_boot_token(self) -> str:
+        raise AssertionError("the redfish interfaces issue no boot tokens")
+
+    def revoke_boot_token(self) -> None:
+        raise AssertionError("the redfish interfaces issue no boot tokens")
+
+    def power_action(self, power_state: str) -> None:
+        raise AssertionError("the redfish interfaces are the power actions themselves")

@@ -1,0 +1,44 @@
+"""The configuration: defaults that let `serve` start bare, and the documented sample."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ironbound import config
+from ironbound.db import migrate
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_defaults_need_no_file(tmp_path: Path) -> None:
+    conf = config.load(overrides={"state_path": str(tmp_path)})
+    assert conf.api.host_ip == "127.0.0.1"
+    assert conf.api.port == 6385
+    assert conf.auth_strategy == "noauth"
+    assert config.database_url(conf) == f"sqlite:///{tmp_path}/ironbound.sqlite"
+    assert (tmp_path.stat().st_mode & 0o777) == 0o700
+
+
+def test_ironic_option_names_from_a_file(tmp_path: Path) -> None:
+    ini = tmp_path / "ironbound.conf"
+    ini.write_text(
+        "[DEFAULT]\nenabled_storage_interfaces = external,noop\n"
+        "default_storage_interface = external\n[api]\nport = 7000\n"
+    )
+    conf = config.load([str(ini)])
+    assert conf.enabled_storage_interfaces == ["external", "noop"]
+    assert conf.default_storage_interface == "external"
+    assert conf.api.port == 7000
+    assert config.sources(conf) == ([str(ini)], {})
+
+
+def test_committed_sample_lists_every_option() -> None:
+    committed = (ROOT / "docs" / "ironbound.conf.sample").read_text()
+    assert committed.strip() == config.sample().strip(), (
+        "docs/ironbound.conf.sample is stale: run `ironbound config-sample > "
+        "docs/ironbound.conf.sample`"
+    )
+
+
+def test_schema_revision_is_alembics_head() -> None:
+    assert migrate.head_revision() == migrate.SCHEMA_REVISION
