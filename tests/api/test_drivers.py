@@ -22,16 +22,14 @@ SHOWN_FROM_1_30 = ("boot", "console", "deploy", "inspect", "management", "networ
 
 
 def test_list(client: TestClient) -> None:
-    assert ok(client.get("/v1/drivers")) == {
-        "drivers": [
-            {
-                "name": HW,
-                "hosts": ["test-conductor"],
-                "type": "dynamic",
-                "links": LINKS,
-                "properties": PROPERTIES,
-            }
-        ]
+    drivers = ok(client.get("/v1/drivers"))["drivers"]
+    assert [d["name"] for d in drivers] == [HW, "redfish"]
+    assert drivers[0] == {
+        "name": HW,
+        "hosts": ["test-conductor"],
+        "type": "dynamic",
+        "links": LINKS,
+        "properties": PROPERTIES,
     }
 
 
@@ -43,7 +41,7 @@ def test_list_before_1_30_has_no_type(client: TestClient) -> None:
 
 def test_list_by_type(client: TestClient) -> None:
     assert ok(client.get("/v1/drivers?type=classic")) == {"drivers": []}
-    assert len(ok(client.get("/v1/drivers?type=dynamic"))["drivers"]) == 1
+    assert len(ok(client.get("/v1/drivers?type=dynamic"))["drivers"]) == 2
     assert "Invalid driver type 'other'" in error(client.get("/v1/drivers?type=other"), 400)
 
 
@@ -97,6 +95,16 @@ def test_show_unknown_is_404(client: TestClient) -> None:
 
 def test_properties(client: TestClient) -> None:
     assert ok(client.get(f"/v1/drivers/{HW}/properties")) == {}
+    redfish = ok(client.get("/v1/drivers/redfish/properties"))
+    assert "Required" in redfish["redfish_address"]
+    assert {"redfish_username", "redfish_password"} <= set(redfish)
+
+
+def test_redfish_detail(client: TestClient) -> None:
+    driver = ok(client.get("/v1/drivers/redfish"))
+    assert driver["default_power_interface"] == "redfish"
+    assert driver["enabled_boot_interfaces"] == ["ipxe"]
+    assert driver["default_storage_interface"] == "noop"
 
 
 def test_a_second_conductor_joins_the_catalogue(client: TestClient, services: ApiServices) -> None:
@@ -115,7 +123,7 @@ def test_a_second_conductor_joins_the_catalogue(client: TestClient, services: Ap
         conductors.register(session, "second-conductor", [offer, other])
     services._catalogue_at = -1e9  # forget the cached catalogue
     listed = ok(client.get("/v1/drivers"))["drivers"]
-    assert [d["name"] for d in listed] == [HW, "other-hardware"]
+    assert [d["name"] for d in listed] == [HW, "other-hardware", "redfish"]
     assert listed[0]["hosts"] == ["test-conductor", "second-conductor"]
     assert ok(client.get(f"/v1/drivers/{HW}/properties")) == {
         "fake_address": "where the fake BMC lives"
@@ -123,5 +131,5 @@ def test_a_second_conductor_joins_the_catalogue(client: TestClient, services: Ap
     with services.db.write() as session:
         conductors.unregister(session, "second-conductor")
     services._catalogue_at = -1e9
-    assert [d["name"] for d in ok(client.get("/v1/drivers"))["drivers"]] == [HW]
+    assert [d["name"] for d in ok(client.get("/v1/drivers"))["drivers"]] == [HW, "redfish"]
     error(client.get("/v1/drivers/other-hardware"), 404)

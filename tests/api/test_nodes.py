@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid as uuidlib
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -11,7 +10,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ironbound.api.services import ApiServices
-from ironbound.db import conductors
 from tests.api.helpers import (
     add,
     create_connector,
@@ -44,31 +42,9 @@ INTERFACES = (
 
 
 @pytest.fixture
-def other_hardware(services: ApiServices) -> Iterator[str]:
-    """A second conductor offering another hardware type, as a separate process would."""
-    offer = conductors.Offer(
-        hardware_type="other-hardware",
-        enabled={
-            "boot": ["ipxe", "fake"],
-            "deploy": ["direct"],
-            "management": ["fake"],
-            "network": ["noop"],
-            "power": ["fake"],
-            "storage": ["external", "noop"],
-        },
-        defaults={
-            "boot": "ipxe",
-            "deploy": "direct",
-            "management": "fake",
-            "network": "noop",
-            "power": "fake",
-            "storage": "external",
-        },
-    )
-    with services.db.write() as session:
-        conductors.register(session, "other-conductor", [offer])
-    services._catalogue_at = -1e9  # forget the cached catalogue
-    yield "other-hardware"
+def other_hardware() -> str:
+    """The second hardware type ironbound ships (enabled by default, with its own defaults)."""
+    return "redfish"
 
 
 # --- create -------------------------------------------------------------------
@@ -785,45 +761,51 @@ def test_other_fields_can_change_while_active(client: TestClient) -> None:
 def test_driver_change_resets_interfaces_to_the_new_defaults(
     client: TestClient, other_hardware: str
 ) -> None:
-    node = create_node(client, boot_interface="fake", storage_interface="noop")
+    node = create_node(client, boot_interface="fake", storage_interface="external")
     updated = ok(patch(client, f"/v1/nodes/{node['uuid']}", replace("/driver", other_hardware)))
     assert updated["driver"] == other_hardware
     assert updated["boot_interface"] == "ipxe"
     assert updated["deploy_interface"] == "direct"
-    assert updated["storage_interface"] == "external"
+    assert updated["power_interface"] == "redfish"
+    assert updated["management_interface"] == "redfish"
+    assert updated["storage_interface"] == "noop"
 
 
 def test_driver_change_with_an_interface(client: TestClient, other_hardware: str) -> None:
-    node = create_node(client, boot_interface="ipxe")
+    node = create_node(client)
     url = f"/v1/nodes/{node['uuid']}"
     updated = ok(
-        patch(client, url, replace("/driver", other_hardware), add("/boot_interface", "fake"))
+        patch(
+            client, url, replace("/driver", other_hardware), add("/storage_interface", "external")
+        )
     )
-    assert updated["boot_interface"] == "fake"
     assert updated["storage_interface"] == "external"
+    assert updated["boot_interface"] == "ipxe"
 
 
 def test_driver_change_resets_an_interface_given_unchanged(
     client: TestClient, other_hardware: str
 ) -> None:
     # As in Ironic: only interfaces the patch changes survive a driver change.
-    node = create_node(client)
+    node = create_node(client, storage_interface="external")
     url = f"/v1/nodes/{node['uuid']}"
     updated = ok(
-        patch(client, url, replace("/driver", other_hardware), add("/storage_interface", "noop"))
+        patch(
+            client, url, replace("/driver", other_hardware), add("/storage_interface", "external")
+        )
     )
-    assert updated["storage_interface"] == "external"
+    assert updated["storage_interface"] == "noop"
 
 
 def test_driver_change_to_an_interface_the_new_driver_lacks_is_400(
     client: TestClient, other_hardware: str
 ) -> None:
-    node = create_node(client)
+    node = create_node(client, boot_interface="ipxe")
     url = f"/v1/nodes/{node['uuid']}"
     response = patch(
-        client, url, replace("/driver", other_hardware), add("/storage_interface", "cinder")
+        client, url, replace("/driver", other_hardware), add("/boot_interface", "fake")
     )
-    assert "cinder" in error(response, 400)
+    assert "fake" in error(response, 400)
     assert ok(client.get(url))["driver"] == "fake-hardware"
 
 

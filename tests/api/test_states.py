@@ -125,7 +125,16 @@ def test_lifecycle_through_every_stable_state(client: TestClient, node: str) -> 
     provision(client, node, "adopt", "active")
 
 
-@pytest.mark.parametrize("overrides", [{"fake.deploy_delay": 0.6}])
+def test_quick_transitions_are_done_by_the_202(client: TestClient, node: str) -> None:
+    # [api]settle_time: the request waits briefly for its job, so the CLI's
+    # first look already sees the result instead of polling again 10 s later.
+    for verb, state in (("manage", "manageable"), ("provide", "available")):
+        ok(put_provision(client, node, {"target": verb}), 202)
+        seen = ok(client.get(f"/v1/nodes/{node}"))
+        assert (seen["provision_state"], seen["target_provision_state"]) == (state, None)
+
+
+@pytest.mark.parametrize("overrides", [{"fake.deploy_delay": 1.5}])
 def test_target_provision_state_is_set_before_the_202(client: TestClient, node: str) -> None:
     provision(client, node, "manage", "manageable")
     provision(client, node, "provide", "available")
@@ -136,7 +145,7 @@ def test_target_provision_state_is_set_before_the_202(client: TestClient, node: 
     wait_for_state(client, node, "active")
 
 
-@pytest.mark.parametrize("overrides", [{"fake.deploy_delay": 0.8}])
+@pytest.mark.parametrize("overrides", [{"fake.deploy_delay": 2.0}])
 def test_busy_node_answers_409_locked_after_a_short_wait(client: TestClient, node: str) -> None:
     provision(client, node, "manage", "manageable")
     provision(client, node, "provide", "available")
@@ -151,7 +160,7 @@ def test_busy_node_answers_409_locked_after_a_short_wait(client: TestClient, nod
     provision(client, node, "deleted", "available")
 
 
-@pytest.mark.parametrize("overrides", [{"fake.deploy_delay": 0.1}])
+@pytest.mark.parametrize("overrides", [{"fake.deploy_delay": 0.1, "api.settle_time": 0.0}])
 def test_short_lock_waits_instead_of_409(client: TestClient, node: str) -> None:
     provision(client, node, "manage", "manageable")
     provision(client, node, "provide", "available")
@@ -327,7 +336,7 @@ def test_power_on_and_off(client: TestClient, node: str) -> None:
     assert ok(client.get(f"/v1/nodes/{node}"))["power_state"] == "power on"
 
 
-@pytest.mark.parametrize("overrides", [{"fake.power_delay": 0.5}])
+@pytest.mark.parametrize("overrides", [{"fake.power_delay": 1.5}])
 def test_target_power_state_is_set_before_the_202(client: TestClient, node: str) -> None:
     ok(client.put(f"/v1/nodes/{node}/states/power", json={"target": "soft power off"}), 202)
     assert ok(client.get(f"/v1/nodes/{node}/states"))["target_power_state"] is not None
@@ -348,7 +357,7 @@ def _wait_power_settled(client: TestClient, node: str, state: str) -> None:
     "('soft power off', 'rebooting') as target_power_state while it runs; Ironic (and the "
     "API before the 202) show the state the node will reach ('power off', 'power on').",
 )
-@pytest.mark.parametrize("overrides", [{"fake.power_delay": 1.0}])
+@pytest.mark.parametrize("overrides", [{"fake.power_delay": 1.0, "api.settle_time": 0.0}])
 @pytest.mark.parametrize(
     ("action", "target"), [("soft power off", "power off"), ("rebooting", "power on")]
 )
@@ -553,7 +562,7 @@ def test_active_node_power_cycle(client: TestClient, node: str) -> None:
     assert ok(client.get(f"/v1/nodes/{node}"))["provision_state"] == "active"
 
 
-@pytest.mark.parametrize("overrides", [{"fake.deploy_delay": 1.5}])
+@pytest.mark.parametrize("overrides", [{"fake.deploy_delay": 1.5, "api.settle_time": 0.0}])
 def test_node_deleted_while_validate_waits_is_404_not_a_timeout(
     client: TestClient, services: ApiServices
 ) -> None:
