@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import functools
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from oslo_config import cfg
 
+from ironbound import config
+from ironbound.db import migrate
+from ironbound.db.session import Database
 from ironbound.drivers import registry
 
 
@@ -36,3 +42,25 @@ def overrides() -> dict[str, Any]:
     already consumed; a shorter interval keeps the teardown of every test fast.
     """
     return {"conductor.job_poll_interval": 0.1}
+
+
+@pytest.fixture(scope="session")
+def _migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path: Path = tmp_path_factory.mktemp("schema") / "ironbound.sqlite"
+    db = Database(f"sqlite:///{path}")
+    migrate.upgrade(db.engine)
+    db.dispose()
+    return path
+
+
+@pytest.fixture
+def conf(conf: cfg.ConfigOpts, _migrated_template: Path) -> cfg.ConfigOpts:
+    """Each test's database starts as a copy of one migrated at the start of the run.
+
+    Running the migrations is half of a test's set-up; the conductor fixture
+    still calls migrate.upgrade(), which finds the schema at head.
+    """
+    url = config.database_url(conf)
+    if url.startswith("sqlite:///"):
+        shutil.copyfile(_migrated_template, url.removeprefix("sqlite:///"))
+    return conf
