@@ -76,7 +76,15 @@ def test_mac_is_normalised(client: TestClient, node: str, given: str, stored: st
 
 
 @pytest.mark.parametrize(
-    "address", ["52:54:00:12:34", "52:54:00:12:34:5g", "525400123456", "", "52:54:00:12:34:56:78"]
+    "address",
+    [
+        "52:54:00:12:34",
+        "52:54:00:12:34:5g",
+        "525400123456",
+        "",
+        "52:54:00:12:34:56:78",
+        "52:54:00:12:34:56\n",  # '$' matches before a trailing newline
+    ],
 )
 def test_invalid_mac_is_400(client: TestClient, node: str, address: str) -> None:
     response = client.post("/v1/ports", json={"node_uuid": node, "address": address})

@@ -27,7 +27,8 @@ _WWN = re.compile(r"^(0x)?([0-9a-f]{16}|([0-9a-f]{2}:){7}[0-9a-f]{2})$", re.IGNO
 
 def normalize_mac(value: str) -> str | None:
     """A MAC in lower case with colons, or None if `value` is not one."""
-    if not _MAC.match(value):
+    # fullmatch: with match(), '$' also matches before a trailing newline.
+    if not _MAC.fullmatch(value):
         return None
     return value.lower().replace("-", ":")
 
@@ -89,7 +90,7 @@ def check_connector(doc: ConnectorDocument) -> str:
             )
         return mac
     if kind in ("wwnn", "wwpn"):
-        if not _WWN.match(value):
+        if not _WWN.fullmatch(value):
             raise errors.InvalidParameterValue(
                 reason=f"connector_id '{value}' is not a World Wide Name for type {kind}: expected "
                 "16 hex digits, optionally as 8 colon-separated pairs."
@@ -111,8 +112,20 @@ def _list_of(props: dict[str, Any], key: str, check: Any) -> None:
         check(f"properties.{key} item", item)
 
 
+def _has_control_characters(value: str) -> bool:
+    """Newlines and the like, which would break the iPXE script a value is rendered into.
+
+    (iscsi.is_iscsi_name() and parse_portal() let a trailing newline through.)
+    """
+    return any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)
+
+
 def _name(where: str, value: Any) -> None:
-    if not isinstance(value, str) or not iscsi.is_iscsi_name(value):
+    if (
+        not isinstance(value, str)
+        or _has_control_characters(value)
+        or not iscsi.is_iscsi_name(value)
+    ):
         raise errors.InvalidParameterValue(
             reason=f"{where} {value!r} is not a valid iSCSI target name: expected "
             f"{iscsi.NAME_RULE}."
@@ -120,9 +133,9 @@ def _name(where: str, value: Any) -> None:
 
 
 def _portal(where: str, value: Any) -> None:
-    if not isinstance(value, str):
+    if not isinstance(value, str) or _has_control_characters(value):
         raise errors.InvalidParameterValue(
-            reason=f"{where} must be a string ({iscsi.PORTAL_RULE})."
+            reason=f"{where} must be a string without control characters ({iscsi.PORTAL_RULE})."
         )
     try:
         iscsi.parse_portal(value)
@@ -142,12 +155,14 @@ def _lun(where: str, value: Any) -> None:
 
 
 def _text(where: str, value: Any) -> None:
-    if not isinstance(value, str) or not value:
-        raise errors.InvalidParameterValue(reason=f"{where} must be a non-empty string.")
+    if not isinstance(value, str) or not value or _has_control_characters(value):
+        raise errors.InvalidParameterValue(
+            reason=f"{where} must be a non-empty string without control characters."
+        )
 
 
 def _wwn(where: str, value: Any) -> None:
-    if not isinstance(value, str) or not _WWN.match(value):
+    if not isinstance(value, str) or not _WWN.fullmatch(value):
         raise errors.InvalidParameterValue(
             reason=f"{where} must be a World Wide Name (16 hex digits)."
         )
