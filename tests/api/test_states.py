@@ -145,7 +145,7 @@ def test_target_provision_state_is_set_before_the_202(client: TestClient, node: 
     wait_for_state(client, node, "active")
 
 
-@pytest.mark.parametrize("overrides", [{"fake.deploy_delay": 2.0}])
+@pytest.mark.parametrize("overrides", [{"fake.deploy_delay": 1.0, "api.settle_time": 0.0}])
 def test_busy_node_answers_409_locked_after_a_short_wait(client: TestClient, node: str) -> None:
     provision(client, node, "manage", "manageable")
     provision(client, node, "provide", "available")
