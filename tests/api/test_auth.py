@@ -10,12 +10,15 @@ from typing import Any
 import bcrypt
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.api.helpers import (
     MAX_HEADER,
     MIN_HEADER,
     VERSION_HEADER,
     add,
+    envelope,
     error,
     iscsi_properties,
     ok,
@@ -250,3 +253,27 @@ def test_member_patch_response_is_redacted_and_keeps_the_secret(
         "target_lun": 4,
         "auth_password": "******",
     }
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    scheme=st.sampled_from(["Basic ", "basic ", "Bearer ", "", "Basic  "]),
+    payload=st.binary(max_size=40).map(lambda raw: base64.b64encode(raw).decode())
+    | st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), max_size=40)
+    | st.tuples(st.sampled_from([*PASSWORDS, "x", ""]), st.text(max_size=12)).map(
+        lambda pair: base64.b64encode(f"{pair[0]}:{pair[1]}".encode()).decode()
+    ),
+)
+def test_any_authorization_header_is_200_or_401(
+    client: TestClient, scheme: str, payload: str
+) -> None:
+    response = client.get("/v1/nodes", headers=_basic(scheme + payload))
+    assert response.status_code in (200, 401), response.text
+    if response.status_code == 401:
+        envelope(response)
+        assert response.headers["www-authenticate"] == 'Basic realm="Baremetal API"'
