@@ -160,7 +160,7 @@ class NodeTask:
 
     def power_action(self, power_state: str) -> None:
         power = self.driver.power
-        self.save(target_power_state=power_state)
+        self.save(target_power_state=states.POWER_TARGET_AFTER_ACTION.get(power_state, power_state))
         try:
             if power_state in (states.REBOOT, states.SOFT_REBOOT):
                 power.reboot(self, soft=power_state == states.SOFT_REBOOT)

@@ -1,0 +1,147 @@
+"""Provision flows on fake power: what each verb does, and where failures land."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import wait_for_state, wait_until
+
+
+@pytest.fixture
+def overrides() -> dict[str, Any]:
+    return {"deploy.http_url": "http://192.0.2.1:8080"}
+
+
+def _node(client: TestClient, storage: str = "external", **fields: Any) -> str:
+    body = {
+        "driver": "fake-hardware",
+        "boot_interface": "ipxe",
+        "deploy_interface": "direct",
+        "storage_interface": storage,
+        "properties": {"capabilities": "iscsi_boot:True"},
+        **fields,
+    }
+    uuid = str(client.post("/v1/nodes", json=body).json()["uuid"])
+    client.post("/v1/ports", json={"address": "52:54:00:aa:bb:01", "node_uuid": uuid})
+    client.post(
+        "/v1/volume/connectors",
+        json={"node_uuid": uuid, "type": "iqn", "connector_id": "iqn.2026-11.org.example:flows"},
+    )
+    props = {
+        "target_iqn": "iqn.2026-11.org.example:v",
+        "target_portal": "192.0.2.9:3260",
+        "target_lun": 0,
+    }
+    client.post(
+        "/v1/volume/targets",
+        json={
+            "node_uuid": uuid,
+            "volume_type": "iscsi",
+            "boot_index": 0,
+            "volume_id": "v",
+            "properties": props,
+        },
+    )
+    for verb, state in (("manage", "manageable"), ("provide", "available")):
+        client.put(f"/v1/nodes/{uuid}/states/provision", json={"target": verb})
+        wait_for_state(client, uuid, state)
+    return uuid
+
+
+def _state(client: TestClient, uuid: str) -> dict[str, Any]:
+    body: dict[str, Any] = client.get(f"/v1/nodes/{uuid}").json()
+    return body
+
+
+def _power_is(client: TestClient, uuid: str, expected: str) -> Callable[[], bool]:
+    def reached() -> bool:
+        node = _state(client, uuid)
+        return bool(node["power_state"] == expected and node["target_power_state"] is None)
+
+    return reached
+
+
+def test_cinder_deploy_fails_at_attach_with_a_clear_reason(client: TestClient) -> None:
+    uuid = _node(client, storage="cinder")
+    client.put(f"/v1/nodes/{uuid}/states/provision", json={"target": "active"})
+    wait_until(
+        lambda: _state(client, uuid)["provision_state"] == "deploy failed", what="deploy failed"
+    )
+    node = _state(client, uuid)
+    assert node["last_error"].startswith(
+        "deploy failed: attach volumes failed: Storage operation failed:"
+    )
+    assert "use the external storage interface" in node["last_error"].lower()
+    assert node["power_state"] == "power off"
+    # Undeploying it does not get stuck in "error" for want of a Cinder.
+    client.put(f"/v1/nodes/{uuid}/states/provision", json={"target": "deleted"})
+    wait_for_state(client, uuid, "available")
+
+
+def test_image_source_is_refused_before_anything_happens(client: TestClient) -> None:
+    uuid = _node(client, instance_info={"image_source": "http://images/x.qcow2"})
+    table = client.get(f"/v1/nodes/{uuid}/validate").json()
+    assert table["deploy"]["result"] is False
+    assert "does not write images yet" in table["deploy"]["reason"]
+    client.put(f"/v1/nodes/{uuid}/states/provision", json={"target": "active"})
+    wait_until(
+        lambda: _state(client, uuid)["provision_state"] == "deploy failed", what="deploy failed"
+    )
+    node = _state(client, uuid)
+    assert node["last_error"].startswith("validate failed: deploy:")
+    assert node["power_state"] != "power on"
+
+
+def test_abort_while_waiting_for_the_boot(client: TestClient) -> None:
+    uuid = _node(client)
+    client.put(f"/v1/nodes/{uuid}/states/provision", json={"target": "active"})
+    wait_until(
+        lambda: _state(client, uuid)["provision_state"] == "wait call-back", what="wait call-back"
+    )
+    assert _state(client, uuid)["power_state"] == "power on"
+    assert (
+        client.put(f"/v1/nodes/{uuid}/states/provision", json={"target": "abort"}).status_code
+        == 202
+    )
+    wait_until(
+        lambda: _state(client, uuid)["power_state"] == "power off", what="power off after abort"
+    )
+    node = _state(client, uuid)
+    assert node["provision_state"] == "deploy failed"
+    # From there the operator can try again.
+    client.put(f"/v1/nodes/{uuid}/states/provision", json={"target": "active"})
+    wait_until(
+        lambda: _state(client, uuid)["provision_state"] == "wait call-back", what="second deploy"
+    )
+
+
+def test_rebuild_and_adopt_on_fake_deploy(client: TestClient) -> None:
+    uuid = str(client.post("/v1/nodes", json={"driver": "fake-hardware"}).json()["uuid"])
+    for verb, state in (
+        ("manage", "manageable"),
+        ("adopt", "active"),
+        ("rebuild", "active"),
+        ("deleted", "available"),
+    ):
+        response = client.put(f"/v1/nodes/{uuid}/states/provision", json={"target": verb})
+        assert response.status_code == 202, response.text
+        wait_for_state(client, uuid, state)
+
+
+def test_power_actions_record_the_state(client: TestClient) -> None:
+    uuid = str(client.post("/v1/nodes", json={"driver": "fake-hardware"}).json()["uuid"])
+    for target, expected in (
+        ("power on", "power on"),
+        ("rebooting", "power on"),
+        ("power off", "power off"),
+        ("soft rebooting", "power on"),
+        ("soft power off", "power off"),
+    ):
+        assert (
+            client.put(f"/v1/nodes/{uuid}/states/power", json={"target": target}).status_code == 202
+        )
+        wait_until(_power_is(client, uuid, expected), what=target)
