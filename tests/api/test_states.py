@@ -351,12 +351,6 @@ def _wait_power_settled(client: TestClient, node: str, state: str) -> None:
     wait_until(done, what=f"power state {state}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="conductor/task.py NodeTask.power_action() saves the action itself "
-    "('soft power off', 'rebooting') as target_power_state while it runs; Ironic (and the "
-    "API before the 202) show the state the node will reach ('power off', 'power on').",
-)
 @pytest.mark.parametrize("overrides", [{"fake.power_delay": 1.0, "api.settle_time": 0.0}])
 @pytest.mark.parametrize(
     ("action", "target"), [("soft power off", "power off"), ("rebooting", "power on")]
