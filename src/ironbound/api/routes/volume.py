@@ -321,6 +321,13 @@ def _register_changes(kind: str) -> None:
             names = children.detail_names(spec, minor)
             before = children.render(spec, row, node.uuid, names, base_url, policy.ADMIN)
             after = patch.apply(before, body, updatable=_UPDATABLE[kind])
+            if after.get("properties") == REDACTED:
+                # A client writing back the redacted document it was shown
+                # would replace the real properties with the placeholder.
+                raise errors.InvalidParameterValue(
+                    reason="properties cannot be replaced by the redacted placeholder; "
+                    "change individual keys (/properties/<key>) instead."
+                )
             candidate = {k: after[k] for k in _UPDATABLE[kind] if k in after}
             if isinstance(row, VolumeConnector):
                 cdoc, new_node, connector_id = _checked_connector(session, candidate, row.id)
