@@ -24,6 +24,7 @@ from tests.api.helpers import (
     ok,
     patch,
     power,
+    replace,
 )
 
 PASSWORDS = {"alice": "alice-pw", "mike": "mike-pw", "rita": "rita-pw", "dora": "dora-pw"}
@@ -277,3 +278,15 @@ def test_any_authorization_header_is_200_or_401(
     if response.status_code == 401:
         envelope(response)
         assert response.headers["www-authenticate"] == 'Basic realm="Baremetal API"'
+
+
+def test_writing_back_the_redacted_properties_is_refused(
+    client: TestClient, node: str, target: dict[str, Any]
+) -> None:
+    power(_AuthClient(client, ADMIN), node, "power off")
+    url = f"/v1/volume/targets/{target['uuid']}"
+    shown = ok(client.get(url, auth=MEMBER))["properties"]
+    assert shown == REDACTED
+    response = patch(client, url, replace("/properties", shown), auth=MEMBER)
+    assert "redacted placeholder" in error(response, 400)
+    assert ok(client.get(url, auth=ADMIN))["properties"] == {**CHAP, "auth_password": "******"}
