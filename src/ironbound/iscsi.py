@@ -16,13 +16,13 @@ DEFAULT_PORT = 3260
 
 _IQN = re.compile(
     r"^iqn\.\d{4}-(0[1-9]|1[0-2])\.[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*"
-    r"(:[\x21-\x7e]+)?$",
+    r"(:[\x21-\x7e]+)?\Z",
     re.IGNORECASE,
 )
-_EUI = re.compile(r"^eui\.[0-9a-f]{16}$", re.IGNORECASE)
-_NAA = re.compile(r"^naa\.([0-9a-f]{16}|[0-9a-f]{32})$", re.IGNORECASE)
+_EUI = re.compile(r"^eui\.[0-9a-f]{16}\Z", re.IGNORECASE)
+_NAA = re.compile(r"^naa\.([0-9a-f]{16}|[0-9a-f]{32})\Z", re.IGNORECASE)
 _HOSTNAME = re.compile(
-    r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$",
+    r"^(?=.{1,253}\Z)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\Z",
     re.IGNORECASE,
 )
 

@@ -26,9 +26,9 @@ FIRST_DRIVE = 0x80
 
 # iPXE scripts have no quoting: a value with spaces, '$' (setting expansion)
 # or '#' would be cut or rewritten. Printable ASCII without those is safe.
-_SAFE = re.compile(r"^[\x21-\x7e]{1,255}$")
+_SAFE = re.compile(r"^[\x21-\x7e]{1,255}\Z")
 _UNSAFE_CHARS = "$#'\"\\"
-_EFI_PATH = re.compile(r"^\\?([A-Za-z0-9_.-]+\\)*[A-Za-z0-9_.-]+\.[Ee][Ff][Ii]$")
+_EFI_PATH = re.compile(r"^\\?([A-Za-z0-9_.-]+\\)*[A-Za-z0-9_.-]+\.[Ee][Ff][Ii]\Z")
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,9 @@ from ironbound.db.session import Database
 
 LOG = logging.getLogger(__name__)
 
-_MAC = re.compile(r"^([0-9a-f]{2}-){5}[0-9a-f]{2}$")
+_MAC = re.compile(r"^([0-9a-f]{2}-){5}[0-9a-f]{2}\Z")
 _EVENTS = frozenset({"booting", "failed"})
-_ERRNO = re.compile(r"^(0x)?[0-9a-fA-F]{1,8}$")
+_ERRNO = re.compile(r"^(0x)?[0-9a-fA-F]{1,8}\Z")
 IPXE = "text/plain; charset=utf-8"
 
 

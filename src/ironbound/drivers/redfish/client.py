@@ -75,7 +75,7 @@ AUTH_TYPES: tuple[str, ...] = ("auto", "basic", "session")
 
 _TRUE_STRINGS = frozenset({"1", "t", "true", "on", "y", "yes"})
 _FALSE_STRINGS = frozenset({"0", "f", "false", "off", "n", "no"})
-_SYSTEM_PATH = re.compile(r"^/redfish/v1/Systems/[^/?#\s]+/?$")
+_SYSTEM_PATH = re.compile(r"^/redfish/v1/Systems/[^/?#\s]+/?\Z")
 _MEMORY_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 #: Passwords shorter than this are not scrubbed from messages: replacing every
 #: "on" or "1" in a message would wreck it, and such a password is no secret.
