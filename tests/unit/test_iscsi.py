@@ -54,12 +54,6 @@ def test_invalid_names(name: str) -> None:
     assert not is_iscsi_name(name)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="iscsi.is_iscsi_name() uses re.match() with patterns ending in '$', which also "
-    "matches before a trailing newline; fullmatch() (or '\\Z') would refuse it. The API "
-    "refuses control characters itself (api/schemas/volume.py).",
-)
 @pytest.mark.parametrize(
     "name", ["iqn.2010-10.org.x\n", "eui.02004567A425678D\n", "naa.52004567BA64678D\n"]
 )
@@ -118,12 +112,6 @@ def test_an_empty_port_means_the_default_port() -> None:
     assert parse_portal("192.0.2.1:") == Portal(host="192.0.2.1", port=DEFAULT_PORT)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="iscsi._HOSTNAME ends in '$' and is applied with match(), so a host name with a "
-    "trailing newline inside the portal ('san\\n:3260') parses; fullmatch() would refuse "
-    "it. The API refuses control characters itself.",
-)
 def test_a_host_with_a_newline_is_refused() -> None:
     with pytest.raises(ValueError):
         parse_portal("san\n:3260")

@@ -176,12 +176,6 @@ def test_the_error_never_shows_the_password() -> None:
     assert "bad password" not in str(caught.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sanplan._SAFE ends in '$' and is applied with match(), so a credential with a "
-    "trailing newline passes and would end its 'set password' line early; fullmatch() would "
-    "refuse it. The API refuses control characters itself.",
-)
 def test_a_credential_with_a_trailing_newline_is_refused() -> None:
     with pytest.raises(PlanError):
         build([iqn_connector()], [target(**chap("u", "pw\n"))])
