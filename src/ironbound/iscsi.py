@@ -85,7 +85,7 @@ def parse_portal(value: str) -> Portal:
                 ) from None
     port = DEFAULT_PORT
     if port_text:
-        if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        if not re.fullmatch(r"[0-9]{1,5}", port_text) or not 1 <= int(port_text) <= 65535:
             raise ValueError(f"'{port_text}' in '{value}' is not a port number (1-65535)")
         port = int(port_text)
     return Portal(host=host, port=port)

@@ -20,6 +20,7 @@ def create_app(services: ApiServices) -> FastAPI:
         redirect_slashes=False,
         docs_url=None,
         redoc_url=None,
+        openapi_url=None,  # Ironic serves no such document; keep the surface Ironic's
     )
     app.state.services = services
     errors.install(app)

@@ -23,6 +23,7 @@ class Signals:
     def __init__(self) -> None:
         self._work = threading.Condition()
         self._work_pending = False
+        self._closed = False
         self._done = threading.Condition()
 
     def work_queued(self) -> None:
@@ -32,9 +33,22 @@ class Signals:
 
     def wait_for_work(self, timeout: float) -> None:
         with self._work:
+            if self._closed:
+                return
             if not self._work_pending:
                 self._work.wait(timeout)
-            self._work_pending = False
+            if not self._closed:
+                self._work_pending = False
+
+    def close(self) -> None:
+        """Wake every waiting worker now and keep waking them (the conductor is stopping)."""
+        with self._work:
+            self._closed = True
+            self._work.notify_all()
+
+    def reopen(self) -> None:
+        with self._work:
+            self._closed = False
 
     def job_finished(self) -> None:
         with self._done:

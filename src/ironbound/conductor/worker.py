@@ -87,6 +87,7 @@ class Conductor:
             conductors.register(session, self.ctx.hostname, offers)
         self._take_over(self.ctx.hostname, "restarted")
         self._stop.clear()
+        self.ctx.signals.reopen()
         self._threads = []
         for number in range(self.ctx.conf.conductor.workers_pool_size):
             self._spawn(self._work_loop, f"ironbound-worker-{number}")
@@ -105,7 +106,7 @@ class Conductor:
     def stop(self, timeout: float = 30.0) -> None:
         """Let running jobs finish, then deregister."""
         self._stop.set()
-        self.ctx.signals.work_queued()  # wake idle workers so they see the stop
+        self.ctx.signals.close()  # wake idle workers so they see the stop
         for thread in self._threads:
             thread.join(timeout)
         with self.ctx.db.write() as session:
@@ -128,7 +129,7 @@ class Conductor:
     def run_one(self) -> bool:
         """Claim and run one job; False when there was nothing to run."""
         with self.ctx.db.write() as session:
-            job = jobs.claim(session, self.ctx.hostname)
+            job = jobs.claim(session, self.ctx.hostname, tuple(self.ctx.registry.profiles))
             if job is None:
                 return False
             job_id, node_id, kind, args = job.id, job.node_id, job.kind, dict(job.args)

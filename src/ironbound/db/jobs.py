@@ -10,6 +10,7 @@ serialises writers anyway (BEGIN IMMEDIATE).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select
@@ -28,10 +29,13 @@ def enqueue(session: Session, node_id: int, kind: str, args: dict[str, Any] | No
     return job
 
 
-def claim(session: Session, conductor: str) -> Job | None:
-    """The next runnable job, now running under `conductor`, or None.
+def claim(session: Session, conductor: str, hardware_types: Collection[str]) -> Job | None:
+    """The next runnable job for a node of one of `hardware_types`, now running under
+    `conductor`, or None.
 
-    Exclusive jobs also take the node's lock; shared ones do not.
+    Exclusive jobs also take the node's lock; shared ones do not. Conductors
+    that offer the same hardware type are expected to enable the same
+    interfaces for it.
     """
     ahead = aliased(Job)
     first_in_line = (
@@ -48,6 +52,7 @@ def claim(session: Session, conductor: str) -> Job | None:
         .join(Node, Node.id == Job.node_id)
         .where(
             Job.status == "queued",
+            Node.driver.in_(hardware_types),
             or_(
                 Job.kind.in_(nodes.SHARED_JOB_KINDS),
                 (Node.reservation.is_(None)) & (Job.id == first_in_line),

@@ -16,6 +16,7 @@ short-lived child process.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -48,7 +49,10 @@ class HardwareProfile:
     defaults: Mapping[str, str | None]
 
 
+@functools.cache
 def _load_group(group: str) -> dict[str, Any]:
+    # Installed entry points do not change while a process runs; scanning them
+    # is the slowest part of building a registry.
     return {ep.name: ep for ep in entry_points(group=group)}
 
 

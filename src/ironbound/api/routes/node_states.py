@@ -192,7 +192,7 @@ def maintenance_on(
     ident: str, services: Services, minor: Version, body: OptionalJsonBody
 ) -> Response:
     reason = None
-    if isinstance(body, dict):
+    if body is not None:
         _object(body, "maintenance", frozenset({"reason"}))
         reason = body.get("reason")
         if reason is not None and not isinstance(reason, str):

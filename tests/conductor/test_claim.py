@@ -1,0 +1,33 @@
+"""Claiming jobs: a conductor only takes work for hardware it drives."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from ironbound.conductor.worker import Conductor
+from ironbound.db import jobs, nodes
+
+
+def test_a_conductor_claims_only_its_hardware_types(
+    client: TestClient, conductor: Conductor
+) -> None:
+    uuid = client.post("/v1/nodes", json={"driver": "fake-hardware"}).json()["uuid"]
+    conductor.stop()  # keep its workers from taking the job first
+    db = conductor.ctx.db
+    with db.write() as session:
+        node_id = nodes.get_by_uuid(session, uuid).id
+        jobs.enqueue(session, node_id, "validate")
+    with db.write() as session:
+        assert jobs.claim(session, "redfish-only", ("redfish",)) is None
+    with db.write() as session:
+        job = jobs.claim(session, "fake-too", ("redfish", "fake-hardware"))
+        assert job is not None and job.node_id == node_id and job.conductor == "fake-too"
+    conductor.start()
+
+
+def test_maintenance_body_must_be_an_object(client: TestClient) -> None:
+    uuid = client.post("/v1/nodes", json={"driver": "fake-hardware"}).json()["uuid"]
+    response = client.put(f"/v1/nodes/{uuid}/maintenance", json=["reason"])
+    assert response.status_code == 400
+    assert client.put(f"/v1/nodes/{uuid}/maintenance", json={"reason": "disk"}).status_code == 202
+    assert client.get(f"/v1/nodes/{uuid}").json()["maintenance_reason"] == "disk"
