@@ -11,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import json
 import logging
-import multiprocessing
 import signal
+import subprocess
+import sys
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from oslo_config import cfg
@@ -55,12 +58,40 @@ def secret_box(conf: cfg.ConfigOpts) -> SecretBox:
     return SecretBox.from_file(Path(key_file))
 
 
-def _upgrade_in_child(url: str) -> None:
+def upgrade_database(url: str) -> None:
     db = Database(url)
     try:
         migrate.upgrade(db.engine)
     finally:
         db.dispose()
+
+
+_CHILD = (
+    "import json, sys\n"
+    "from importlib import import_module\n"
+    "module, name = sys.argv[1].rsplit(':', 1)\n"
+    "result = getattr(import_module(module), name)(*json.loads(sys.argv[2]))\n"
+    "print(json.dumps(result))\n"
+)
+
+
+def run_in_child(function: str, *args: Any) -> Any:
+    """`module:function(*args)` in a fresh interpreter; its JSON result.
+
+    Used for work a server needs once and should not keep the memory of
+    (Alembic, loading every driver). A plain child process rather than
+    multiprocessing, which would leave its resource-tracker process running
+    beside the server for good.
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, function, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{function} failed in a child process:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout)
 
 
 def open_database(conf: cfg.ConfigOpts, upgrade: bool) -> Database:
@@ -70,13 +101,7 @@ def open_database(conf: cfg.ConfigOpts, upgrade: bool) -> Database:
     if upgrade:
         # A short-lived child runs Alembic, so that its ~10 MiB never stay
         # resident in a server that needs them once in its life.
-        child = multiprocessing.get_context("spawn").Process(
-            target=_upgrade_in_child, args=(db.url,)
-        )
-        child.start()
-        child.join()
-        if child.exitcode != 0:
-            raise SystemExit(f"Upgrading the database failed (exit status {child.exitcode}).")
+        run_in_child("ironbound.service:upgrade_database", db.url)
     else:
         raise SystemExit(
             f"The database at {db.engine.url.render_as_string(hide_password=True)} is not at "
@@ -169,8 +194,9 @@ class Service:
             # Loading every driver in a child checks them all and reads their
             # properties, while this process loads a driver only when a node
             # needs it (see ironbound.drivers.registry).
-            with multiprocessing.get_context("spawn").Pool(1) as pool:
-                properties = pool.apply(registry.describe, config.sources(self.conf))
+            properties = run_in_child(
+                "ironbound.drivers.registry:describe", *config.sources(self.conf)
+            )
             self.conductor.start(properties)
         try:
             asyncio.run(self._serve())
