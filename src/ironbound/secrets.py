@@ -14,13 +14,16 @@ Three rules live here so that no other module has to remember them:
 
 from __future__ import annotations
 
+import base64
 import copy
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from cryptography.fernet import Fernet, InvalidToken
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 MASK = "******"
 
@@ -134,10 +137,22 @@ def mask(data: Any) -> Any:
 
 
 class SecretBox:
-    """Encrypts the flat secret mappings for storage (Fernet: AES-CBC + HMAC)."""
+    """Encrypts the flat secret mappings for storage (Fernet: AES-CBC + HMAC).
+
+    cryptography is imported at the first secret sealed or opened: a server
+    whose nodes carry no secrets yet does not pay its memory.
+    """
 
     def __init__(self, key: bytes) -> None:
-        self._fernet = Fernet(key)
+        self._key = key
+        self._fernet: Fernet | None = None
+
+    def _cipher(self) -> Fernet:
+        if self._fernet is None:
+            from cryptography.fernet import Fernet  # noqa: PLC0415 (see the class docstring)
+
+            self._fernet = Fernet(self._key)
+        return self._fernet
 
     @classmethod
     def from_file(cls, path: Path) -> SecretBox:
@@ -146,7 +161,7 @@ class SecretBox:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             return cls(path.read_bytes().strip())
-        key = Fernet.generate_key()
+        key = base64.urlsafe_b64encode(os.urandom(32))  # a Fernet key
         with os.fdopen(fd, "wb") as handle:
             handle.write(key)
         return cls(key)
@@ -155,14 +170,16 @@ class SecretBox:
         """Ciphertext for `secrets`, or None when there is nothing to hide."""
         if not secrets:
             return None
-        return self._fernet.encrypt(orjson.dumps(secrets)).decode("ascii")
+        return self._cipher().encrypt(orjson.dumps(secrets)).decode("ascii")
 
     def open(self, sealed: str | None) -> dict[str, Any]:
         """The secrets behind `sealed`; raises ValueError if the key does not fit."""
         if not sealed:
             return {}
+        from cryptography.fernet import InvalidToken  # noqa: PLC0415
+
         try:
-            value = orjson.loads(self._fernet.decrypt(sealed.encode("ascii")))
+            value = orjson.loads(self._cipher().decrypt(sealed.encode("ascii")))
         except InvalidToken as exc:
             raise ValueError("stored secrets cannot be decrypted with this key") from exc
         if not isinstance(value, dict):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from fastapi import Request
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -25,6 +25,8 @@ from ironbound.db import nodes, queries
 from ironbound.db.models import Node, Port, VolumeConnector, VolumeTarget
 
 ChildModel = Port | VolumeConnector | VolumeTarget
+#: What a child is rendered from: an ORM object, or a plain row on list pages.
+ChildRecord = ChildModel | Row[Any]
 
 
 @dataclass(frozen=True)
@@ -38,12 +40,12 @@ class Child:
     uuid_field: str  # how errors name the path's UUID, e.g. "target_uuid"
     not_found: Callable[[str], errors.NotFound]
     #: Extra rendering (masking, redaction) applied to each document.
-    finish: Callable[[ChildModel, dict[str, Any], Identity], None] | None = None
+    finish: Callable[[ChildRecord, dict[str, Any], Identity], None] | None = None
 
 
 def render(
     spec: Child,
-    row: ChildModel,
+    row: ChildRecord,
     node_uuid: str,
     names: tuple[str, ...],
     base_url: str,

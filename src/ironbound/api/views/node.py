@@ -6,6 +6,8 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import Row
+
 from ironbound.api import links
 from ironbound.api import microversions as mv
 from ironbound.conductor import states
@@ -100,8 +102,13 @@ def summary_fields(minor: int) -> tuple[str, ...]:
     return tuple(name for name in (*SUMMARY, "links") if FIELDS[name] <= minor)
 
 
-def render(node: Node, names: Sequence[str], minor: int, base_url: str) -> dict[str, Any]:
-    """The node's wire document with exactly `names` (in this order)."""
+def render(
+    node: Node | Row[Any], names: Sequence[str], minor: int, base_url: str
+) -> dict[str, Any]:
+    """The node's wire document with exactly `names` (in this order).
+
+    `node` is an ORM object or a plain row of the nodes table (list pages).
+    """
     out: dict[str, Any] = {}
     for name in names:
         if name == "links":
