@@ -11,16 +11,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from fastapi import Request
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ironbound import errors
 from ironbound.api import links, listing, responses
+from ironbound.api.deps import Call
 from ironbound.api.policy import Identity
 from ironbound.api.schemas.common import check_uuid
-from ironbound.api.services import ApiServices
 from ironbound.db import nodes, queries
 from ironbound.db.models import Node, Port, VolumeConnector, VolumeTarget
 
@@ -84,12 +83,8 @@ def node_uuid_of(session: Session, row: ChildModel) -> str:
 
 
 def list_children(
-    request: Request,
+    call: Call,
     spec: Child,
-    services: ApiServices,
-    minor: int,
-    base_url: str,
-    identity: Identity,
     *,
     node_ident: str | None = None,
     filters: Mapping[str, Callable[[Session, str], Any]] | None = None,
@@ -97,9 +92,10 @@ def list_children(
     detail_param: bool = False,
 ) -> Response:
     """A list document of `spec` rows, optionally those of one node."""
+    services, minor, base_url, identity = call.services, call.minor, call.base_url, call.identity
     filters = filters or {}
     query = listing.parse(
-        request.query_params,
+        call.request.query_params,
         minor=minor,
         max_limit=services.conf.api.max_limit,
         fields_table=spec.fields,
@@ -186,15 +182,8 @@ def node_uuid_filter(spec: Child) -> Callable[[Session, str], Any]:
     return where
 
 
-def show(
-    request: Request,
-    spec: Child,
-    services: ApiServices,
-    ident: str,
-    minor: int,
-    base_url: str,
-    identity: Identity,
-) -> Response:
+def show(call: Call, spec: Child, ident: str) -> Response:
+    request, minor, base_url = call.request, call.minor, call.base_url
     names = detail_names(spec, minor)
     extra = set(request.query_params) - {"fields"}
     if extra:
@@ -204,11 +193,10 @@ def show(
     if "fields" in request.query_params:
         picked = listing.parse_fields(request.query_params["fields"], spec.fields, minor)
         names = tuple(picked) if "links" in picked else (*picked, "links")
-    with services.db.read() as session:
+    with call.services.db.read() as session:
         row = get(session, spec, ident)
-        return responses.json(
-            render(spec, row, node_uuid_of(session, row), names, base_url, identity)
-        )
+        document = render(spec, row, node_uuid_of(session, row), names, base_url, call.identity)
+    return responses.json(document)
 
 
 def body_node(session: Session, value: Any) -> Node:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
@@ -81,7 +82,25 @@ async def _json_body(request: Request) -> Any:
     return body
 
 
+@dataclass(frozen=True)
+class Call:
+    """What a read handler needs about its request, as one parameter."""
+
+    request: Request
+    services: ApiServices
+    minor: int
+    base_url: str
+    identity: Identity
+
+
+def _call(request: Request) -> Call:
+    return Call(
+        request, _services(request), _version(request), _base_url(request), _identity(request)
+    )
+
+
 Version = Annotated[int, Depends(_version)]
+CurrentCall = Annotated[Call, Depends(_call)]
 CurrentIdentity = Annotated[Identity, Depends(_identity)]
 Services = Annotated[ApiServices, Depends(_services)]
 BaseUrl = Annotated[str, Depends(_base_url)]

@@ -5,14 +5,21 @@ from __future__ import annotations
 import uuid as uuidlib
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ironbound import errors
 from ironbound.api import children, locking, patch, responses
 from ironbound.api import microversions as mv
-from ironbound.api.deps import BaseUrl, CurrentIdentity, JsonBody, Services, Version
+from ironbound.api.deps import (
+    BaseUrl,
+    CurrentCall,
+    CurrentIdentity,
+    JsonBody,
+    Services,
+    Version,
+)
 from ironbound.api.routes.nodes import lookup
 from ironbound.api.schemas.common import validate
 from ironbound.api.schemas.port import PortDocument
@@ -66,25 +73,13 @@ def _filters() -> dict[str, Any]:
     }
 
 
-def _list(
-    request: Request,
-    services: Any,
-    minor: int,
-    base_url: str,
-    identity: Any,
-    detail: bool,
-    node_ident: str | None = None,
-) -> Response:
+def _list(call: CurrentCall, detail: bool, node_ident: str | None = None) -> Response:
     if node_ident is not None:
-        with services.db.read() as session:
-            node_ident = lookup(session, node_ident, minor).uuid
+        with call.services.db.read() as session:
+            node_ident = lookup(session, node_ident, call.minor).uuid
     return children.list_children(
-        request,
+        call,
         PORTS,
-        services,
-        minor,
-        base_url,
-        identity,
         node_ident=node_ident,
         filters={} if node_ident else _filters(),
         detail_path=detail,
@@ -92,61 +87,28 @@ def _list(
 
 
 @router.get("/v1/ports")
-def list_ports(
-    request: Request,
-    services: Services,
-    minor: Version,
-    base_url: BaseUrl,
-    identity: CurrentIdentity,
-) -> Response:
-    return _list(request, services, minor, base_url, identity, detail=False)
+def list_ports(call: CurrentCall) -> Response:
+    return _list(call, detail=False)
 
 
 @router.get("/v1/ports/detail")
-def list_ports_detail(
-    request: Request,
-    services: Services,
-    minor: Version,
-    base_url: BaseUrl,
-    identity: CurrentIdentity,
-) -> Response:
-    return _list(request, services, minor, base_url, identity, detail=True)
+def list_ports_detail(call: CurrentCall) -> Response:
+    return _list(call, detail=True)
 
 
 @router.get("/v1/nodes/{node_ident}/ports")
-def node_ports(
-    node_ident: str,
-    request: Request,
-    services: Services,
-    minor: Version,
-    base_url: BaseUrl,
-    identity: CurrentIdentity,
-) -> Response:
-    return _list(request, services, minor, base_url, identity, detail=False, node_ident=node_ident)
+def node_ports(node_ident: str, call: CurrentCall) -> Response:
+    return _list(call, detail=False, node_ident=node_ident)
 
 
 @router.get("/v1/nodes/{node_ident}/ports/detail")
-def node_ports_detail(
-    node_ident: str,
-    request: Request,
-    services: Services,
-    minor: Version,
-    base_url: BaseUrl,
-    identity: CurrentIdentity,
-) -> Response:
-    return _list(request, services, minor, base_url, identity, detail=True, node_ident=node_ident)
+def node_ports_detail(node_ident: str, call: CurrentCall) -> Response:
+    return _list(call, detail=True, node_ident=node_ident)
 
 
 @router.get("/v1/ports/{ident}")
-def show_port(
-    ident: str,
-    request: Request,
-    services: Services,
-    minor: Version,
-    base_url: BaseUrl,
-    identity: CurrentIdentity,
-) -> Response:
-    return children.show(request, PORTS, services, ident, minor, base_url, identity)
+def show_port(ident: str, call: CurrentCall) -> Response:
+    return children.show(call, PORTS, ident)
 
 
 def _checked(

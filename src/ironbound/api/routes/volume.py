@@ -6,14 +6,21 @@ import uuid as uuidlib
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ironbound import errors, secrets
 from ironbound.api import children, links, locking, patch, policy, responses
 from ironbound.api import microversions as mv
-from ironbound.api.deps import BaseUrl, CurrentIdentity, JsonBody, Services, Version
+from ironbound.api.deps import (
+    BaseUrl,
+    CurrentCall,
+    CurrentIdentity,
+    JsonBody,
+    Services,
+    Version,
+)
 from ironbound.api.schemas.common import validate
 from ironbound.api.schemas.volume import (
     ConnectorDocument,
@@ -103,61 +110,25 @@ def node_volume(node_ident: str, services: Services, minor: Version, base_url: B
     return responses.json(_volume_document(base_url, f"nodes/{node.uuid}/volume"))
 
 
-def _list(
-    kind: str,
-    request: Request,
-    services: ApiServices,
-    minor: int,
-    base_url: str,
-    identity: policy.Identity,
-    node_ident: str | None = None,
-) -> Response:
-    _need_volume_api(minor)
+def _list(kind: str, call: CurrentCall, node_ident: str | None = None) -> Response:
+    _need_volume_api(call.minor)
     spec = _KINDS[kind]
     filters = {} if node_ident else {"node": children.node_filter(spec)}
     return children.list_children(
-        request,
-        spec,
-        services,
-        minor,
-        base_url,
-        identity,
-        node_ident=node_ident,
-        filters=filters,
-        detail_param=True,
+        call, spec, node_ident=node_ident, filters=filters, detail_param=True
     )
 
 
 def _register_lists(kind: str) -> None:
-    def list_all(
-        request: Request,
-        services: Services,
-        minor: Version,
-        base_url: BaseUrl,
-        identity: CurrentIdentity,
-    ) -> Response:
-        return _list(kind, request, services, minor, base_url, identity)
+    def list_all(call: CurrentCall) -> Response:
+        return _list(kind, call)
 
-    def list_for_node(
-        node_ident: str,
-        request: Request,
-        services: Services,
-        minor: Version,
-        base_url: BaseUrl,
-        identity: CurrentIdentity,
-    ) -> Response:
-        return _list(kind, request, services, minor, base_url, identity, node_ident)
+    def list_for_node(node_ident: str, call: CurrentCall) -> Response:
+        return _list(kind, call, node_ident)
 
-    def show_one(
-        ident: str,
-        request: Request,
-        services: Services,
-        minor: Version,
-        base_url: BaseUrl,
-        identity: CurrentIdentity,
-    ) -> Response:
-        _need_volume_api(minor)
-        return children.show(request, _KINDS[kind], services, ident, minor, base_url, identity)
+    def show_one(ident: str, call: CurrentCall) -> Response:
+        _need_volume_api(call.minor)
+        return children.show(call, _KINDS[kind], ident)
 
     def malformed(node_ident: str, minor: Version) -> Response:
         _need_volume_api(minor)
