@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import anyio
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -306,10 +306,10 @@ def test_headers_and_envelope_on_an_unexpected_500(
 @pytest.mark.parametrize("raw", [b"1.\xb2", b"\xb9.5", b"1.\xff", b"latest\x00"])
 def test_raw_header_bytes_are_406_not_500(services: ApiServices, raw: bytes) -> None:
     # Starlette's TestClient re-encodes header values as UTF-8; a real server hands
-    # the application the client's bytes, so send them through httpx's ASGI transport.
-    async def call() -> httpx.Response:
-        transport = httpx.ASGITransport(app=create_app(services))
-        async with httpx.AsyncClient(transport=transport, base_url="http://h") as raw_client:
+    # the application the client's bytes, so send them through httpx2's ASGI transport.
+    async def call() -> httpx2.Response:
+        transport = httpx2.ASGITransport(app=create_app(services))
+        async with httpx2.AsyncClient(transport=transport, base_url="http://h") as raw_client:
             return await raw_client.get("/v1/nodes", headers=[(VERSION_HEADER.encode(), raw)])
 
     response = anyio.run(call)
