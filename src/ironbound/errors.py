@@ -51,10 +51,6 @@ class InvalidUUID(Invalid):
     template = "Expected UUID for {field}: {value}"
 
 
-class InvalidUuidOrName(Invalid):
-    template = "Expected a logical name or UUID but received {value}"
-
-
 class MalformedRequestURI(Invalid):
     template = "Malformed request URI."
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ironbound.db.models import NodeEvent
@@ -26,14 +25,3 @@ def add(
             conductor=conductor,
         )
     )
-
-
-def for_node(session: Session, node_id: int, limit: int = 200) -> list[NodeEvent]:
-    """The node's most recent events, oldest first."""
-    rows = session.scalars(
-        select(NodeEvent)
-        .where(NodeEvent.node_id == node_id)
-        .order_by(NodeEvent.id.desc())
-        .limit(limit)
-    )
-    return list(reversed(list(rows)))
