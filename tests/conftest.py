@@ -55,6 +55,7 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def conf(tmp_path: Path, overrides: dict[str, Any], migrated_template: Path) -> cfg.ConfigOpts:
     base: dict[str, Any] = {
         "state_path": str(tmp_path / "state"),
+        "deploy.http_url": "http://192.0.2.1:8080",
         "conductor.node_locked_retry_attempts": 2,
         "conductor.node_locked_retry_interval": 0.2,
         "conductor.sync_job_timeout": 20.0,

@@ -96,6 +96,14 @@ def test_image_source_is_refused_before_anything_happens(client: TestClient) -> 
     assert node["power_state"] != "power on"
 
 
+def test_ipxe_needs_the_boot_server_url(client: TestClient, conductor: Any) -> None:
+    uuid = _node(client)
+    conductor.ctx.conf.clear_override("http_url", group="deploy")
+    table = client.get(f"/v1/nodes/{uuid}/validate").json()
+    assert table["boot"]["result"] is False
+    assert "[deploy]http_url is not set" in table["boot"]["reason"]
+
+
 def test_abort_while_waiting_for_the_boot(client: TestClient) -> None:
     uuid = _node(client)
     client.put(f"/v1/nodes/{uuid}/states/provision", json={"target": "active"})

@@ -50,6 +50,12 @@ class IPXEBoot(base.BootInterface):
     capabilities = frozenset({base.ISCSI_VOLUME_BOOT, base.BOOT_EVENTS})
 
     def validate(self, task: base.Task) -> None:
+        if not self.conf.deploy.http_url:
+            raise errors.MissingParameterValue(
+                reason="[deploy]http_url is not set: it must be the URL at which nodes reach "
+                "Ironbound's boot server, e.g. http://192.0.2.1:8080 (the server itself "
+                "listens on [bootserver]host and port)."
+            )
         if not any(p.pxe_enabled for p in task.ports):
             raise errors.MissingParameterValue(
                 reason=f"Node {task.node.uuid} does not have any port associated with it "
