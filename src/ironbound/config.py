@@ -219,7 +219,8 @@ _DEPLOY_OPTS: list[cfg.Opt] = [
     cfg.StrOpt(
         "http_url",
         help="Base URL at which nodes reach the boot server, e.g. http://192.0.2.1:8080. "
-        "Unset: http://<[bootserver]host>:<[bootserver]port>.",
+        "The ipxe boot interface needs it; the boot server's own links fall back to "
+        "http://<[bootserver]host>:<[bootserver]port> without it.",
     ),
 ]
 
