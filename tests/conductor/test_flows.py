@@ -138,6 +138,8 @@ def test_rebuild_and_adopt_on_fake_deploy(client: TestClient) -> None:
         response = client.put(f"/v1/nodes/{uuid}/states/provision", json={"target": verb})
         assert response.status_code == 202, response.text
         wait_for_state(client, uuid, state)
+    progress = _state(client, uuid)["driver_internal_info"]["progress"]
+    assert progress.endswith("cleaning: no clean steps apply to this node"), progress
 
 
 def test_power_actions_record_the_state(client: TestClient) -> None:

@@ -106,6 +106,11 @@ class NodeTask:
     # --- the writes drivers may make (the `Task` protocol) -------------------
 
     def record(self, message: str, *, event_type: str = "progress", severity: str = "info") -> None:
+        """Add the event, and show it as the node's driver_internal_info.progress.
+
+        Every client can see progress that way (`baremetal node show`), since
+        Ironic's node history API lies beyond the microversions served here.
+        """
         with self.ctx.db.write() as session:
             events.add(
                 session,
@@ -115,6 +120,12 @@ class NodeTask:
                 severity=severity,
                 conductor=self.ctx.hostname,
             )
+            row = nodes.get_by_id(session, self.node_id)
+            stamp = utcnow().isoformat(timespec="seconds")
+            row.driver_internal_info = {
+                **row.driver_internal_info,
+                "progress": f"{stamp} {message}",
+            }
 
     def set_internal_info(self, **values: Any) -> None:
         with self.ctx.db.write() as session:
