@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -31,8 +32,13 @@ class Server:
     process: subprocess.Popen[bytes]
     log: Path
 
-    def baremetal(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """Run `baremetal ARGS` against this server, as an operator would."""
+    def baremetal(self, command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run `baremetal COMMAND` against this server, as an operator would.
+
+        The command is split as a shell would split it, so tests read like the
+        admin guide's transcript (and shell quoting means what it means there).
+        """
+        args = shlex.split(command)
         env = {
             **os.environ,
             "OS_ENDPOINT": self.url,
@@ -49,12 +55,13 @@ class Server:
         )
         if check and result.returncode != 0:
             raise AssertionError(
-                f"baremetal {' '.join(args)} exited {result.returncode}:\n{result.stderr}"
+                f"baremetal {command} exited {result.returncode}:\n{result.stderr}"
             )
         return result
 
-    def json(self, *args: str) -> Any:
-        return json.loads(self.baremetal(*args, "-f", "json").stdout)
+    def json(self, command: str) -> Any:
+        """`baremetal COMMAND -f json`, parsed."""
+        return json.loads(self.baremetal(f"{command} -f json").stdout)
 
     def node(self, ident: str) -> dict[str, Any]:
         """The node as the API shows it (plain HTTP: no CLI start-up cost in wait loops)."""

@@ -79,48 +79,42 @@ def export(
 def enroll(server: Server, lab: Lab, machine: Machine, initiator: str) -> str:
     """The operator's commands from the issue: a redfish node ready to deploy."""
     node = server.json(
-        "node", "create", "--driver", "redfish", "--name", machine.name,
-        "--driver-info", f"redfish_address={lab.redfish_url}",
-        "--driver-info", f"redfish_system_id={machine.redfish_system}",
-        "--driver-info", f"redfish_username={BMC_USER}",
-        "--driver-info", f"redfish_password={BMC_PASSWORD}",
-    )  # fmt: skip
+        f"node create --driver redfish --name {machine.name} "
+        f"--driver-info redfish_address={lab.redfish_url} "
+        f"--driver-info redfish_system_id={machine.redfish_system} "
+        f"--driver-info redfish_username={BMC_USER} --driver-info redfish_password={BMC_PASSWORD}"
+    )
     assert node["driver_info"]["redfish_password"] == "******"
-    server.baremetal("port", "create", machine.mac, "--node", node["uuid"])
+    server.baremetal(f"port create {machine.mac} --node {node['uuid']}")
     server.baremetal(
-        "node", "set", machine.name, "--boot-interface", "ipxe", "--storage-interface", "external",
-        "--property", "capabilities=iscsi_boot:True",
-    )  # fmt: skip
+        f"node set {machine.name} --boot-interface ipxe --storage-interface external "
+        "--property capabilities=iscsi_boot:True"
+    )
     server.baremetal(
-        "volume",
-        "connector",
-        "create",
-        "--node",
-        node["uuid"],
-        "--type",
-        "iqn",
-        "--connector-id",
-        initiator,
+        f"volume connector create --node {node['uuid']} --type iqn --connector-id {initiator}"
     )
     return str(node["uuid"])
 
 
 def add_target(
-    server: Server, lab: Lab, node: str, volume: Volume, boot_index: int, *extra: str
+    server: Server, lab: Lab, node: str, volume: Volume, boot_index: int, extra: str = ""
 ) -> None:
-    chap = ["--property", "auth_method=CHAP", "--property", f"auth_username={volume.user}",
-            "--property", f"auth_password={volume.password}"]  # fmt: skip
+    chap = (
+        f"--property auth_method=CHAP --property auth_username={volume.user} "
+        f"--property auth_password={volume.password}"
+        if volume.password
+        else ""
+    )
     server.baremetal(
-        "volume", "target", "create", "--node", node, "--type", "iscsi",
-        "--boot-index", str(boot_index), "--volume-id", volume.iqn.rsplit(":", 1)[1],
-        "--property", f"target_iqn={volume.iqn}", "--property", f"target_portal={lab.portal}",
-        "--property", "target_lun=1", *(chap if volume.password else []), *extra,
-    )  # fmt: skip
+        f"volume target create --node {node} --type iscsi --boot-index {boot_index} "
+        f"--volume-id {volume.iqn.rsplit(':', 1)[1]} --property target_iqn={volume.iqn} "
+        f"--property target_portal={lab.portal} --property target_lun=1 {chap} {extra}"
+    )
 
 
 def make_available(server: Server, node: str) -> None:
-    server.baremetal("node", "manage", "--wait", "60", node)
-    server.baremetal("node", "provide", "--wait", "60", node)
+    server.baremetal(f"node manage --wait 60 {node}")
+    server.baremetal(f"node provide --wait 60 {node}")
 
 
 def wait_for_state(
@@ -146,7 +140,7 @@ def deploy_and_watch(server: Server, machine: Machine, node: str, marker: str) -
     """Deploy and wait for the marker on the console; seconds from the deploy call to it."""
     since = machine.console.offset()
     started = time.monotonic()
-    server.baremetal("node", "deploy", node)
+    server.baremetal(f"node deploy {node}")
     machine.console.wait_for(
         rf"{re.escape(marker)}",
         timeout=BOOT_TIMEOUT,
@@ -173,11 +167,11 @@ def served_script(server: Server, machine: Machine) -> tuple[str, str]:
 def undeploy_and_check(server: Server, machine: Machine, node: str) -> None:
     """After undeploy the machine is off and its script URL answers 404."""
     host_url, _ = served_script(server, machine)
-    server.baremetal("node", "undeploy", "--wait", "120", node)
+    server.baremetal(f"node undeploy --wait 120 {node}")
     shown = server.node(node)
     assert (shown["provision_state"], shown["power_state"]) == ("available", "power off")
     assert requests.get(host_url, timeout=10).status_code == 404
-    assert server.json("volume", "target", "list", "--node", node) == []
+    assert server.json(f"volume target list --node {node}") == []
 
 
 def test_bios_boot_with_a_data_volume(lab_and_server: tuple[Lab, Server], lab_root: Path) -> None:
@@ -193,8 +187,14 @@ def test_bios_boot_with_a_data_volume(lab_and_server: tuple[Lab, Server], lab_ro
         initiator,
     )
     data_marker = f"DATA-{secrets.token_hex(3)}"
-    data = export(lab, lab_root, "bios-data", images.build_data_disk(lab_root / "bios-data.img", data_marker),
-                  initiator, chap=False)  # fmt: skip
+    data = export(
+        lab,
+        lab_root,
+        "bios-data",
+        images.build_data_disk(lab_root / "bios-data.img", data_marker),
+        initiator,
+        chap=False,
+    )
     node = enroll(server, lab, machine, initiator)
     add_target(server, lab, node, boot, 0)
     add_target(server, lab, node, Volume(data.iqn, "", ""), 1)
@@ -205,9 +205,7 @@ def test_bios_boot_with_a_data_volume(lab_and_server: tuple[Lab, Server], lab_ro
     shown = server.node(node)
     assert shown["driver_internal_info"]["boot_status"]["status"] == "booting"
     host_url, script = served_script(server, machine)
-    targets = {
-        t["boot_index"]: t["uuid"] for t in server.json("volume", "target", "list", "--node", node)
-    }
+    targets = {t["boot_index"]: t["uuid"] for t in server.json(f"volume target list --node {node}")}
     events = (
         host_url.replace(
             f"http://127.0.0.1:{server.boot_port}", "http://10.0.2.2:8080"
@@ -262,11 +260,16 @@ def test_uefi_boot_with_mutual_chap(lab_and_server: tuple[Lab, Server], lab_root
     lab.tgt.add_target(volume.iqn, image, lun=1)
     lab.tgt.allow_initiator(volume.iqn, initiator)
     target_password = f"Tgt-Pw-{secrets.token_hex(4)}"
-    lab.tgt.add_chap(volume.iqn, volume.user, volume.password, target_username="uefi-tgt",
-                     target_password=target_password)  # fmt: skip
+    lab.tgt.add_chap(
+        volume.iqn,
+        volume.user,
+        volume.password,
+        target_username="uefi-tgt",
+        target_password=target_password,
+    )
     node = enroll(server, lab, machine, initiator)
-    add_target(server, lab, node, volume, 0, "--property", "reverse_auth_username=uefi-tgt",
-               "--property", f"reverse_auth_password={target_password}")  # fmt: skip
+    mutual = f"--property reverse_auth_username=uefi-tgt --property reverse_auth_password={target_password}"
+    add_target(server, lab, node, volume, 0, mutual)
     make_available(server, node)
     elapsed = deploy_and_watch(server, machine, node, marker)
     print(f"\nUEFI: deploy API call -> boot marker: {elapsed:.1f} s")
@@ -298,7 +301,7 @@ def test_wrong_chap_password_fails_the_deploy(
     add_target(server, lab, node, Volume(volume.iqn, volume.user, "Not-The-Right-One"), 0)
     make_available(server, node)
     started = time.monotonic()
-    result = server.baremetal("node", "deploy", "--wait", "180", node, check=False)
+    result = server.baremetal(f"node deploy --wait 180 {node}", check=False)
     elapsed = time.monotonic() - started
     assert result.returncode != 0
     shown = server.node(node)
