@@ -176,14 +176,8 @@ def _refuse_when_deployed(node: Node, action: str) -> None:
 
 
 @router.patch("/v1/ports/{ident}")
-def update_port(
-    ident: str,
-    body: JsonBody,
-    services: Services,
-    minor: Version,
-    base_url: BaseUrl,
-    identity: CurrentIdentity,
-) -> Response:
+def update_port(ident: str, body: JsonBody, call: CurrentCall) -> Response:
+    services, minor, base_url, identity = call.services, call.minor, call.base_url, call.identity
     updatable = [
         f
         for f in ("address", "node_uuid", "extra", "local_link_connection", "pxe_enabled")

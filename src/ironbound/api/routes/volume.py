@@ -273,14 +273,13 @@ def _owner(spec: children.Child, ident: str) -> Callable[[Session], Node]:
 def _register_changes(kind: str) -> None:
     spec = _KINDS[kind]
 
-    def update(
-        ident: str,
-        body: JsonBody,
-        services: Services,
-        minor: Version,
-        base_url: BaseUrl,
-        identity: CurrentIdentity,
-    ) -> Response:
+    def update(ident: str, body: JsonBody, call: CurrentCall) -> Response:
+        services, minor, base_url, identity = (
+            call.services,
+            call.minor,
+            call.base_url,
+            call.identity,
+        )
         _need_volume_api(minor)
 
         def change(session: Session, node: Node) -> dict[str, Any]:
