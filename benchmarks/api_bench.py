@@ -17,19 +17,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import requests
+
+from ironbound.lab.serve import ironbound_serve
 
 # Ironic 39.0.0 on the same kind of machine, API 1.33 column of §9.
 IRONIC = {
@@ -43,12 +42,6 @@ IRONIC = {
 IRONIC_PSS_PEAK_MIB = 287.0
 IRONIC_PSS_IDLE_MIB = 188.0
 HEADERS = {"X-OpenStack-Ironic-API-Version": "1.33", "Content-Type": "application/json"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def memory_mib(pid: int) -> tuple[float, float]:
@@ -87,36 +80,6 @@ class Sampler(threading.Thread):
     def stop(self) -> None:
         self._stop_event.set()
         self.join()
-
-
-@contextlib.contextmanager
-def server(workdir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port, boot_port = free_port(), free_port()
-    log = (workdir / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ironbound.cli", "serve", "--state-dir", str(workdir / "state"),
-         "--port", str(port), "--boot-port", str(boot_port)],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(requests.ConnectionError):
-                if requests.get(url, timeout=1).ok:
-                    break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"ironbound serve did not start; see {workdir / 'serve.log'}")
-            time.sleep(0.1)
-        yield url, proc
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def timed(func: Callable[[], Any]) -> float:
@@ -231,11 +194,12 @@ def main() -> int:
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="ironbound-bench-") as tmp,
-        server(Path(tmp)) as (url, proc),
+        ironbound_serve(Path(tmp) / "serve", timeout=30) as served,
     ):
         time.sleep(1.0)
-        idle_rss, idle_pss = memory_mib(proc.pid)
-        sampler = Sampler(proc.pid)
+        url = served.url
+        idle_rss, idle_pss = memory_mib(served.process.pid)
+        sampler = Sampler(served.process.pid)
         sampler.start()
         session = requests.Session()
         session.headers.update(HEADERS)

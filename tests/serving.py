@@ -15,14 +15,9 @@ from typing import Any
 
 import requests
 
-from ironbound.lab.ports import free_tcp_port
 from ironbound.lab.serve import ironbound_serve
 
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    return free_tcp_port()
 
 
 @dataclass

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.serving import free_port
+from ironbound.lab.ports import free_tcp_port
 
 
 def _pg_bin(name: str) -> str:
@@ -29,7 +29,7 @@ def postgres_server() -> Iterator[int]:
     data.mkdir()
     shutil.chown(folder, "postgres")
     shutil.chown(data, "postgres")
-    port = free_port()
+    port = free_tcp_port()
 
     def as_postgres(*argv: str) -> None:
         subprocess.run(["runuser", "-u", "postgres", "--", *argv], check=True, capture_output=True)

@@ -22,7 +22,8 @@ from sushy.auth import BasicAuth
 from ironbound.lab import images
 from ironbound.lab.environment import Lab
 from ironbound.lab.machines import Machine
-from tests.serving import Server, free_port, serve
+from ironbound.lab.ports import free_tcp_port
+from tests.serving import Server, serve
 
 pytestmark = pytest.mark.e2e
 
@@ -35,7 +36,7 @@ SCRIPT_URL = re.compile(r"(http://10\.0\.2\.2:8080/boot/[A-Za-z0-9_-]{43}/script
 
 @pytest.fixture(scope="module")
 def lab_and_server(lab_root: Path) -> Iterator[tuple[Lab, Server]]:
-    boot_port = free_port()
+    boot_port = free_tcp_port()
     with Lab(
         lab_root / "api-e2e", boot_server_port=boot_port, redfish_auth=(BMC_USER, BMC_PASSWORD)
     ) as lab:
