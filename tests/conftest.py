@@ -30,7 +30,7 @@ from ironbound.db.session import Database
 from ironbound.drivers.registry import Registry
 from ironbound.lab.state import STATE_FILE
 from ironbound.lab.teardown import stop_lab_dir
-from ironbound.secrets import SecretBox
+from ironbound.sensitive import SecretBox
 
 LATEST = {"X-OpenStack-Ironic-API-Version": "latest"}
 

@@ -114,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return lab_main(argv[1:])
     if argv[:1] == ["demo"]:
-        from ironbound.demo import demo_main  # noqa: PLC0415
+        from ironbound.lab.demo import demo_main  # noqa: PLC0415
 
         return demo_main(argv[1:])
     parser = build_parser()

@@ -207,5 +207,7 @@ class StorageError(DriverError):
     template = "Storage operation failed: {reason}"
 
 
-class DeployFailure(DriverError):
-    template = "{reason}"
+class StepFailed(DriverError):
+    """A named step of a flow failed; the message is the node's last_error."""
+
+    template = "{step} failed: {reason}"

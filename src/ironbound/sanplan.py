@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ironbound import iscsi
-from ironbound.drivers.base import ConnectorInfo, TargetInfo, secret_value
+from ironbound.records import ConnectorInfo, TargetInfo, secret_value
 
 #: Linux reads at most two targets from an iBFT ("iBFT error: Control header
 #: is invalid!" beyond that), and iPXE describes every hooked drive in it.

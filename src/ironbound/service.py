@@ -28,12 +28,13 @@ from starlette.types import ASGIApp
 from ironbound import config
 from ironbound.api.app import create_app
 from ironbound.api.services import ApiServices
-from ironbound.conductor.context import ConductorContext, Signals
+from ironbound.conductor.context import ConductorContext
 from ironbound.conductor.worker import Conductor
 from ironbound.db import migrate
 from ironbound.db.session import Database
 from ironbound.drivers import registry
-from ironbound.secrets import SecretBox
+from ironbound.sensitive import SecretBox
+from ironbound.signals import Signals
 
 LOG = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ _CHILD = (
 )
 
 
-def run_in_child(function: str, *args: Any) -> Any:
+def run_in_subprocess(function: str, *args: Any) -> Any:
     """`module:function(*args)` in a fresh interpreter; its JSON result.
 
     Used for work a server needs once and should not keep the memory of
@@ -101,7 +102,7 @@ def open_database(conf: cfg.ConfigOpts, upgrade: bool) -> Database:
     if upgrade:
         # A short-lived child runs Alembic, so that its ~10 MiB never stay
         # resident in a server that needs them once in its life.
-        run_in_child("ironbound.service:upgrade_database", db.url)
+        run_in_subprocess("ironbound.service:upgrade_database", db.url)
     else:
         raise SystemExit(
             f"The database at {db.engine.url.render_as_string(hide_password=True)} is not at "
@@ -194,7 +195,7 @@ class Service:
             # Loading every driver in a child checks them all and reads their
             # properties, while this process loads a driver only when a node
             # needs it (see ironbound.drivers.registry).
-            properties = run_in_child(
+            properties = run_in_subprocess(
                 "ironbound.drivers.registry:describe", *config.sources(self.conf)
             )
             self.conductor.start(properties)

@@ -72,9 +72,7 @@ def test_cinder_deploy_fails_at_attach_with_a_clear_reason(client: TestClient) -
         lambda: _state(client, uuid)["provision_state"] == "deploy failed", what="deploy failed"
     )
     node = _state(client, uuid)
-    assert node["last_error"].startswith(
-        "deploy failed: attach volumes failed: Storage operation failed:"
-    )
+    assert node["last_error"].startswith("attach volumes failed: Storage operation failed:")
     assert "use the external storage interface" in node["last_error"].lower()
     assert node["power_state"] == "power off"
     # Undeploying it does not get stuck in "error" for want of a Cinder.

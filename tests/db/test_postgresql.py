@@ -19,7 +19,7 @@ from ironbound.db.models import Conductor as ConductorRow
 from ironbound.db.models import Node, NodeEvent
 from ironbound.db.session import Database
 from ironbound.drivers.registry import Registry
-from ironbound.secrets import SecretBox
+from ironbound.sensitive import SecretBox
 from tests.conftest import wait_for_state, wait_until
 
 

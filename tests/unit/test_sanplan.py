@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from ironbound.drivers.base import ConnectorInfo, TargetInfo
+from ironbound.records import ConnectorInfo, TargetInfo
 from ironbound.sanplan import FIRST_DRIVE, MAX_ISCSI_VOLUMES, PlanError, build
-from ironbound.secrets import Secret
+from ironbound.sensitive import Secret
 
 INITIATOR = "iqn.2010-10.org.openstack.node1"
 BOOT_IQN = "iqn.2010-10.com.example:vol-x"

@@ -1,4 +1,4 @@
-"""ironbound.conductor.states: invariants of the one provision state table."""
+"""ironbound.states: invariants of the one provision state table."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from collections import deque
 
 import pytest
 
+from ironbound import states
 from ironbound.api import microversions as mv
-from ironbound.conductor import states
 
 #: Every state name a client may see, character for character (gophercloud's constants).
 CLIENT_STATES = {

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 
 from oslo_config import cfg
 
-from ironbound.conductor.context import Signals
 from ironbound.db import conductors
 from ironbound.db.session import Database
-from ironbound.secrets import SecretBox
+from ironbound.sensitive import SecretBox
+from ironbound.signals import Signals
 
 _CATALOGUE_TTL = 2.0
 

@@ -13,13 +13,13 @@ from typing import Any
 from ironbound import errors
 from ironbound.api.services import ApiServices
 from ironbound.db import jobs
-from ironbound.db.models import Job
+from ironbound.jobspec import JobKind
 
 _POLL = 0.05
 
 
 def ask(
-    services: ApiServices, node_id: int, kind: str, args: dict[str, Any] | None = None
+    services: ApiServices, node_id: int, kind: JobKind, args: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """The conductor's answer to job `kind` for the node.
 
@@ -39,7 +39,7 @@ def ask(
                 if job.error is not None:
                     raise errors.DriverError(reason=job.error)
                 return dict(job.result or {})
-            if session.get(Job, job_id) is None:
+            if not jobs.exists(session, job_id):
                 # Deleting the node deleted its queued jobs: nobody will answer.
                 raise errors.NotFound("The node was deleted while the request waited for it.")
             if time.monotonic() >= deadline:

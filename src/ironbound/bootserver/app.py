@@ -22,13 +22,13 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from ironbound import config, sanplan, secrets
+from ironbound import config, sanplan, sensitive, states
 from ironbound.bootserver import render
-from ironbound.conductor import states
-from ironbound.conductor.context import Signals
-from ironbound.db import events, jobs, tokens
+from ironbound.db import events, jobs, snapshots, tokens
 from ironbound.db.models import Node
 from ironbound.db.session import Database
+from ironbound.jobspec import JobKind
+from ironbound.signals import Signals
 
 LOG = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def _not_found() -> Response:
 
 
 def create_boot_app(
-    conf: cfg.ConfigOpts, db: Database, box: secrets.SecretBox, signals: Signals
+    conf: cfg.ConfigOpts, db: Database, box: sensitive.SecretBox, signals: Signals
 ) -> Starlette:
     base_url = config.boot_server_url(conf)
 
@@ -77,7 +77,8 @@ def create_boot_app(
                 return _not_found()
             assert node is not None
             try:
-                plan = render.node_plan(session, node, box)
+                snapshot = snapshots.load(session, node.id, box)
+                plan = sanplan.build(snapshot.volume_connectors, snapshot.volume_targets)
             except sanplan.PlanError as exc:
                 events.add(
                     session,
@@ -90,7 +91,7 @@ def create_boot_app(
                 return PlainTextResponse(
                     f"#!ipxe\necho Ironbound: {exc}\nexit 1\n", media_type=IPXE
                 )
-            jobs.enqueue(session, node.id, "boot_event", {"event": "script_fetched"})
+            jobs.enqueue(session, node.id, JobKind.BOOT_EVENT, {"event": "script_fetched"})
             body = render.volume_script(node.uuid, plan, f"{base_url}/boot/{token}/events")
             LOG.info("Served the boot script of node %s", node.uuid)
         signals.work_queued()
@@ -107,7 +108,7 @@ def create_boot_app(
                 return _not_found()
             assert node is not None
             args = {"event": event, **({"errno": errno} if errno else {})}
-            jobs.enqueue(session, node.id, "boot_event", args)
+            jobs.enqueue(session, node.id, JobKind.BOOT_EVENT, args)
             LOG.info("Node %s reports boot event %s %s", node.uuid, event, errno)
         signals.work_queued()
         return PlainTextResponse("#!ipxe\n", media_type=IPXE)

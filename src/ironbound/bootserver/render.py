@@ -9,13 +9,8 @@ from __future__ import annotations
 import functools
 
 import jinja2
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from ironbound import sanplan, secrets
-from ironbound.db.models import Node, VolumeConnector, VolumeTarget
-from ironbound.drivers.base import ConnectorInfo, TargetInfo
-from ironbound.secrets import Secret, SecretBox
+from ironbound import sanplan
 
 
 @functools.cache
@@ -36,31 +31,6 @@ def entry_script(base_url: str) -> str:
 
 def chain_script(url: str) -> str:
     return f"#!ipxe\nchain {url}\n"
-
-
-def node_plan(session: Session, node: Node, box: SecretBox) -> sanplan.SanPlan:
-    """The node's SAN plan from its current records (secrets decrypted here only)."""
-    connectors = [
-        ConnectorInfo(uuid=c.uuid, type=c.type, connector_id=c.connector_id)
-        for c in session.scalars(
-            select(VolumeConnector)
-            .where(VolumeConnector.node_id == node.id)
-            .order_by(VolumeConnector.id)
-        )
-    ]
-    targets = []
-    for t in session.scalars(select(VolumeTarget).where(VolumeTarget.node_id == node.id)):
-        revealed = {k: Secret(str(v)) for k, v in box.open(t.secret_properties).items()}
-        targets.append(
-            TargetInfo(
-                uuid=t.uuid,
-                volume_type=t.volume_type,
-                boot_index=t.boot_index,
-                volume_id=t.volume_id,
-                properties=secrets.reveal(t.properties, revealed),
-            )
-        )
-    return sanplan.build(connectors, targets)
 
 
 def volume_script(node_uuid: str, plan: sanplan.SanPlan, events_url: str) -> str:

@@ -4,7 +4,8 @@ A deploy validates every interface the deploy uses, storage included
 (Ironic does not), then hands over to the node's deploy interface. A deploy
 interface that boots the node and waits for it to report back leaves the
 node in "wait call-back" without holding its lock; the boot server's report
-(or the callback timeout) finishes the deploy.
+(or the callback timeout) finishes the deploy. Success lands on the target
+the state table set; failure on the table's failure state.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ironbound.conductor import states
-from ironbound.conductor.steps import StepFailed, require_valid, run_step
+from ironbound import errors, states
 from ironbound.conductor.task import NodeTask
+from ironbound.conductor.validation import require_valid
 
 LOG = logging.getLogger(__name__)
 
@@ -34,24 +35,24 @@ def _power_off_quietly(task: NodeTask, why: str) -> None:
 def deploy(task: NodeTask, args: dict[str, Any]) -> None:
     require_valid(task, DEPLOY_INTERFACES)
     try:
-        outcome = run_step(task, "deploy", lambda: task.driver.deploy.deploy(task))
-    except StepFailed:
+        outcome = task.run_step("deploy", lambda: task.driver.deploy.deploy(task))
+    except errors.StepFailed:
         _power_off_quietly(task, "the failed deploy")
         raise
     if outcome == states.DEPLOYWAIT:
-        task.save(provision_state=states.DEPLOYWAIT, target_provision_state=states.ACTIVE)
+        task.pass_through(states.DEPLOYWAIT)
         task.record("waiting for the node to report that it boots")
         return
-    task.save(provision_state=states.ACTIVE, target_provision_state=None, last_error=None)
+    task.land()
     task.record("deployed")
 
 
 def undeploy(task: NodeTask, args: dict[str, Any]) -> None:
     """active → deleting → cleaning → available."""
-    run_step(task, "tear down", lambda: task.driver.deploy.tear_down(task))
-    task.save(provision_state=states.CLEANING, target_provision_state=states.AVAILABLE)
+    task.run_step("tear down", lambda: task.driver.deploy.tear_down(task))
+    task.pass_through(states.CLEANING)
     task.record("cleaning: no clean steps apply to this node")
-    task.save(provision_state=states.AVAILABLE, target_provision_state=None, last_error=None)
+    task.land()
 
 
 def abort(task: NodeTask, args: dict[str, Any]) -> None:
@@ -75,15 +76,11 @@ def boot_event(task: NodeTask, args: dict[str, Any]) -> None:
     state = task.node.provision_state
     if state == states.DEPLOYWAIT:
         if succeeded:
-            task.save(provision_state=states.ACTIVE, target_provision_state=None, last_error=None)
+            task.land()
             task.record("deployed")
         else:
             _power_off_quietly(task, "the failed boot")
-            task.save(
-                provision_state=states.DEPLOYFAIL,
-                target_provision_state=None,
-                last_error=f"Boot from volume failed: {message}",
-            )
+            task.fail(f"Boot from volume failed: {message}")
     elif state == states.ACTIVE and not succeeded:
         task.save(last_error=f"Boot from volume failed: {message}")
 
@@ -99,8 +96,4 @@ def callback_timeout(task: NodeTask, args: dict[str, Any]) -> None:
         else "it never fetched its boot script (check DHCP and the boot server URL)"
     )
     _power_off_quietly(task, "the deploy timeout")
-    task.save(
-        provision_state=states.DEPLOYFAIL,
-        target_provision_state=None,
-        last_error=f"Timeout reached while waiting for the node to boot: {hint}.",
-    )
+    task.fail(f"Timeout reached while waiting for the node to boot: {hint}.")

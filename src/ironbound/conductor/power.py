@@ -1,18 +1,18 @@
-"""Power and management flows, and the synchronous queries the API waits for."""
+"""Power flows: a requested power action, and the periodic power state sync."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ironbound import errors
-from ironbound.conductor.steps import require_valid, run_step, validate_interfaces
 from ironbound.conductor.task import NodeTask
+from ironbound.conductor.validation import require_valid
 
 
 def power(task: NodeTask, args: dict[str, Any]) -> None:
     target = str(args["target"])
     require_valid(task, ("power",))
-    run_step(task, f"power action '{target}'", lambda: task.power_action(target))
+    task.run_step(f"power action '{target}'", lambda: task.power_action(target))
     task.save(last_error=None)
 
 
@@ -36,26 +36,3 @@ def sync(task: NodeTask, args: dict[str, Any]) -> None:
             severity="warning",
         )
         task.save(power_state=actual)
-
-
-def set_boot_device(task: NodeTask, args: dict[str, Any]) -> dict[str, Any]:
-    device, persistent = str(args["boot_device"]), bool(args.get("persistent", False))
-    require_valid(task, ("management",))
-    run_step(
-        task,
-        f"set boot device {device}",
-        lambda: task.driver.management.set_boot_device(task, device, persistent),
-    )
-    return {}
-
-
-def get_boot_device(task: NodeTask, args: dict[str, Any]) -> dict[str, Any]:
-    return task.driver.management.get_boot_device(task)
-
-
-def supported_boot_devices(task: NodeTask, args: dict[str, Any]) -> dict[str, Any]:
-    return {"supported_boot_devices": task.driver.management.get_supported_boot_devices(task)}
-
-
-def validate(task: NodeTask, args: dict[str, Any]) -> dict[str, Any]:
-    return validate_interfaces(task)

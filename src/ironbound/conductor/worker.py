@@ -16,47 +16,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
-
-from ironbound import errors
-from ironbound.conductor import deploy, power, provision, states
+from ironbound import errors, states
 from ironbound.conductor.context import ConductorContext
-from ironbound.conductor.steps import StepFailed
-from ironbound.conductor.task import NodeTask, apply_node_fields
+from ironbound.conductor.flows import FLOWS
+from ironbound.conductor.task import NodeTask
 from ironbound.db import conductors, jobs, nodes
-from ironbound.db.models import Job, Node
+from ironbound.db.models import Node
+from ironbound.jobspec import JobKind
 
 LOG = logging.getLogger(__name__)
-
-Flow = Callable[[NodeTask, dict[str, Any]], "dict[str, Any] | None"]
-
-#: Jobs whose failure moves the node out of its busy provision state.
-PROVISION_FLOWS: dict[str, Flow] = {
-    "verify": provision.verify,
-    "clean": provision.clean,
-    "inspect": provision.inspect,
-    "adopt": provision.adopt,
-    "deploy": deploy.deploy,
-    "undeploy": deploy.undeploy,
-}
-
-#: Other jobs: a failure lands in last_error (async) or in the caller's answer (sync).
-OTHER_FLOWS: dict[str, Flow] = {
-    "abort": deploy.abort,
-    "boot_event": deploy.boot_event,
-    "callback_timeout": deploy.callback_timeout,
-    "power": power.power,
-    "sync_power": power.sync,
-    "set_boot_device": power.set_boot_device,
-    "get_boot_device": power.get_boot_device,
-    "supported_boot_devices": power.supported_boot_devices,
-    "validate": power.validate,
-}
-
-#: Jobs whose caller waits for the answer: their rows stay until read.
-SYNC_JOBS: frozenset[str] = frozenset(
-    {"set_boot_device", "get_boot_device", "supported_boot_devices", "validate"}
-)
 
 
 class Conductor:
@@ -132,7 +100,7 @@ class Conductor:
             job = jobs.claim(session, self.ctx.hostname, tuple(self.ctx.registry.profiles))
             if job is None:
                 return False
-            job_id, node_id, kind, args = job.id, job.node_id, job.kind, dict(job.args)
+            job_id, node_id, kind, args = job.id, job.node_id, JobKind(job.kind), dict(job.args)
         try:
             self._run(job_id, node_id, kind, args)
         finally:
@@ -140,40 +108,37 @@ class Conductor:
             self.ctx.signals.work_queued()  # the node is free: its next job may run
         return True
 
-    def _run(self, job_id: int, node_id: int, kind: str, args: dict[str, Any]) -> None:
+    def _run(self, job_id: int, node_id: int, kind: JobKind, args: dict[str, Any]) -> None:
         result: dict[str, Any] | None = None
         error: str | None = None
         try:
             task = NodeTask(self.ctx, node_id)
-            flow = PROVISION_FLOWS.get(kind) or OTHER_FLOWS[kind]
-            result = flow(task, args)
+            result = FLOWS[kind](task, args)
         except errors.NodeNotFound:
             error = "the node was deleted"
         except Exception as exc:
-            error = str(exc) if isinstance(exc, StepFailed | errors.IronboundError) else None
+            error = str(exc) if isinstance(exc, errors.IronboundError) else None
             if error is None:
                 LOG.exception("Job %s (%s) for node %s crashed", job_id, kind, node_id)
                 error = f"{kind} failed: unexpected {type(exc).__name__}: {exc}"
         with self.ctx.db.write() as session:
-            node = session.get(Node, node_id)
-            if node is not None and error is not None and kind not in SYNC_JOBS:
+            node = nodes.find_by_id(session, node_id)
+            if node is not None and error is not None and not kind.synchronous:
                 self._record_failure(node, kind, error)
-            if node is not None and kind not in nodes.SHARED_JOB_KINDS:
+            if node is not None and not kind.shared:
                 nodes.release(session, node_id, self.ctx.hostname)
-            if kind in SYNC_JOBS:
+            if kind.synchronous:
                 jobs.finish(session, job_id, result=result or {}, error=error)
             else:
-                job = session.get(Job, job_id)
-                if job is not None:
-                    session.delete(job)
+                jobs.remove(session, job_id)
 
     @staticmethod
-    def _record_failure(node: Node, kind: str, error: str) -> None:
+    def _record_failure(node: Node, kind: JobKind, error: str) -> None:
         fields: dict[str, Any] = {"last_error": error, "target_power_state": None}
-        if kind in PROVISION_FLOWS and node.provision_state in states.FAILURE:
+        if kind.provision and node.provision_state in states.FAILURE:
             fields["provision_state"] = states.FAILURE[node.provision_state]
             fields["target_provision_state"] = None
-        apply_node_fields(node, fields)
+        nodes.apply_fields(node, fields)
         LOG.warning("Node %s: %s", node.uuid, error)
 
     # --- periodic duties --------------------------------------------------------
@@ -209,9 +174,9 @@ class Conductor:
         with self.ctx.db.write() as session:
             if hostname != self.ctx.hostname:
                 conductors.mark_offline(session, hostname)
-            for node in session.scalars(select(Node).where(Node.reservation == hostname)):
+            for node in nodes.held_by(session, hostname):
                 if node.provision_state in states.BUSY_STATES:
-                    apply_node_fields(
+                    nodes.apply_fields(
                         node,
                         {
                             "provision_state": states.FAILURE[node.provision_state],
@@ -234,14 +199,14 @@ class Conductor:
         self._last_power_sync = now
         with self.ctx.db.write() as session:
             for node_id in nodes.idle_with_real_power(session):
-                if not jobs.has_pending(session, node_id, "sync_power"):
-                    jobs.enqueue(session, node_id, "sync_power")
+                if not jobs.has_pending(session, node_id, JobKind.SYNC_POWER):
+                    jobs.enqueue(session, node_id, JobKind.SYNC_POWER)
         self.ctx.signals.work_queued()
 
     def _expire_callbacks(self) -> None:
         timeout = self.ctx.conf.conductor.deploy_callback_timeout
         with self.ctx.db.write() as session:
             for node_id in nodes.waiting_longer_than(session, states.DEPLOYWAIT, timeout):
-                if not jobs.has_pending(session, node_id, "callback_timeout"):
-                    jobs.enqueue(session, node_id, "callback_timeout")
+                if not jobs.has_pending(session, node_id, JobKind.CALLBACK_TIMEOUT):
+                    jobs.enqueue(session, node_id, JobKind.CALLBACK_TIMEOUT)
                     self.ctx.signals.work_queued()

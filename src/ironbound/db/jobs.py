@@ -19,11 +19,14 @@ from sqlalchemy.orm import Session, aliased
 from ironbound.db import nodes
 from ironbound.db.base import utcnow
 from ironbound.db.models import Job, Node
+from ironbound.jobspec import FINISHED, PENDING, SHARED_KINDS, JobKind, JobStatus
 
 
-def enqueue(session: Session, node_id: int, kind: str, args: dict[str, Any] | None = None) -> Job:
+def enqueue(
+    session: Session, node_id: int, kind: JobKind, args: dict[str, Any] | None = None
+) -> Job:
     """Queue `kind` for the node; runs after every job queued before it for that node."""
-    job = Job(node_id=node_id, kind=kind, args=args or {}, status="queued")
+    job = Job(node_id=node_id, kind=kind, args=args or {}, status=JobStatus.QUEUED)
     session.add(job)
     session.flush()
     return job
@@ -42,8 +45,8 @@ def claim(session: Session, conductor: str, hardware_types: Collection[str]) -> 
         select(func.min(ahead.id))
         .where(
             ahead.node_id == Job.node_id,
-            ahead.status.in_(("queued", "running")),
-            ahead.kind.not_in(nodes.SHARED_JOB_KINDS),
+            ahead.status.in_(PENDING),
+            ahead.kind.not_in(SHARED_KINDS),
         )
         .scalar_subquery()
     )
@@ -51,10 +54,10 @@ def claim(session: Session, conductor: str, hardware_types: Collection[str]) -> 
         select(Job)
         .join(Node, Node.id == Job.node_id)
         .where(
-            Job.status == "queued",
+            Job.status == JobStatus.QUEUED,
             Node.driver.in_(hardware_types),
             or_(
-                Job.kind.in_(nodes.SHARED_JOB_KINDS),
+                Job.kind.in_(SHARED_KINDS),
                 (Node.reservation.is_(None)) & (Job.id == first_in_line),
             ),
         )
@@ -66,11 +69,9 @@ def claim(session: Session, conductor: str, hardware_types: Collection[str]) -> 
     job = session.scalars(query).first()
     if job is None:
         return None
-    if job.kind not in nodes.SHARED_JOB_KINDS and not nodes.reserve(
-        session, job.node_id, conductor
-    ):
+    if job.kind not in SHARED_KINDS and not nodes.reserve(session, job.node_id, conductor):
         return None
-    job.status = "running"
+    job.status = JobStatus.RUNNING
     job.conductor = conductor
     return job
 
@@ -82,7 +83,7 @@ def finish(
     job = session.get(Job, job_id)
     if job is None:
         return
-    job.status = "failed" if error is not None else "done"
+    job.status = JobStatus.FAILED if error is not None else JobStatus.DONE
     job.result = result
     job.error = error
     job.finished_at = utcnow()
@@ -91,7 +92,7 @@ def finish(
 def take_result(session: Session, job_id: int) -> Job | None:
     """A finished job for its waiting caller, deleted as it is read; None while unfinished."""
     job = session.get(Job, job_id)
-    if job is None or job.status in ("queued", "running"):
+    if job is None or job.status in PENDING:
         return None
     session.delete(job)
     return job
@@ -99,30 +100,35 @@ def take_result(session: Session, job_id: int) -> Job | None:
 
 def cancel(session: Session, job_id: int) -> None:
     """Withdraw a job nobody will wait for any more (if no conductor took it yet)."""
-    session.execute(delete(Job).where(Job.id == job_id, Job.status == "queued"))
+    session.execute(delete(Job).where(Job.id == job_id, Job.status == JobStatus.QUEUED))
 
 
 def purge_stale(session: Session, older_than: float) -> None:
     """Delete finished results that no caller came for within `older_than` seconds."""
     cutoff = utcnow() - dt.timedelta(seconds=older_than)
-    session.execute(delete(Job).where(Job.status.in_(("done", "failed")), Job.finished_at < cutoff))
+    session.execute(delete(Job).where(Job.status.in_(FINISHED), Job.finished_at < cutoff))
 
 
 def drop_running(session: Session, conductor: str) -> None:
     """Forget the jobs a dead conductor was running (their nodes are failed separately)."""
-    session.execute(delete(Job).where(Job.status == "running", Job.conductor == conductor))
+    session.execute(delete(Job).where(Job.status == JobStatus.RUNNING, Job.conductor == conductor))
+
+
+def remove(session: Session, job_id: int) -> None:
+    """Delete a finished asynchronous job (if it is still there)."""
+    session.execute(delete(Job).where(Job.id == job_id))
 
 
 def exists(session: Session, job_id: int) -> bool:
     return session.get(Job, job_id) is not None
 
 
-def has_pending(session: Session, node_id: int, kind: str) -> bool:
+def has_pending(session: Session, node_id: int, kind: JobKind) -> bool:
     return (
         session.scalar(
             select(func.count())
             .select_from(Job)
-            .where(Job.node_id == node_id, Job.kind == kind, Job.status.in_(("queued", "running")))
+            .where(Job.node_id == node_id, Job.kind == kind, Job.status.in_(PENDING))
         )
         or 0
     ) > 0

@@ -2,8 +2,8 @@
 
 Mappings that may carry secrets (a node's driver_info and instance_info, a
 volume target's properties) are stored twice over: the masked mapping in a
-JSON column, the secrets sealed by `ironbound.secrets.SecretBox` in a text
-column beside it. See `ironbound.secrets` for why.
+JSON column, the secrets sealed by `ironbound.sensitive.SecretBox` in a text
+column beside it. See `ironbound.sensitive` for why.
 """
 
 from __future__ import annotations

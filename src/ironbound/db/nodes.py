@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid as uuidlib
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
-from ironbound import errors
-from ironbound.conductor import states
+from ironbound import errors, states
+from ironbound.db import events
 from ironbound.db.base import utcnow
 from ironbound.db.models import Job, Node
+from ironbound.jobspec import PENDING, SHARED_KINDS
 
 
 def is_uuid_like(value: str) -> bool:
@@ -52,7 +55,15 @@ def get_by_uuid(session: Session, node_uuid: str) -> Node:
     return node
 
 
+def find_by_id(session: Session, node_id: int) -> Node | None:
+    return session.get(Node, node_id)
+
+
 def get_by_id(session: Session, node_id: int) -> Node:
+    """The node with this row id.
+
+    :raises NodeNotFound: no such node.
+    """
     node = session.get(Node, node_id)
     if node is None:
         raise errors.NodeNotFound(node=node_id)
@@ -79,8 +90,8 @@ def busy_with(session: Session, node: Node) -> str | None:
         select(
             exists().where(
                 Job.node_id == node.id,
-                Job.status.in_(("queued", "running")),
-                Job.kind.not_in(SHARED_JOB_KINDS),
+                Job.status.in_(PENDING),
+                Job.kind.not_in(SHARED_KINDS),
             )
         )
     )
@@ -132,6 +143,47 @@ def idle_with_real_power(session: Session) -> list[int]:
     )
 
 
-#: Jobs that only read a node (validate, boot device queries): they run
-#: beside an exclusive job instead of waiting for it, like Ironic's shared locks.
-SHARED_JOB_KINDS: tuple[str, ...] = ("validate", "get_boot_device", "supported_boot_devices")
+def held_by(session: Session, conductor: str) -> list[Node]:
+    """Nodes whose lock `conductor` holds."""
+    return list(session.scalars(select(Node).where(Node.reservation == conductor)))
+
+
+def apply_fields(row: Node, fields: Mapping[str, Any]) -> None:
+    """Set node columns, stamping provision_updated_at when the provision state moves."""
+    if "provision_state" in fields and fields["provision_state"] != row.provision_state:
+        row.provision_updated_at = utcnow()
+    for key, value in fields.items():
+        setattr(row, key, value)
+
+
+def merge_internal_info(session: Session, node_id: int, values: Mapping[str, Any]) -> None:
+    """Merge `values` into the node's driver_internal_info; a None value removes its key."""
+    row = get_by_id(session, node_id)
+    info = dict(row.driver_internal_info)
+    for key, value in values.items():
+        if value is None:
+            info.pop(key, None)
+        else:
+            info[key] = value
+    row.driver_internal_info = info
+
+
+def record_progress(
+    session: Session,
+    node_id: int,
+    message: str,
+    *,
+    event_type: str,
+    severity: str,
+    conductor: str,
+) -> None:
+    """Add an event and show it as driver_internal_info.progress (with its time).
+
+    Every client sees progress that way (`baremetal node show`), since
+    Ironic's node history API lies beyond the microversions served here.
+    """
+    events.add(
+        session, node_id, message, event_type=event_type, severity=severity, conductor=conductor
+    )
+    stamp = utcnow().isoformat(timespec="seconds")
+    merge_internal_info(session, node_id, {"progress": f"{stamp} {message}"})

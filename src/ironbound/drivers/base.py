@@ -17,14 +17,15 @@ its library's exceptions (sushy, subprocess, ...) at its own boundary.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from oslo_config import cfg
 
-from ironbound.conductor import states
-from ironbound.secrets import Secret
+from ironbound import states
+from ironbound.records import ConnectorInfo, NodeInfo, PortInfo, TargetInfo
+
+T = TypeVar("T")
 
 # Boot devices, with Ironic's names.
 PXE = "pxe"
@@ -36,77 +37,6 @@ SAFE = "safe"
 # Capabilities a boot interface may declare.
 ISCSI_VOLUME_BOOT = "iscsi_volume_boot"
 BOOT_EVENTS = "boot_events"  # the booting node reports back; deploys wait for it
-
-
-def parse_capabilities(value: Any) -> dict[str, str]:
-    """Ironic's ``key:value,key:value`` capabilities string (or a dict) as a dict."""
-    if isinstance(value, dict):
-        return {str(k): str(v) for k, v in value.items()}
-    if not isinstance(value, str) or not value.strip():
-        return {}
-    result: dict[str, str] = {}
-    for item in value.split(","):
-        key, sep, val = item.partition(":")
-        if sep and key.strip():
-            result[key.strip()] = val.strip()
-    return result
-
-
-def is_true(value: Any) -> bool:
-    """Ironic's idea of a true string: true/yes/on/1/y/t, any case."""
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in {"1", "t", "true", "on", "y", "yes"}
-
-
-@dataclass(frozen=True)
-class NodeInfo:
-    """The node as a driver sees it; secrets in driver_info are `Secret`s."""
-
-    id: int
-    uuid: str
-    name: str | None
-    driver: str
-    driver_info: Mapping[str, Any]
-    driver_internal_info: Mapping[str, Any]
-    instance_info: Mapping[str, Any]
-    properties: Mapping[str, Any]
-    provision_state: str
-    target_provision_state: str | None
-    power_state: str | None
-    maintenance: bool
-    interfaces: Mapping[str, str]
-
-    @property
-    def capabilities(self) -> dict[str, str]:
-        return parse_capabilities(self.properties.get("capabilities"))
-
-
-@dataclass(frozen=True)
-class PortInfo:
-    uuid: str
-    address: str
-    pxe_enabled: bool
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ConnectorInfo:
-    uuid: str
-    type: str
-    connector_id: str
-
-
-@dataclass(frozen=True)
-class TargetInfo:
-    """A volume target; secrets in properties are `Secret`s."""
-
-    uuid: str
-    volume_type: str
-    boot_index: int
-    volume_id: str
-    properties: Mapping[str, Any]
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Driver(Protocol):
@@ -135,6 +65,10 @@ class Task(Protocol):
     volume_connectors: Sequence[ConnectorInfo]
     volume_targets: Sequence[TargetInfo]
     driver: Driver
+
+    def run_step(self, name: str, action: Callable[[], T]) -> T:
+        """Run `action` as the named step: record its start and end, and turn any
+        error into StepFailed ("<name> failed: <why>"), the node's last_error."""
 
     def record(self, message: str, *, event_type: str = "progress", severity: str = "info") -> None:
         """Add a line to the node's progress record (never put secrets in it)."""
@@ -354,8 +288,3 @@ class HardwareType:
     def driver_properties(cls) -> dict[str, str]:
         """Nothing beyond what the interfaces describe."""
         return {}
-
-
-def secret_value(value: Any) -> str:
-    """The clear text of a driver_info or property value that may be a `Secret`."""
-    return value.reveal() if isinstance(value, Secret) else str(value)

@@ -10,8 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ironbound import errors
-from ironbound.conductor import states
+from ironbound import errors, states
 from ironbound.drivers import base
 from ironbound.drivers.storage.noop import NoopStorage
 

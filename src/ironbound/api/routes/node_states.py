@@ -14,16 +14,15 @@ from fastapi import APIRouter
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from ironbound import errors
+from ironbound import errors, states
 from ironbound.api import locking, responses, sync_jobs
 from ironbound.api import microversions as mv
 from ironbound.api.deps import BaseUrl, JsonBody, OptionalJsonBody, Services, Version
 from ironbound.api.routes.nodes import lookup
 from ironbound.api.services import ApiServices
-from ironbound.conductor import states
-from ironbound.conductor.task import apply_node_fields
-from ironbound.db import jobs
+from ironbound.db import jobs, nodes
 from ironbound.db.models import Node
+from ironbound.jobspec import JobKind
 
 router = APIRouter()
 
@@ -107,7 +106,7 @@ def set_provision_state(
                 reason=f"Node {node.uuid} is in maintenance mode; take it out of maintenance "
                 f"before '{verb}'."
             )
-        apply_node_fields(
+        nodes.apply_fields(
             node,
             {
                 "provision_state": transition.busy or transition.target,
@@ -145,7 +144,7 @@ def set_power_state(
     def change(session: Session, node: Node) -> tuple[str, int]:
         node.target_power_state = states.POWER_TARGET_AFTER_ACTION.get(str(target), str(target))
         node.last_error = None
-        job = jobs.enqueue(session, node.id, "power", {"target": target, "timeout": timeout})
+        job = jobs.enqueue(session, node.id, JobKind.POWER, {"target": target, "timeout": timeout})
         return node.uuid, job.id
 
     node_uuid, job_id = locking.with_free_node(services, lambda s: lookup(s, ident, minor), change)
@@ -175,7 +174,7 @@ def set_raid(ident: str, body: JsonBody, services: Services, minor: Version) -> 
 def validate_node(ident: str, services: Services, minor: Version) -> Response:
     with services.db.read() as session:
         node_id = lookup(session, ident, minor).id
-    return responses.json(sync_jobs.ask(services, node_id, "validate"))
+    return responses.json(sync_jobs.ask(services, node_id, JobKind.VALIDATE))
 
 
 def _set_maintenance(
@@ -211,14 +210,14 @@ def maintenance_off(ident: str, services: Services, minor: Version) -> Response:
 def get_boot_device(ident: str, services: Services, minor: Version) -> Response:
     with services.db.read() as session:
         node_id = lookup(session, ident, minor).id
-    return responses.json(sync_jobs.ask(services, node_id, "get_boot_device"))
+    return responses.json(sync_jobs.ask(services, node_id, JobKind.GET_BOOT_DEVICE))
 
 
 @router.get("/v1/nodes/{ident}/management/boot_device/supported")
 def supported_boot_devices(ident: str, services: Services, minor: Version) -> Response:
     with services.db.read() as session:
         node_id = lookup(session, ident, minor).id
-    return responses.json(sync_jobs.ask(services, node_id, "supported_boot_devices"))
+    return responses.json(sync_jobs.ask(services, node_id, JobKind.SUPPORTED_BOOT_DEVICES))
 
 
 @router.put("/v1/nodes/{ident}/management/boot_device", status_code=204)
@@ -232,12 +231,17 @@ def set_boot_device(ident: str, body: JsonBody, services: Services, minor: Versi
         )
     with services.db.read() as session:
         node_id = lookup(session, ident, minor).id
-    supported = sync_jobs.ask(services, node_id, "supported_boot_devices")["supported_boot_devices"]
+    supported = sync_jobs.ask(services, node_id, JobKind.SUPPORTED_BOOT_DEVICES)[
+        "supported_boot_devices"
+    ]
     if device not in supported:
         raise errors.InvalidParameterValue(
             reason=f"Invalid boot device {device}, valid devices are {supported}."
         )
     sync_jobs.ask(
-        services, node_id, "set_boot_device", {"boot_device": device, "persistent": persistent}
+        services,
+        node_id,
+        JobKind.SET_BOOT_DEVICE,
+        {"boot_device": device, "persistent": persistent},
     )
     return Response(status_code=204)

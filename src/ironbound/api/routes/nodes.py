@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from ironbound import errors, secrets
+from ironbound import errors, sensitive, states
 from ironbound.api import driver_checks, listing, locking, patch, responses
 from ironbound.api import microversions as mv
 from ironbound.api.deps import BaseUrl, JsonBody, Services, Version
@@ -18,8 +18,6 @@ from ironbound.api.schemas.common import check_node_name, check_uuid, validate
 from ironbound.api.schemas.node import NodeDocument
 from ironbound.api.services import ApiServices
 from ironbound.api.views import node as view
-from ironbound.conductor import states
-from ironbound.conductor.task import apply_node_fields
 from ironbound.config import INTERFACE_TYPES
 from ironbound.db import nodes, queries
 from ironbound.db.models import Node
@@ -207,8 +205,8 @@ def create_node(body: JsonBody, services: Services, minor: Version, base_url: Ba
     if doc.name is not None:
         check_node_name(doc.name, minor)
     interfaces = driver_checks.resolve(services, doc.driver, _requested_interfaces(doc))
-    driver_info, driver_secrets = secrets.split(doc.driver_info, {})
-    instance_info, instance_secrets = secrets.split(doc.instance_info, {})
+    driver_info, driver_secrets = sensitive.split(doc.driver_info, {})
+    instance_info, instance_secrets = sensitive.split(doc.instance_info, {})
     node = Node(
         uuid=doc.uuid or str(uuidlib.uuid4()),
         name=doc.name,
@@ -274,9 +272,9 @@ def _apply_update(
     _check_unique(session, node, doc)
     _apply_interfaces(services, node, doc, minor)
     old_driver_secrets = services.box.open(node.driver_secrets)
-    driver_info, driver_secrets = secrets.split(doc.driver_info, old_driver_secrets)
+    driver_info, driver_secrets = sensitive.split(doc.driver_info, old_driver_secrets)
     old_instance_secrets = services.box.open(node.instance_secrets)
-    instance_info, instance_secrets = secrets.split(doc.instance_info, old_instance_secrets)
+    instance_info, instance_secrets = sensitive.split(doc.instance_info, old_instance_secrets)
     fields: dict[str, Any] = {
         "name": doc.name,
         "driver": doc.driver,
@@ -291,7 +289,7 @@ def _apply_update(
         fields["driver_secrets"] = services.box.seal(driver_secrets)
     if instance_secrets != old_instance_secrets:
         fields["instance_secrets"] = services.box.seal(instance_secrets)
-    apply_node_fields(node, {k: v for k, v in fields.items() if getattr(node, k) != v})
+    nodes.apply_fields(node, {k: v for k, v in fields.items() if getattr(node, k) != v})
 
 
 def _apply_interfaces(services: ApiServices, node: Node, doc: NodeDocument, minor: int) -> None:

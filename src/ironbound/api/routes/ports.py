@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from ironbound import errors
+from ironbound import errors, states
 from ironbound.api import children, locking, patch, responses
 from ironbound.api import microversions as mv
 from ironbound.api.deps import (
@@ -24,7 +24,6 @@ from ironbound.api.routes.nodes import lookup
 from ironbound.api.schemas.common import validate
 from ironbound.api.schemas.port import PortDocument
 from ironbound.api.schemas.volume import normalize_mac
-from ironbound.conductor import states
 from ironbound.db import nodes
 from ironbound.db.models import Node, Port
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from ironbound import errors, secrets
+from ironbound import errors, sensitive, states
 from ironbound.api import children, links, locking, patch, policy, responses
 from ironbound.api import microversions as mv
 from ironbound.api.deps import (
@@ -29,7 +29,6 @@ from ironbound.api.schemas.volume import (
     check_target,
 )
 from ironbound.api.services import ApiServices
-from ironbound.conductor import states
 from ironbound.db import nodes
 from ironbound.db.models import Node, VolumeConnector, VolumeTarget
 
@@ -224,7 +223,7 @@ def _checked_target(
     ):
         raise errors.VolumeTargetBootIndexAlreadyExists(boot_index=doc.boot_index)
     previous = services.box.open(row.secret_properties) if row is not None else {}
-    masked, found = secrets.split(doc.properties, previous)
+    masked, found = sensitive.split(doc.properties, previous)
     return doc, node, masked, services.box.seal(found)
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import Row
 
+from ironbound import states
 from ironbound.api import links
 from ironbound.api import microversions as mv
-from ironbound.conductor import states
 from ironbound.db.models import Node
 
 #: Every node field and the microversion that introduced it.

@@ -9,21 +9,9 @@ and powers the node on. Writing an image to a local disk is not supported.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from ironbound import errors
-from ironbound.conductor import states
+from ironbound import errors, states
 from ironbound.drivers import base
 from ironbound.drivers.storage import checks
-
-
-def _step(task: base.Task, name: str, action: Callable[[], None]) -> None:
-    task.record(f"{name}: started")
-    try:
-        action()
-    except errors.IronboundError as exc:
-        raise errors.DeployFailure(reason=f"{name} failed: {exc.message}") from exc
-    task.record(f"{name}: done")
 
 
 class VolumeDeploy(base.DeployInterface):
@@ -49,16 +37,14 @@ class VolumeDeploy(base.DeployInterface):
             )
 
     def deploy(self, task: base.Task) -> str | None:
-        _step(task, "attach volumes", lambda: task.driver.storage.attach_volumes(task))
-        _step(task, "prepare boot", lambda: task.driver.boot.prepare_instance(task))
-        _step(
-            task,
+        task.run_step("attach volumes", lambda: task.driver.storage.attach_volumes(task))
+        task.run_step("prepare boot", lambda: task.driver.boot.prepare_instance(task))
+        task.run_step(
             "set boot device to network",
             lambda: task.driver.management.set_boot_device(task, base.PXE, persistent=True),
         )
         action = states.REBOOT if task.node.power_state == states.POWER_ON else states.POWER_ON
-        _step(
-            task,
+        task.run_step(
             f"power {'reboot' if action == states.REBOOT else 'on'}",
             lambda: task.power_action(action),
         )
@@ -67,12 +53,12 @@ class VolumeDeploy(base.DeployInterface):
         return None
 
     def tear_down(self, task: base.Task) -> None:
-        _step(task, "power off", lambda: task.power_action(states.POWER_OFF))
-        _step(task, "remove boot configuration", lambda: task.driver.boot.clean_up_instance(task))
-        _step(task, "detach volumes", lambda: task.driver.storage.detach_volumes(task))
+        task.run_step("power off", lambda: task.power_action(states.POWER_OFF))
+        task.run_step("remove boot configuration", lambda: task.driver.boot.clean_up_instance(task))
+        task.run_step("detach volumes", lambda: task.driver.storage.detach_volumes(task))
         task.delete_volume_targets()
         task.record("volume targets removed (as Ironic does at undeploy)")
 
     def take_over(self, task: base.Task) -> None:
-        _step(task, "attach volumes", lambda: task.driver.storage.attach_volumes(task))
-        _step(task, "prepare boot", lambda: task.driver.boot.prepare_instance(task))
+        task.run_step("attach volumes", lambda: task.driver.storage.attach_volumes(task))
+        task.run_step("prepare boot", lambda: task.driver.boot.prepare_instance(task))

@@ -51,7 +51,7 @@ from oslo_config import cfg
 
 from ironbound import errors
 from ironbound.drivers import base
-from ironbound.secrets import Secret
+from ironbound.sensitive import Secret
 
 LOG = logging.getLogger(__name__)
 

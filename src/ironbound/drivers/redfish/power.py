@@ -19,8 +19,7 @@ from typing import Any
 
 import sushy
 
-from ironbound import errors
-from ironbound.conductor import states
+from ironbound import errors, states
 from ironbound.drivers import base
 from ironbound.drivers.redfish import client
 

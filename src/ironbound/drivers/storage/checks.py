@@ -7,14 +7,14 @@ flow runs before it touches anything.
 
 from __future__ import annotations
 
-from ironbound import errors
+from ironbound import errors, records
 from ironbound.drivers import base
 
 ISCSI = "iscsi"
 FIBRE_CHANNEL = "fibre_channel"
 
 
-def boot_target(task: base.Task) -> base.TargetInfo | None:
+def boot_target(task: base.Task) -> records.TargetInfo | None:
     """The node's boot volume (boot_index 0), if it has one."""
     return next((t for t in task.volume_targets if t.boot_index == 0), None)
 
@@ -24,8 +24,9 @@ def boots_from_volume(task: base.Task) -> bool:
     return boot_target(task) is not None and "image_source" not in task.node.instance_info
 
 
-def check_fail(task: base.Task, iface: str, reason: str) -> None:
-    raise errors.InvalidParameterValue(
+def invalid(task: base.Task, iface: str, reason: str) -> errors.InvalidParameterValue:
+    """The error for a failed storage check, naming the interface and the node."""
+    return errors.InvalidParameterValue(
         reason=f"Failed to validate {iface} storage interface for node {task.node.uuid}. {reason}"
     )
 
@@ -39,22 +40,22 @@ def check_connectors_and_targets(task: base.Task, iface: str) -> None:
     types = [c.type for c in task.volume_connectors]
     has_iqn = "iqn" in types
     wwpns, wwnns = types.count("wwpn"), types.count("wwnn")
-    if base.is_true(caps.get("iscsi_boot", False)) and not has_iqn:
-        check_fail(
+    if records.is_true(caps.get("iscsi_boot", False)) and not has_iqn:
+        raise invalid(
             task,
             iface,
             "In order to enable the 'iscsi_boot' capability for the node, an associated "
             "volume_connector type must be valid for iSCSI (iqn).",
         )
-    if base.is_true(caps.get("fibre_channel_boot", False)) and not wwpns:
-        check_fail(
+    if records.is_true(caps.get("fibre_channel_boot", False)) and not wwpns:
+        raise invalid(
             task,
             iface,
             "In order to enable the 'fibre_channel_boot' capability for the node, an "
             "associated volume_connector type must be valid for Fibre Channel (wwpn).",
         )
     if wwpns != wwnns and wwnns:
-        check_fail(
+        raise invalid(
             task,
             iface,
             f"Fibre Channel needs a wwnn connector for every wwpn connector; the node has "
@@ -66,22 +67,22 @@ def check_connectors_and_targets(task: base.Task, iface: str) -> None:
         elif target.volume_type == FIBRE_CHANNEL:
             capability, connector_ok, connector_kind = "fibre_channel_boot", wwpns > 0, "wwpn"
         else:
-            check_fail(
+            raise invalid(
                 task,
                 iface,
                 f"Volume target {target.uuid} has unknown type '{target.volume_type}'. "
                 "Supported types: 'iscsi' or 'fibre_channel'.",
             )
             continue
-        if target.boot_index == 0 and not base.is_true(caps.get(capability, False)):
-            check_fail(
+        if target.boot_index == 0 and not records.is_true(caps.get(capability, False)):
+            raise invalid(
                 task,
                 iface,
                 f"Volume target {target.uuid} is the boot volume ({target.volume_type}), but "
                 f"the node's properties/capabilities do not contain '{capability}:True'.",
             )
         if not connector_ok:
-            check_fail(
+            raise invalid(
                 task,
                 iface,
                 f"Volume target {target.uuid} is {target.volume_type}, but the node has no "
@@ -98,7 +99,7 @@ def check_boot_interface(task: base.Task, iface: str) -> None:
         and target.volume_type == ISCSI
         and base.ISCSI_VOLUME_BOOT not in task.driver.boot.capabilities
     ):
-        check_fail(
+        raise invalid(
             task,
             iface,
             f"To boot from an iSCSI volume, the boot interface must be one that can "

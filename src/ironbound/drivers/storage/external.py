@@ -35,7 +35,7 @@ class ExternalStorage(base.StorageInterface):
             if props.get("auth_method", "").upper() == "CHAP":
                 missing += [k for k in ("auth_username", "auth_password") if k not in props]
             if missing:
-                checks.check_fail(
+                raise checks.invalid(
                     task,
                     NAME,
                     f"Volume target {target.uuid} lacks the properties {missing}; with the "

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from oslo_config import cfg
 
 from ironbound import config
-from ironbound.drivers.base import ConnectorInfo, NodeInfo, PortInfo, TargetInfo
-from ironbound.secrets import Secret
+from ironbound.records import ConnectorInfo, NodeInfo, PortInfo, TargetInfo
+from ironbound.sensitive import Secret
+
+T = TypeVar("T")
 
 
 def make_conf(**overrides: Any) -> cfg.ConfigOpts:
@@ -67,6 +69,9 @@ class FakeTask:
     driver: Any = None
     records: list[str] = field(default_factory=list)
     internal_info: dict[str, Any] = field(default_factory=dict)
+
+    def run_step(self, name: str, action: Callable[[], T]) -> T:
+        raise AssertionError("the redfish interfaces run no named steps")
 
     def record(self, message: str, *, event_type: str = "progress", severity: str = "info") -> None:
         self.records.append(message)

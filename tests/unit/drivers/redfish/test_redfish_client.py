@@ -12,7 +12,7 @@ from ironbound import errors
 from ironbound.drivers.redfish import client
 from ironbound.drivers.redfish.management import RedfishManagement
 from ironbound.drivers.redfish.power import RedfishPower
-from ironbound.secrets import Secret
+from ironbound.sensitive import Secret
 
 from ._support import FakeTask, make_conf, make_node
 from .conftest import BMC_PASSWORD, BMC_USER, FAST_PASSWORD, WRONG_PASSWORD

@@ -9,8 +9,7 @@ import pytest
 import sushy
 from sushy.resources.system.system import System
 
-from ironbound import errors
-from ironbound.conductor import states
+from ironbound import errors, states
 from ironbound.drivers.redfish.power import RedfishPower
 
 from ._support import FakeTask, make_conf, make_node

@@ -1,48 +1,18 @@
-"""Running a named step of a flow, so a failure says which step and why."""
+"""Validating a node's interfaces: Ironic's validate table, and the step flows start with."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import TypeVar
+from typing import Any
 
 from ironbound import errors
 from ironbound.conductor.task import NodeTask
 
 LOG = logging.getLogger(__name__)
-T = TypeVar("T")
-
-
-class StepFailed(Exception):
-    """A flow step failed; `str()` is the text for the node's last_error."""
-
-    def __init__(self, step: str, cause: BaseException) -> None:
-        self.step = step
-        self.cause = cause
-        if isinstance(cause, errors.IronboundError):
-            reason = cause.message
-        else:
-            reason = f"unexpected {type(cause).__name__}: {cause}"
-        super().__init__(f"{step} failed: {reason}")
-
-
-def run_step(task: NodeTask, name: str, func: Callable[[], T]) -> T:
-    """Run `func` as step `name`: record it, and turn any error into StepFailed."""
-    task.record(f"{name}: started")
-    try:
-        result = func()
-    except StepFailed:
-        raise
-    except Exception as exc:
-        if not isinstance(exc, errors.IronboundError):
-            LOG.exception("Step %s of node %s failed unexpectedly", name, task.node.uuid)
-        raise StepFailed(name, exc) from exc
-    task.record(f"{name}: done")
-    return result
 
 
 def validate_interfaces(task: NodeTask) -> dict[str, dict[str, object]]:
-    """Ironic's validate table: per interface, result true/false and a reason."""
+    """Per interface: result true/false and a reason, as `GET .../validate` shows it."""
     table: dict[str, dict[str, object]] = {}
     for iface in sorted(task.node.interfaces):
         implementation = getattr(task.driver, iface)
@@ -69,4 +39,9 @@ def require_valid(task: NodeTask, interfaces: tuple[str, ...]) -> None:
         if bad:
             raise errors.InvalidParameterValue(reason="; ".join(bad))
 
-    run_step(task, "validate", check)
+    task.run_step("validate", check)
+
+
+def validate(task: NodeTask, args: dict[str, Any]) -> dict[str, Any]:
+    """The synchronous validate job: the whole table for the waiting API caller."""
+    return validate_interfaces(task)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ironbound.jobspec import JobKind
+
 ENROLL = "enroll"
 VERIFYING = "verifying"
 MANAGEABLE = "manageable"
@@ -34,7 +36,6 @@ POWER_OFF = "power off"
 REBOOT = "rebooting"
 SOFT_POWER_OFF = "soft power off"
 SOFT_REBOOT = "soft rebooting"
-POWER_ERROR = "error"
 
 #: Power targets the API accepts, with the microversion each needs.
 POWER_TARGETS: dict[str, int] = {
@@ -66,27 +67,27 @@ class Transition:
 
     busy: str | None
     target: str
-    job: str | None
+    job: JobKind | None
     min_version: int = 1
 
 
 _ROWS: tuple[tuple[str, tuple[str, ...], Transition], ...] = (
     # verb       from                                        busy        target      job
-    ("manage", (ENROLL,), Transition(VERIFYING, MANAGEABLE, "verify", 4)),
+    ("manage", (ENROLL,), Transition(VERIFYING, MANAGEABLE, JobKind.VERIFY, 4)),
     ("manage", (AVAILABLE, CLEANFAIL, INSPECTFAIL, ADOPTFAIL, MANAGEABLE),
      Transition(None, MANAGEABLE, None, 4)),
-    ("provide", (MANAGEABLE,), Transition(CLEANING, AVAILABLE, "clean", 4)),
-    ("inspect", (MANAGEABLE, INSPECTFAIL), Transition(INSPECTING, MANAGEABLE, "inspect", 6)),
-    ("clean", (MANAGEABLE,), Transition(CLEANING, MANAGEABLE, "clean", 15)),
-    ("adopt", (MANAGEABLE, ADOPTFAIL), Transition(ADOPTING, ACTIVE, "adopt", 17)),
-    ("active", (AVAILABLE, DEPLOYFAIL), Transition(DEPLOYING, ACTIVE, "deploy", 1)),
-    ("rebuild", (ACTIVE, DEPLOYFAIL), Transition(DEPLOYING, ACTIVE, "deploy", 1)),
+    ("provide", (MANAGEABLE,), Transition(CLEANING, AVAILABLE, JobKind.CLEAN, 4)),
+    ("inspect", (MANAGEABLE, INSPECTFAIL), Transition(INSPECTING, MANAGEABLE, JobKind.INSPECT, 6)),
+    ("clean", (MANAGEABLE,), Transition(CLEANING, MANAGEABLE, JobKind.CLEAN, 15)),
+    ("adopt", (MANAGEABLE, ADOPTFAIL), Transition(ADOPTING, ACTIVE, JobKind.ADOPT, 17)),
+    ("active", (AVAILABLE, DEPLOYFAIL), Transition(DEPLOYING, ACTIVE, JobKind.DEPLOY, 1)),
+    ("rebuild", (ACTIVE, DEPLOYFAIL), Transition(DEPLOYING, ACTIVE, JobKind.DEPLOY, 1)),
     ("deleted", (ACTIVE, DEPLOYFAIL, DEPLOYWAIT, ERROR),
-     Transition(DELETING, AVAILABLE, "undeploy", 1)),
+     Transition(DELETING, AVAILABLE, JobKind.UNDEPLOY, 1)),
     # A deploy waiting for its boot to report back can be called off: the node
     # lands in "deploy failed" at once and a job powers it off and revokes its
     # boot script.
-    ("abort", (DEPLOYWAIT,), Transition(None, DEPLOYFAIL, "abort", 13)),
+    ("abort", (DEPLOYWAIT,), Transition(None, DEPLOYFAIL, JobKind.ABORT, 13)),
 )  # fmt: skip
 
 TRANSITIONS: dict[tuple[str, str], Transition] = {

@@ -1,4 +1,4 @@
-"""ironbound.secrets: which keys are secret, split/reveal/mask, Secret, SecretBox."""
+"""ironbound.sensitive: which keys are secret, split/reveal/mask, Secret, SecretBox."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from cryptography.fernet import Fernet
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ironbound.secrets import MASK, Secret, SecretBox, is_secret_key, mask, reveal, split
+from ironbound.sensitive import MASK, Secret, SecretBox, is_secret_key, mask, reveal, split
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,30 @@
+"""The flow that runs each kind of job: the conductor's half of `ironbound.jobspec`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ironbound.conductor import deploy, management, power, provision, validation
+from ironbound.conductor.task import NodeTask
+from ironbound.jobspec import JobKind
+
+Flow = Callable[[NodeTask, dict[str, Any]], "dict[str, Any] | None"]
+
+FLOWS: Mapping[JobKind, Flow] = {
+    JobKind.VERIFY: provision.verify,
+    JobKind.CLEAN: provision.clean,
+    JobKind.INSPECT: provision.inspect,
+    JobKind.ADOPT: provision.adopt,
+    JobKind.DEPLOY: deploy.deploy,
+    JobKind.UNDEPLOY: deploy.undeploy,
+    JobKind.ABORT: deploy.abort,
+    JobKind.BOOT_EVENT: deploy.boot_event,
+    JobKind.CALLBACK_TIMEOUT: deploy.callback_timeout,
+    JobKind.POWER: power.power,
+    JobKind.SYNC_POWER: power.sync,
+    JobKind.SET_BOOT_DEVICE: management.set_boot_device,
+    JobKind.GET_BOOT_DEVICE: management.get_boot_device,
+    JobKind.SUPPORTED_BOOT_DEVICES: management.supported_boot_devices,
+    JobKind.VALIDATE: validation.validate,
+}

@@ -1,0 +1,26 @@
+"""Boot device flows: the synchronous management calls the API waits for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ironbound.conductor.task import NodeTask
+from ironbound.conductor.validation import require_valid
+
+
+def set_boot_device(task: NodeTask, args: dict[str, Any]) -> dict[str, Any]:
+    device, persistent = str(args["boot_device"]), bool(args.get("persistent", False))
+    require_valid(task, ("management",))
+    task.run_step(
+        f"set boot device {device}",
+        lambda: task.driver.management.set_boot_device(task, device, persistent),
+    )
+    return {}
+
+
+def get_boot_device(task: NodeTask, args: dict[str, Any]) -> dict[str, Any]:
+    return task.driver.management.get_boot_device(task)
+
+
+def supported_boot_devices(task: NodeTask, args: dict[str, Any]) -> dict[str, Any]:
+    return {"supported_boot_devices": task.driver.management.get_supported_boot_devices(task)}

@@ -1,0 +1,75 @@
+"""The one loader of a node snapshot, for the conductor and the boot server alike.
+
+What a deploy validated and what the boot server later renders must be the
+same records, read the same way; so both build their `NodeSnapshot` here.
+Secrets are opened from their sealed columns and handed on as `Secret`s.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ironbound import records, sensitive
+from ironbound.config import INTERFACE_TYPES
+from ironbound.db import nodes
+from ironbound.db.models import Port, VolumeConnector, VolumeTarget
+from ironbound.sensitive import Secret, SecretBox
+
+
+def _with_secrets(masked: dict[str, Any], sealed: str | None, box: SecretBox) -> dict[str, Any]:
+    revealed = box.open(sealed)
+    return sensitive.reveal(masked, {k: Secret(str(v)) for k, v in revealed.items()})
+
+
+def load(session: Session, node_id: int, box: SecretBox) -> records.NodeSnapshot:
+    """The node with its ports (by id), connectors (by id) and targets (by boot_index).
+
+    :raises NodeNotFound: the node is gone.
+    """
+    row = nodes.get_by_id(session, node_id)
+    node = records.NodeInfo(
+        id=row.id,
+        uuid=row.uuid,
+        name=row.name,
+        driver=row.driver,
+        driver_info=_with_secrets(row.driver_info, row.driver_secrets, box),
+        driver_internal_info=dict(row.driver_internal_info),
+        instance_info=_with_secrets(row.instance_info, row.instance_secrets, box),
+        properties=dict(row.properties),
+        provision_state=row.provision_state,
+        target_provision_state=row.target_provision_state,
+        power_state=row.power_state,
+        maintenance=row.maintenance,
+        interfaces={iface: getattr(row, f"{iface}_interface") or "" for iface in INTERFACE_TYPES},
+    )
+    ports = [
+        records.PortInfo(uuid=p.uuid, address=p.address, pxe_enabled=p.pxe_enabled, extra=p.extra)
+        for p in session.scalars(select(Port).where(Port.node_id == node_id).order_by(Port.id))
+    ]
+    connectors = [
+        records.ConnectorInfo(uuid=c.uuid, type=c.type, connector_id=c.connector_id)
+        for c in session.scalars(
+            select(VolumeConnector)
+            .where(VolumeConnector.node_id == node_id)
+            .order_by(VolumeConnector.id)
+        )
+    ]
+    targets = [
+        records.TargetInfo(
+            uuid=t.uuid,
+            volume_type=t.volume_type,
+            boot_index=t.boot_index,
+            volume_id=t.volume_id,
+            properties=_with_secrets(t.properties, t.secret_properties, box),
+            extra=t.extra,
+        )
+        for t in session.scalars(
+            select(VolumeTarget)
+            .where(VolumeTarget.node_id == node_id)
+            .order_by(VolumeTarget.boot_index)
+        )
+    ]
+    return records.NodeSnapshot(node, ports, connectors, targets)

@@ -1,1 +1,0 @@
-"""Management interface implementations."""

@@ -1,0 +1,101 @@
+"""What a flow, a driver and the boot server see of a node: plain frozen records.
+
+These sit below every room (db, drivers, conductor, boot server) because all
+of them pass them around: the database builds them (`db/snapshots.py`), the
+conductor hands them to drivers, `sanplan` and the boot server read them.
+Secrets in their mappings are `Secret` objects, never plain strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ironbound.sensitive import Secret
+
+
+def parse_capabilities(value: Any) -> dict[str, str]:
+    """Ironic's ``key:value,key:value`` capabilities string (or a dict) as a dict."""
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    if not isinstance(value, str) or not value.strip():
+        return {}
+    result: dict[str, str] = {}
+    for item in value.split(","):
+        key, sep, val = item.partition(":")
+        if sep and key.strip():
+            result[key.strip()] = val.strip()
+    return result
+
+
+def is_true(value: Any) -> bool:
+    """Ironic's idea of a true string: true/yes/on/1/y/t, any case."""
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in {"1", "t", "true", "on", "y", "yes"}
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """The node as a driver sees it; secrets in driver_info are `Secret`s."""
+
+    id: int
+    uuid: str
+    name: str | None
+    driver: str
+    driver_info: Mapping[str, Any]
+    driver_internal_info: Mapping[str, Any]
+    instance_info: Mapping[str, Any]
+    properties: Mapping[str, Any]
+    provision_state: str
+    target_provision_state: str | None
+    power_state: str | None
+    maintenance: bool
+    interfaces: Mapping[str, str]
+
+    @property
+    def capabilities(self) -> dict[str, str]:
+        return parse_capabilities(self.properties.get("capabilities"))
+
+
+@dataclass(frozen=True)
+class PortInfo:
+    uuid: str
+    address: str
+    pxe_enabled: bool
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ConnectorInfo:
+    uuid: str
+    type: str
+    connector_id: str
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    """A volume target; secrets in properties are `Secret`s."""
+
+    uuid: str
+    volume_type: str
+    boot_index: int
+    volume_id: str
+    properties: Mapping[str, Any]
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NodeSnapshot:
+    """A node with its ports, volume connectors and volume targets, read in one transaction."""
+
+    node: NodeInfo
+    ports: Sequence[PortInfo]
+    volume_connectors: Sequence[ConnectorInfo]
+    volume_targets: Sequence[TargetInfo]
+
+
+def secret_value(value: Any) -> str:
+    """The clear text of a driver_info or property value that may be a `Secret`."""
+    return value.reveal() if isinstance(value, Secret) else str(value)
