@@ -321,7 +321,7 @@ def load(
 
 
 def sources(conf: cfg.ConfigOpts) -> tuple[list[str], dict[str, object]]:
-    """The files and overrides `conf` was loaded from, to rebuild it in a child process."""
+    """The files and overrides `conf` was loaded from, to rebuild it in a subprocess."""
     found: tuple[list[str], dict[str, object]] = vars(conf)["ironbound_sources"]
     return found
 

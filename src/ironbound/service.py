@@ -67,7 +67,7 @@ def upgrade_database(url: str) -> None:
         db.dispose()
 
 
-_CHILD = (
+_SUBPROCESS = (
     "import json, sys\n"
     "from importlib import import_module\n"
     "module, name = sys.argv[1].rsplit(':', 1)\n"
@@ -80,18 +80,18 @@ def run_in_subprocess(function: str, *args: Any) -> Any:
     """`module:function(*args)` in a fresh interpreter; its JSON result.
 
     Used for work a server needs once and should not keep the memory of
-    (Alembic, loading every driver). A plain child process rather than
+    (Alembic, loading every driver). A plain subprocess rather than
     multiprocessing, which would leave its resource-tracker process running
     beside the server for good.
     """
     done = subprocess.run(
-        [sys.executable, "-c", _CHILD, function, json.dumps(args)],
+        [sys.executable, "-c", _SUBPROCESS, function, json.dumps(args)],
         capture_output=True,
         text=True,
         check=False,
     )
     if done.returncode != 0:
-        raise SystemExit(f"{function} failed in a child process:\n{done.stderr[-3000:]}")
+        raise SystemExit(f"{function} failed in a subprocess:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout)
 
 
@@ -100,7 +100,7 @@ def open_database(conf: cfg.ConfigOpts, upgrade: bool) -> Database:
     if migrate.current_revision(db.engine) == migrate.SCHEMA_REVISION:
         return db
     if upgrade:
-        # A short-lived child runs Alembic, so that its ~10 MiB never stay
+        # A short-lived subprocess runs Alembic, so that its ~10 MiB never stay
         # resident in a server that needs them once in its life.
         run_in_subprocess("ironbound.service:upgrade_database", db.url)
     else:
@@ -192,7 +192,7 @@ class Service:
                 signals=self.signals,
             )
             self.conductor = Conductor(ctx)
-            # Loading every driver in a child checks them all and reads their
+            # Loading every driver in a subprocess checks them all and reads their
             # properties, while this process loads a driver only when a node
             # needs it (see ironbound.drivers.registry).
             properties = run_in_subprocess(

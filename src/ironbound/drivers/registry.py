@@ -11,7 +11,7 @@ the Redfish interfaces pull in sushy and requests (about 14 MiB) that a
 conductor driving only other hardware never needs. `describe()` loads
 everything once, to fail fast on a broken plug-in and to publish the
 driver_info keys each hardware type reads; the service runs it in a
-short-lived child process.
+short-lived subprocess.
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ class Registry:
 def describe(config_files: list[str], overrides: dict[str, object]) -> dict[str, dict[str, str]]:
     """Load every enabled implementation; the driver_info keys per hardware type.
 
-    Meant for a child process (see the module docstring), hence the plain
+    Meant for a subprocess (see the module docstring), hence the plain
     arguments: the configuration is rebuilt from them.
     """
     from ironbound import config  # noqa: PLC0415
