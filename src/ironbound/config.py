@@ -53,6 +53,14 @@ _DEFAULT_OPTS: list[cfg.Opt] = [
         sample_default="localhost",
         help="Name of this conductor; it appears in node reservations and /v1/drivers.",
     ),
+    cfg.FloatOpt(
+        "graceful_shutdown_timeout",
+        default=60.0,
+        min=0.0,
+        help="Seconds a stopping conductor lets its running jobs finish. Jobs still running "
+        "then are abandoned: their nodes move to the failure state of their busy state, with "
+        "a reason, and are unlocked, so a stop never leaves a node locked.",
+    ),
     cfg.StrOpt(
         "state_path",
         default="state",

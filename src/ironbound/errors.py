@@ -163,6 +163,12 @@ class InvalidState(Conflict):
     template = "{reason}"
 
 
+class LockLost(Conflict):
+    """A flow's conductor no longer holds its node (taken over, or the stop abandoned it)."""
+
+    template = "Conductor {host} no longer holds node {node}; its work on the node stops here."
+
+
 # --- other request-level failures ------------------------------------------
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from ironbound.conductor.worker import Conductor
 from ironbound.db import conductors, jobs
 from ironbound.db.models import Conductor as ConductorRow
 from ironbound.db.models import Node
-from tests.conftest import wait_until
+from tests.conftest import wait_for_state, wait_until
 
 
 @pytest.fixture
@@ -64,6 +65,8 @@ def test_restart_under_the_same_name_fails_what_it_left(
     client: TestClient, conductor: Conductor
 ) -> None:
     uuid = _node(client)
+    conductor.stop()
+    # What a run that crashed would have left behind:
     with conductor.ctx.db.write() as session:
         session.execute(
             update(Node)
@@ -71,7 +74,6 @@ def test_restart_under_the_same_name_fails_what_it_left(
             .values(provision_state="cleaning", target_provision_state="available",
                     reservation=conductor.ctx.hostname)
         )  # fmt: skip
-    conductor.stop()
     conductor.start()
     node = client.get(f"/v1/nodes/{uuid}").json()
     assert node["provision_state"] == "clean failed"
@@ -82,4 +84,61 @@ def test_restart_under_the_same_name_fails_what_it_left(
     wait_until(
         lambda: client.get(f"/v1/nodes/{uuid}").json()["provision_state"] == "manageable",
         what="a job after the restart",
+    )
+
+
+@pytest.mark.parametrize(
+    "overrides", [{"fake.deploy_delay": 0.5, "conductor.heartbeat_timeout": 60.0}]
+)
+def test_a_flow_that_lost_its_lock_writes_nothing_more(
+    client: TestClient, conductor: Conductor
+) -> None:
+    """Fencing: once another conductor holds the node, the old flow's writes are refused."""
+    uuid = str(
+        client.post(
+            "/v1/nodes", json={"driver": "fake-hardware", "deploy_interface": "fake"}
+        ).json()["uuid"]
+    )
+    for verb, state in (("manage", "manageable"), ("provide", "available")):
+        client.put(f"/v1/nodes/{uuid}/states/provision", json={"target": verb})
+        wait_for_state(client, uuid, state)
+    client.put(f"/v1/nodes/{uuid}/states/provision", json={"target": "active"})
+    wait_until(
+        lambda: client.get(f"/v1/nodes/{uuid}").json()["reservation"] == "test-conductor",
+        what="the deploy to start",
+    )
+    with conductor.ctx.db.write() as session:
+        conductors.register(session, "usurper", [])  # a live conductor took the node over
+        session.execute(update(Node).where(Node.uuid == uuid).values(reservation="usurper"))
+    time.sleep(1.5)  # the fake deploy step ends and the flow tries to land the node
+    node = client.get(f"/v1/nodes/{uuid}").json()
+    assert node["provision_state"] == "deploying"
+    assert node["reservation"] == "usurper"
+    assert node["last_error"] is None
+
+
+@pytest.mark.parametrize("registered", [True, False], ids=["offline", "never-registered"])
+def test_a_holder_that_is_no_live_conductor_is_taken_over(
+    client: TestClient, conductor: Conductor, registered: bool
+) -> None:
+    """A lock held by a stopped conductor (or a name no conductor has) cannot outlive it."""
+    uuid = _node(client)
+    with conductor.ctx.db.write() as session:
+        if registered:
+            conductors.register(session, "gone-host", [])
+            conductors.unregister(session, "gone-host")
+        session.execute(
+            update(Node)
+            .where(Node.uuid == uuid)
+            .values(provision_state="verifying", target_provision_state="manageable",
+                    reservation="gone-host")
+        )  # fmt: skip
+    wait_until(
+        lambda: client.get(f"/v1/nodes/{uuid}").json()["reservation"] is None, what="the takeover"
+    )
+    node = client.get(f"/v1/nodes/{uuid}").json()
+    assert node["provision_state"] == "enroll"
+    assert (
+        "Conductor gone-host is gone while the node was in state 'verifying'"
+        in (node["last_error"])
     )

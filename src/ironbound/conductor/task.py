@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
 
 from ironbound import errors, records, sensitive, states
 from ironbound.conductor.context import ConductorContext
@@ -26,7 +29,11 @@ T = TypeVar("T")
 
 
 class NodeTask:
-    """One node, loaded for a flow. Implements `ironbound.drivers.base.Task`."""
+    """One node, loaded for a flow. Implements `ironbound.drivers.base.Task`.
+
+    `holds_lock`: the job holds the node's lock (every job but the shared,
+    read-only kinds), so each write first checks that it still does.
+    """
 
     node: records.NodeInfo
     ports: Sequence[records.PortInfo]
@@ -34,11 +41,24 @@ class NodeTask:
     volume_targets: Sequence[records.TargetInfo]
     driver: base.Driver
 
-    def __init__(self, ctx: ConductorContext, node_id: int) -> None:
+    def __init__(self, ctx: ConductorContext, node_id: int, *, holds_lock: bool) -> None:
         self.ctx = ctx
         self.conf = ctx.conf
         self.node_id = node_id
+        self.holds_lock = holds_lock
         self.refresh()
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        """A write transaction, fenced: it fails with LockLost once the node's lock is gone.
+
+        A flow that outlived its conductor's stop, or whose conductor was taken
+        over, must not touch a node that others may now be working on.
+        """
+        with self.ctx.db.write() as session:
+            if self.holds_lock:
+                nodes.get_held(session, self.node_id, self.ctx.hostname)
+            yield session
 
     def refresh(self) -> None:
         """Reload the snapshot (after this task or someone else changed the node)."""
@@ -74,7 +94,7 @@ class NodeTask:
         return result
 
     def record(self, message: str, *, event_type: str = "progress", severity: str = "info") -> None:
-        with self.ctx.db.write() as session:
+        with self._write() as session:
             nodes.record_progress(
                 session,
                 self.node_id,
@@ -85,21 +105,21 @@ class NodeTask:
             )
 
     def set_internal_info(self, **values: Any) -> None:
-        with self.ctx.db.write() as session:
+        with self._write() as session:
             nodes.merge_internal_info(session, self.node_id, values)
         self.refresh()
 
     def set_target_properties(self, target_uuid: str, properties: Mapping[str, Any]) -> None:
         plain = {k: (v.reveal() if isinstance(v, Secret) else v) for k, v in properties.items()}
         masked, found = sensitive.split(plain, {})
-        with self.ctx.db.write() as session:
+        with self._write() as session:
             volumes.set_target_properties(
                 session, self.node_id, target_uuid, masked, self.ctx.box.seal(found)
             )
         self.refresh()
 
     def delete_volume_targets(self) -> None:
-        with self.ctx.db.write() as session:
+        with self._write() as session:
             volumes.delete_targets(session, self.node_id)
         self.refresh()
 
@@ -107,12 +127,12 @@ class NodeTask:
         token = secrets.token_urlsafe(32)
         sealed = self.ctx.box.seal({"token": token})
         assert sealed is not None
-        with self.ctx.db.write() as session:
+        with self._write() as session:
             tokens.store(session, self.node_id, token, sealed)
         return token
 
     def revoke_boot_token(self) -> None:
-        with self.ctx.db.write() as session:
+        with self._write() as session:
             tokens.revoke(session, self.node_id)
 
     def power_action(self, power_state: str) -> None:
@@ -134,7 +154,7 @@ class NodeTask:
 
     def save(self, **fields: Any) -> None:
         """Write node fields; a provision_state change also stamps provision_updated_at."""
-        with self.ctx.db.write() as session:
+        with self._write() as session:
             nodes.apply_fields(nodes.get_by_id(session, self.node_id), fields)
         self.refresh()
 

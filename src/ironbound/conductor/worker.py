@@ -71,12 +71,31 @@ class Conductor:
         thread.start()
         self._threads.append(thread)
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Let running jobs finish, then deregister."""
+    def stop(self, timeout: float | None = None) -> None:
+        """Let running jobs finish within one deadline, abandon the rest, go offline.
+
+        The deadline ([DEFAULT]graceful_shutdown_timeout unless `timeout` is
+        given) covers every worker at once. A job still running then is
+        abandoned as a dead conductor's would be: its node moves to the
+        failure state of its busy state, with the reason, and is unlocked;
+        the flow's next write finds its lock gone and stops. So no stop,
+        however long a job, leaves a node locked.
+        """
+        grace = self.ctx.conf.graceful_shutdown_timeout if timeout is None else timeout
+        deadline = time.monotonic() + grace
         self._stop.set()
         self.ctx.signals.close()  # wake idle workers so they see the stop
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
+        running = sum(thread.is_alive() for thread in self._threads)
+        if running:
+            LOG.warning(
+                "Conductor %s: %d job(s) still running after %g s; abandoning them",
+                self.ctx.hostname,
+                running,
+                grace,
+            )
+        self._take_over(self.ctx.hostname, "stopped before its job finished")
         with self.ctx.db.write() as session:
             conductors.unregister(session, self.ctx.hostname)
         LOG.info("Conductor %s stopped", self.ctx.hostname)
@@ -112,10 +131,13 @@ class Conductor:
         result: dict[str, Any] | None = None
         error: str | None = None
         try:
-            task = NodeTask(self.ctx, node_id)
+            task = NodeTask(self.ctx, node_id, holds_lock=not kind.shared)
             result = FLOWS[kind](task, args)
         except errors.NodeNotFound:
             error = "the node was deleted"
+        except errors.LockLost as exc:
+            LOG.warning("Job %s (%s) stopped: %s", job_id, kind, exc)
+            error = str(exc)
         except Exception as exc:
             error = str(exc) if isinstance(exc, errors.IronboundError) else None
             if error is None:
@@ -123,9 +145,12 @@ class Conductor:
                 error = f"{kind} failed: unexpected {type(exc).__name__}: {exc}"
         with self.ctx.db.write() as session:
             node = nodes.find_by_id(session, node_id)
-            if node is not None and error is not None and not kind.synchronous:
+            # Taken over or abandoned meanwhile: the node is someone else's now.
+            ours = node is not None and (kind.shared or node.reservation == self.ctx.hostname)
+            if ours and error is not None and not kind.synchronous:
+                assert node is not None
                 self._record_failure(node, kind, error)
-            if node is not None and not kind.shared:
+            if ours and not kind.shared:
                 nodes.release(session, node_id, self.ctx.hostname)
             if kind.synchronous:
                 jobs.finish(session, job_id, result=result or {}, error=error)
@@ -163,11 +188,17 @@ class Conductor:
             jobs.purge_stale(session, older_than=self.ctx.conf.conductor.sync_job_timeout * 5)
 
     def _take_over_dead(self) -> None:
+        """Free what conductors that can no longer let go hold.
+
+        Dead ones (online, heartbeat too old) and any other holder that is
+        not a live conductor: one that stopped, or a name no conductor has.
+        """
+        timeout = self.ctx.conf.conductor.heartbeat_timeout
         with self.ctx.db.read() as session:
-            dead = conductors.dead(session, self.ctx.conf.conductor.heartbeat_timeout)
-        for hostname in dead:
-            if hostname != self.ctx.hostname:
-                self._take_over(hostname, "stopped heartbeating")
+            dead = set(conductors.dead(session, timeout))
+            stale = set(conductors.stale_holders(session, timeout))
+        for hostname in sorted((dead | stale) - {self.ctx.hostname}):
+            self._take_over(hostname, "stopped heartbeating" if hostname in dead else "is gone")
 
     def _take_over(self, hostname: str, why: str) -> None:
         """Free what `hostname` held: fail its half-done nodes, drop its running jobs."""

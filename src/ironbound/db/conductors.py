@@ -10,7 +10,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from ironbound.db.base import utcnow
-from ironbound.db.models import Conductor, ConductorHardwareInterface
+from ironbound.db.models import Conductor, ConductorHardwareInterface, Job, Node
+from ironbound.jobspec import JobStatus
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,24 @@ def dead(session: Session, timeout: float) -> list[str]:
             select(Conductor.hostname).where(Conductor.online, Conductor.heartbeat_at < cutoff)
         )
     )
+
+
+def stale_holders(session: Session, timeout: float) -> list[str]:
+    """Names that hold a node's lock or run a job but are not live conductors.
+
+    A live conductor is online with a heartbeat fresher than `timeout`; any
+    other holder (stopped, dead, or never registered) can never let go of
+    what it holds, so whoever finds it takes over.
+    """
+    cutoff = utcnow() - dt.timedelta(seconds=timeout)
+    live = select(Conductor.hostname).where(Conductor.online, Conductor.heartbeat_at >= cutoff)
+    holders = select(Node.reservation).where(
+        Node.reservation.is_not(None), Node.reservation.not_in(live)
+    )
+    runners = select(Job.conductor).where(
+        Job.status == JobStatus.RUNNING, Job.conductor.is_not(None), Job.conductor.not_in(live)
+    )
+    return sorted({name for name in session.scalars(holders.union(runners)) if name})
 
 
 def mark_offline(session: Session, hostname: str) -> None:

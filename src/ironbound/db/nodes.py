@@ -143,6 +143,18 @@ def idle_with_real_power(session: Session) -> list[int]:
     )
 
 
+def get_held(session: Session, node_id: int, conductor: str) -> Node:
+    """The node, if `conductor` still holds its lock: the fence for a flow's every write.
+
+    :raises NodeNotFound: the node is gone.
+    :raises LockLost: another conductor took the node over, or a stop abandoned it.
+    """
+    node = lock_row(session, get_by_id(session, node_id))
+    if node.reservation != conductor:
+        raise errors.LockLost(node=node.uuid, host=conductor)
+    return node
+
+
 def held_by(session: Session, conductor: str) -> list[Node]:
     """Nodes whose lock `conductor` holds."""
     return list(session.scalars(select(Node).where(Node.reservation == conductor)))
