@@ -17,33 +17,62 @@ from __future__ import annotations
 import base64
 import copy
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
+
+from ironbound import errors
 
 if TYPE_CHECKING:
     from cryptography.fernet import Fernet
 
 MASK = "******"
 
-_SECRET_MARKERS = (
+#: A key is secret when one of its words is one of these (``admin_pass``,
+#: ``adminPass``, ``ipmi_password``, ``auth_token``, ``configdrive`` ...), or
+#: when, with its separators dropped, it contains one of the compounds.
+_SECRET_WORDS = frozenset(
+    {
+        "pass",
+        "password",
+        "passwd",
+        "pswd",
+        "passphrase",
+        "secret",
+        "token",
+        "credential",
+        "credentials",
+        "configdrive",
+    }
+)
+_SECRET_COMPOUNDS = (
     "password",
     "passwd",
-    "pswd",
+    "passphrase",
+    "privatekey",
+    "authkey",
+    "encryptionkey",
+    "secretkey",
+    "sshkey",
     "secret",
     "token",
-    "passphrase",
-    "private_key",
-    "auth_key",
-    "encryption_key",
 )
+_WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+_SEPARATORS = re.compile(r"[^a-z0-9]")
 
 
 def is_secret_key(key: str) -> bool:
-    """Whether values under `key` are secrets (the test is on the key's name)."""
-    lowered = key.lower()
-    return any(marker in lowered for marker in _SECRET_MARKERS)
+    """Whether values under `key` are secrets (the test is on the key's name).
+
+    At least every key Ironic masks is masked: its list of sensitive keys,
+    and anything password-, secret- or token-like, in any spelling.
+    """
+    if {word.lower() for word in _WORD.findall(key)} & _SECRET_WORDS:
+        return True
+    joined = _SEPARATORS.sub("", key.lower())
+    return any(compound in joined for compound in _SECRET_COMPOUNDS)
 
 
 class Secret:
@@ -79,33 +108,93 @@ def _unescape(part: str) -> str:
     return part.replace("~1", "/").replace("~0", "~")
 
 
-def split(data: dict[str, Any], previous: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _match_elements(new: list[Any], old: list[Any]) -> dict[int, int]:
+    """Where each element of a masked list stood before the change, when that can be told.
+
+    An element equal to an old one is that one (its own index first): so a
+    removal or an insertion moves secrets with their elements. An element
+    equal to none was edited; it is the old element at its index only while
+    the list kept its length (nothing moved).
+    """
+    mapping: dict[int, int] = {}
+    for index, element in enumerate(new):
+        if index < len(old) and old[index] == element:
+            mapping[index] = index
+    for index, element in enumerate(new):
+        if index not in mapping:
+            taken = set(mapping.values())
+            same = (j for j, before in enumerate(old) if j not in taken and before == element)
+            found = next(same, None)
+            if found is not None:
+                mapping[index] = found
+    if len(new) == len(old):
+        for index in range(len(new)):
+            if index not in mapping and index not in mapping.values():
+                mapping[index] = index
+    return mapping
+
+
+def split(
+    data: dict[str, Any], previous: dict[str, Any], previous_masked: Any = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Separate the secrets from `data`.
 
     Returns the masked mapping to store in the clear and a flat mapping from
     JSON pointer to secret value. `previous` is the flat mapping stored before,
-    used when `data` carries ``******`` to mean "unchanged".
+    used when `data` carries ``******`` to mean "unchanged". `previous_masked`,
+    the masked mapping stored before, tells where list elements moved, so a
+    kept secret follows its element; without it, positions count as unchanged.
+
+    :raises InvalidParameterValue: ``******`` stands in a list element whose
+        previous place cannot be told, so which stored secret it means is unknown.
     """
     secrets: dict[str, Any] = {}
 
-    def walk(node: Any, path: str) -> Any:
+    def kept(pointer: str, old_pointer: str | None) -> Any:
+        if old_pointer is not None:
+            return previous.get(old_pointer, MASK)
+        if previous:
+            raise errors.InvalidParameterValue(
+                reason=f"The secret at {pointer} is given as {MASK}, but its list element "
+                "changed both place and content, so the stored secret it stands for cannot be "
+                "told. Give the secret itself."
+            )
+        return MASK
+
+    def walk(node: Any, path: str, old_path: str | None, old_node: Any) -> Any:
         if isinstance(node, dict):
             out: dict[str, Any] = {}
             for key, value in node.items():
-                pointer = f"{path}/{_escape(str(key))}"
+                escaped = _escape(str(key))
+                pointer = f"{path}/{escaped}"
+                old_pointer = None if old_path is None else f"{old_path}/{escaped}"
                 if value is not None and is_secret_key(str(key)):
-                    secrets[pointer] = (
-                        previous[pointer] if value == MASK and pointer in previous else value
-                    )
+                    secrets[pointer] = kept(pointer, old_pointer) if value == MASK else value
                     out[key] = MASK
                 else:
-                    out[key] = walk(value, pointer)
+                    old_child = old_node.get(key) if isinstance(old_node, dict) else None
+                    out[key] = walk(value, pointer, old_pointer, old_child)
             return out
         if isinstance(node, list):
-            return [walk(value, f"{path}/{index}") for index, value in enumerate(node)]
+            old_list = old_node if isinstance(old_node, list) else []
+            if previous_masked is None:
+                moved = {index: index for index in range(len(node))}
+            else:
+                moved = _match_elements(mask(node), old_list)
+            out_list = []
+            for index, value in enumerate(node):
+                old_index = moved.get(index)
+                if old_path is None or old_index is None:
+                    out_list.append(walk(value, f"{path}/{index}", None, None))
+                else:
+                    before = old_list[old_index] if old_index < len(old_list) else None
+                    out_list.append(
+                        walk(value, f"{path}/{index}", f"{old_path}/{old_index}", before)
+                    )
+            return out_list
         return node
 
-    return walk(data, ""), secrets
+    return walk(data, "", "", previous_masked), secrets
 
 
 def reveal(masked: dict[str, Any], secrets: dict[str, Any]) -> dict[str, Any]:

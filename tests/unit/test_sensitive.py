@@ -12,6 +12,7 @@ from cryptography.fernet import Fernet
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ironbound.errors import InvalidParameterValue
 from ironbound.sensitive import MASK, Secret, SecretBox, is_secret_key, mask, reveal, split
 
 
@@ -39,7 +40,7 @@ def test_secret_keys(key: str) -> None:
 
 @pytest.mark.parametrize(
     "key",
-    ["auth_username", "reverse_auth_username", "target_iqn", "redfish_address", "key", "pass"],
+    ["auth_username", "reverse_auth_username", "target_iqn", "redfish_address", "key", "bypass"],
 )
 def test_plain_keys(key: str) -> None:
     assert not is_secret_key(key)
@@ -251,3 +252,60 @@ def test_box_key_file_with_a_trailing_newline(tmp_path: Path) -> None:
     path = tmp_path / "secret.key"
     path.write_bytes(key + b"\n")
     assert SecretBox.from_file(path).open(SecretBox(key).seal({"/p": "y"})) == {"/p": "y"}
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["admin_pass", "adminPass", "new_pass", "configdrive", "AdminPassword", "ssh_key",
+     "sys_pswd", "credentials", "auth_token", "mutual_chap_secret", "ipmi_password"],
+)  # fmt: skip
+def test_every_key_ironic_masks_is_masked(key: str) -> None:
+    assert is_secret_key(key)
+    assert mask({key: "x"}) == {key: MASK}
+
+
+@pytest.mark.parametrize(
+    "key", ["bypass", "compass", "passthrough", "auth_username", "target_iqn", "user_data"]
+)
+def test_ordinary_keys_stay_readable(key: str) -> None:
+    assert not is_secret_key(key)
+
+
+CREDENTIALS = {
+    "creds": [
+        {"user": "a", "password": "p0"},
+        {"user": "b", "password": "p1"},
+    ]
+}
+
+
+def _stored() -> tuple[dict[str, Any], dict[str, Any]]:
+    return split(CREDENTIALS, {})
+
+
+def test_a_kept_secret_follows_its_list_element_when_one_before_it_is_removed() -> None:
+    masked, secrets = _stored()
+    after = {"creds": [masked["creds"][1]]}  # the client removed element 0
+    _, kept = split(after, secrets, masked)
+    assert kept == {"/creds/0/password": "p1"}
+
+
+def test_a_kept_secret_follows_its_list_element_when_one_is_inserted() -> None:
+    masked, secrets = _stored()
+    after = {"creds": [{"user": "new", "password": "p9"}, *masked["creds"]]}
+    _, kept = split(after, secrets, masked)
+    assert kept == {"/creds/0/password": "p9", "/creds/1/password": "p0", "/creds/2/password": "p1"}
+
+
+def test_an_element_edited_in_place_keeps_its_secret() -> None:
+    masked, secrets = _stored()
+    after = {"creds": [{"user": "a2", "password": MASK}, masked["creds"][1]]}
+    _, kept = split(after, secrets, masked)
+    assert kept == {"/creds/0/password": "p0", "/creds/1/password": "p1"}
+
+
+def test_a_masked_secret_whose_element_moved_and_changed_is_refused() -> None:
+    masked, secrets = _stored()
+    after = {"creds": [{"user": "b2", "password": MASK}]}  # removed 0 and edited 1
+    with pytest.raises(InvalidParameterValue, match="/creds/0/password"):
+        split(after, secrets, masked)

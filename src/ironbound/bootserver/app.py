@@ -20,14 +20,13 @@ from oslo_config import cfg
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, Router
 
 from ironbound import config, sanplan, sensitive, states
-from ironbound.bootserver import render
-from ironbound.db import events, jobs, snapshots, tokens
-from ironbound.db.models import Node
+from ironbound.bootserver import access, render
+from ironbound.db import snapshots, tokens
+from ironbound.db.models import BootToken, Node
 from ironbound.db.session import Database
-from ironbound.jobspec import JobKind
 from ironbound.signals import Signals
 
 LOG = logging.getLogger(__name__)
@@ -42,86 +41,120 @@ def _not_found() -> Response:
     return PlainTextResponse("Not found\n", status_code=404)
 
 
-def create_boot_app(
-    conf: cfg.ConfigOpts, db: Database, box: sensitive.SecretBox, signals: Signals
-) -> Starlette:
-    base_url = config.boot_server_url(conf)
+def _address(request: Request) -> str:
+    return request.client.host if request.client else ""
 
-    def bootable(node: Node | None) -> bool:
-        return node is not None and node.provision_state in states.BOOTABLE_STATES
 
-    async def entry(request: Request) -> Response:
-        return PlainTextResponse(render.entry_script(base_url), media_type=IPXE)
+def _bootable(node: Node) -> bool:
+    return node.provision_state in states.BOOTABLE_STATES
 
-    def by_mac(request: Request) -> Response:
+
+class _BootServer:
+    """The four handlers, sharing the database, the key and the conductor wake-ups."""
+
+    def __init__(
+        self, conf: cfg.ConfigOpts, db: Database, box: sensitive.SecretBox, signals: Signals
+    ) -> None:
+        self.conf, self.db, self.box, self.signals = conf, db, box, signals
+        self.base_url = config.boot_server_url(conf)
+
+    def _admitted(self, node: Node, row: BootToken, request: Request) -> bool:
+        verdict = access.admit(self.db, node.id, row, _address(request))
+        if verdict.queued:
+            self.signals.work_queued()
+        if not verdict.allowed:
+            LOG.warning(
+                "Refused %s the boot script of node %s: it is pinned to another host",
+                _address(request),
+                node.uuid,
+            )
+        return verdict.allowed
+
+    def _cycle(self, node: Node, row: BootToken, event: dict[str, str]) -> None:
+        if access.open_cycle(self.db, node.id, row, event):
+            self.signals.work_queued()
+
+    async def entry(self, request: Request) -> Response:
+        return PlainTextResponse(render.entry_script(self.base_url), media_type=IPXE)
+
+    def by_mac(self, request: Request) -> Response:
         mac = str(request.path_params["mac"]).lower()
-        if not conf.bootserver.mac_lookup or not _MAC.match(mac):
+        if not self.conf.bootserver.mac_lookup or not _MAC.match(mac):
             return _not_found()
-        with db.read() as session:
-            found = tokens.sealed_token_for_mac(session, mac.replace("-", ":"))
-        if found is None or not bootable(found[0]):
+        with self.db.read() as session:
+            found = tokens.by_mac(session, mac.replace("-", ":"))
+        if found is None or not _bootable(found[0]):
             LOG.info("Boot request from unknown or undeployed MAC %s", mac)
             return _not_found()
-        node, sealed = found
-        token = box.open(sealed)["token"]
+        node, row = found
+        if not self._admitted(node, row, request):
+            return _not_found()
+        token = self.box.open(row.sealed_token)["token"]
         LOG.info("Node %s found by MAC %s; chaining to its script", node.uuid, mac)
         return PlainTextResponse(
-            render.chain_script(f"{base_url}/boot/{token}/script.ipxe"), media_type=IPXE
+            render.chain_script(f"{self.base_url}/boot/{token}/script.ipxe"), media_type=IPXE
         )
 
-    def script(request: Request) -> Response:
+    def script(self, request: Request) -> Response:
         token = str(request.path_params["token"])
-        with db.write() as session:
-            node = tokens.node_for_token(session, token)
-            if not bootable(node):
-                return _not_found()
-            assert node is not None
-            try:
-                snapshot = snapshots.load(session, node.id, box)
-                plan = sanplan.build(snapshot.volume_connectors, snapshot.volume_targets)
-            except sanplan.PlanError as exc:
-                events.add(
-                    session,
-                    node.id,
-                    f"boot script not served: {exc}",
-                    event_type="boot",
-                    severity="error",
-                )
-                LOG.warning("Node %s asked for its boot script, but %s", node.uuid, exc)
-                return PlainTextResponse(
-                    f"#!ipxe\necho Ironbound: {exc}\nexit 1\n", media_type=IPXE
-                )
-            jobs.enqueue(session, node.id, JobKind.BOOT_EVENT, {"event": "script_fetched"})
-            body = render.volume_script(node.uuid, plan, f"{base_url}/boot/{token}/events")
-            LOG.info("Served the boot script of node %s", node.uuid)
-        signals.work_queued()
+        with self.db.read() as session:
+            found = tokens.by_token(session, token)
+        if found is None or not _bootable(found[0]):
+            return _not_found()
+        node, row = found
+        if not self._admitted(node, row, request):
+            return _not_found()
+        with self.db.read() as session:
+            snapshot = snapshots.load(session, node.id, self.box)
+        try:
+            plan = sanplan.build(snapshot.volume_connectors, snapshot.volume_targets)
+        except sanplan.PlanError as exc:
+            LOG.warning("Node %s asked for its boot script, but %s", node.uuid, exc)
+            self._cycle(node, row, {"event": "unservable", "reason": str(exc)})
+            return PlainTextResponse(f"#!ipxe\necho Ironbound: {exc}\nexit 1\n", media_type=IPXE)
+        self._cycle(node, row, {"event": "script_fetched"})
+        LOG.info("Served the boot script of node %s", node.uuid)
+        body = render.volume_script(node.uuid, plan, f"{self.base_url}/boot/{token}/events")
         return PlainTextResponse(body, media_type=IPXE)
 
-    def report(request: Request) -> Response:
+    def report(self, request: Request) -> Response:
         token, event = str(request.path_params["token"]), str(request.path_params["event"])
         errno = request.query_params.get("errno", "")
         if event not in _EVENTS or (errno and not _ERRNO.match(errno)):
             return _not_found()
-        with db.write() as session:
-            node = tokens.node_for_token(session, token)
-            if not bootable(node):
-                return _not_found()
-            assert node is not None
-            args = {"event": event, **({"errno": errno} if errno else {})}
-            jobs.enqueue(session, node.id, JobKind.BOOT_EVENT, args)
-            LOG.info("Node %s reports boot event %s %s", node.uuid, event, errno)
-        signals.work_queued()
+        with self.db.read() as session:
+            found = tokens.by_token(session, token)
+        if found is None or not _bootable(found[0]):
+            return _not_found()
+        node, row = found
+        if row.pinned_address != _address(request):
+            return _not_found()
+        args = {"event": event, **({"errno": errno} if errno else {})}
+        if not access.close_cycle(self.db, node.id, row, args):
+            return _not_found()  # no script was served in this cycle, or it reported already
+        LOG.info("Node %s reports boot event %s %s", node.uuid, event, errno)
+        self.signals.work_queued()
         return PlainTextResponse("#!ipxe\n", media_type=IPXE)
+
+
+def create_boot_app(
+    conf: cfg.ConfigOpts, db: Database, box: sensitive.SecretBox, signals: Signals
+) -> Starlette:
+    server = _BootServer(conf, db, box, signals)
 
     async def unknown(request: Request, exc: Exception) -> Response:
         return _not_found()
 
-    return Starlette(
-        exception_handlers={404: unknown, 405: unknown},
+    app = Starlette(exception_handlers={404: unknown, 405: unknown})
+    # No slash redirects: they would answer 307 with a Location built from the
+    # caller's Host header instead of the one plain 404.
+    app.router = Router(
         routes=[
-            Route("/boot.ipxe", entry),
-            Route("/boot/mac/{mac}", by_mac),
-            Route("/boot/{token}/script.ipxe", script),
-            Route("/boot/{token}/events/{event}", report),
+            Route("/boot.ipxe", server.entry),
+            Route("/boot/mac/{mac}", server.by_mac),
+            Route("/boot/{token}/script.ipxe", server.script),
+            Route("/boot/{token}/events/{event}", server.report),
         ],
+        redirect_slashes=False,
     )
+    return app

@@ -60,8 +60,31 @@ def abort(task: NodeTask, args: dict[str, Any]) -> None:
     _power_off_quietly(task, "the aborted deploy")
 
 
+def _boot_failed(task: NodeTask, message: str) -> None:
+    """A boot went wrong: a waiting deploy fails (node powered off), an active node says so."""
+    state = task.node.provision_state
+    if state == states.DEPLOYWAIT:
+        _power_off_quietly(task, "the failed boot")
+        task.fail(f"Boot from volume failed: {message}")
+    elif state == states.ACTIVE:
+        task.save(last_error=f"Boot from volume failed: {message}")
+
+
+def _server_side_event(event: dict[str, str]) -> str | None:
+    """What went wrong, for a report the boot server made itself about the node's boot."""
+    if event["event"] == "contested":
+        return (
+            f"two hosts asked for this node's boot script: {event.get('pinned')} was served "
+            f"and {event.get('address')} was refused. One of them is not this node; look for "
+            "a host impersonating it on the provisioning network."
+        )
+    if event["event"] == "unservable":
+        return f"the boot server could not build the node's boot script: {event.get('reason')}"
+    return None
+
+
 def boot_event(task: NodeTask, args: dict[str, Any]) -> None:
-    """A report from the booting node, relayed by the boot server."""
+    """A report about the booting node, from its iPXE script or from the boot server."""
     event = {str(k): str(v) for k, v in args.items()}
     if event.get("event") == "script_fetched":
         task.record("the node fetched its boot script", event_type="boot")
@@ -69,20 +92,20 @@ def boot_event(task: NodeTask, args: dict[str, Any]) -> None:
             status = {"status": "script fetched", "detail": "the node fetched its boot script"}
             task.set_internal_info(boot_status=status)
         return
+    problem = _server_side_event(event)
+    if problem is not None:
+        task.record(problem, event_type="boot", severity="error")
+        _boot_failed(task, problem)
+        return
     succeeded, message = task.driver.boot.interpret_boot_event(task, event)
     status = {"status": "booting" if succeeded else "failed", "detail": message}
     task.set_internal_info(boot_status=status)
     task.record(message, event_type="boot", severity="info" if succeeded else "error")
-    state = task.node.provision_state
-    if state == states.DEPLOYWAIT:
-        if succeeded:
-            task.land()
-            task.record("deployed")
-        else:
-            _power_off_quietly(task, "the failed boot")
-            task.fail(f"Boot from volume failed: {message}")
-    elif state == states.ACTIVE and not succeeded:
-        task.save(last_error=f"Boot from volume failed: {message}")
+    if not succeeded:
+        _boot_failed(task, message)
+    elif task.node.provision_state == states.DEPLOYWAIT:
+        task.land()
+        task.record("deployed")
 
 
 def callback_timeout(task: NodeTask, args: dict[str, Any]) -> None:

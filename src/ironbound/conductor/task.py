@@ -137,6 +137,10 @@ class NodeTask:
 
     def power_action(self, power_state: str) -> None:
         power = self.driver.power
+        if power_state in (states.POWER_ON, states.REBOOT, states.SOFT_REBOOT):
+            # We start the node: the next host to ask gets its boot script.
+            with self._write() as session:
+                tokens.unpin(session, self.node_id)
         self.save(target_power_state=states.POWER_TARGET_AFTER_ACTION.get(power_state, power_state))
         try:
             if power_state in (states.REBOOT, states.SOFT_REBOOT):

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -188,7 +189,11 @@ class ConductorHardwareInterface(Base):
 
 
 class BootToken(Base):
-    """The unguessable token under which a deployed node's boot script is served."""
+    """The unguessable token under which a deployed node's boot script is served.
+
+    The first host to use it (by MAC or by token) pins it to its address;
+    see docs/security.md for who may fetch what.
+    """
 
     __tablename__ = "boot_tokens"
 
@@ -198,6 +203,21 @@ class BootToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, comment="sha256 hex")
     sealed_token: Mapped[str] = mapped_column(Text, comment="the token, sealed")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    pinned_address: Mapped[str | None] = mapped_column(
+        String(64), comment="the host the token serves; set by its first use"
+    )
+    awaiting_report: Mapped[bool] = mapped_column(
+        Boolean,
+        default=False,
+        server_default=false(),
+        comment="a script was served and its boot has not reported yet",
+    )
+    contested: Mapped[bool] = mapped_column(
+        Boolean,
+        default=False,
+        server_default=false(),
+        comment="another host asked for this node's script",
+    )
 
 
 class NodeEvent(Base):

@@ -1,10 +1,13 @@
-"""Boot tokens: one per deployed node; only their hash is searchable."""
+"""Boot tokens: one per deployed node, only their hash searchable, pinned at first use.
+
+See docs/security.md ("The boot server") for the model these rows keep.
+"""
 
 from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from ironbound.db.models import BootToken, Node, Port
@@ -15,7 +18,7 @@ def token_hash(token: str) -> str:
 
 
 def store(session: Session, node_id: int, token: str, sealed: str) -> None:
-    """Make `token` the node's only boot token."""
+    """Make `token` the node's only boot token (unpinned: a new deploy, a new host)."""
     session.execute(delete(BootToken).where(BootToken.node_id == node_id))
     session.add(BootToken(node_id=node_id, token_hash=token_hash(token), sealed_token=sealed))
 
@@ -24,21 +27,36 @@ def revoke(session: Session, node_id: int) -> None:
     session.execute(delete(BootToken).where(BootToken.node_id == node_id))
 
 
-def node_for_token(session: Session, token: str) -> Node | None:
-    """The node that owns `token`, or None."""
-    return session.scalars(
-        select(Node)
+def unpin(session: Session, node_id: int) -> None:
+    """Let the next host to ask have the node's script: Ironbound is powering it on now."""
+    session.execute(
+        update(BootToken)
+        .where(BootToken.node_id == node_id)
+        .values(pinned_address=None, awaiting_report=False, contested=False)
+    )
+
+
+def by_token(session: Session, token: str) -> tuple[Node, BootToken] | None:
+    """The node that owns `token`, with the token's row."""
+    row = session.execute(
+        select(Node, BootToken)
         .join(BootToken, BootToken.node_id == Node.id)
         .where(BootToken.token_hash == token_hash(token))
     ).first()
+    return (row[0], row[1]) if row else None
 
 
-def sealed_token_for_mac(session: Session, mac: str) -> tuple[Node, str] | None:
-    """The node with a port of this MAC and its sealed boot token, if it has one."""
+def by_mac(session: Session, mac: str) -> tuple[Node, BootToken] | None:
+    """The node with a port of this MAC, with its boot token's row, if it has one."""
     row = session.execute(
-        select(Node, BootToken.sealed_token)
+        select(Node, BootToken)
         .join(Port, Port.node_id == Node.id)
         .join(BootToken, BootToken.node_id == Node.id)
         .where(Port.address == mac.lower())
     ).first()
     return (row[0], row[1]) if row else None
+
+
+def get(session: Session, node_id: int) -> BootToken | None:
+    """The node's token row, for changing it in a write transaction."""
+    return session.get(BootToken, node_id)

@@ -1,0 +1,93 @@
+"""Who may fetch what from the boot server (docs/security.md, "The boot server").
+
+A node's boot token is pinned to the first host that uses it in a boot
+window, a window being opened when Ironbound issues the token (deploy) or
+powers the node on: the host gets the node's chain and script (and so its
+CHAP secrets), and only that host's reports count. Any other host that asks
+for the node is refused with the same 404 as an unknown node, and the first
+such refusal is reported to the node's conductor as a contested boot: while
+the deploy waits for its boot, that fails the deploy, since two hosts claim
+to be the node.
+
+Writes are bounded: a request writes only when it pins a token, opens a new
+boot cycle (one script fetch event per cycle, however often the script is
+fetched), or contests a token for the first time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ironbound.db import jobs, tokens
+from ironbound.db.models import BootToken
+from ironbound.db.session import Database
+from ironbound.jobspec import JobKind
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    #: A job was queued for the node's conductor (wake the workers).
+    queued: bool = False
+
+
+def _needs_write(row: BootToken, address: str) -> bool:
+    if row.pinned_address is None:
+        return True
+    return row.pinned_address != address and not row.contested
+
+
+def admit(db: Database, node_id: int, row: BootToken, address: str) -> Verdict:
+    """Whether `address` may use the node's token; pins it when it is the first."""
+    if not _needs_write(row, address):
+        return Verdict(row.pinned_address == address)
+    with db.write() as session:
+        current = tokens.get(session, node_id)
+        if current is None or current.token_hash != row.token_hash:
+            return Verdict(False)  # revoked or reissued meanwhile
+        if current.pinned_address is None:
+            current.pinned_address = address
+            return Verdict(True)
+        if current.pinned_address == address:
+            return Verdict(True)
+        if current.contested:
+            return Verdict(False)
+        current.contested = True
+        jobs.enqueue(
+            session,
+            node_id,
+            JobKind.BOOT_EVENT,
+            {"event": "contested", "address": address, "pinned": current.pinned_address},
+        )
+        return Verdict(False, queued=True)
+
+
+def open_cycle(db: Database, node_id: int, row: BootToken, event: dict[str, str]) -> bool:
+    """Report `event` (the script was fetched, or could not be built) if it opens a
+    boot cycle; True when it did.
+
+    A cycle starts with a fetch and ends with the boot's report, so repeated
+    fetches in one cycle add no events.
+    """
+    if row.awaiting_report:
+        return False
+    with db.write() as session:
+        current = tokens.get(session, node_id)
+        if current is None or current.token_hash != row.token_hash or current.awaiting_report:
+            return False
+        current.awaiting_report = True
+        jobs.enqueue(session, node_id, JobKind.BOOT_EVENT, event)
+        return True
+
+
+def close_cycle(db: Database, node_id: int, row: BootToken, report: dict[str, str]) -> bool:
+    """Accept the report that ends the current boot cycle; False if there is none open."""
+    if not row.awaiting_report:
+        return False
+    with db.write() as session:
+        current = tokens.get(session, node_id)
+        if current is None or current.token_hash != row.token_hash or not current.awaiting_report:
+            return False
+        current.awaiting_report = False
+        jobs.enqueue(session, node_id, JobKind.BOOT_EVENT, report)
+        return True

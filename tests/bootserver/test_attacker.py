@@ -1,0 +1,157 @@
+"""The boot server from an attacker's seat on the provisioning network.
+
+The attacker knows every MAC (DHCP broadcasts show them) and races the real
+node. What it must not get: a node's chain, script or CHAP secrets once the
+node has them; a say in the node's fate (reports); the server's write lock
+or the events table by repeating itself. docs/security.md, "The boot server".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ironbound.api.services import ApiServices
+from ironbound.bootserver.app import create_boot_app
+from ironbound.db.models import NodeEvent
+from tests.bootserver.test_boot_flow import BOOT_URL, deploy, fetch_script, make_node
+from tests.conftest import wait_for_state, wait_until
+
+NODE = ("192.0.2.10", 40000)
+ATTACKER = ("192.0.2.66", 40000)
+MAC_PATH = "/boot/mac/52-54-00-12-34-56"
+
+
+@pytest.fixture
+def attacker(services: ApiServices) -> Iterator[TestClient]:
+    app = create_boot_app(services.conf, services.db, services.box, services.signals)
+    with TestClient(app, base_url=BOOT_URL, client=ATTACKER) as client:
+        yield client
+
+
+@pytest.fixture
+def node_firmware(services: ApiServices) -> Iterator[TestClient]:
+    app = create_boot_app(services.conf, services.db, services.box, services.signals)
+    with TestClient(app, base_url=BOOT_URL, client=NODE) as client:
+        yield client
+
+
+def _events(services: ApiServices) -> int:
+    with services.db.read() as session:
+        return session.query(NodeEvent).count()
+
+
+def test_a_mac_gives_nothing_once_the_node_has_its_script(
+    client: TestClient, node_firmware: TestClient, attacker: TestClient
+) -> None:
+    uuid = make_node(client)
+    deploy(client, uuid)
+    url, body = fetch_script(node_firmware)
+    assert "Secret-Pass-1" in body  # the node itself needs its CHAP secret
+    for path in (MAC_PATH, url.removeprefix(BOOT_URL)):
+        refused = attacker.get(path)
+        assert (refused.status_code, refused.text) == (404, "Not found\n"), path
+
+
+def test_an_attacker_that_wins_the_race_fails_the_deploy(
+    client: TestClient, node_firmware: TestClient, attacker: TestClient
+) -> None:
+    """Two hosts claiming one node: the deploy stops, and says why, instead of booting."""
+    uuid = make_node(client)
+    deploy(client, uuid)
+    assert attacker.get(MAC_PATH).status_code == 200  # the attacker asked first
+    assert node_firmware.get(MAC_PATH).status_code == 404  # the node is refused ...
+    failed = wait_for_state_failed(client, uuid)
+    assert "two hosts asked for this node's boot script" in failed["last_error"]
+    assert "192.0.2.66 was served and 192.0.2.10 was refused" in failed["last_error"]
+    assert failed["power_state"] == "power off"
+
+
+def wait_for_state_failed(client: TestClient, uuid: str) -> dict[str, object]:
+    wait_until(
+        lambda: client.get(f"/v1/nodes/{uuid}").json()["provision_state"] == "deploy failed",
+        what="the deploy to fail",
+    )
+    node: dict[str, object] = client.get(f"/v1/nodes/{uuid}").json()
+    return node
+
+
+def test_reports_count_only_from_the_node_once_per_boot(
+    client: TestClient, node_firmware: TestClient, attacker: TestClient
+) -> None:
+    uuid = make_node(client)
+    deploy(client, uuid)
+    url, _ = fetch_script(node_firmware)
+    events = url.removeprefix(BOOT_URL).removesuffix("script.ipxe") + "events/"
+    # Someone who learnt the token cannot decide the deploy from another host.
+    assert attacker.get(events + "failed?errno=0x410d613c").status_code == 404
+    assert attacker.get(events + "booting").status_code == 404
+    assert node_firmware.get(events + "booting").status_code == 200
+    wait_for_state(client, uuid, "active")
+    # One report per fetched script: a replayed or late report is not accepted.
+    assert node_firmware.get(events + "failed?errno=0x410d613c").status_code == 404
+    assert client.get(f"/v1/nodes/{uuid}").json()["last_error"] is None
+
+
+def test_a_report_without_a_fetched_script_is_refused(
+    client: TestClient, node_firmware: TestClient
+) -> None:
+    uuid = make_node(client)
+    deploy(client, uuid)
+    chain = node_firmware.get(MAC_PATH)  # pins the token, but fetches no script
+    token_url = chain.text.splitlines()[1].removeprefix("chain ").removeprefix(BOOT_URL)
+    events = token_url.removesuffix("script.ipxe") + "events/"
+    assert node_firmware.get(events + "booting").status_code == 404
+    assert client.get(f"/v1/nodes/{uuid}").json()["provision_state"] == "wait call-back"
+
+
+def test_repeated_requests_add_no_rows(
+    client: TestClient, services: ApiServices, node_firmware: TestClient, attacker: TestClient
+) -> None:
+    uuid = make_node(client)
+    deploy(client, uuid)
+    url, _ = fetch_script(node_firmware)
+    wait_until(
+        lambda: (
+            "fetched its boot script"
+            in str(client.get(f"/v1/nodes/{uuid}").json()["driver_internal_info"])
+        ),
+        what="the fetch to be recorded",
+    )
+    before = _events(services)
+    for _ in range(50):  # a node stuck in a loop, or a replay of its requests
+        assert node_firmware.get(url.removeprefix(BOOT_URL)).status_code == 200
+    assert _events(services) == before
+    for _ in range(50):  # an attacker hammering a known MAC
+        assert attacker.get(MAC_PATH).status_code == 404
+    wait_for_state_failed(client, uuid)  # the first refusal contested the deploy
+    assert _events(services) <= before + 8  # that report and the deploy's failure, once
+
+
+def test_ironbound_powering_the_node_on_opens_a_new_window(
+    client: TestClient, node_firmware: TestClient
+) -> None:
+    """A node whose address changed gets its script again after Ironbound reboots it."""
+    uuid = make_node(client)
+    deploy(client, uuid)
+    url, _ = fetch_script(node_firmware)
+    node_firmware.get(url.removeprefix(BOOT_URL).removesuffix("script.ipxe") + "events/booting")
+    wait_for_state(client, uuid, "active")
+    app = node_firmware.app
+    with TestClient(app, base_url=BOOT_URL, client=("192.0.2.11", 1)) as moved:
+        assert moved.get(MAC_PATH).status_code == 404  # pinned to the old address
+        client.put(f"/v1/nodes/{uuid}/states/power", json={"target": "rebooting"})
+        wait_until(
+            lambda: client.get(f"/v1/nodes/{uuid}").json()["target_power_state"] is None,
+            what="the reboot",
+        )
+        assert moved.get(MAC_PATH).status_code == 200
+
+
+def test_no_redirects_and_no_host_header_echo(attacker: TestClient) -> None:
+    for path in ("/boot.ipxe/", "/boot/mac/52-54-00-12-34-56/", "/boot/x/script.ipxe/"):
+        response = attacker.get(path, headers={"Host": "evil.example"}, follow_redirects=False)
+        assert (response.status_code, response.text) == (404, "Not found\n"), path
+        assert "location" not in response.headers
