@@ -153,7 +153,8 @@ _CONDUCTOR_OPTS: list[cfg.Opt] = [
         "workers_pool_size",
         default=8,
         min=1,
-        help="Worker threads that run node jobs in this conductor.",
+        help="Worker threads that run node jobs in this conductor. One more thread "
+        "runs only the jobs an API caller waits for (validate, boot device).",
     ),
     cfg.IntOpt(
         "node_locked_retry_attempts",

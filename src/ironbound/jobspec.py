@@ -68,3 +68,4 @@ class JobKind(StrEnum):
 
 
 SHARED_KINDS: tuple[JobKind, ...] = tuple(kind for kind in JobKind if kind.shared)
+SYNCHRONOUS_KINDS: tuple[JobKind, ...] = tuple(kind for kind in JobKind if kind.synchronous)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from ironbound import errors, states
@@ -22,7 +22,7 @@ from ironbound.conductor.flows import FLOWS
 from ironbound.conductor.task import NodeTask
 from ironbound.db import conductors, jobs, nodes
 from ironbound.db.models import Node
-from ironbound.jobspec import JobKind
+from ironbound.jobspec import SYNCHRONOUS_KINDS, JobKind
 
 LOG = logging.getLogger(__name__)
 
@@ -59,6 +59,9 @@ class Conductor:
         self._threads = []
         for number in range(self.ctx.conf.conductor.workers_pool_size):
             self._spawn(self._work_loop, f"ironbound-worker-{number}")
+        # A caller waits on each synchronous job (validate, boot device): one
+        # more worker takes only those, so they never queue behind long flows.
+        self._spawn(lambda: self._work_loop(SYNCHRONOUS_KINDS), "ironbound-quick")
         self._spawn(self._periodic_loop, "ironbound-periodic")
         LOG.info(
             "Conductor %s started with hardware types %s",
@@ -102,21 +105,21 @@ class Conductor:
 
     # --- jobs -----------------------------------------------------------------
 
-    def _work_loop(self) -> None:
+    def _work_loop(self, kinds: Collection[JobKind] | None = None) -> None:
         poll = self.ctx.conf.conductor.job_poll_interval
         while not self._stop.is_set():
             try:
-                ran = self.run_one()
+                ran = self.run_one(kinds)
             except Exception:
                 LOG.exception("Worker loop error; continuing")
                 ran = False
             if not ran:
                 self.ctx.signals.wait_for_work(poll)
 
-    def run_one(self) -> bool:
-        """Claim and run one job; False when there was nothing to run."""
+    def run_one(self, kinds: Collection[JobKind] | None = None) -> bool:
+        """Claim and run one job (of `kinds`, if given); False when there was none to run."""
         with self.ctx.db.write() as session:
-            job = jobs.claim(session, self.ctx.hostname, tuple(self.ctx.registry.profiles))
+            job = jobs.claim(session, self.ctx.hostname, tuple(self.ctx.registry.profiles), kinds)
             if job is None:
                 return False
             job_id, node_id, kind, args = job.id, job.node_id, JobKind(job.kind), dict(job.args)

@@ -32,9 +32,14 @@ def enqueue(
     return job
 
 
-def claim(session: Session, conductor: str, hardware_types: Collection[str]) -> Job | None:
-    """The next runnable job for a node of one of `hardware_types`, now running under
-    `conductor`, or None.
+def claim(
+    session: Session,
+    conductor: str,
+    hardware_types: Collection[str],
+    kinds: Collection[JobKind] | None = None,
+) -> Job | None:
+    """The next runnable job (of `kinds`, if given) for a node of one of
+    `hardware_types`, now running under `conductor`, or None.
 
     Exclusive jobs also take the node's lock; shared ones do not. Conductors
     that offer the same hardware type are expected to enable the same
@@ -64,6 +69,8 @@ def claim(session: Session, conductor: str, hardware_types: Collection[str]) -> 
         .order_by(Job.id)
         .limit(1)
     )
+    if kinds is not None:
+        query = query.where(Job.kind.in_(kinds))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(of=Job, skip_locked=True)
     job = session.scalars(query).first()
