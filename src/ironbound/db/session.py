@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from ironbound.db import limits
+
 _IMMEDIATE = "ironbound_immediate"
 
 
@@ -60,6 +62,7 @@ class Database:
         self._writer = sessionmaker(
             self.engine.execution_options(**{_IMMEDIATE: True}), expire_on_commit=False
         )
+        event.listen(self._writer, "before_flush", limits.check_session)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
