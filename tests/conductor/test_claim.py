@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from ironbound import jobspec
 from ironbound.conductor.worker import Conductor
 from ironbound.db import jobs, nodes
 
@@ -16,7 +17,7 @@ def test_a_conductor_claims_only_its_hardware_types(
     db = conductor.ctx.db
     with db.write() as session:
         node_id = nodes.get_by_uuid(session, uuid).id
-        jobs.enqueue(session, node_id, "validate")
+        jobs.enqueue(session, node_id, jobspec.JobKind.VALIDATE)
     with db.write() as session:
         assert jobs.claim(session, "redfish-only", ("redfish",)) is None
     with db.write() as session:
