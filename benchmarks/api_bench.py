@@ -117,7 +117,7 @@ def create_targets(
             "target_portal": "192.0.2.10:3260",
             "target_lun": 0,
         }
-        body = {
+        body: dict[str, Any] = {
             "node_uuid": node,
             "volume_type": "iscsi",
             "boot_index": 0,

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import requests
 import sushy
@@ -114,7 +115,7 @@ class IronboundRuns:
             "redfish_username": USER,
             "redfish_password": PASSWORD,
         }
-        body = {
+        body: dict[str, Any] = {
             "driver": "redfish",
             "name": "bench",
             "boot_interface": "ipxe",
@@ -138,7 +139,7 @@ class IronboundRuns:
             "auth_username": "bench",
             "auth_password": CHAP_PASSWORD,
         }
-        target = {
+        target: dict[str, Any] = {
             "node_uuid": self.node,
             "volume_type": "iscsi",
             "boot_index": 0,

@@ -120,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "config-sample":
-        print(config.sample())
+        print(config.sample(), end="")
         return 0
     _logging(getattr(args, "debug", False))
     if args.command == "db":

@@ -7,12 +7,13 @@ operator can carry settings over. Every option has a default that lets
 
 from __future__ import annotations
 
+import io
 import socket
-import textwrap
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
 
-from oslo_config import cfg
+from oslo_config import cfg, generator
 
 INTERFACE_TYPES: tuple[str, ...] = (
     "bios",
@@ -70,7 +71,10 @@ _DEFAULT_OPTS: list[cfg.Opt] = [
     cfg.StrOpt(
         "auth_strategy",
         default="noauth",
-        choices=["noauth", "http_basic"],
+        choices=[
+            ("noauth", "no authentication"),
+            ("http_basic", "HTTP basic authentication against an htpasswd file"),
+        ],
         help="noauth: every caller is an administrator (for loopback use). "
         "http_basic: callers authenticate against http_basic_auth_user_file.",
     ),
@@ -357,7 +361,7 @@ def boot_server_url(conf: cfg.ConfigOpts) -> str:
 
 
 def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
-    """Every option by group, for documentation and sample generation."""
+    """Every option by group: the ``oslo.config.opts`` entry point the sample is made from."""
     return [
         (None, _DEFAULT_OPTS),
         ("api", _API_OPTS),
@@ -372,24 +376,15 @@ def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
 
 
 def sample() -> str:
-    """An INI file listing every option with its help and default, all commented out."""
-    lines = ["# Ironbound configuration. Every option is shown with its default.", ""]
-    for group, opts in list_opts():
-        lines.append(f"[{group or 'DEFAULT'}]")
-        lines.append("")
-        for opt in opts:
-            for text in textwrap.wrap(opt.help or "", width=76):
-                lines.append(f"# {text}")
-            default = opt.sample_default if opt.sample_default is not None else opt.default
-            if isinstance(default, list):
-                default = ",".join(str(v) for v in default)
-            elif isinstance(default, dict):
-                default = ",".join(f"{k}:{v}" for k, v in default.items())
-            elif isinstance(default, bool):
-                default = str(default).lower()
-            allowed = getattr(opt.type, "choices", None)
-            choices = f" (one of: {', '.join(str(c) for c in allowed)})" if allowed else ""
-            lines.append(f"# Type: {type(opt).__name__.removesuffix('Opt').lower()}{choices}")
-            lines.append(f"#{opt.dest} = {'' if default is None else default}")
-            lines.append("")
-    return "\n".join(lines)
+    """The sample configuration file, as ``oslo-config-generator --namespace ironbound`` writes it.
+
+    :raises RuntimeError: the entry point is not installed, so the sample would be empty.
+    """
+    if not entry_points(group="oslo.config.opts", name="ironbound"):
+        raise RuntimeError("Ironbound's oslo.config.opts entry point is missing: run scripts/setup")
+    conf = cfg.ConfigOpts()
+    generator.register_cli_opts(conf)
+    conf(args=["--namespace", "ironbound"], default_config_files=[], default_config_dirs=[])
+    out = io.StringIO()
+    generator.generate(conf, out)
+    return out.getvalue()

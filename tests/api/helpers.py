@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid as uuidlib
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi.testclient import TestClient
 from sqlalchemy import update
@@ -120,7 +120,15 @@ def provision(client: TestClient, node: str, verb: str, state: str | None = None
         wait_for_state(client, node, state)
 
 
-def power(client: TestClient, node: str, target: str) -> None:
+class Caller(Protocol):
+    """What `power` needs of a client: a TestClient, or a wrapper that adds credentials."""
+
+    def get(self, url: str) -> Any: ...
+
+    def put(self, url: str, *, json: Any) -> Any: ...
+
+
+def power(client: Caller, node: str, target: str) -> None:
     """Switch the node's power through the API and wait for the conductor to finish."""
     ok(client.put(f"/v1/nodes/{node}/states/power", json={"target": target}), 202)
     reached = "power off" if "off" in target else "power on"

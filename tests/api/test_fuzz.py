@@ -74,7 +74,7 @@ def route_templates() -> list[tuple[str, frozenset[str]]]:
     found = []
     for module in ROUTERS:
         for route in module.router.routes:
-            assert isinstance(route, APIRoute)
+            assert isinstance(route, APIRoute) and route.methods is not None
             found.append((route.path, frozenset(route.methods)))
     return found
 

@@ -25,21 +25,21 @@ from tests.api.helpers import (
 REQUEST_ID = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
-def get_plain(client: TestClient, path: str, **headers: str) -> object:
+def get_plain(client: TestClient, path: str, **headers: str) -> httpx2.Response:
     """GET without the client's default version header."""
     request = client.build_request("GET", path, headers=headers)
     del request.headers[VERSION_HEADER]
     return client.send(request)
 
 
-def assert_range_headers(response: object) -> None:
-    headers = response.headers  # type: ignore[attr-defined]
+def assert_range_headers(response: httpx2.Response) -> None:
+    headers = response.headers
     assert headers[MIN_HEADER] == "1.1"
     assert headers[MAX_HEADER] == "1.33"
 
 
-def assert_request_ids(response: object) -> None:
-    headers = response.headers  # type: ignore[attr-defined]
+def assert_request_ids(response: httpx2.Response) -> None:
+    headers = response.headers
     assert REQUEST_ID.match(headers["openstack-request-id"])
     assert headers["x-openstack-request-id"] == headers["openstack-request-id"]
 
@@ -49,14 +49,14 @@ def assert_request_ids(response: object) -> None:
 
 def test_no_header_negotiates_the_minimum(client: TestClient) -> None:
     response = get_plain(client, "/v1")
-    assert response.status_code == 200  # type: ignore[attr-defined]
-    assert response.headers[VERSION_HEADER] == "1.1"  # type: ignore[attr-defined]
+    assert response.status_code == 200
+    assert response.headers[VERSION_HEADER] == "1.1"
     assert_range_headers(response)
 
 
 def test_no_header_hides_newer_fields(client: TestClient) -> None:
     node = create_node(client, name="old-client")
-    shown = get_plain(client, f"/v1/nodes/{node['uuid']}").json()  # type: ignore[attr-defined]
+    shown = get_plain(client, f"/v1/nodes/{node['uuid']}").json()
     assert "name" not in shown
     assert "storage_interface" not in shown
     assert "driver_internal_info" not in shown
@@ -83,18 +83,18 @@ def test_explicit_version_is_echoed(client: TestClient, minor: int) -> None:
 
 def test_openstack_api_version_header(client: TestClient) -> None:
     response = get_plain(client, "/v1", **{"OpenStack-API-Version": "baremetal 1.32"})
-    assert response.headers[VERSION_HEADER] == "1.32"  # type: ignore[attr-defined]
+    assert response.headers[VERSION_HEADER] == "1.32"
 
 
 def test_openstack_api_version_header_latest(client: TestClient) -> None:
     response = get_plain(client, "/v1", **{"OpenStack-API-Version": "baremetal latest"})
-    assert response.headers[VERSION_HEADER] == "1.33"  # type: ignore[attr-defined]
+    assert response.headers[VERSION_HEADER] == "1.33"
 
 
 def test_openstack_api_version_for_another_service_is_ignored(client: TestClient) -> None:
     response = get_plain(client, "/v1", **{"OpenStack-API-Version": "compute 2.90"})
-    assert response.status_code == 200  # type: ignore[attr-defined]
-    assert response.headers[VERSION_HEADER] == "1.1"  # type: ignore[attr-defined]
+    assert response.status_code == 200
+    assert response.headers[VERSION_HEADER] == "1.1"
 
 
 def test_ironic_header_wins_over_openstack_header(client: TestClient) -> None:

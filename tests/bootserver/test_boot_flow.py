@@ -45,7 +45,7 @@ def make_node(client: TestClient, data_volume: bool = True, password: str = "Sec
             "properties": {"capabilities": "iscsi_boot:True"},
         },
     ).json()
-    uuid = node["uuid"]
+    uuid: str = node["uuid"]
     assert (
         client.post(
             "/v1/ports", json={"address": "52:54:00:12:34:56", "node_uuid": uuid}

@@ -33,7 +33,7 @@ def test_sdk_lifecycle_and_volumes(server: Server) -> None:
     listed = list(conn.baremetal.volume_targets(details=True, node=node.id))
     assert [t.id for t in listed] == [target.id]
     assert listed[0].properties["target_lun"] == 0
-    validation = conn.baremetal.validate_node(node.id, required=None)
+    validation = conn.baremetal.validate_node(node.id, required=())
     assert validation["storage"].result is True
     conn.baremetal.update_node(node, extra={"rack": "r1"})
     assert conn.baremetal.get_node(node.id).extra == {"rack": "r1"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from ironbound import jobspec
 from ironbound.conductor.worker import Conductor
 from ironbound.db import jobs, nodes
 from tests.conftest import wait_until
@@ -18,7 +19,7 @@ def test_a_conductor_claims_only_its_hardware_types(
     db = conductor.ctx.db
     with db.write() as session:
         node_id = nodes.get_by_uuid(session, uuid).id
-        jobs.enqueue(session, node_id, "validate")
+        jobs.enqueue(session, node_id, jobspec.JobKind.VALIDATE)
     with db.write() as session:
         assert jobs.claim(session, "redfish-only", ("redfish",)) is None
     with db.write() as session:

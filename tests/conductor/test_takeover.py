@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from ironbound import jobspec
 from ironbound.conductor.worker import Conductor
 from ironbound.db import conductors, jobs
 from ironbound.db.models import Conductor as ConductorRow
@@ -43,7 +44,7 @@ def test_dead_conductor_is_taken_over(client: TestClient, conductor: Conductor) 
                     reservation="crashed-host", target_power_state="power on")
         )  # fmt: skip
         node_id = session.query(Node.id).filter(Node.uuid == uuid).scalar()
-        job = jobs.enqueue(session, node_id, "deploy")
+        job = jobs.enqueue(session, node_id, jobspec.JobKind.DEPLOY)
         job.status, job.conductor = "running", "crashed-host"
 
     def failed() -> bool:
@@ -57,7 +58,7 @@ def test_dead_conductor_is_taken_over(client: TestClient, conductor: Conductor) 
     assert "Conductor crashed-host stopped heartbeating" in node["last_error"]
     assert "'deploying'" in node["last_error"]
     with db.read() as session:
-        assert not jobs.has_pending(session, node_id, "deploy")
+        assert not jobs.has_pending(session, node_id, jobspec.JobKind.DEPLOY)
         assert conductors.dead(session, 1.0) == []
 
 

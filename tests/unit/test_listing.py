@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -15,14 +16,14 @@ FIELDS = {"uuid": 1, "name": 5, "links": 1, "storage_interface": 33}
 SORTABLE = {"id", "uuid", "name"}
 
 
-def parse(query: str, minor: int = 33, max_limit: int = 1000, **kwargs: object) -> ListQuery:
+def parse(query: str, minor: int = 33, max_limit: int = 1000, **kwargs: Any) -> ListQuery:
     return listing.parse(
         QueryParams(query),
         minor=minor,
         max_limit=max_limit,
         fields_table=FIELDS,
         sortable=SORTABLE,
-        **kwargs,  # type: ignore[arg-type]
+        **kwargs,
     )
 
 

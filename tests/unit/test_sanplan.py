@@ -74,7 +74,7 @@ def test_portal_without_a_port_gets_3260() -> None:
 
 
 def test_multipath_keeps_each_portals_iqn_and_lun() -> None:
-    props = {
+    props: dict[str, Any] = {
         "target_iqn": None,
         "target_portal": None,
         "target_lun": None,
@@ -90,7 +90,10 @@ def test_multipath_keeps_each_portals_iqn_and_lun() -> None:
 
 
 def test_multipath_with_one_iqn_and_lun_for_every_portal() -> None:
-    props = {"target_portal": None, "target_portals": ["192.0.2.1:3260", "192.0.2.2:3260"]}
+    props: dict[str, Any] = {
+        "target_portal": None,
+        "target_portals": ["192.0.2.1:3260", "192.0.2.2:3260"],
+    }
     plan = build([iqn_connector()], [target(target_lun=2, **props)])
     assert plan.boot.uris == (
         f"iscsi:192.0.2.1::3260:2:{BOOT_IQN}",
@@ -99,7 +102,12 @@ def test_multipath_with_one_iqn_and_lun_for_every_portal() -> None:
 
 
 def test_single_values_given_as_lists_take_the_first() -> None:
-    props = {"target_iqn": None, "target_lun": None, "target_iqns": [DATA_IQN], "target_luns": [3]}
+    props: dict[str, Any] = {
+        "target_iqn": None,
+        "target_lun": None,
+        "target_iqns": [DATA_IQN],
+        "target_luns": [3],
+    }
     plan = build([iqn_connector()], [target(**props)])
     assert plan.boot.uris == (f"iscsi:127.0.0.1::3260:3:{DATA_IQN}",)
 
@@ -128,7 +136,7 @@ def test_chap_credentials_are_per_volume_and_cleared_between_volumes() -> None:
 
 
 def test_credentials_without_auth_method_chap_are_not_sent() -> None:
-    props = {"auth_username": "ABC", "auth_password": Secret("XYZ")}
+    props: dict[str, Any] = {"auth_username": "ABC", "auth_password": Secret("XYZ")}
     plan = build([iqn_connector()], [target(**props)])
     assert (plan.boot.username, plan.boot.password) == (None, None)
 

@@ -8,6 +8,7 @@ import pytest
 
 from ironbound import states
 from ironbound.api import microversions as mv
+from ironbound.jobspec import JobKind
 
 #: Every state name a client may see, character for character (gophercloud's constants).
 CLIENT_STATES = {
@@ -104,7 +105,7 @@ def test_each_verb_has_one_version_matching_the_api(verb: str, minor: int) -> No
 
 def test_transition_for() -> None:
     deploy = states.transition_for("active", states.AVAILABLE)
-    assert deploy == states.Transition(states.DEPLOYING, states.ACTIVE, "deploy", 1)
+    assert deploy == states.Transition(states.DEPLOYING, states.ACTIVE, JobKind.DEPLOY, 1)
     assert states.transition_for("active", states.ENROLL) is None
     assert states.transition_for("bogus", states.AVAILABLE) is None
 

@@ -1,8 +1,8 @@
 """Authentication: noauth, or HTTP basic against an htpasswd file (as Ironic).
 
 bcrypt is slow by design (tens of milliseconds a check), so a successful
-check is remembered for a short while, keyed by a hash of the credentials;
-a changed htpasswd file drops everything remembered.
+check is remembered for a short while, keyed by a hash of the credentials,
+in a bounded cache; a changed htpasswd file drops everything remembered.
 """
 
 from __future__ import annotations
@@ -11,16 +11,18 @@ import base64
 import binascii
 import hashlib
 import threading
-import time
 from pathlib import Path
 
 import bcrypt
+from cachetools import TTLCache
 from oslo_config import cfg
 
 from ironbound import errors
 from ironbound.api.policy import ADMIN, Identity
 
 _REMEMBER_SECONDS = 300.0
+#: Credentials remembered at once; past this the least recently used are checked again.
+_REMEMBER_MAX = 1024
 
 
 class Authenticator:
@@ -34,10 +36,10 @@ class Authenticator:
             for user, roles in conf.api.user_roles.items()
         }
         self._default_roles = frozenset(conf.api.default_roles)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # TTLCache is not thread-safe
         self._mtime: float | None = None
         self._hashes: dict[str, bytes] = {}
-        self._remembered: dict[str, tuple[float, Identity]] = {}
+        self._remembered: TTLCache[str, Identity] = TTLCache(_REMEMBER_MAX, _REMEMBER_SECONDS)
         if self.strategy == "http_basic":
             self._load()
 
@@ -56,7 +58,8 @@ class Authenticator:
             user, sep, hashed = line.strip().partition(":")
             if sep and user and not user.startswith("#"):
                 hashes[user] = hashed.encode("utf-8")
-        self._hashes, self._mtime, self._remembered = hashes, stat.st_mtime, {}
+        self._hashes, self._mtime = hashes, stat.st_mtime
+        self._remembered.clear()
 
     def authenticate(self, authorization: str | None) -> Identity:
         """:raises NotAuthorized: missing, malformed or wrong credentials."""
@@ -72,18 +75,18 @@ class Authenticator:
         if not sep or not user:
             raise errors.NotAuthorized("Malformed HTTP basic credentials.")
         key = hashlib.sha256(decoded.encode("utf-8")).hexdigest()
-        now = time.monotonic()
         with self._lock:
             self._load()
             remembered = self._remembered.get(key)
-            if remembered and now - remembered[0] < _REMEMBER_SECONDS:
-                return remembered[1]
+            if remembered is not None:
+                return remembered
             hashed = self._hashes.get(user)
+        # bcrypt runs outside the lock, so one slow check does not hold up every request.
         if hashed is None or not _check(password, hashed):
             raise errors.NotAuthorized("Invalid username or password.")
         identity = Identity(user=user, roles=self._user_roles.get(user, self._default_roles))
         with self._lock:
-            self._remembered[key] = (now, identity)
+            self._remembered[key] = identity
         return identity
 
 

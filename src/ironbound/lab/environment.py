@@ -11,7 +11,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -62,7 +62,7 @@ class Lab:
         self.machines: dict[str, Machine] = {}
         self.timings: dict[str, float] = {}
         self.portals: list[str] = []
-        self._stops: list[Callable[[], None]] = []
+        self._stops = contextlib.ExitStack()  # each start step's undo, newest first out
         self._tgt: TgtServer | None = None
         self._libvirtd: PrivateLibvirtd | None = None
         self._bmc: RedfishBmc | None = None
@@ -190,7 +190,7 @@ class Lab:
         logs = self.workdir / "logs"
         with self._phase("tgtd"):
             tgt = self._tgt = TgtServer(self.workdir / "tgt", second_portal=self.second_portal)
-            self._stops.append(tgt.stop)
+            self._stops.callback(tgt.stop)
             tgt.start()
             self._track(tgt.record)
             state.tgt_control_port = tgt.control_port
@@ -198,18 +198,18 @@ class Lab:
             namespace = PrivateNamespace(logs)
             libvirtd = PrivateLibvirtd(self.workdir / "libvirt", self.cache_dir / "libvirt", logs)
             binds = libvirtd.prepare()
-            self._stops.append(namespace.stop)
+            self._stops.callback(namespace.stop)
             namespace.start(binds)
             self._track(namespace.record)
             state.libvirt_uri = libvirtd.uri
             state.qemu_run_dir = str(libvirtd.qemu_run_dir)
-            self._stops.append(libvirtd.stop)
+            self._stops.callback(libvirtd.stop)
             self._libvirtd = libvirtd
             libvirtd.start(namespace)
             self._track(libvirtd.record)
         with self._phase("bridges"):
             bridges = Bridges(self.workdir / "sockets", logs, namespace)
-            self._stops.append(bridges.stop)
+            self._stops.callback(bridges.stop)
             try:
                 bridges.add("http", GUEST_HTTP_PORT, self.boot_server_port)
                 for index, port in enumerate(tgt.portal_ports):
@@ -228,7 +228,7 @@ class Lab:
                 port=self.redfish_port,
                 auth=self.redfish_auth,
             )
-            self._stops.append(bmc.stop)
+            self._stops.callback(bmc.stop)
             try:
                 bmc.start()
             finally:
@@ -247,24 +247,24 @@ class Lab:
         self._state.save(self.workdir)
 
     def stop(self) -> None:
-        """Stop everything that started, newest first; raise the first error at the end."""
+        """Stop everything that started, newest first; raise at the end if a step failed."""
         error = self._stop_all()
         if error is not None:
             raise LabError(f"the lab did not stop cleanly: {error}") from error
 
     def _stop_all(self) -> Exception | None:
-        first_error: Exception | None = None
-        while self._stops:
-            step = self._stops.pop()
-            try:
-                step()
-            except Exception as exc:  # keep stopping the rest
-                log.exception("lab: stopping failed in %s", step)
-                first_error = first_error or exc
+        """Run every stop step, even after one fails; the error is the last failure."""
+        stops, self._stops = self._stops, contextlib.ExitStack()
+        error: Exception | None = None
+        try:
+            stops.close()
+        except Exception as exc:  # earlier failures are chained to it as its __context__
+            log.exception("lab: stopping failed")
+            error = exc
         self._tgt = self._libvirtd = self._bmc = None
         self.portals = []
         if self._state is not None:
             self._state.processes = []
             self._state.save(self.workdir)
             self._state = None
-        return first_error
+        return error

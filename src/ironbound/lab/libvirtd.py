@@ -153,13 +153,14 @@ class PrivateLibvirtd:
         """Power off every domain (libvirtd leaves QEMUs running when it exits), then stop."""
         if self._daemon is None:
             return
-        try:
+        # After the domains (below): stop libvirtd, then kill the QEMUs it left, each even if
+        # the step before it failed.
+        with contextlib.ExitStack() as then:
+            then.callback(kill_leftover_qemus, self.qemu_run_dir)
+            then.callback(self._daemon.stop)
             for name in self.virsh("list", "--name", "--state-running").split():
                 self.virsh("destroy", name)
-        finally:
-            self._daemon.stop()
-            self._daemon = None
-            kill_leftover_qemus(self.qemu_run_dir)
+        self._daemon = None
 
 
 def kill_leftover_qemus(qemu_run_dir: Path) -> None:

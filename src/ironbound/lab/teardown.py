@@ -1,5 +1,6 @@
 """Stop a lab from its state file alone, e.g. one that `ironbound lab up` left behind."""
 
+import contextlib
 import logging
 import os
 import signal
@@ -28,15 +29,16 @@ def _destroy_domains(state: LabState) -> None:
 
 
 def stop_recorded(state: LabState) -> None:
-    """Stop what the state names, newest first; QEMUs and tgtd get their own treatment."""
+    """Stop the QEMUs, then what the state names, newest first, each even if another fails."""
     _destroy_domains(state)
     if state.qemu_run_dir is not None:
         kill_leftover_qemus(Path(state.qemu_run_dir))
-    for record in reversed(state.processes):
-        if record.name == "tgtd" and state.tgt_control_port is not None:
-            stop_tgtd(state.tgt_control_port, record)
-        else:
-            procs.stop_record(record)
+    with contextlib.ExitStack() as stops:  # pushed in start order, run newest first
+        for record in state.processes:
+            if record.name == "tgtd" and state.tgt_control_port is not None:
+                stops.callback(stop_tgtd, state.tgt_control_port, record)
+            else:
+                stops.callback(procs.stop_record, record)
 
 
 def stop_lab_dir(workdir: Path, owner_timeout: float = 120.0) -> LabState:

@@ -9,7 +9,7 @@ strings. A plug-in that breaks the contract fails here, not on a node.
 from __future__ import annotations
 
 import inspect
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 
 import pytest
 
@@ -34,8 +34,8 @@ def test_every_interface_type_has_implementations() -> None:
     IMPLEMENTATIONS,
     ids=[f"{t}:{ep.name}" for t, ep in IMPLEMENTATIONS],
 )
-def test_implementation_honours_its_base(interface_type: str, entry_point: object) -> None:
-    cls = entry_point.load()  # type: ignore[attr-defined]
+def test_implementation_honours_its_base(interface_type: str, entry_point: EntryPoint) -> None:
+    cls = entry_point.load()
     base = INTERFACE_BASES[interface_type]
     assert inspect.isclass(cls) and issubclass(cls, base), f"{cls} is not a {base.__name__}"
     assert not inspect.isabstract(cls), (
@@ -51,10 +51,10 @@ def test_implementation_honours_its_base(interface_type: str, entry_point: objec
 @pytest.mark.parametrize(
     "entry_point", list(entry_points(group=HARDWARE_GROUP)), ids=lambda ep: ep.name
 )
-def test_hardware_types_name_only_registered_interfaces(entry_point: object) -> None:
-    hardware = entry_point.load()  # type: ignore[attr-defined]
+def test_hardware_types_name_only_registered_interfaces(entry_point: EntryPoint) -> None:
+    hardware = entry_point.load()
     assert issubclass(hardware, HardwareType)
-    assert hardware.name == entry_point.name  # type: ignore[attr-defined]
+    assert hardware.name == entry_point.name
     for interface_type, names in hardware.supported.items():
         registered = {ep.name for ep in entry_points(group=INTERFACE_GROUP.format(interface_type))}
         assert set(names) <= registered, (

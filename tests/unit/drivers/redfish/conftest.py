@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from oslo_config import cfg
@@ -39,8 +40,8 @@ def sushy_tools_python() -> str:
     return python
 
 
-def _serve(python: str, folder: Path, **kwargs: object) -> Iterator[Emulator]:
-    emulator = start_emulator(python, folder, **kwargs)  # type: ignore[arg-type]
+def _serve(python: str, folder: Path, **kwargs: Any) -> Iterator[Emulator]:
+    emulator = start_emulator(python, folder, **kwargs)
     try:
         yield emulator
     finally:

@@ -26,5 +26,5 @@ class _PinnedRandom:
 if __name__ == "__main__":
     pinned = os.environ.get("IRONBOUND_FAKE_POWER_DELAY")
     if pinned:
-        fakedriver.random = _PinnedRandom(int(pinned))  # type: ignore[assignment]
+        fakedriver.random = _PinnedRandom(int(pinned))
     sys.exit(main())
