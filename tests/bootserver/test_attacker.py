@@ -9,6 +9,7 @@ or the events table by repeating itself. docs/security.md, "The boot server".
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -69,12 +70,12 @@ def test_an_attacker_that_wins_the_race_fails_the_deploy(
     assert failed["power_state"] == "power off"
 
 
-def wait_for_state_failed(client: TestClient, uuid: str) -> dict[str, object]:
+def wait_for_state_failed(client: TestClient, uuid: str) -> dict[str, Any]:
     wait_until(
         lambda: client.get(f"/v1/nodes/{uuid}").json()["provision_state"] == "deploy failed",
         what="the deploy to fail",
     )
-    node: dict[str, object] = client.get(f"/v1/nodes/{uuid}").json()
+    node: dict[str, Any] = client.get(f"/v1/nodes/{uuid}").json()
     return node
 
 
