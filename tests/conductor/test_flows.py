@@ -153,3 +153,21 @@ def test_power_actions_record_the_state(client: TestClient) -> None:
             client.put(f"/v1/nodes/{uuid}/states/power", json={"target": target}).status_code == 202
         )
         wait_until(_power_is(client, uuid, expected), what=target)
+
+
+@pytest.mark.parametrize(
+    "overrides", [{"fake.power_delay": 2.0, "api.settle_time": 0.0}], ids=["slow-bmc"]
+)
+def test_a_power_request_timeout_bounds_the_wait(client: TestClient) -> None:
+    uuid = str(client.post("/v1/nodes", json={"driver": "fake-hardware"}).json()["uuid"])
+    response = client.put(
+        f"/v1/nodes/{uuid}/states/power", json={"target": "power on", "timeout": 1}
+    )
+    assert response.status_code == 202
+    wait_until(lambda: client.get(f"/v1/nodes/{uuid}").json()["last_error"] is not None)
+    node = client.get(f"/v1/nodes/{uuid}").json()
+    assert "more than 1 s" in node["last_error"]
+    assert node["power_state"] != "power on"
+    # Without a timeout the same BMC is simply slow.
+    client.put(f"/v1/nodes/{uuid}/states/power", json={"target": "power on"})
+    wait_until(_power_is(client, uuid, "power on"), what="power on")

@@ -10,9 +10,9 @@ from ironbound.conductor.validation import require_valid
 
 
 def power(task: NodeTask, args: dict[str, Any]) -> None:
-    target = str(args["target"])
+    target, timeout = str(args["target"]), args.get("timeout")
     require_valid(task, ("power",))
-    task.run_step(f"power action '{target}'", lambda: task.power_action(target))
+    task.run_step(f"power action '{target}'", lambda: task.power_action(target, timeout))
     task.save(last_error=None)
 
 

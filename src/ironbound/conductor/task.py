@@ -135,7 +135,7 @@ class NodeTask:
         with self._write() as session:
             tokens.revoke(session, self.node_id)
 
-    def power_action(self, power_state: str) -> None:
+    def power_action(self, power_state: str, timeout: float | None = None) -> None:
         power = self.driver.power
         if power_state in (states.POWER_ON, states.REBOOT, states.SOFT_REBOOT):
             # We start the node: the next host to ask gets its boot script.
@@ -144,10 +144,10 @@ class NodeTask:
         self.save(target_power_state=states.POWER_TARGET_AFTER_ACTION.get(power_state, power_state))
         try:
             if power_state in (states.REBOOT, states.SOFT_REBOOT):
-                power.reboot(self, soft=power_state == states.SOFT_REBOOT)
+                power.reboot(self, timeout, soft=power_state == states.SOFT_REBOOT)
                 reached = states.POWER_ON
             else:
-                power.set_power_state(self, power_state)
+                power.set_power_state(self, power_state, timeout)
                 reached = states.POWER_OFF if power_state == states.SOFT_POWER_OFF else power_state
         finally:
             self.save(target_power_state=None)

@@ -88,8 +88,9 @@ class Task(Protocol):
     def revoke_boot_token(self) -> None:
         """Remove the node's boot token; its script URL then answers 404."""
 
-    def power_action(self, power_state: str) -> None:
-        """Drive the power interface to POWER_ON, POWER_OFF or REBOOT and record the result."""
+    def power_action(self, power_state: str, timeout: float | None = None) -> None:
+        """Drive the power interface to POWER_ON, POWER_OFF or REBOOT and record the result;
+        `timeout` bounds the wait (the interface's own default when None)."""
 
 
 class BaseInterface(abc.ABC):

@@ -29,10 +29,20 @@ class FakePower(base.PowerInterface):
     ) -> None:
         if power_state not in (states.POWER_ON, states.POWER_OFF, states.SOFT_POWER_OFF):
             raise errors.PowerStateFailure(state=power_state, reason="not a fake power state")
-        time.sleep(self.conf.fake.power_delay)
+        self._take(power_state, timeout)
 
     def reboot(self, task: base.Task, timeout: float | None = None, soft: bool = False) -> None:
-        time.sleep(self.conf.fake.power_delay)
+        self._take(states.POWER_ON, timeout)
+
+    def _take(self, power_state: str, timeout: float | None) -> None:
+        """Spend [fake]power_delay, or fail as a slow BMC would when `timeout` is shorter."""
+        delay = self.conf.fake.power_delay
+        if timeout is not None and delay > timeout:
+            time.sleep(timeout)
+            raise errors.PowerStateFailure(
+                state=power_state, reason=f"the fake BMC needs {delay:g} s, more than {timeout:g} s"
+            )
+        time.sleep(delay)
 
     def get_supported_power_states(self, task: base.Task) -> list[str]:
         return [

@@ -95,5 +95,5 @@ class FakeTask:
     def revoke_boot_token(self) -> None:
         raise AssertionError("the redfish interfaces issue no boot tokens")
 
-    def power_action(self, power_state: str) -> None:
+    def power_action(self, power_state: str, timeout: float | None = None) -> None:
         raise AssertionError("the redfish interfaces are the power actions themselves")
