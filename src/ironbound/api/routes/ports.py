@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ironbound import errors, states
-from ironbound.api import children, locking, patch, responses
+from ironbound.api import locking, patch, responses, subresources
 from ironbound.api import microversions as mv
 from ironbound.api.deps import (
     BaseUrl,
@@ -29,7 +29,7 @@ from ironbound.db.models import Node, Port
 
 router = APIRouter()
 
-PORTS = children.Child(
+PORTS = subresources.Subresource(
     model=Port,
     collection="ports",
     list_key="ports",
@@ -66,8 +66,8 @@ def _filters() -> dict[str, Any]:
         return Port.address == mac
 
     return {
-        "node": children.node_filter(PORTS),
-        "node_uuid": children.node_uuid_filter(PORTS),
+        "node": subresources.node_filter(PORTS),
+        "node_uuid": subresources.node_uuid_filter(PORTS),
         "address": by_address,
     }
 
@@ -76,7 +76,7 @@ def _list(call: CurrentCall, detail: bool, node_ident: str | None = None) -> Res
     if node_ident is not None:
         with call.services.db.read() as session:
             node_ident = lookup(session, node_ident, call.minor).uuid
-    return children.list_children(
+    return subresources.list_page(
         call,
         PORTS,
         node_ident=node_ident,
@@ -107,7 +107,7 @@ def node_ports_detail(node_ident: str, call: CurrentCall) -> Response:
 
 @router.get("/v1/ports/{ident}")
 def show_port(ident: str, call: CurrentCall) -> Response:
-    return children.show(call, PORTS, ident)
+    return subresources.show(call, PORTS, ident)
 
 
 def _checked(
@@ -126,8 +126,8 @@ def _checked(
         raise errors.InvalidParameterValue(
             reason=f"Expected a MAC address but received {doc.address}."
         )
-    node = children.body_node(session, doc.node_uuid)
-    if children.unique_violation(session, PORTS, own_id, address=mac):
+    node = subresources.body_node(session, doc.node_uuid)
+    if subresources.unique_violation(session, PORTS, own_id, address=mac):
         raise errors.MACAlreadyExists(mac=mac)
     return doc, node, mac
 
@@ -139,7 +139,7 @@ def create_port(
     with services.db.write() as session:
         doc, node, mac = _checked(session, body, None, minor)
         port_uuid = doc.uuid or str(uuidlib.uuid4())
-        if children.unique_violation(session, PORTS, None, uuid=port_uuid):
+        if subresources.unique_violation(session, PORTS, None, uuid=port_uuid):
             raise errors.PortAlreadyExists(uuid=port_uuid)
         row = Port(
             uuid=port_uuid,
@@ -152,15 +152,15 @@ def create_port(
         )
         session.add(row)
         session.flush()
-        document = children.render(
-            PORTS, row, node.uuid, children.detail_names(PORTS, minor), base_url, identity
+        document = subresources.render(
+            PORTS, row, node.uuid, subresources.detail_names(PORTS, minor), base_url, identity
         )
     return responses.json(document, status=201, location=f"{base_url}/v1/ports/{row.uuid}")
 
 
 def _owner(ident: str) -> Any:
     def find(session: Session) -> Node:
-        return nodes.get_by_id(session, children.get(session, PORTS, ident).node_id)
+        return nodes.get_by_id(session, subresources.get(session, PORTS, ident).node_id)
 
     return find
 
@@ -185,10 +185,10 @@ def update_port(ident: str, body: JsonBody, call: CurrentCall) -> Response:
     patch.reject_newer_fields(body, PORTS.fields, minor)
 
     def change(session: Session, node: Node) -> dict[str, Any]:
-        row = children.get(session, PORTS, ident)
+        row = subresources.get(session, PORTS, ident)
         assert isinstance(row, Port)
-        names = children.detail_names(PORTS, minor)
-        before = children.render(PORTS, row, node.uuid, names, base_url, identity)
+        names = subresources.detail_names(PORTS, minor)
+        before = subresources.render(PORTS, row, node.uuid, names, base_url, identity)
         after = patch.apply(before, body, updatable=updatable)
         doc, new_node, mac = _checked(
             session, {k: after[k] for k in updatable if k in after}, row.id, minor
@@ -203,7 +203,7 @@ def update_port(ident: str, body: JsonBody, call: CurrentCall) -> Response:
         if "pxe_enabled" in updatable:
             row.pxe_enabled = doc.pxe_enabled
         session.flush()
-        return children.render(PORTS, row, new_node.uuid, names, base_url, identity)
+        return subresources.render(PORTS, row, new_node.uuid, names, base_url, identity)
 
     return responses.json(locking.with_free_node(services, _owner(ident), change))
 
@@ -212,7 +212,7 @@ def update_port(ident: str, body: JsonBody, call: CurrentCall) -> Response:
 def delete_port(ident: str, services: Services, minor: Version) -> Response:
     def change(session: Session, node: Node) -> None:
         _refuse_when_deployed(node, "delete")
-        session.delete(children.get(session, PORTS, ident))
+        session.delete(subresources.get(session, PORTS, ident))
 
     locking.with_free_node(services, _owner(ident), change)
     return Response(status_code=204)

@@ -19,7 +19,6 @@ from ironbound.api.schemas.common import JsonObject, StrictModel, UUIDStr
 
 CONNECTOR_TYPES = ("iqn", "ip", "mac", "wwnn", "wwpn", "port", "portgroup")
 VOLUME_TYPES = ("iscsi", "fibre_channel")
-AUTH_METHODS = ("CHAP", "None")
 
 _MAC = re.compile(r"^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$", re.IGNORECASE)
 _WWN = re.compile(r"^(0x)?([0-9a-f]{16}|([0-9a-f]{2}:){7}[0-9a-f]{2})$", re.IGNORECASE)

@@ -1,6 +1,6 @@
 """What ports, volume connectors and volume targets share: each belongs to a node.
 
-One `Child` spec per resource says its table, collection path, fields and
+One `Subresource` spec per resource says its table, collection path, fields and
 error; the functions here list, show and delete any of them with Ironic's
 paging, field selection and messages.
 """
@@ -23,14 +23,14 @@ from ironbound.api.schemas.common import check_uuid
 from ironbound.db import nodes, queries
 from ironbound.db.models import Node, Port, VolumeConnector, VolumeTarget
 
-ChildModel = Port | VolumeConnector | VolumeTarget
-#: What a child is rendered from: an ORM object, or a plain row on list pages.
-ChildRecord = ChildModel | Row[Any]
+SubresourceModel = Port | VolumeConnector | VolumeTarget
+#: What a sub-resource is rendered from: an ORM object, or a plain row on list pages.
+SubresourceRecord = SubresourceModel | Row[Any]
 
 
 @dataclass(frozen=True)
-class Child:
-    model: type[ChildModel]
+class Subresource:
+    model: type[SubresourceModel]
     collection: str  # path under /v1, e.g. "volume/targets"
     list_key: str  # member of the list document, e.g. "targets"
     fields: Mapping[str, int]  # field -> microversion that introduced it
@@ -39,12 +39,12 @@ class Child:
     uuid_field: str  # how errors name the path's UUID, e.g. "target_uuid"
     not_found: Callable[[str], errors.NotFound]
     #: Extra rendering (masking, redaction) applied to each document.
-    finish: Callable[[ChildRecord, dict[str, Any], Identity], None] | None = None
+    finish: Callable[[SubresourceRecord, dict[str, Any], Identity], None] | None = None
 
 
 def render(
-    spec: Child,
-    row: ChildRecord,
+    spec: Subresource,
+    row: SubresourceRecord,
     node_uuid: str,
     names: tuple[str, ...],
     base_url: str,
@@ -65,26 +65,26 @@ def render(
     return out
 
 
-def detail_names(spec: Child, minor: int) -> tuple[str, ...]:
+def detail_names(spec: Subresource, minor: int) -> tuple[str, ...]:
     return listing.visible(spec.fields, minor)
 
 
-def get(session: Session, spec: Child, ident: str) -> ChildModel:
+def get(session: Session, spec: Subresource, ident: str) -> SubresourceModel:
     """The row with UUID `ident` (400 if it is not a UUID, 404 if unknown)."""
     key = check_uuid(ident, spec.uuid_field)
     row = session.scalars(select(spec.model).where(spec.model.uuid == key)).first()
     if row is None:
         raise spec.not_found(ident)
-    return cast(ChildModel, row)
+    return cast(SubresourceModel, row)
 
 
-def node_uuid_of(session: Session, row: ChildModel) -> str:
+def node_uuid_of(session: Session, row: SubresourceModel) -> str:
     return nodes.get_by_id(session, row.node_id).uuid
 
 
-def list_children(
+def list_page(
     call: Call,
-    spec: Child,
+    spec: Subresource,
     *,
     node_ident: str | None = None,
     filters: Mapping[str, Callable[[Session, str], Any]] | None = None,
@@ -166,7 +166,7 @@ def check_uuid_or_404(ident: str) -> str:
     return ident
 
 
-def node_filter(spec: Child) -> Callable[[Session, str], Any]:
+def node_filter(spec: Subresource) -> Callable[[Session, str], Any]:
     """The `node` query filter: a node UUID or name."""
 
     def where(session: Session, value: str) -> Any:
@@ -175,14 +175,14 @@ def node_filter(spec: Child) -> Callable[[Session, str], Any]:
     return where
 
 
-def node_uuid_filter(spec: Child) -> Callable[[Session, str], Any]:
+def node_uuid_filter(spec: Subresource) -> Callable[[Session, str], Any]:
     def where(session: Session, value: str) -> Any:
         return spec.model.node_id == nodes.get_by_uuid(session, check_uuid(value, "node_uuid")).id
 
     return where
 
 
-def show(call: Call, spec: Child, ident: str) -> Response:
+def show(call: Call, spec: Subresource, ident: str) -> Response:
     request, minor, base_url = call.request, call.minor, call.base_url
     names = detail_names(spec, minor)
     extra = set(request.query_params) - {"fields"}
@@ -211,7 +211,9 @@ def body_node(session: Session, value: Any) -> Node:
         ) from exc
 
 
-def unique_violation(session: Session, spec: Child, own_id: int | None, **values: Any) -> bool:
+def unique_violation(
+    session: Session, spec: Subresource, own_id: int | None, **values: Any
+) -> bool:
     """Whether another row of `spec` already has these column values."""
     query = select(spec.model.id).where(*(getattr(spec.model, k) == v for k, v in values.items()))
     found = session.scalars(query).first()
