@@ -1,25 +1,62 @@
-"""List requests: query parameters, field selection, and the `next` link.
+"""Reading a request for resources: list and show queries, field selection, the `next` link.
 
-Unknown query parameters are refused with the list of known ones: a typo in
-a filter must not silently return everything.
+Every route reads its query string and picks the fields it renders here, so
+the checks say the same everywhere. Unknown query parameters are refused
+with the list of known ones: a typo in a filter must not silently return
+everything. A field the requested microversion does not have is Not
+Acceptable (406), not a 400, so that clients know to ask for a newer version.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlencode
 
 from starlette.datastructures import QueryParams
+from starlette.responses import Response
 
 from ironbound import errors
 from ironbound.api import microversions as mv
+from ironbound.api import responses
+from ironbound.api.deps import Call
 
 # ASCII digits only: str.isdigit() also accepts '²', which int() then refuses.
 _INTEGER = re.compile(r"-?[0-9]+")
 _TRUE = {"true", "1", "yes", "on", "y", "t"}
 _FALSE = {"false", "0", "no", "off", "n", "f"}
+
+
+@dataclass(frozen=True)
+class FieldTable:
+    """A resource's fields, each with the microversion that introduced it."""
+
+    since: Mapping[str, int]
+    #: What a list without detail shows (those of them the version has).
+    summary_names: tuple[str, ...]
+    # Detail names per microversion: computed once, read by every request.
+    _detail: dict[int, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
+
+    def detail(self, minor: int) -> tuple[str, ...]:
+        names = self._detail.get(minor)
+        if names is None:
+            names = self._detail[minor] = visible(self.since, minor)
+        return names
+
+    def summary(self, minor: int) -> tuple[str, ...]:
+        return tuple(name for name in self.summary_names if self.since[name] <= minor)
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A listable resource: where its collection is, its list document's member, its fields."""
+
+    collection: str  # path under /v1, e.g. "volume/targets"
+    list_key: str  # member of the list document, e.g. "targets"
+    fields: FieldTable
+    sortable: frozenset[str]
 
 
 def parse_bool(name: str, value: str) -> bool:
@@ -40,13 +77,50 @@ class ListQuery:
     sort_key: str
     sort_dir: str
     fields: list[str] | None
-    detail: bool
+    detail: bool  # ?detail=
     filters: dict[str, str] = field(default_factory=dict)
+    detail_path: bool = False  # .../detail
+
+    def names(self, table: FieldTable, minor: int) -> tuple[str, ...]:
+        """The fields each item of the page shows."""
+        if self.detail or self.detail_path:
+            return table.detail(minor)
+        if self.fields is not None:
+            return with_links(self.fields)
+        return table.summary(minor)
 
 
 def visible(table: Mapping[str, int], minor: int) -> tuple[str, ...]:
     """Fields of `table` that exist at microversion `minor`."""
     return tuple(name for name, since in table.items() if since <= minor)
+
+
+def with_links(names: Sequence[str]) -> tuple[str, ...]:
+    """A `fields` selection always carries the links, as in Ironic."""
+    return (*names, "links") if "links" not in names else tuple(names)
+
+
+def reject_unknown(params: Iterable[str], allowed: Collection[str]) -> None:
+    """:raises InvalidParameterValue: a query parameter is not one of `allowed`."""
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise errors.InvalidParameterValue(
+            reason=f"Unknown query parameter(s) {', '.join(unknown)}. Allowed: "
+            f"{', '.join(sorted(allowed)) or 'none'}."
+        )
+
+
+def reject_newer(names: Iterable[str], since: Mapping[str, int], minor: int) -> None:
+    """Refuse (406) the `names` that `since` dates after microversion `minor`, in their order.
+
+    Names `since` does not know are left to the caller's other checks.
+    """
+    too_new = [name for name in names if since.get(name, 0) > minor]
+    if too_new:
+        raise errors.NotAcceptable(
+            f"Field(s) {', '.join(too_new)} need a newer API version than "
+            f"{mv.version_string(minor)}."
+        )
 
 
 def parse_fields(value: str, table: Mapping[str, int], minor: int) -> list[str]:
@@ -62,12 +136,7 @@ def parse_fields(value: str, table: Mapping[str, int], minor: int) -> list[str]:
             reason=f"Field(s) {', '.join(repr(n) for n in unknown)} are not valid. Valid "
             f"fields are: {', '.join(visible(table, minor))}."
         )
-    too_new = [n for n in names if table[n] > minor]
-    if too_new:
-        raise errors.NotAcceptable(
-            f"Field(s) {', '.join(too_new)} need a newer API version than "
-            f"{mv.version_string(minor)}."
-        )
+    reject_newer(names, table, minor)
     return names
 
 
@@ -80,6 +149,7 @@ def parse(
     sortable: Collection[str],
     filters: Collection[str] = (),
     detail_param: bool = False,
+    detail_path: bool = False,
 ) -> ListQuery:
     """Parse and check a list request's query string.
 
@@ -88,12 +158,7 @@ def parse(
     allowed = {"limit", "marker", "sort_key", "sort_dir", "fields", *filters}
     if detail_param:
         allowed.add("detail")
-    unknown = sorted(set(params.keys()) - allowed)
-    if unknown:
-        raise errors.InvalidParameterValue(
-            reason=f"Unknown query parameter(s) {', '.join(unknown)}. Allowed: "
-            f"{', '.join(sorted(allowed))}."
-        )
+    reject_unknown(params.keys(), allowed)
     limit = max_limit
     if "limit" in params:
         text = params["limit"].strip()
@@ -118,7 +183,7 @@ def parse(
         )
     detail = parse_bool("detail", params["detail"]) if "detail" in params else False
     fields = parse_fields(params["fields"], fields_table, minor) if "fields" in params else None
-    if detail and fields is not None:
+    if (detail or detail_path) and fields is not None:
         raise errors.InvalidParameterValue(
             reason="Can't fetch a subset of fields with 'detail' set"
         )
@@ -130,7 +195,41 @@ def parse(
         fields=fields,
         detail=detail,
         filters={k: params[k] for k in filters if k in params},
+        detail_path=detail_path,
     )
+
+
+def list_query(
+    call: Call,
+    resource: Resource,
+    *,
+    filters: Collection[str] = (),
+    detail_param: bool = False,
+    detail_path: bool = False,
+) -> ListQuery:
+    """`parse` for a list request of `resource`."""
+    return parse(
+        call.request.query_params,
+        minor=call.minor,
+        max_limit=call.services.conf.api.max_limit,
+        fields_table=resource.fields.since,
+        sortable=resource.sortable,
+        filters=filters,
+        detail_param=detail_param,
+        detail_path=detail_path,
+    )
+
+
+def show_names(call: Call, table: FieldTable) -> tuple[str, ...]:
+    """The fields a show request renders: all of this version's, or those `fields` names.
+
+    :raises InvalidParameterValue: a query parameter other than `fields`.
+    """
+    params = call.request.query_params
+    reject_unknown(params.keys(), ("fields",))
+    if "fields" in params:
+        return with_links(parse_fields(params["fields"], table.since, call.minor))
+    return table.detail(call.minor)
 
 
 def next_link(
@@ -155,3 +254,23 @@ def next_link(
     params["limit"] = str(query.limit)
     params["marker"] = str(items[-1]["uuid"])
     return f"{base_url}/v1/{collection}?{urlencode(params, safe=',')}"
+
+
+def page(
+    call: Call,
+    resource: Resource,
+    query: ListQuery,
+    items: list[dict[str, Any]],
+    node_uuid: str | None = None,
+) -> Response:
+    """The list document; its `next` link stays on the same path (a node's list, detail)."""
+    collection = resource.collection
+    if node_uuid is not None:
+        collection = f"nodes/{node_uuid}/{collection}"
+    if query.detail_path:
+        collection = f"{collection}/detail"
+    body: dict[str, Any] = {resource.list_key: items}
+    next_url = next_link(call.base_url, collection, query, items)
+    if next_url:
+        body["next"] = next_url
+    return responses.json(body)

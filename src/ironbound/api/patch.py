@@ -14,7 +14,7 @@ import jsonpatch
 import jsonpointer
 
 from ironbound import errors
-from ironbound.api import microversions as mv
+from ironbound.api import listing
 
 OPS = ("add", "replace", "remove")
 
@@ -68,25 +68,18 @@ def _check(
 def reject_newer_fields(patch: Any, since: Mapping[str, int], minor: int) -> None:
     """Refuse (406) a patch that touches a field newer than microversion `minor`.
 
-    Ironic answers 406 Not Acceptable, not 400, for a field that exists but
-    not at the requested version (e.g. /storage_interface at 1.32), so that
-    clients know to ask for a newer version. Malformed patches are left to
-    `apply` to refuse.
+    As Ironic does for a field that exists but not at the requested version
+    (e.g. /storage_interface at 1.32). Malformed patches are left to `apply`
+    to refuse.
     """
     if not isinstance(patch, list):
         return
-    too_new = set()
-    for op in patch:
-        path = op.get("path") if isinstance(op, dict) else None
-        if isinstance(path, str) and path.startswith("/"):
-            root = path[1:].split("/", 1)[0]
-            if since.get(root, 0) > minor:
-                too_new.add(root)
-    if too_new:
-        raise errors.NotAcceptable(
-            f"Field(s) {', '.join(sorted(too_new))} need a newer API version than "
-            f"{mv.version_string(minor)}."
-        )
+    roots = {
+        op["path"][1:].split("/", 1)[0]
+        for op in patch
+        if isinstance(op, dict) and isinstance(op.get("path"), str) and op["path"].startswith("/")
+    }
+    listing.reject_newer(sorted(roots), since, minor)
 
 
 def apply(

@@ -29,13 +29,8 @@ SubresourceRecord = SubresourceModel | Row[Any]
 
 
 @dataclass(frozen=True)
-class Subresource:
+class Subresource(listing.Resource):
     model: type[SubresourceModel]
-    collection: str  # path under /v1, e.g. "volume/targets"
-    list_key: str  # member of the list document, e.g. "targets"
-    fields: Mapping[str, int]  # field -> microversion that introduced it
-    summary: tuple[str, ...]  # fields of a list without detail
-    sortable: frozenset[str]
     uuid_field: str  # how errors name the path's UUID, e.g. "target_uuid"
     not_found: Callable[[str], errors.NotFound]
     #: Extra rendering (masking, redaction) applied to each document.
@@ -65,10 +60,6 @@ def render(
     return out
 
 
-def detail_names(spec: Subresource, minor: int) -> tuple[str, ...]:
-    return listing.visible(spec.fields, minor)
-
-
 def get(session: Session, spec: Subresource, ident: str) -> SubresourceModel:
     """The row with UUID `ident` (400 if it is not a UUID, 404 if unknown)."""
     key = check_uuid(ident, spec.uuid_field)
@@ -94,26 +85,10 @@ def list_page(
     """A list document of `spec` rows, optionally those of one node."""
     services, minor, base_url, identity = call.services, call.minor, call.base_url, call.identity
     filters = filters or {}
-    query = listing.parse(
-        call.request.query_params,
-        minor=minor,
-        max_limit=services.conf.api.max_limit,
-        fields_table=spec.fields,
-        sortable=spec.sortable,
-        filters=tuple(filters),
-        detail_param=detail_param,
+    query = listing.list_query(
+        call, spec, filters=tuple(filters), detail_param=detail_param, detail_path=detail_path
     )
-    if detail_path and query.fields is not None:
-        raise errors.InvalidParameterValue(
-            reason="Can't fetch a subset of fields with 'detail' set"
-        )
-    detail = detail_path or query.detail
-    if detail:
-        names = detail_names(spec, minor)
-    elif query.fields is not None:
-        names = tuple(query.fields) if "links" in query.fields else (*query.fields, "links")
-    else:
-        names = spec.summary
+    names = query.names(spec.fields, minor)
     with services.db.read() as session:
         where: list[Any] = []
         if node_ident is not None:
@@ -146,17 +121,7 @@ def list_page(
             )
         }
         items = [render(spec, r, uuids[r.node_id], names, base_url, identity) for r in rows]
-    body: dict[str, Any] = {spec.list_key: items}
-    collection = spec.collection
-    if node_ident is not None:
-        # The next page of a node's list is the next page of that node's list.
-        collection = f"nodes/{node_ident}/{collection}"
-    if detail_path:
-        collection = f"{collection}/detail"
-    next_url = listing.next_link(base_url, collection, query, items)
-    if next_url:
-        body["next"] = next_url
-    return responses.json(body)
+    return listing.page(call, spec, query, items, node_uuid=node_ident)
 
 
 def check_uuid_or_404(ident: str) -> str:
@@ -183,19 +148,12 @@ def node_uuid_filter(spec: Subresource) -> Callable[[Session, str], Any]:
 
 
 def show(call: Call, spec: Subresource, ident: str) -> Response:
-    request, minor, base_url = call.request, call.minor, call.base_url
-    names = detail_names(spec, minor)
-    extra = set(request.query_params) - {"fields"}
-    if extra:
-        raise errors.InvalidParameterValue(
-            reason=f"Unknown query parameter(s) {', '.join(sorted(extra))}. Allowed: fields."
-        )
-    if "fields" in request.query_params:
-        picked = listing.parse_fields(request.query_params["fields"], spec.fields, minor)
-        names = tuple(picked) if "links" in picked else (*picked, "links")
+    names = listing.show_names(call, spec.fields)
     with call.services.db.read() as session:
         row = get(session, spec, ident)
-        document = render(spec, row, node_uuid_of(session, row), names, base_url, call.identity)
+        document = render(
+            spec, row, node_uuid_of(session, row), names, call.base_url, call.identity
+        )
     return responses.json(document)
 
 

@@ -44,13 +44,8 @@ def _document(
 def list_drivers(
     request: Request, services: Services, minor: Version, base_url: BaseUrl
 ) -> Response:
-    allowed = {"type", "detail"} if minor >= mv.DYNAMIC_DRIVERS else set()
-    unknown = sorted(set(request.query_params) - allowed)
-    if unknown:
-        raise errors.InvalidParameterValue(
-            reason=f"Unknown query parameter(s) {', '.join(unknown)}. Allowed: "
-            f"{', '.join(sorted(allowed)) or 'none'}."
-        )
+    allowed = ("type", "detail") if minor >= mv.DYNAMIC_DRIVERS else ()
+    listing.reject_unknown(request.query_params.keys(), allowed)
     kind = request.query_params.get("type")
     if kind not in (None, "classic", "dynamic"):
         raise errors.InvalidParameterValue(

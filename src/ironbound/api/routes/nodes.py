@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid as uuidlib
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
@@ -13,7 +13,7 @@ from starlette.responses import Response
 from ironbound import errors, sensitive, states
 from ironbound.api import driver_checks, listing, locking, patch, responses
 from ironbound.api import microversions as mv
-from ironbound.api.deps import BaseUrl, JsonBody, Services, Version
+from ironbound.api.deps import BaseUrl, Call, CurrentCall, JsonBody, Services, Version
 from ironbound.api.schemas.common import check_node_name, check_uuid, validate
 from ironbound.api.schemas.node import NodeDocument
 from ironbound.api.services import ApiServices
@@ -52,30 +52,11 @@ _UPDATABLE: dict[str, int] = {
 _INTERFACE_UPDATE_STATES = states.STORAGE_UPDATE_ALLOWED_STATES
 
 
-def _list(
-    request: Request, services: ApiServices, minor: int, base_url: str, detail: bool
-) -> Response:
-    filters = [name for name, since in _FILTERS.items() if since <= minor]
-    query = listing.parse(
-        request.query_params,
-        minor=minor,
-        max_limit=services.conf.api.max_limit,
-        fields_table=view.FIELDS,
-        sortable=view.SORTABLE,
-        filters=filters,
-    )
-    if detail and query.fields is not None:
-        raise errors.InvalidParameterValue(
-            reason="Can't fetch a subset of fields with 'detail' set"
-        )
-    names = (
-        view.detail_fields(minor)
-        if detail
-        else view.with_links(query.fields)
-        if query.fields is not None
-        else view.summary_fields(minor)
-    )
-    with services.db.read() as session:
+def _list(call: Call, detail: bool) -> Response:
+    filters = [name for name, since in _FILTERS.items() if since <= call.minor]
+    query = listing.list_query(call, view.NODES, filters=filters, detail_path=detail)
+    names = query.names(view.NODES.fields, call.minor)
+    with call.services.db.read() as session:
         marker = _marker(session, query.marker)
         rows = queries.page(
             session,
@@ -86,13 +67,8 @@ def _list(
             limit=query.limit,
             marker=marker,
         )
-        items = [view.render(n, names, minor, base_url) for n in rows]
-    body: dict[str, Any] = {"nodes": items}
-    collection = "nodes/detail" if detail else "nodes"
-    next_url = listing.next_link(base_url, collection, query, items)
-    if next_url:
-        body["next"] = next_url
-    return responses.json(body)
+        items = [view.render(n, names, call.minor, call.base_url) for n in rows]
+    return listing.page(call, view.NODES, query, items)
 
 
 def _marker(session: Session, marker: str | None) -> Node | None:
@@ -124,34 +100,21 @@ def _where(filters: dict[str, str]) -> list[Any]:
 
 
 @router.get("/v1/nodes")
-def list_nodes(request: Request, services: Services, minor: Version, base_url: BaseUrl) -> Response:
-    return _list(request, services, minor, base_url, detail=False)
+def list_nodes(call: CurrentCall) -> Response:
+    return _list(call, detail=False)
 
 
 @router.get("/v1/nodes/detail")
-def list_nodes_detail(
-    request: Request, services: Services, minor: Version, base_url: BaseUrl
-) -> Response:
-    return _list(request, services, minor, base_url, detail=True)
+def list_nodes_detail(call: CurrentCall) -> Response:
+    return _list(call, detail=True)
 
 
 @router.get("/v1/nodes/{ident}")
-def show_node(
-    ident: str, request: Request, services: Services, minor: Version, base_url: BaseUrl
-) -> Response:
-    names = view.detail_fields(minor)
-    unknown = set(request.query_params) - {"fields"}
-    if unknown:
-        raise errors.InvalidParameterValue(
-            reason=f"Unknown query parameter(s) {', '.join(sorted(unknown))}. Allowed: fields."
-        )
-    if "fields" in request.query_params:
-        names = view.with_links(
-            listing.parse_fields(request.query_params["fields"], view.FIELDS, minor)
-        )
-    with services.db.read() as session:
-        node = lookup(session, ident, minor)
-        return responses.json(view.render(node, names, minor, base_url))
+def show_node(ident: str, call: CurrentCall) -> Response:
+    names = listing.show_names(call, view.NODES.fields)
+    with call.services.db.read() as session:
+        node = lookup(session, ident, call.minor)
+        return responses.json(view.render(node, names, call.minor, call.base_url))
 
 
 def lookup(session: Session, ident: str, minor: int) -> Node:
@@ -159,17 +122,6 @@ def lookup(session: Session, ident: str, minor: int) -> Node:
     if minor < mv.NODE_NAMES and not nodes.is_uuid_like(ident):
         raise errors.InvalidUUID(field="node", value=ident)
     return nodes.get(session, ident)
-
-
-def _reject_newer_fields(data: dict[str, Any], table: dict[str, int], minor: int) -> None:
-    too_new = sorted(
-        k for k, v in data.items() if k in table and table[k] > minor and v is not None
-    )
-    if too_new:
-        raise errors.NotAcceptable(
-            f"Field(s) {', '.join(too_new)} need a newer API version than "
-            f"{mv.version_string(minor)}."
-        )
 
 
 def _requested_interfaces(doc: NodeDocument) -> dict[str, str | None]:
@@ -194,7 +146,7 @@ def _check_unique(session: Session, node: Node | None, doc: NodeDocument) -> Non
 def create_node(body: JsonBody, services: Services, minor: Version, base_url: BaseUrl) -> Response:
     if isinstance(body, dict):
         creatable = {**_UPDATABLE, "uuid": 1}
-        _reject_newer_fields(body, creatable, minor)
+        listing.reject_newer(sorted(k for k, v in body.items() if v is not None), creatable, minor)
         unknown = sorted(set(body) - set(creatable))
         if unknown:
             raise errors.InvalidParameterValue(
@@ -231,7 +183,7 @@ def create_node(body: JsonBody, services: Services, minor: Version, base_url: Ba
         _check_unique(session, None, doc)
         session.add(node)
         session.flush()
-        document = view.render(node, view.detail_fields(minor), minor, base_url)
+        document = view.render(node, view.NODES.fields.detail(minor), minor, base_url)
     return responses.json(document, status=201, location=f"{base_url}/v1/nodes/{node.uuid}")
 
 
@@ -243,7 +195,7 @@ def update_node(
     patch.reject_newer_fields(body, _UPDATABLE, minor)
 
     def change(session: Session, node: Node) -> dict[str, Any]:
-        before = view.render(node, view.detail_fields(minor), minor, base_url)
+        before = view.render(node, view.NODES.fields.detail(minor), minor, base_url)
         after = patch.apply(before, body, updatable=updatable, required=("driver",))
         candidate = {k: after[k] for k in NodeDocument.model_fields if k in after and k != "uuid"}
         # Fields newer than this microversion are not in the document the
@@ -253,7 +205,7 @@ def update_node(
         doc: NodeDocument = validate(NodeDocument, candidate, "node")
         _apply_update(services, session, node, before, doc, minor)
         session.flush()
-        return view.render(node, view.detail_fields(minor), minor, base_url)
+        return view.render(node, view.NODES.fields.detail(minor), minor, base_url)
 
     document = locking.with_free_node(services, lambda s: lookup(s, ident, minor), change)
     return responses.json(document)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ironbound import errors, states
-from ironbound.api import locking, patch, responses, subresources
+from ironbound.api import listing, locking, patch, responses, subresources
 from ironbound.api import microversions as mv
 from ironbound.api.deps import (
     BaseUrl,
@@ -33,20 +33,22 @@ PORTS = subresources.Subresource(
     model=Port,
     collection="ports",
     list_key="ports",
-    fields={
-        "uuid": 1,
-        "address": 1,
-        "node_uuid": 1,
-        "extra": 1,
-        "internal_info": mv.PORT_INTERNAL_INFO,
-        "local_link_connection": mv.PORT_LOCAL_LINK,
-        "pxe_enabled": mv.PORT_LOCAL_LINK,
-        "portgroup_uuid": mv.PORTGROUPS,
-        "created_at": 1,
-        "updated_at": 1,
-        "links": 1,
-    },
-    summary=("uuid", "address", "links"),
+    fields=listing.FieldTable(
+        {
+            "uuid": 1,
+            "address": 1,
+            "node_uuid": 1,
+            "extra": 1,
+            "internal_info": mv.PORT_INTERNAL_INFO,
+            "local_link_connection": mv.PORT_LOCAL_LINK,
+            "pxe_enabled": mv.PORT_LOCAL_LINK,
+            "portgroup_uuid": mv.PORTGROUPS,
+            "created_at": 1,
+            "updated_at": 1,
+            "links": 1,
+        },
+        ("uuid", "address", "links"),
+    ),
     sortable=frozenset({"id", "uuid", "address", "created_at", "updated_at", "pxe_enabled"}),
     uuid_field="port_uuid",
     not_found=lambda ident: errors.PortNotFound(port=ident),
@@ -114,12 +116,7 @@ def _checked(
     session: Session, body: Any, own_id: int | None, minor: int
 ) -> tuple[PortDocument, Node, str]:
     if isinstance(body, dict):
-        too_new = sorted(k for k in body if k in PORTS.fields and PORTS.fields[k] > minor)
-        if too_new:
-            raise errors.NotAcceptable(
-                f"Field(s) {', '.join(too_new)} need a newer API version than "
-                f"{mv.version_string(minor)}."
-            )
+        listing.reject_newer(sorted(body), PORTS.fields.since, minor)
     doc: PortDocument = validate(PortDocument, body, "port")
     mac = normalize_mac(doc.address)
     if mac is None:
@@ -153,7 +150,7 @@ def create_port(
         session.add(row)
         session.flush()
         document = subresources.render(
-            PORTS, row, node.uuid, subresources.detail_names(PORTS, minor), base_url, identity
+            PORTS, row, node.uuid, PORTS.fields.detail(minor), base_url, identity
         )
     return responses.json(document, status=201, location=f"{base_url}/v1/ports/{row.uuid}")
 
@@ -180,14 +177,14 @@ def update_port(ident: str, body: JsonBody, call: CurrentCall) -> Response:
     updatable = [
         f
         for f in ("address", "node_uuid", "extra", "local_link_connection", "pxe_enabled")
-        if PORTS.fields[f] <= minor
+        if PORTS.fields.since[f] <= minor
     ]
-    patch.reject_newer_fields(body, PORTS.fields, minor)
+    patch.reject_newer_fields(body, PORTS.fields.since, minor)
 
     def change(session: Session, node: Node) -> dict[str, Any]:
         row = subresources.get(session, PORTS, ident)
         assert isinstance(row, Port)
-        names = subresources.detail_names(PORTS, minor)
+        names = PORTS.fields.detail(minor)
         before = subresources.render(PORTS, row, node.uuid, names, base_url, identity)
         after = patch.apply(before, body, updatable=updatable)
         doc, new_node, mac = _checked(

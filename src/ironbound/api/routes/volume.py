@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ironbound import errors, sensitive, states
-from ironbound.api import links, locking, patch, policy, responses, subresources
+from ironbound.api import links, listing, locking, patch, policy, responses, subresources
 from ironbound.api import microversions as mv
 from ironbound.api.deps import (
     BaseUrl,
@@ -51,8 +51,10 @@ CONNECTORS = subresources.Subresource(
     model=VolumeConnector,
     collection="volume/connectors",
     list_key="connectors",
-    fields={**_COMMON, "type": 1, "connector_id": 1},
-    summary=("uuid", "node_uuid", "type", "connector_id", "links"),
+    fields=listing.FieldTable(
+        {**_COMMON, "type": 1, "connector_id": 1},
+        ("uuid", "node_uuid", "type", "connector_id", "links"),
+    ),
     sortable=frozenset({"id", "uuid", "type", "connector_id", "created_at", "updated_at"}),
     uuid_field="connector_uuid",
     not_found=lambda ident: errors.VolumeConnectorNotFound(connector=ident),
@@ -62,8 +64,10 @@ TARGETS = subresources.Subresource(
     model=VolumeTarget,
     collection="volume/targets",
     list_key="targets",
-    fields={**_COMMON, "volume_type": 1, "properties": 1, "boot_index": 1, "volume_id": 1},
-    summary=("uuid", "node_uuid", "volume_type", "boot_index", "volume_id", "links"),
+    fields=listing.FieldTable(
+        {**_COMMON, "volume_type": 1, "properties": 1, "boot_index": 1, "volume_id": 1},
+        ("uuid", "node_uuid", "volume_type", "boot_index", "volume_id", "links"),
+    ),
     sortable=frozenset(
         {"id", "uuid", "volume_type", "boot_index", "volume_id", "created_at", "updated_at"}
     ),
@@ -172,7 +176,7 @@ def _created(
     identity: policy.Identity,
 ) -> Response:
     document = subresources.render(
-        spec, row, node.uuid, subresources.detail_names(spec, minor), base_url, identity
+        spec, row, node.uuid, spec.fields.detail(minor), base_url, identity
     )
     return responses.json(
         document, status=201, location=f"{base_url}/v1/{spec.collection}/{row.uuid}"
@@ -292,7 +296,7 @@ def _register_changes(kind: str) -> None:
                 raise errors.InvalidStateRequested(
                     action=f"{_ACTION[kind]} update", node=node.uuid, state=node.power_state
                 )
-            names = subresources.detail_names(spec, minor)
+            names = spec.fields.detail(minor)
             before = subresources.render(spec, row, node.uuid, names, base_url, policy.ADMIN)
             after = patch.apply(before, body, updatable=_UPDATABLE[kind])
             if after.get("properties") == REDACTED:
