@@ -1,7 +1,7 @@
 """What ports, volume connectors and volume targets share: each belongs to a node.
 
 One `Subresource` spec per resource says its table, collection path, fields and
-error; the functions here list, show and delete any of them with Ironic's
+error; the functions here find, list and show any of them with Ironic's
 paging, field selection and messages.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -24,6 +24,8 @@ from ironbound.db import nodes, queries
 from ironbound.db.models import Node, Port, VolumeConnector, VolumeTarget
 
 SubresourceModel = Port | VolumeConnector | VolumeTarget
+#: A list filter: the query parameter's value as a (column, value) the rows must have.
+Filter = Callable[[Session, str], tuple[str, Any]]
 #: What a sub-resource is rendered from: an ORM object, or a plain row on list pages.
 SubresourceRecord = SubresourceModel | Row[Any]
 
@@ -62,11 +64,10 @@ def render(
 
 def get(session: Session, spec: Subresource, ident: str) -> SubresourceModel:
     """The row with UUID `ident` (400 if it is not a UUID, 404 if unknown)."""
-    key = check_uuid(ident, spec.uuid_field)
-    row = session.scalars(select(spec.model).where(spec.model.uuid == key)).first()
+    row = queries.by_uuid(session, spec.model, check_uuid(ident, spec.uuid_field))
     if row is None:
         raise spec.not_found(ident)
-    return cast(SubresourceModel, row)
+    return row
 
 
 def node_uuid_of(session: Session, row: SubresourceModel) -> str:
@@ -78,7 +79,7 @@ def list_page(
     spec: Subresource,
     *,
     node_ident: str | None = None,
-    filters: Mapping[str, Callable[[Session, str], Any]] | None = None,
+    filters: Mapping[str, Filter] | None = None,
     detail_path: bool = False,
     detail_param: bool = False,
 ) -> Response:
@@ -90,13 +91,13 @@ def list_page(
     )
     names = query.names(spec.fields, minor)
     with services.db.read() as session:
-        where: list[Any] = []
+        match: list[tuple[str, Any]] = []
         if node_ident is not None:
             node = nodes.get_by_uuid(session, check_uuid_or_404(node_ident))
             node_ident = node.uuid
-            where.append(spec.model.node_id == node.id)
+            match.append(("node_id", node.id))
         for name, value in query.filters.items():
-            where.append(filters[name](session, value))
+            match.append(filters[name](session, value))
         marker = None
         if query.marker is not None:
             try:
@@ -108,18 +109,13 @@ def list_page(
         rows = queries.page(
             session,
             spec.model,
-            where=where,
+            match=match,
             sort_key=query.sort_key,
             sort_dir=query.sort_dir,
             limit=query.limit,
             marker=marker,
         )
-        uuids: dict[int, str] = {
-            node_id: node_uuid
-            for node_id, node_uuid in session.execute(
-                select(Node.id, Node.uuid).where(Node.id.in_({r.node_id for r in rows}))
-            )
-        }
+        uuids = nodes.uuids_by_id(session, (r.node_id for r in rows))
         items = [render(spec, r, uuids[r.node_id], names, base_url, identity) for r in rows]
     return listing.page(call, spec, query, items, node_uuid=node_ident)
 
@@ -131,20 +127,13 @@ def check_uuid_or_404(ident: str) -> str:
     return ident
 
 
-def node_filter(spec: Subresource) -> Callable[[Session, str], Any]:
+def by_node(session: Session, value: str) -> tuple[str, Any]:
     """The `node` query filter: a node UUID or name."""
-
-    def where(session: Session, value: str) -> Any:
-        return spec.model.node_id == nodes.get(session, value).id
-
-    return where
+    return "node_id", nodes.get(session, value).id
 
 
-def node_uuid_filter(spec: Subresource) -> Callable[[Session, str], Any]:
-    def where(session: Session, value: str) -> Any:
-        return spec.model.node_id == nodes.get_by_uuid(session, check_uuid(value, "node_uuid")).id
-
-    return where
+def by_node_uuid(session: Session, value: str) -> tuple[str, Any]:
+    return "node_id", nodes.get_by_uuid(session, check_uuid(value, "node_uuid")).id
 
 
 def show(call: Call, spec: Subresource, ident: str) -> Response:
@@ -173,6 +162,4 @@ def unique_violation(
     session: Session, spec: Subresource, own_id: int | None, **values: Any
 ) -> bool:
     """Whether another row of `spec` already has these column values."""
-    query = select(spec.model.id).where(*(getattr(spec.model, k) == v for k, v in values.items()))
-    found = session.scalars(query).first()
-    return found is not None and found != own_id
+    return queries.clashes(session, spec.model, own_id, values)

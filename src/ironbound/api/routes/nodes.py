@@ -6,7 +6,6 @@ import uuid as uuidlib
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -58,14 +57,19 @@ def _list(call: Call, detail: bool) -> Response:
     names = query.names(view.NODES.fields, call.minor)
     with call.services.db.read() as session:
         marker = _marker(session, query.marker)
-        rows = queries.page(
-            session,
-            Node,
-            where=_where(query.filters),
-            sort_key=query.sort_key,
-            sort_dir=query.sort_dir,
-            limit=query.limit,
-            marker=marker,
+        match, associated = _filters(query.filters)
+        rows = (
+            []  # Ironbound has no chassis: no node is in one.
+            if "chassis_uuid" in query.filters
+            else nodes.page(
+                session,
+                match=match,
+                associated=associated,
+                sort_key=query.sort_key,
+                sort_dir=query.sort_dir,
+                limit=query.limit,
+                marker=marker,
+            )
         )
         items = [view.render(n, names, call.minor, call.base_url) for n in rows]
     return listing.page(call, view.NODES, query, items)
@@ -80,23 +84,20 @@ def _marker(session: Session, marker: str | None) -> Node | None:
         raise errors.InvalidParameterValue(reason=f"Marker {marker} is not a known node.") from exc
 
 
-def _where(filters: dict[str, str]) -> list[Any]:
-    where: list[Any] = []
+def _filters(filters: dict[str, str]) -> tuple[list[tuple[str, Any]], bool | None]:
+    """The list filters, checked in order: column matches, and `associated` (or None)."""
+    match: list[tuple[str, Any]] = []
+    associated = None
     for name, value in filters.items():
         if name == "associated":
-            column = Node.instance_uuid
-            where.append(
-                column.is_not(None) if listing.parse_bool(name, value) else column.is_(None)
-            )
+            associated = listing.parse_bool(name, value)
         elif name == "maintenance":
-            where.append(Node.maintenance == listing.parse_bool(name, value))
-        elif name == "chassis_uuid":
-            where.append(False)  # Ironbound has no chassis: no node is in one.
+            match.append((name, listing.parse_bool(name, value)))
         elif name == "instance_uuid":
-            where.append(Node.instance_uuid == check_uuid(value, "instance_uuid"))
-        else:
-            where.append(getattr(Node, name) == value)
-    return where
+            match.append((name, check_uuid(value, name)))
+        elif name != "chassis_uuid":
+            match.append((name, value))
+    return match, associated
 
 
 @router.get("/v1/nodes")
@@ -129,15 +130,11 @@ def _requested_interfaces(doc: NodeDocument) -> dict[str, str | None]:
 
 
 def _check_unique(session: Session, node: Node | None, doc: NodeDocument) -> None:
-    own_id = node.id if node is not None else -1
-    if doc.name is not None:
-        named = session.scalars(select(Node.id).where(Node.name == doc.name)).first()
-        if named is not None and named != own_id:
-            raise errors.DuplicateName(name=doc.name)
+    own_id = node.id if node is not None else None
+    if doc.name is not None and queries.clashes(session, Node, own_id, {"name": doc.name}):
+        raise errors.DuplicateName(name=doc.name)
     if doc.instance_uuid is not None:
-        other = session.scalars(
-            select(Node.uuid).where(Node.instance_uuid == doc.instance_uuid)
-        ).first()
+        other = nodes.owner_of_instance(session, doc.instance_uuid)
         if other is not None and (node is None or other != node.uuid):
             raise errors.InstanceAssociated(node=other, instance_uuid=doc.instance_uuid)
 
@@ -178,7 +175,7 @@ def create_node(body: JsonBody, services: Services, minor: Version, base_url: Ba
         **{f"{iface}_interface": name for iface, name in interfaces.items()},
     )
     with services.db.write() as session:
-        if session.scalars(select(Node.id).where(Node.uuid == node.uuid)).first() is not None:
+        if queries.clashes(session, Node, None, {"uuid": node.uuid}):
             raise errors.NodeAlreadyExists(uuid=node.uuid)
         _check_unique(session, None, doc)
         session.add(node)

@@ -58,20 +58,18 @@ PORTS = subresources.Subresource(
 _DEPLOYED = frozenset({states.DEPLOYING, states.DEPLOYWAIT, states.ACTIVE})
 
 
-def _filters() -> dict[str, Any]:
-    def by_address(session: Session, value: str) -> Any:
-        mac = normalize_mac(value)
-        if mac is None:
-            raise errors.InvalidParameterValue(
-                reason=f"Expected a MAC address but received {value}."
-            )
-        return Port.address == mac
+def _by_address(session: Session, value: str) -> tuple[str, Any]:
+    mac = normalize_mac(value)
+    if mac is None:
+        raise errors.InvalidParameterValue(reason=f"Expected a MAC address but received {value}.")
+    return "address", mac
 
-    return {
-        "node": subresources.node_filter(PORTS),
-        "node_uuid": subresources.node_uuid_filter(PORTS),
-        "address": by_address,
-    }
+
+_FILTERS: dict[str, subresources.Filter] = {
+    "node": subresources.by_node,
+    "node_uuid": subresources.by_node_uuid,
+    "address": _by_address,
+}
 
 
 def _list(call: CurrentCall, detail: bool, node_ident: str | None = None) -> Response:
@@ -82,7 +80,7 @@ def _list(call: CurrentCall, detail: bool, node_ident: str | None = None) -> Res
         call,
         PORTS,
         node_ident=node_ident,
-        filters={} if node_ident else _filters(),
+        filters={} if node_ident else _FILTERS,
         detail_path=detail,
     )
 

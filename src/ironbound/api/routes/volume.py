@@ -116,7 +116,7 @@ def node_volume(node_ident: str, services: Services, minor: Version, base_url: B
 def _list(kind: str, call: CurrentCall, node_ident: str | None = None) -> Response:
     _need_volume_api(call.minor)
     spec = _KINDS[kind]
-    filters = {} if node_ident else {"node": subresources.node_filter(spec)}
+    filters = {} if node_ident else {"node": subresources.by_node}
     return subresources.list_page(
         call, spec, node_ident=node_ident, filters=filters, detail_param=True
     )
