@@ -18,9 +18,8 @@ from urllib.parse import urlencode
 from starlette.datastructures import QueryParams
 from starlette.responses import Response
 
-from ironbound import errors
 from ironbound.api import microversions as mv
-from ironbound.api import responses
+from ironbound.api import problems, responses
 from ironbound.api.deps import Call
 
 # ASCII digits only: str.isdigit() also accepts '²', which int() then refuses.
@@ -65,9 +64,7 @@ def parse_bool(name: str, value: str) -> bool:
         return True
     if lowered in _FALSE:
         return False
-    raise errors.InvalidParameterValue(
-        reason=f"Invalid value '{value}' for {name}: expected true or false."
-    )
+    raise problems.InvalidBoolean(value=value, name=name)
 
 
 @dataclass
@@ -104,10 +101,7 @@ def reject_unknown(params: Iterable[str], allowed: Collection[str]) -> None:
     """:raises InvalidParameterValue: a query parameter is not one of `allowed`."""
     unknown = sorted(set(params) - set(allowed))
     if unknown:
-        raise errors.InvalidParameterValue(
-            reason=f"Unknown query parameter(s) {', '.join(unknown)}. Allowed: "
-            f"{', '.join(sorted(allowed)) or 'none'}."
-        )
+        raise problems.UnknownQueryParameters(unknown=unknown, allowed=sorted(allowed) or ["none"])
 
 
 def reject_newer(names: Iterable[str], since: Mapping[str, int], minor: int) -> None:
@@ -117,25 +111,17 @@ def reject_newer(names: Iterable[str], since: Mapping[str, int], minor: int) -> 
     """
     too_new = [name for name in names if since.get(name, 0) > minor]
     if too_new:
-        raise errors.NotAcceptable(
-            f"Field(s) {', '.join(too_new)} need a newer API version than "
-            f"{mv.version_string(minor)}."
-        )
+        raise problems.FieldsTooNew(names=too_new, version=mv.version_string(minor))
 
 
 def parse_fields(value: str, table: Mapping[str, int], minor: int) -> list[str]:
     """The `fields` parameter: known names only, each available at this version."""
     if minor < mv.FIELDS_PARAM:
-        raise errors.NotAcceptable(
-            f"The fields parameter needs API version 1.{mv.FIELDS_PARAM} or later."
-        )
+        raise problems.FieldsParameterTooNew(version=mv.version_string(mv.FIELDS_PARAM))
     names = [n.strip() for n in value.split(",") if n.strip()]
     unknown = [n for n in names if n not in table]
     if unknown:
-        raise errors.InvalidParameterValue(
-            reason=f"Field(s) {', '.join(repr(n) for n in unknown)} are not valid. Valid "
-            f"fields are: {', '.join(visible(table, minor))}."
-        )
+        raise problems.UnknownFields(unknown, visible(table, minor))
     reject_newer(names, table, minor)
     return names
 
@@ -163,30 +149,22 @@ def parse(
     if "limit" in params:
         text = params["limit"].strip()
         if not _INTEGER.fullmatch(text):
-            raise errors.InvalidParameterValue(reason=f"limit must be an integer, got '{text}'.")
+            raise problems.LimitNotInteger(text=text)
         # Past 18 digits any limit is over max_limit (and int() refuses 4,300 digits).
         limit = int(text) if len(text) <= 18 else (-1 if text.startswith("-") else max_limit)
         if limit <= 0:
-            raise errors.InvalidParameterValue(reason="Limit must be positive")
+            raise problems.LimitNotPositive()
         limit = min(limit, max_limit)
     sort_dir = params.get("sort_dir", "asc").lower()
     if sort_dir not in ("asc", "desc"):
-        raise errors.InvalidParameterValue(
-            reason=f"Invalid sort direction: {params['sort_dir']}. Acceptable values are "
-            "'asc' or 'desc'"
-        )
+        raise problems.InvalidSortDirection(value=params["sort_dir"])
     sort_key = params.get("sort_key", "id")
     if sort_key not in sortable:
-        raise errors.InvalidParameterValue(
-            reason=f"The sort_key value {sort_key} is an invalid field for sorting. "
-            f"Sortable fields: {', '.join(sorted(sortable))}."
-        )
+        raise problems.InvalidSortKey(key=sort_key, sortable=sorted(sortable))
     detail = parse_bool("detail", params["detail"]) if "detail" in params else False
     fields = parse_fields(params["fields"], fields_table, minor) if "fields" in params else None
     if (detail or detail_path) and fields is not None:
-        raise errors.InvalidParameterValue(
-            reason="Can't fetch a subset of fields with 'detail' set"
-        )
+        raise problems.DetailWithFields()
     return ListQuery(
         limit=limit,
         marker=params.get("marker"),

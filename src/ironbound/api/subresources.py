@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ironbound import errors
-from ironbound.api import links, listing, responses
+from ironbound.api import links, listing, problems, responses
 from ironbound.api.deps import Call
 from ironbound.api.policy import Identity
 from ironbound.api.schemas.common import check_uuid
@@ -103,9 +103,7 @@ def list_page(
             try:
                 marker = get(session, spec, query.marker)
             except errors.NotFound as exc:
-                raise errors.InvalidParameterValue(
-                    reason=f"Marker {query.marker} is not a known {spec.list_key[:-1]}."
-                ) from exc
+                raise problems.UnknownMarker(marker=query.marker, kind=spec.list_key[:-1]) from exc
         rows = queries.page(
             session,
             spec.model,
@@ -153,9 +151,7 @@ def body_node(session: Session, value: Any) -> Node:
     try:
         return nodes.get_by_uuid(session, str(value))
     except errors.NodeNotFound as exc:
-        raise errors.InvalidParameterValue(
-            reason=f"Node {value} given as node_uuid could not be found."
-        ) from exc
+        raise problems.UnknownBodyNode(node=value) from exc
 
 
 def unique_violation(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from ironbound import errors
-from ironbound.api import driver_checks, links, listing, responses
+from ironbound.api import driver_checks, links, listing, problems, responses
 from ironbound.api import microversions as mv
 from ironbound.api.deps import BaseUrl, Services, Version
 from ironbound.db.conductors import HardwareEntry
@@ -48,9 +48,7 @@ def list_drivers(
     listing.reject_unknown(request.query_params.keys(), allowed)
     kind = request.query_params.get("type")
     if kind not in (None, "classic", "dynamic"):
-        raise errors.InvalidParameterValue(
-            reason=f"Invalid driver type '{kind}'. Allowed: classic, dynamic."
-        )
+        raise problems.InvalidDriverType(kind=kind)
     detail = (
         listing.parse_bool("detail", request.query_params["detail"])
         if "detail" in request.query_params

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ironbound import errors, states
-from ironbound.api import locking, responses, sync_jobs
+from ironbound.api import locking, problems, responses, sync_jobs
 from ironbound.api import microversions as mv
 from ironbound.api.deps import BaseUrl, JsonBody, OptionalJsonBody, Services, Version
 from ironbound.api.routes.nodes import lookup
@@ -33,13 +33,10 @@ _PROVISION_KEYS = frozenset({"target", "configdrive", "clean_steps"})
 
 def _object(body: Any, what: str, allowed: frozenset[str]) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise errors.InvalidParameterValue(reason=f"The {what} request body must be a JSON object.")
+        raise problems.ActionBodyNotObject(what=what)
     unknown = sorted(set(body) - allowed)
     if unknown:
-        raise errors.InvalidParameterValue(
-            reason=f"Unknown field(s) {', '.join(unknown)} in the {what} request. Allowed: "
-            f"{', '.join(sorted(allowed))}."
-        )
+        raise problems.UnknownActionFields(unknown=unknown, what=what, allowed=sorted(allowed))
     return body
 
 
@@ -69,31 +66,17 @@ def set_provision_state(
     request = _object(body, "provision state", _PROVISION_KEYS)
     verb = request.get("target")
     if not isinstance(verb, str) or verb not in states.VERBS:
-        raise errors.InvalidParameterValue(
-            reason=f"Invalid provision state target {verb!r}. Allowed: "
-            f"{', '.join(sorted(states.VERBS))}."
-        )
+        raise problems.InvalidProvisionTarget(target=verb, allowed=sorted(states.VERBS))
     first = min(t.min_version for (name, _), t in states.TRANSITIONS.items() if name == verb)
     if first > minor:
         # As Ironic: a verb the requested version does not have is Not Acceptable.
-        raise errors.NotAcceptable(
-            f"The provision state target '{verb}' needs API version "
-            f"{mv.version_string(first)} or later."
-        )
+        raise problems.ProvisionTargetTooNew(verb=verb, version=mv.version_string(first))
     if request.get("configdrive") not in (None, {}, ""):
-        raise errors.InvalidParameterValue(
-            reason="configdrive is not supported: nodes that boot from a volume take their "
-            "configuration from a metadata service."
-        )
+        raise problems.ConfigdriveUnsupported()
     if verb == "clean":
-        raise errors.InvalidParameterValue(
-            reason="Manual cleaning has no steps to run here: Ironbound's interfaces "
-            "define no clean steps for a node that boots from a volume."
-        )
+        raise problems.ManualCleaningUnsupported()
     if "clean_steps" in request:
-        raise errors.InvalidParameterValue(
-            reason="clean_steps may only be given with target 'clean'."
-        )
+        raise problems.CleanStepsWithoutClean()
 
     def change(session: Session, node: Node) -> tuple[str, int | None]:
         transition = states.transition_for(verb, node.provision_state)
@@ -102,10 +85,7 @@ def set_provision_state(
                 action=verb, node=node.uuid, state=node.provision_state
             )
         if verb in _NOT_IN_MAINTENANCE and node.maintenance:
-            raise errors.InvalidParameterValue(
-                reason=f"Node {node.uuid} is in maintenance mode; take it out of maintenance "
-                f"before '{verb}'."
-            )
+            raise problems.NodeInMaintenance(node=node.uuid, verb=verb)
         nodes.apply_fields(
             node,
             {
@@ -132,14 +112,12 @@ def set_power_state(
     target = request.get("target")
     valid = sorted(t for t, since in states.POWER_TARGETS.items() if since <= minor)
     if target not in valid:
-        raise errors.InvalidParameterValue(
-            reason=f"Invalid power state target {target!r}. Allowed: {', '.join(valid)}."
-        )
+        raise problems.InvalidPowerTarget(target=target, allowed=valid)
     timeout = request.get("timeout")
     if timeout is not None and (
         not isinstance(timeout, int) or isinstance(timeout, bool) or timeout < 1
     ):
-        raise errors.InvalidParameterValue(reason="timeout must be a positive integer (seconds).")
+        raise problems.InvalidPowerTimeout()
 
     def change(session: Session, node: Node) -> tuple[str, int]:
         node.target_power_state = states.POWER_TARGET_AFTER_ACTION.get(str(target), str(target))
@@ -158,10 +136,7 @@ def set_raid(ident: str, body: JsonBody, services: Services, minor: Version) -> 
         raise errors.VersionNotSupported()
     disks = body.get("logical_disks") if isinstance(body, dict) else None
     if not isinstance(body, dict) or set(body) != {"logical_disks"} or not isinstance(disks, list):
-        raise errors.InvalidParameterValue(
-            reason="The RAID configuration must be an object with one member, logical_disks "
-            "(a list)."
-        )
+        raise problems.InvalidRaidConfig()
 
     def change(session: Session, node: Node) -> None:
         node.target_raid_config = body
@@ -195,7 +170,7 @@ def maintenance_on(
         _object(body, "maintenance", frozenset({"reason"}))
         reason = body.get("reason")
         if reason is not None and not isinstance(reason, str):
-            raise errors.InvalidParameterValue(reason="reason must be a string.")
+            raise problems.MaintenanceReasonNotText()
     _set_maintenance(ident, services, minor, True, reason)
     return Response(status_code=202)
 
@@ -226,18 +201,14 @@ def set_boot_device(ident: str, body: JsonBody, services: Services, minor: Versi
     device = request.get("boot_device")
     persistent = request.get("persistent", False)
     if not isinstance(device, str) or not isinstance(persistent, bool):
-        raise errors.InvalidParameterValue(
-            reason="boot_device must be a string and persistent a boolean."
-        )
+        raise problems.InvalidBootDeviceRequest()
     with services.db.read() as session:
         node_id = lookup(session, ident, minor).id
     supported = sync_jobs.ask(services, node_id, JobKind.SUPPORTED_BOOT_DEVICES)[
         "supported_boot_devices"
     ]
     if device not in supported:
-        raise errors.InvalidParameterValue(
-            reason=f"Invalid boot device {device}, valid devices are {supported}."
-        )
+        raise problems.UnsupportedBootDevice(device=device, supported=supported)
     sync_jobs.ask(
         services,
         node_id,

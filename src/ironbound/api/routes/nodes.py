@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ironbound import errors, sensitive, states
-from ironbound.api import driver_checks, listing, locking, patch, responses
+from ironbound.api import driver_checks, listing, locking, patch, problems, responses
 from ironbound.api import microversions as mv
 from ironbound.api.deps import BaseUrl, Call, CurrentCall, JsonBody, Services, Version
 from ironbound.api.schemas.common import check_node_name, check_uuid, validate
@@ -81,7 +81,7 @@ def _marker(session: Session, marker: str | None) -> Node | None:
     try:
         return nodes.get_by_uuid(session, check_uuid(marker, "marker"))
     except errors.NodeNotFound as exc:
-        raise errors.InvalidParameterValue(reason=f"Marker {marker} is not a known node.") from exc
+        raise problems.UnknownMarker(marker=marker, kind="node") from exc
 
 
 def _filters(filters: dict[str, str]) -> tuple[list[tuple[str, Any]], bool | None]:
@@ -146,9 +146,8 @@ def create_node(body: JsonBody, services: Services, minor: Version, base_url: Ba
         listing.reject_newer(sorted(k for k, v in body.items() if v is not None), creatable, minor)
         unknown = sorted(set(body) - set(creatable))
         if unknown:
-            raise errors.InvalidParameterValue(
-                reason=f"Invalid node: {', '.join(unknown)} cannot be set on create. Allowed: "
-                f"{', '.join(sorted(k for k, v in creatable.items() if v <= minor))}."
+            raise problems.NotSettableOnCreate(
+                unknown=unknown, allowed=sorted(listing.visible(creatable, minor))
             )
     doc: NodeDocument = validate(NodeDocument, body, "node")
     if doc.name is not None:
@@ -256,10 +255,8 @@ def _apply_interfaces(services: ApiServices, node: Node, doc: NodeDocument, mino
         return
     if node.provision_state not in _INTERFACE_UPDATE_STATES and not node.maintenance:
         what = "driver" if driver_changed else f"{sorted(asked)[0]}_interface"
-        raise errors.InvalidState(
-            reason=f"Node {node.uuid} can not have {what} updated unless it is in one of "
-            f"allowed ({', '.join(_INTERFACE_UPDATE_STATES)}) states or in maintenance mode. "
-            f"Current state is '{node.provision_state}'."
+        raise problems.InterfaceUpdateRefused(
+            node=node.uuid, what=what, allowed=_INTERFACE_UPDATE_STATES, state=node.provision_state
         )
     wanted: dict[str, str | None] = {} if driver_changed else dict(current)
     wanted.update(asked)
@@ -272,10 +269,8 @@ def _apply_interfaces(services: ApiServices, node: Node, doc: NodeDocument, mino
 def delete_node(ident: str, services: Services, minor: Version) -> Response:
     def change(session: Session, node: Node) -> None:
         if node.provision_state not in states.DELETE_ALLOWED_STATES and not node.maintenance:
-            raise errors.InvalidState(
-                reason=f'Can not delete node "{node.uuid}" while it is in provision state '
-                f'"{node.provision_state}". Valid provision states to perform deletion are: '
-                f'"{states.DELETE_ALLOWED_STATES}", or set the node into maintenance mode'
+            raise problems.NodeDeleteRefused(
+                node=node.uuid, state=node.provision_state, allowed=states.DELETE_ALLOWED_STATES
             )
         if node.instance_uuid is not None and not node.maintenance:
             raise errors.InstanceAssociated(node=node.uuid, instance_uuid=node.instance_uuid)

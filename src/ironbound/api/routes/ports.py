@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ironbound import errors, states
-from ironbound.api import listing, locking, patch, responses, subresources
+from ironbound.api import listing, locking, patch, problems, responses, subresources
 from ironbound.api import microversions as mv
 from ironbound.api.deps import (
     BaseUrl,
@@ -61,7 +61,7 @@ _DEPLOYED = frozenset({states.DEPLOYING, states.DEPLOYWAIT, states.ACTIVE})
 def _by_address(session: Session, value: str) -> tuple[str, Any]:
     mac = normalize_mac(value)
     if mac is None:
-        raise errors.InvalidParameterValue(reason=f"Expected a MAC address but received {value}.")
+        raise problems.NotAMacAddress(value=value)
     return "address", mac
 
 
@@ -118,9 +118,7 @@ def _checked(
     doc: PortDocument = validate(PortDocument, body, "port")
     mac = normalize_mac(doc.address)
     if mac is None:
-        raise errors.InvalidParameterValue(
-            reason=f"Expected a MAC address but received {doc.address}."
-        )
+        raise problems.NotAMacAddress(value=doc.address)
     node = subresources.body_node(session, doc.node_uuid)
     if subresources.unique_violation(session, PORTS, own_id, address=mac):
         raise errors.MACAlreadyExists(mac=mac)
@@ -162,11 +160,7 @@ def _owner(ident: str) -> Any:
 
 def _refuse_when_deployed(node: Node, action: str) -> None:
     if node.provision_state in _DEPLOYED and not node.maintenance:
-        raise errors.InvalidState(
-            reason=f"Cannot {action} a port of node {node.uuid} while it is "
-            f"'{node.provision_state}': the node boots through its ports. Set the node into "
-            "maintenance mode first."
-        )
+        raise problems.PortChangeRefused(action=action, node=node.uuid, state=node.provision_state)
 
 
 @router.patch("/v1/ports/{ident}")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ironbound import errors, sensitive, states
-from ironbound.api import links, listing, locking, patch, policy, responses, subresources
+from ironbound.api import links, listing, locking, patch, policy, problems, responses, subresources
 from ironbound.api import microversions as mv
 from ironbound.api.deps import (
     BaseUrl,
@@ -81,7 +81,7 @@ _KINDS = {"connectors": CONNECTORS, "targets": TARGETS}
 
 def _need_volume_api(minor: int) -> None:
     if minor < mv.VOLUME:
-        raise errors.NotFound("The resource could not be found.")
+        raise problems.ResourceNotFound()
 
 
 def _both(path: str) -> list[str]:
@@ -302,10 +302,7 @@ def _register_changes(kind: str) -> None:
             if after.get("properties") == REDACTED:
                 # A client writing back the redacted document it was shown
                 # would replace the real properties with the placeholder.
-                raise errors.InvalidParameterValue(
-                    reason="properties cannot be replaced by the redacted placeholder; "
-                    "change individual keys (/properties/<key>) instead."
-                )
+                raise problems.RedactedPropertiesWritten()
             candidate = {k: after[k] for k in _UPDATABLE[kind] if k in after}
             if isinstance(row, VolumeConnector):
                 cdoc, new_node, connector_id = _checked_connector(session, candidate, row.id)
