@@ -74,6 +74,15 @@ def node_uuid_of(session: Session, row: SubresourceModel) -> str:
     return nodes.get_by_id(session, row.node_id).uuid
 
 
+def owner(spec: Subresource, ident: str) -> Callable[[Session], Node]:
+    """How to find the node row `ident` belongs to: the node a change must wait for."""
+
+    def find(session: Session) -> Node:
+        return nodes.get_by_id(session, get(session, spec, ident).node_id)
+
+    return find
+
+
 def list_page(
     call: Call,
     spec: Subresource,

@@ -24,7 +24,6 @@ from ironbound.api.routes.nodes import lookup
 from ironbound.api.schemas.common import validate
 from ironbound.api.schemas.port import PortDocument
 from ironbound.api.schemas.volume import normalize_mac
-from ironbound.db import nodes
 from ironbound.db.models import Node, Port
 
 router = APIRouter()
@@ -151,13 +150,6 @@ def create_port(
     return responses.json(document, status=201, location=f"{base_url}/v1/ports/{row.uuid}")
 
 
-def _owner(ident: str) -> Any:
-    def find(session: Session) -> Node:
-        return nodes.get_by_id(session, subresources.get(session, PORTS, ident).node_id)
-
-    return find
-
-
 def _refuse_when_deployed(node: Node, action: str) -> None:
     if node.provision_state in _DEPLOYED and not node.maintenance:
         raise problems.PortChangeRefused(action=action, node=node.uuid, state=node.provision_state)
@@ -194,7 +186,9 @@ def update_port(ident: str, body: JsonBody, call: CurrentCall) -> Response:
         session.flush()
         return subresources.render(PORTS, row, new_node.uuid, names, base_url, identity)
 
-    return responses.json(locking.with_free_node(services, _owner(ident), change))
+    return responses.json(
+        locking.with_free_node(services, subresources.owner(PORTS, ident), change)
+    )
 
 
 @router.delete("/v1/ports/{ident}", status_code=204)
@@ -203,5 +197,5 @@ def delete_port(ident: str, services: Services, minor: Version) -> Response:
         _refuse_when_deployed(node, "delete")
         session.delete(subresources.get(session, PORTS, ident))
 
-    locking.with_free_node(services, _owner(ident), change)
+    locking.with_free_node(services, subresources.owner(PORTS, ident), change)
     return Response(status_code=204)

@@ -271,13 +271,6 @@ _UPDATABLE = {
 _ACTION = {"connectors": "volume connector", "targets": "volume target"}
 
 
-def _owner(spec: subresources.Subresource, ident: str) -> Callable[[Session], Node]:
-    def lookup(session: Session) -> Node:
-        return nodes.get_by_id(session, subresources.get(session, spec, ident).node_id)
-
-    return lookup
-
-
 def _register_changes(kind: str) -> None:
     spec = _KINDS[kind]
 
@@ -317,7 +310,9 @@ def _register_changes(kind: str) -> None:
             session.flush()
             return subresources.render(spec, row, new_node.uuid, names, base_url, identity)
 
-        return responses.json(locking.with_free_node(services, _owner(spec, ident), change))
+        return responses.json(
+            locking.with_free_node(services, subresources.owner(spec, ident), change)
+        )
 
     def delete(ident: str, services: Services, minor: Version) -> Response:
         _need_volume_api(minor)
@@ -333,7 +328,7 @@ def _register_changes(kind: str) -> None:
                 )
             session.delete(row)
 
-        locking.with_free_node(services, _owner(spec, ident), change)
+        locking.with_free_node(services, subresources.owner(spec, ident), change)
         return Response(status_code=204)
 
     router.add_api_route(
