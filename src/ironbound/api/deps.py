@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Depends, Request
 
-from ironbound import errors
+from ironbound.api import problems
 from ironbound.api.policy import Identity
 from ironbound.api.services import ApiServices
 
@@ -57,28 +57,22 @@ def _base_url(request: Request) -> str:
 async def _optional_json_body(request: Request) -> Any:
     raw = await request.body()
     if len(raw) > _MAX_BODY:
-        raise errors.InvalidParameterValue(reason="The request body is larger than 1 MiB.")
+        raise problems.BodyTooLarge()
     if not raw.strip():
         return None
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise errors.InvalidParameterValue(
-            reason=f"The request body is not valid JSON: {exc}"
-        ) from exc
+        raise problems.BodyNotJson(reason=exc) from exc
     if _too_deep(document):
-        raise errors.InvalidParameterValue(
-            reason=f"The request body is nested more than {_MAX_DEPTH} levels deep."
-        )
+        raise problems.BodyTooDeep(depth=_MAX_DEPTH)
     return document
 
 
 async def _json_body(request: Request) -> Any:
     body = await _optional_json_body(request)
     if body is None:
-        raise errors.InvalidParameterValue(
-            reason="The request body is empty; a JSON document is required."
-        )
+        raise problems.BodyEmpty()
     return body
 
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from ironbound import errors
 from ironbound.api import microversions as mv
+from ironbound.api import problems
 from ironbound.api.services import ApiServices
 from ironbound.config import INTERFACE_TYPES
 from ironbound.db.conductors import HardwareEntry
@@ -33,11 +34,7 @@ def hardware(services: ApiServices, driver: str) -> HardwareEntry:
     """
     entry = services.catalogue().get(driver)
     if entry is None:
-        offered = sorted(services.catalogue())
-        raise errors.NoValidHost(
-            reason=f"No conductor service registered which supports driver {driver}. "
-            f"Available hardware types: {offered}."
-        )
+        raise problems.NoConductorForDriver(driver=driver, offered=sorted(services.catalogue()))
     return entry
 
 

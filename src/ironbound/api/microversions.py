@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from ironbound import errors
+from ironbound.api import problems
 
 MAJOR = 1
 MIN_MINOR = 1
@@ -25,7 +25,6 @@ INSPECT = 6
 CLEAN_STEP_FIELD = 7
 FIELDS_PARAM = 8
 PROVISION_STATE_FILTER = 9
-NAME_CHARACTERS = 10
 ENROLL_ON_CREATE = 11
 RAID = 12
 ABORT = 13
@@ -67,10 +66,7 @@ def negotiate(ironic_header: str | None, openstack_header: str | None) -> int:
         return MAX_MINOR
     match = _VERSION.fullmatch(requested)
     if match is None:
-        raise errors.NotAcceptable(
-            f"Invalid value for {HEADER} header: '{requested}'. It must be 'latest' or "
-            f"MAJOR.MINOR, e.g. {MAX_VERSION}."
-        )
+        raise problems.MalformedVersion(header=HEADER, requested=requested, latest=MAX_VERSION)
     major, minor = match[1], match[2]
     # More digits than any version has are out of range (and int() refuses 4,300 digits).
     if (
@@ -79,9 +75,8 @@ def negotiate(ironic_header: str | None, openstack_header: str | None) -> int:
         or int(major) != MAJOR
         or not MIN_MINOR <= int(minor) <= MAX_MINOR
     ):
-        raise errors.NotAcceptable(
-            f"Version {requested} was requested but the minor version is not supported by "
-            f"this service. The supported version range is: [{MIN_VERSION}, {MAX_VERSION}]."
+        raise problems.VersionOutOfRange(
+            requested=requested, lowest=MIN_VERSION, highest=MAX_VERSION
         )
     return int(minor)
 

@@ -14,7 +14,7 @@ import jsonpatch
 import jsonpointer
 
 from ironbound import errors
-from ironbound.api import microversions as mv
+from ironbound.api import listing, problems
 
 OPS = ("add", "replace", "remove")
 
@@ -23,44 +23,29 @@ def _check(
     patch: Any, updatable: Collection[str], required: Collection[str]
 ) -> list[dict[str, Any]]:
     if not isinstance(patch, list) or not patch:
-        raise errors.InvalidParameterValue(
-            reason="A PATCH body must be a non-empty JSON array of patch operations."
-        )
+        raise problems.PatchNotList()
     checked: list[dict[str, Any]] = []
     for op in patch:
         if not isinstance(op, dict):
-            raise errors.InvalidParameterValue(reason=f"Patch operation {op!r} is not an object.")
+            raise problems.PatchOperationNotObject(op=op)
         unknown = sorted(set(op) - {"op", "path", "value"})
         if unknown:
-            raise errors.InvalidParameterValue(
-                reason=f"Patch operation {op!r} has unknown member(s) {unknown}."
-            )
+            raise problems.PatchOperationUnknownMembers(op=op, unknown=unknown)
         if op.get("op") not in OPS:
-            raise errors.InvalidParameterValue(
-                reason=f"Invalid patch operation {op.get('op')!r}; allowed: {', '.join(OPS)}."
-            )
+            raise problems.InvalidPatchOperation(op=op.get("op"), allowed=OPS)
         path = op.get("path")
         if not isinstance(path, str) or not path.startswith("/") or path == "/":
-            raise errors.InvalidParameterValue(
-                reason=f"Invalid patch path {path!r}: it must name a field, like '/extra/foo'."
-            )
+            raise problems.PatchPathNotField(path=path)
         if op["op"] in ("add", "replace") and "value" not in op:
-            raise errors.InvalidParameterValue(reason=f"Patch operation {op!r} needs a 'value'.")
+            raise problems.PatchOperationNeedsValue(op=op)
         try:
             root = jsonpointer.JsonPointer(path).parts[0]
         except jsonpointer.JsonPointerException as exc:
-            raise errors.InvalidParameterValue(
-                reason=f"Invalid patch path {path!r}: {exc}."
-            ) from exc
+            raise problems.InvalidPatchPath(path=path, reason=exc) from exc
         if root not in updatable:
-            raise errors.InvalidParameterValue(
-                reason=f"Cannot patch {path}. Only the following can be updated: "
-                f"{', '.join(sorted(updatable))}"
-            )
+            raise problems.NotPatchable(path=path, updatable=sorted(updatable))
         if op["op"] == "remove" and path == f"/{root}" and root in required:
-            raise errors.InvalidParameterValue(
-                reason=f"'{path}' is a mandatory attribute and can not be removed"
-            )
+            raise problems.MandatoryAttribute(path=path)
         checked.append(op)
     return checked
 
@@ -68,25 +53,18 @@ def _check(
 def reject_newer_fields(patch: Any, since: Mapping[str, int], minor: int) -> None:
     """Refuse (406) a patch that touches a field newer than microversion `minor`.
 
-    Ironic answers 406 Not Acceptable, not 400, for a field that exists but
-    not at the requested version (e.g. /storage_interface at 1.32), so that
-    clients know to ask for a newer version. Malformed patches are left to
-    `apply` to refuse.
+    As Ironic does for a field that exists but not at the requested version
+    (e.g. /storage_interface at 1.32). Malformed patches are left to `apply`
+    to refuse.
     """
     if not isinstance(patch, list):
         return
-    too_new = set()
-    for op in patch:
-        path = op.get("path") if isinstance(op, dict) else None
-        if isinstance(path, str) and path.startswith("/"):
-            root = path[1:].split("/", 1)[0]
-            if since.get(root, 0) > minor:
-                too_new.add(root)
-    if too_new:
-        raise errors.NotAcceptable(
-            f"Field(s) {', '.join(sorted(too_new))} need a newer API version than "
-            f"{mv.version_string(minor)}."
-        )
+    roots = {
+        op["path"][1:].split("/", 1)[0]
+        for op in patch
+        if isinstance(op, dict) and isinstance(op.get("path"), str) and op["path"].startswith("/")
+    }
+    listing.reject_newer(sorted(roots), since, minor)
 
 
 def apply(

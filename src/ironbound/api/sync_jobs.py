@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from ironbound import errors
+from ironbound.api import problems
 from ironbound.api.services import ApiServices
 from ironbound.db import jobs
 from ironbound.jobspec import JobKind
@@ -41,13 +42,10 @@ def ask(
                 return dict(job.result or {})
             if not jobs.exists(session, job_id):
                 # Deleting the node deleted its queued jobs: nobody will answer.
-                raise errors.NotFound("The node was deleted while the request waited for it.")
+                raise problems.NodeDeletedWhileWaiting()
             if time.monotonic() >= deadline:
                 jobs.cancel(session, job_id)
-                raise errors.TemporaryFailure(
-                    f"No conductor answered within {services.conf.conductor.sync_job_timeout:g} s; "
-                    "check that a conductor is running."
-                )
+                raise problems.NoConductorAnswered(timeout=services.conf.conductor.sync_job_timeout)
         services.signals.wait_for_finish(_POLL)
 
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid as uuidlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import Row, exists, select, update
 from sqlalchemy.orm import Session
 
 from ironbound import errors, states
-from ironbound.db import events
+from ironbound.db import events, queries
 from ironbound.db.base import utcnow
 from ironbound.db.models import Job, Node
 from ironbound.jobspec import PENDING, SHARED_KINDS
@@ -68,6 +68,47 @@ def get_by_id(session: Session, node_id: int) -> Node:
     if node is None:
         raise errors.NodeNotFound(node=node_id)
     return node
+
+
+def uuids_by_id(session: Session, node_ids: Iterable[int]) -> dict[int, str]:
+    """The UUIDs of these nodes, by row id (one query for a whole page of sub-resources)."""
+    query = select(Node.id, Node.uuid).where(Node.id.in_(set(node_ids)))
+    return {node_id: node_uuid for node_id, node_uuid in session.execute(query)}
+
+
+def owner_of_instance(session: Session, instance_uuid: str) -> str | None:
+    """The UUID of the node that `instance_uuid` is associated with, or None."""
+    return session.scalars(select(Node.uuid).where(Node.instance_uuid == instance_uuid)).first()
+
+
+def page(
+    session: Session,
+    *,
+    match: Iterable[tuple[str, Any]],
+    associated: bool | None,
+    sort_key: str,
+    sort_dir: str,
+    limit: int,
+    marker: Node | None,
+) -> list[Row[Any]]:
+    """A page of nodes, as `queries.page` reads it.
+
+    `associated` True keeps the nodes with an instance, False those without.
+    """
+    where = []
+    if associated is not None:
+        column = Node.instance_uuid
+        where.append(column.is_not(None) if associated else column.is_(None))
+    return queries.page(
+        session,
+        Node,
+        match=match,
+        where=where,
+        sort_key=sort_key,
+        sort_dir=sort_dir,
+        limit=limit,
+        marker=marker,
+    )
 
 
 def lock_row(session: Session, node: Node) -> Node:

@@ -1,8 +1,11 @@
-"""Listing with Ironic's paging: sort by a column, then by id, resume after a marker."""
+"""Queries of any table: pages in Ironic's order, lookups by UUID, uniqueness checks.
+
+Ironic's paging sorts by a column, then by id, and resumes after a marker.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Row, and_, or_, select
@@ -34,15 +37,17 @@ def page(
     session: Session,
     model: type[M],
     *,
+    match: Iterable[tuple[str, Any]] = (),
     where: Sequence[Any] = (),
     sort_key: str = "id",
     sort_dir: str = "asc",
     limit: int | None = None,
     marker: M | None = None,
 ) -> list[Row[Any]]:
-    """One page of `model`'s rows matching `where`, in a stable (sort_key, id) order.
+    """One page of `model`'s rows, in a stable (sort_key, id) order.
 
-    `marker` is the last row of the previous page. The result is plain rows
+    The rows have each (column, value) of `match` and meet each clause of
+    `where`. `marker` is the last row of the previous page. The result is plain rows
     (one attribute per column), not ORM objects: a list page is read once
     and rendered, and ORM objects for a thousand nodes cost several times
     the memory and time of the rows.
@@ -50,7 +55,9 @@ def page(
     column = getattr(model, sort_key)
     ident = model.id  # type: ignore[attr-defined]
     descending = sort_dir == "desc"
-    query = select(*model.__table__.columns).where(*where)
+    query = select(*model.__table__.columns).where(
+        *(getattr(model, name) == value for name, value in match), *where
+    )
     if sort_key == "id":
         if marker is not None:
             query = query.where(ident < marker.id if descending else ident > marker.id)  # type: ignore[attr-defined]
@@ -67,3 +74,20 @@ def page(
     if limit is not None:
         query = query.limit(limit)
     return list(session.execute(query))
+
+
+def by_uuid(session: Session, model: type[M], uuid: str) -> M | None:
+    """The row of `model` with this UUID, or None."""
+    column = model.uuid  # type: ignore[attr-defined]
+    return session.scalars(select(model).where(column == uuid)).first()
+
+
+def clashes(
+    session: Session, model: type[M], own_id: int | None, values: Mapping[str, Any]
+) -> bool:
+    """Whether a row of `model` other than `own_id` already has these column values."""
+    ident = model.id  # type: ignore[attr-defined]
+    found = session.scalars(
+        select(ident).where(*(getattr(model, k) == v for k, v in values.items()))
+    ).first()
+    return found is not None and found != own_id

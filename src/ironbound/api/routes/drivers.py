@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from ironbound import errors
-from ironbound.api import driver_checks, links, listing, responses
+from ironbound.api import driver_checks, links, listing, problems, responses
 from ironbound.api import microversions as mv
 from ironbound.api.deps import BaseUrl, Services, Version
 from ironbound.db.conductors import HardwareEntry
@@ -44,18 +44,11 @@ def _document(
 def list_drivers(
     request: Request, services: Services, minor: Version, base_url: BaseUrl
 ) -> Response:
-    allowed = {"type", "detail"} if minor >= mv.DYNAMIC_DRIVERS else set()
-    unknown = sorted(set(request.query_params) - allowed)
-    if unknown:
-        raise errors.InvalidParameterValue(
-            reason=f"Unknown query parameter(s) {', '.join(unknown)}. Allowed: "
-            f"{', '.join(sorted(allowed)) or 'none'}."
-        )
+    allowed = ("type", "detail") if minor >= mv.DYNAMIC_DRIVERS else ()
+    listing.reject_unknown(request.query_params.keys(), allowed)
     kind = request.query_params.get("type")
     if kind not in (None, "classic", "dynamic"):
-        raise errors.InvalidParameterValue(
-            reason=f"Invalid driver type '{kind}'. Allowed: classic, dynamic."
-        )
+        raise problems.InvalidDriverType(kind=kind)
     detail = (
         listing.parse_bool("detail", request.query_params["detail"])
         if "detail" in request.query_params

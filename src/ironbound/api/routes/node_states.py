@@ -15,10 +15,11 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ironbound import errors, states
-from ironbound.api import locking, responses, sync_jobs
+from ironbound.api import locking, problems, responses, sync_jobs
 from ironbound.api import microversions as mv
 from ironbound.api.deps import BaseUrl, JsonBody, OptionalJsonBody, Services, Version
 from ironbound.api.routes.nodes import lookup
+from ironbound.api.schemas import actions
 from ironbound.api.services import ApiServices
 from ironbound.db import jobs, nodes
 from ironbound.db.models import Node
@@ -28,19 +29,6 @@ router = APIRouter()
 
 #: Verbs refused while the node is in maintenance (as in Ironic).
 _NOT_IN_MAINTENANCE = frozenset({"active", "rebuild", "provide", "clean", "inspect"})
-_PROVISION_KEYS = frozenset({"target", "configdrive", "clean_steps"})
-
-
-def _object(body: Any, what: str, allowed: frozenset[str]) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise errors.InvalidParameterValue(reason=f"The {what} request body must be a JSON object.")
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise errors.InvalidParameterValue(
-            reason=f"Unknown field(s) {', '.join(unknown)} in the {what} request. Allowed: "
-            f"{', '.join(sorted(allowed))}."
-        )
-    return body
 
 
 @router.get("/v1/nodes/{ident}/states")
@@ -66,34 +54,18 @@ def get_states(ident: str, services: Services, minor: Version) -> Response:
 def set_provision_state(
     ident: str, body: JsonBody, services: Services, minor: Version, base_url: BaseUrl
 ) -> Response:
-    request = _object(body, "provision state", _PROVISION_KEYS)
-    verb = request.get("target")
-    if not isinstance(verb, str) or verb not in states.VERBS:
-        raise errors.InvalidParameterValue(
-            reason=f"Invalid provision state target {verb!r}. Allowed: "
-            f"{', '.join(sorted(states.VERBS))}."
-        )
+    request = actions.read(actions.ProvisionRequest, body, minor)
+    verb = request.target
     first = min(t.min_version for (name, _), t in states.TRANSITIONS.items() if name == verb)
     if first > minor:
         # As Ironic: a verb the requested version does not have is Not Acceptable.
-        raise errors.NotAcceptable(
-            f"The provision state target '{verb}' needs API version "
-            f"{mv.version_string(first)} or later."
-        )
-    if request.get("configdrive") not in (None, {}, ""):
-        raise errors.InvalidParameterValue(
-            reason="configdrive is not supported: nodes that boot from a volume take their "
-            "configuration from a metadata service."
-        )
+        raise problems.ProvisionTargetTooNew(verb=verb, version=mv.version_string(first))
+    if request.configdrive not in (None, {}, ""):
+        raise problems.ConfigdriveUnsupported()
     if verb == "clean":
-        raise errors.InvalidParameterValue(
-            reason="Manual cleaning has no steps to run here: Ironbound's interfaces "
-            "define no clean steps for a node that boots from a volume."
-        )
-    if "clean_steps" in request:
-        raise errors.InvalidParameterValue(
-            reason="clean_steps may only be given with target 'clean'."
-        )
+        raise problems.ManualCleaningUnsupported()
+    if "clean_steps" in request.model_fields_set:
+        raise problems.CleanStepsWithoutClean()
 
     def change(session: Session, node: Node) -> tuple[str, int | None]:
         transition = states.transition_for(verb, node.provision_state)
@@ -102,10 +74,7 @@ def set_provision_state(
                 action=verb, node=node.uuid, state=node.provision_state
             )
         if verb in _NOT_IN_MAINTENANCE and node.maintenance:
-            raise errors.InvalidParameterValue(
-                reason=f"Node {node.uuid} is in maintenance mode; take it out of maintenance "
-                f"before '{verb}'."
-            )
+            raise problems.NodeInMaintenance(node=node.uuid, verb=verb)
         nodes.apply_fields(
             node,
             {
@@ -127,22 +96,13 @@ def set_provision_state(
 def set_power_state(
     ident: str, body: JsonBody, services: Services, minor: Version, base_url: BaseUrl
 ) -> Response:
-    allowed = frozenset({"target", "timeout"}) if minor >= mv.SOFT_POWER else frozenset({"target"})
-    request = _object(body, "power state", allowed)
-    target = request.get("target")
-    valid = sorted(t for t, since in states.POWER_TARGETS.items() if since <= minor)
-    if target not in valid:
-        raise errors.InvalidParameterValue(
-            reason=f"Invalid power state target {target!r}. Allowed: {', '.join(valid)}."
-        )
-    timeout = request.get("timeout")
-    if timeout is not None and (
-        not isinstance(timeout, int) or isinstance(timeout, bool) or timeout < 1
-    ):
-        raise errors.InvalidParameterValue(reason="timeout must be a positive integer (seconds).")
+    model = actions.SoftPowerRequest if minor >= mv.SOFT_POWER else actions.PowerRequest
+    request = actions.read(model, body, minor)
+    target = request.target
+    timeout = request.timeout if isinstance(request, actions.SoftPowerRequest) else None
 
     def change(session: Session, node: Node) -> tuple[str, int]:
-        node.target_power_state = states.POWER_TARGET_AFTER_ACTION.get(str(target), str(target))
+        node.target_power_state = states.POWER_TARGET_AFTER_ACTION.get(target, target)
         node.last_error = None
         job = jobs.enqueue(session, node.id, JobKind.POWER, {"target": target, "timeout": timeout})
         return node.uuid, job.id
@@ -156,15 +116,10 @@ def set_power_state(
 def set_raid(ident: str, body: JsonBody, services: Services, minor: Version) -> Response:
     if minor < mv.RAID:
         raise errors.VersionNotSupported()
-    disks = body.get("logical_disks") if isinstance(body, dict) else None
-    if not isinstance(body, dict) or set(body) != {"logical_disks"} or not isinstance(disks, list):
-        raise errors.InvalidParameterValue(
-            reason="The RAID configuration must be an object with one member, logical_disks "
-            "(a list)."
-        )
+    disks = actions.read(actions.RaidRequest, body, minor).logical_disks
 
     def change(session: Session, node: Node) -> None:
-        node.target_raid_config = body
+        node.target_raid_config = {"logical_disks": disks}
 
     locking.with_free_node(services, lambda s: lookup(s, ident, minor), change)
     return Response(status_code=204)
@@ -190,12 +145,7 @@ def _set_maintenance(
 def maintenance_on(
     ident: str, services: Services, minor: Version, body: OptionalJsonBody
 ) -> Response:
-    reason = None
-    if body is not None:
-        _object(body, "maintenance", frozenset({"reason"}))
-        reason = body.get("reason")
-        if reason is not None and not isinstance(reason, str):
-            raise errors.InvalidParameterValue(reason="reason must be a string.")
+    reason = None if body is None else actions.read(actions.MaintenanceRequest, body, minor).reason
     _set_maintenance(ident, services, minor, True, reason)
     return Response(status_code=202)
 
@@ -222,22 +172,15 @@ def supported_boot_devices(ident: str, services: Services, minor: Version) -> Re
 
 @router.put("/v1/nodes/{ident}/management/boot_device", status_code=204)
 def set_boot_device(ident: str, body: JsonBody, services: Services, minor: Version) -> Response:
-    request = _object(body, "boot device", frozenset({"boot_device", "persistent"}))
-    device = request.get("boot_device")
-    persistent = request.get("persistent", False)
-    if not isinstance(device, str) or not isinstance(persistent, bool):
-        raise errors.InvalidParameterValue(
-            reason="boot_device must be a string and persistent a boolean."
-        )
+    request = actions.read(actions.BootDeviceRequest, body, minor)
+    device, persistent = request.boot_device, request.persistent
     with services.db.read() as session:
         node_id = lookup(session, ident, minor).id
     supported = sync_jobs.ask(services, node_id, JobKind.SUPPORTED_BOOT_DEVICES)[
         "supported_boot_devices"
     ]
     if device not in supported:
-        raise errors.InvalidParameterValue(
-            reason=f"Invalid boot device {device}, valid devices are {supported}."
-        )
+        raise problems.UnsupportedBootDevice(device=device, supported=supported)
     sync_jobs.ask(
         services,
         node_id,

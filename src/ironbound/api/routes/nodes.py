@@ -5,15 +5,14 @@ from __future__ import annotations
 import uuid as uuidlib
 from typing import Any
 
-from fastapi import APIRouter, Request
-from sqlalchemy import select
+from fastapi import APIRouter
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ironbound import errors, sensitive, states
-from ironbound.api import driver_checks, listing, locking, patch, responses
+from ironbound.api import driver_checks, listing, locking, patch, problems, responses
 from ironbound.api import microversions as mv
-from ironbound.api.deps import BaseUrl, JsonBody, Services, Version
+from ironbound.api.deps import BaseUrl, Call, CurrentCall, JsonBody, Services, Version
 from ironbound.api.schemas.common import check_node_name, check_uuid, validate
 from ironbound.api.schemas.node import NodeDocument
 from ironbound.api.services import ApiServices
@@ -52,47 +51,28 @@ _UPDATABLE: dict[str, int] = {
 _INTERFACE_UPDATE_STATES = states.STORAGE_UPDATE_ALLOWED_STATES
 
 
-def _list(
-    request: Request, services: ApiServices, minor: int, base_url: str, detail: bool
-) -> Response:
-    filters = [name for name, since in _FILTERS.items() if since <= minor]
-    query = listing.parse(
-        request.query_params,
-        minor=minor,
-        max_limit=services.conf.api.max_limit,
-        fields_table=view.FIELDS,
-        sortable=view.SORTABLE,
-        filters=filters,
-    )
-    if detail and query.fields is not None:
-        raise errors.InvalidParameterValue(
-            reason="Can't fetch a subset of fields with 'detail' set"
-        )
-    names = (
-        view.detail_fields(minor)
-        if detail
-        else view.with_links(query.fields)
-        if query.fields is not None
-        else view.summary_fields(minor)
-    )
-    with services.db.read() as session:
+def _list(call: Call, detail: bool) -> Response:
+    filters = [name for name, since in _FILTERS.items() if since <= call.minor]
+    query = listing.list_query(call, view.NODES, filters=filters, detail_path=detail)
+    names = query.names(view.NODES.fields, call.minor)
+    with call.services.db.read() as session:
         marker = _marker(session, query.marker)
-        rows = queries.page(
-            session,
-            Node,
-            where=_where(query.filters),
-            sort_key=query.sort_key,
-            sort_dir=query.sort_dir,
-            limit=query.limit,
-            marker=marker,
+        match, associated = _filters(query.filters)
+        rows = (
+            []  # Ironbound has no chassis: no node is in one.
+            if "chassis_uuid" in query.filters
+            else nodes.page(
+                session,
+                match=match,
+                associated=associated,
+                sort_key=query.sort_key,
+                sort_dir=query.sort_dir,
+                limit=query.limit,
+                marker=marker,
+            )
         )
-        items = [view.render(n, names, minor, base_url) for n in rows]
-    body: dict[str, Any] = {"nodes": items}
-    collection = "nodes/detail" if detail else "nodes"
-    next_url = listing.next_link(base_url, collection, query, items)
-    if next_url:
-        body["next"] = next_url
-    return responses.json(body)
+        items = [view.render(n, names, call.minor, call.base_url) for n in rows]
+    return listing.page(call, view.NODES, query, items)
 
 
 def _marker(session: Session, marker: str | None) -> Node | None:
@@ -101,57 +81,41 @@ def _marker(session: Session, marker: str | None) -> Node | None:
     try:
         return nodes.get_by_uuid(session, check_uuid(marker, "marker"))
     except errors.NodeNotFound as exc:
-        raise errors.InvalidParameterValue(reason=f"Marker {marker} is not a known node.") from exc
+        raise problems.UnknownMarker(marker=marker, kind="node") from exc
 
 
-def _where(filters: dict[str, str]) -> list[Any]:
-    where: list[Any] = []
+def _filters(filters: dict[str, str]) -> tuple[list[tuple[str, Any]], bool | None]:
+    """The list filters, checked in order: column matches, and `associated` (or None)."""
+    match: list[tuple[str, Any]] = []
+    associated = None
     for name, value in filters.items():
         if name == "associated":
-            column = Node.instance_uuid
-            where.append(
-                column.is_not(None) if listing.parse_bool(name, value) else column.is_(None)
-            )
+            associated = listing.parse_bool(name, value)
         elif name == "maintenance":
-            where.append(Node.maintenance == listing.parse_bool(name, value))
-        elif name == "chassis_uuid":
-            where.append(False)  # Ironbound has no chassis: no node is in one.
+            match.append((name, listing.parse_bool(name, value)))
         elif name == "instance_uuid":
-            where.append(Node.instance_uuid == check_uuid(value, "instance_uuid"))
-        else:
-            where.append(getattr(Node, name) == value)
-    return where
+            match.append((name, check_uuid(value, name)))
+        elif name != "chassis_uuid":
+            match.append((name, value))
+    return match, associated
 
 
 @router.get("/v1/nodes")
-def list_nodes(request: Request, services: Services, minor: Version, base_url: BaseUrl) -> Response:
-    return _list(request, services, minor, base_url, detail=False)
+def list_nodes(call: CurrentCall) -> Response:
+    return _list(call, detail=False)
 
 
 @router.get("/v1/nodes/detail")
-def list_nodes_detail(
-    request: Request, services: Services, minor: Version, base_url: BaseUrl
-) -> Response:
-    return _list(request, services, minor, base_url, detail=True)
+def list_nodes_detail(call: CurrentCall) -> Response:
+    return _list(call, detail=True)
 
 
 @router.get("/v1/nodes/{ident}")
-def show_node(
-    ident: str, request: Request, services: Services, minor: Version, base_url: BaseUrl
-) -> Response:
-    names = view.detail_fields(minor)
-    unknown = set(request.query_params) - {"fields"}
-    if unknown:
-        raise errors.InvalidParameterValue(
-            reason=f"Unknown query parameter(s) {', '.join(sorted(unknown))}. Allowed: fields."
-        )
-    if "fields" in request.query_params:
-        names = view.with_links(
-            listing.parse_fields(request.query_params["fields"], view.FIELDS, minor)
-        )
-    with services.db.read() as session:
-        node = lookup(session, ident, minor)
-        return responses.json(view.render(node, names, minor, base_url))
+def show_node(ident: str, call: CurrentCall) -> Response:
+    names = listing.show_names(call, view.NODES.fields)
+    with call.services.db.read() as session:
+        node = lookup(session, ident, call.minor)
+        return responses.json(view.render(node, names, call.minor, call.base_url))
 
 
 def lookup(session: Session, ident: str, minor: int) -> Node:
@@ -161,31 +125,16 @@ def lookup(session: Session, ident: str, minor: int) -> Node:
     return nodes.get(session, ident)
 
 
-def _reject_newer_fields(data: dict[str, Any], table: dict[str, int], minor: int) -> None:
-    too_new = sorted(
-        k for k, v in data.items() if k in table and table[k] > minor and v is not None
-    )
-    if too_new:
-        raise errors.NotAcceptable(
-            f"Field(s) {', '.join(too_new)} need a newer API version than "
-            f"{mv.version_string(minor)}."
-        )
-
-
 def _requested_interfaces(doc: NodeDocument) -> dict[str, str | None]:
     return {i: getattr(doc, f"{i}_interface") for i in driver_checks.INTERFACE_VERSIONS}
 
 
 def _check_unique(session: Session, node: Node | None, doc: NodeDocument) -> None:
-    own_id = node.id if node is not None else -1
-    if doc.name is not None:
-        named = session.scalars(select(Node.id).where(Node.name == doc.name)).first()
-        if named is not None and named != own_id:
-            raise errors.DuplicateName(name=doc.name)
+    own_id = node.id if node is not None else None
+    if doc.name is not None and queries.clashes(session, Node, own_id, {"name": doc.name}):
+        raise errors.DuplicateName(name=doc.name)
     if doc.instance_uuid is not None:
-        other = session.scalars(
-            select(Node.uuid).where(Node.instance_uuid == doc.instance_uuid)
-        ).first()
+        other = nodes.owner_of_instance(session, doc.instance_uuid)
         if other is not None and (node is None or other != node.uuid):
             raise errors.InstanceAssociated(node=other, instance_uuid=doc.instance_uuid)
 
@@ -194,12 +143,11 @@ def _check_unique(session: Session, node: Node | None, doc: NodeDocument) -> Non
 def create_node(body: JsonBody, services: Services, minor: Version, base_url: BaseUrl) -> Response:
     if isinstance(body, dict):
         creatable = {**_UPDATABLE, "uuid": 1}
-        _reject_newer_fields(body, creatable, minor)
+        listing.reject_newer(sorted(k for k, v in body.items() if v is not None), creatable, minor)
         unknown = sorted(set(body) - set(creatable))
         if unknown:
-            raise errors.InvalidParameterValue(
-                reason=f"Invalid node: {', '.join(unknown)} cannot be set on create. Allowed: "
-                f"{', '.join(sorted(k for k, v in creatable.items() if v <= minor))}."
+            raise problems.NotSettableOnCreate(
+                unknown=unknown, allowed=sorted(listing.visible(creatable, minor))
             )
     doc: NodeDocument = validate(NodeDocument, body, "node")
     if doc.name is not None:
@@ -226,12 +174,12 @@ def create_node(body: JsonBody, services: Services, minor: Version, base_url: Ba
         **{f"{iface}_interface": name for iface, name in interfaces.items()},
     )
     with services.db.write() as session:
-        if session.scalars(select(Node.id).where(Node.uuid == node.uuid)).first() is not None:
+        if queries.clashes(session, Node, None, {"uuid": node.uuid}):
             raise errors.NodeAlreadyExists(uuid=node.uuid)
         _check_unique(session, None, doc)
         session.add(node)
         session.flush()
-        document = view.render(node, view.detail_fields(minor), minor, base_url)
+        document = view.render(node, view.NODES.fields.detail(minor), minor, base_url)
     return responses.json(document, status=201, location=f"{base_url}/v1/nodes/{node.uuid}")
 
 
@@ -243,7 +191,7 @@ def update_node(
     patch.reject_newer_fields(body, _UPDATABLE, minor)
 
     def change(session: Session, node: Node) -> dict[str, Any]:
-        before = view.render(node, view.detail_fields(minor), minor, base_url)
+        before = view.render(node, view.NODES.fields.detail(minor), minor, base_url)
         after = patch.apply(before, body, updatable=updatable, required=("driver",))
         candidate = {k: after[k] for k in NodeDocument.model_fields if k in after and k != "uuid"}
         # Fields newer than this microversion are not in the document the
@@ -253,7 +201,7 @@ def update_node(
         doc: NodeDocument = validate(NodeDocument, candidate, "node")
         _apply_update(services, session, node, before, doc, minor)
         session.flush()
-        return view.render(node, view.detail_fields(minor), minor, base_url)
+        return view.render(node, view.NODES.fields.detail(minor), minor, base_url)
 
     document = locking.with_free_node(services, lambda s: lookup(s, ident, minor), change)
     return responses.json(document)
@@ -307,10 +255,8 @@ def _apply_interfaces(services: ApiServices, node: Node, doc: NodeDocument, mino
         return
     if node.provision_state not in _INTERFACE_UPDATE_STATES and not node.maintenance:
         what = "driver" if driver_changed else f"{sorted(asked)[0]}_interface"
-        raise errors.InvalidState(
-            reason=f"Node {node.uuid} can not have {what} updated unless it is in one of "
-            f"allowed ({', '.join(_INTERFACE_UPDATE_STATES)}) states or in maintenance mode. "
-            f"Current state is '{node.provision_state}'."
+        raise problems.InterfaceUpdateRefused(
+            node=node.uuid, what=what, allowed=_INTERFACE_UPDATE_STATES, state=node.provision_state
         )
     wanted: dict[str, str | None] = {} if driver_changed else dict(current)
     wanted.update(asked)
@@ -323,10 +269,8 @@ def _apply_interfaces(services: ApiServices, node: Node, doc: NodeDocument, mino
 def delete_node(ident: str, services: Services, minor: Version) -> Response:
     def change(session: Session, node: Node) -> None:
         if node.provision_state not in states.DELETE_ALLOWED_STATES and not node.maintenance:
-            raise errors.InvalidState(
-                reason=f'Can not delete node "{node.uuid}" while it is in provision state '
-                f'"{node.provision_state}". Valid provision states to perform deletion are: '
-                f'"{states.DELETE_ALLOWED_STATES}", or set the node into maintenance mode'
+            raise problems.NodeDeleteRefused(
+                node=node.uuid, state=node.provision_state, allowed=states.DELETE_ALLOWED_STATES
             )
         if node.instance_uuid is not None and not node.maintenance:
             raise errors.InstanceAssociated(node=node.uuid, instance_uuid=node.instance_uuid)

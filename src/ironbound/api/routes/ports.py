@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ironbound import errors, states
-from ironbound.api import children, locking, patch, responses
+from ironbound.api import listing, locking, patch, problems, responses, subresources
 from ironbound.api import microversions as mv
 from ironbound.api.deps import (
     BaseUrl,
@@ -24,29 +24,30 @@ from ironbound.api.routes.nodes import lookup
 from ironbound.api.schemas.common import validate
 from ironbound.api.schemas.port import PortDocument
 from ironbound.api.schemas.volume import normalize_mac
-from ironbound.db import nodes
 from ironbound.db.models import Node, Port
 
 router = APIRouter()
 
-PORTS = children.Child(
+PORTS = subresources.Subresource(
     model=Port,
     collection="ports",
     list_key="ports",
-    fields={
-        "uuid": 1,
-        "address": 1,
-        "node_uuid": 1,
-        "extra": 1,
-        "internal_info": mv.PORT_INTERNAL_INFO,
-        "local_link_connection": mv.PORT_LOCAL_LINK,
-        "pxe_enabled": mv.PORT_LOCAL_LINK,
-        "portgroup_uuid": mv.PORTGROUPS,
-        "created_at": 1,
-        "updated_at": 1,
-        "links": 1,
-    },
-    summary=("uuid", "address", "links"),
+    fields=listing.FieldTable(
+        {
+            "uuid": 1,
+            "address": 1,
+            "node_uuid": 1,
+            "extra": 1,
+            "internal_info": mv.PORT_INTERNAL_INFO,
+            "local_link_connection": mv.PORT_LOCAL_LINK,
+            "pxe_enabled": mv.PORT_LOCAL_LINK,
+            "portgroup_uuid": mv.PORTGROUPS,
+            "created_at": 1,
+            "updated_at": 1,
+            "links": 1,
+        },
+        ("uuid", "address", "links"),
+    ),
     sortable=frozenset({"id", "uuid", "address", "created_at", "updated_at", "pxe_enabled"}),
     uuid_field="port_uuid",
     not_found=lambda ident: errors.PortNotFound(port=ident),
@@ -56,31 +57,29 @@ PORTS = children.Child(
 _DEPLOYED = frozenset({states.DEPLOYING, states.DEPLOYWAIT, states.ACTIVE})
 
 
-def _filters() -> dict[str, Any]:
-    def by_address(session: Session, value: str) -> Any:
-        mac = normalize_mac(value)
-        if mac is None:
-            raise errors.InvalidParameterValue(
-                reason=f"Expected a MAC address but received {value}."
-            )
-        return Port.address == mac
+def _by_address(session: Session, value: str) -> tuple[str, Any]:
+    mac = normalize_mac(value)
+    if mac is None:
+        raise problems.NotAMacAddress(value=value)
+    return "address", mac
 
-    return {
-        "node": children.node_filter(PORTS),
-        "node_uuid": children.node_uuid_filter(PORTS),
-        "address": by_address,
-    }
+
+_FILTERS: dict[str, subresources.Filter] = {
+    "node": subresources.by_node,
+    "node_uuid": subresources.by_node_uuid,
+    "address": _by_address,
+}
 
 
 def _list(call: CurrentCall, detail: bool, node_ident: str | None = None) -> Response:
     if node_ident is not None:
         with call.services.db.read() as session:
             node_ident = lookup(session, node_ident, call.minor).uuid
-    return children.list_children(
+    return subresources.list_page(
         call,
         PORTS,
         node_ident=node_ident,
-        filters={} if node_ident else _filters(),
+        filters={} if node_ident else _FILTERS,
         detail_path=detail,
     )
 
@@ -107,27 +106,20 @@ def node_ports_detail(node_ident: str, call: CurrentCall) -> Response:
 
 @router.get("/v1/ports/{ident}")
 def show_port(ident: str, call: CurrentCall) -> Response:
-    return children.show(call, PORTS, ident)
+    return subresources.show(call, PORTS, ident)
 
 
 def _checked(
     session: Session, body: Any, own_id: int | None, minor: int
 ) -> tuple[PortDocument, Node, str]:
     if isinstance(body, dict):
-        too_new = sorted(k for k in body if k in PORTS.fields and PORTS.fields[k] > minor)
-        if too_new:
-            raise errors.NotAcceptable(
-                f"Field(s) {', '.join(too_new)} need a newer API version than "
-                f"{mv.version_string(minor)}."
-            )
+        listing.reject_newer(sorted(body), PORTS.fields.since, minor)
     doc: PortDocument = validate(PortDocument, body, "port")
     mac = normalize_mac(doc.address)
     if mac is None:
-        raise errors.InvalidParameterValue(
-            reason=f"Expected a MAC address but received {doc.address}."
-        )
-    node = children.body_node(session, doc.node_uuid)
-    if children.unique_violation(session, PORTS, own_id, address=mac):
+        raise problems.NotAMacAddress(value=doc.address)
+    node = subresources.body_node(session, doc.node_uuid)
+    if subresources.unique_violation(session, PORTS, own_id, address=mac):
         raise errors.MACAlreadyExists(mac=mac)
     return doc, node, mac
 
@@ -139,7 +131,7 @@ def create_port(
     with services.db.write() as session:
         doc, node, mac = _checked(session, body, None, minor)
         port_uuid = doc.uuid or str(uuidlib.uuid4())
-        if children.unique_violation(session, PORTS, None, uuid=port_uuid):
+        if subresources.unique_violation(session, PORTS, None, uuid=port_uuid):
             raise errors.PortAlreadyExists(uuid=port_uuid)
         row = Port(
             uuid=port_uuid,
@@ -152,26 +144,15 @@ def create_port(
         )
         session.add(row)
         session.flush()
-        document = children.render(
-            PORTS, row, node.uuid, children.detail_names(PORTS, minor), base_url, identity
+        document = subresources.render(
+            PORTS, row, node.uuid, PORTS.fields.detail(minor), base_url, identity
         )
     return responses.json(document, status=201, location=f"{base_url}/v1/ports/{row.uuid}")
 
 
-def _owner(ident: str) -> Any:
-    def find(session: Session) -> Node:
-        return nodes.get_by_id(session, children.get(session, PORTS, ident).node_id)
-
-    return find
-
-
 def _refuse_when_deployed(node: Node, action: str) -> None:
     if node.provision_state in _DEPLOYED and not node.maintenance:
-        raise errors.InvalidState(
-            reason=f"Cannot {action} a port of node {node.uuid} while it is "
-            f"'{node.provision_state}': the node boots through its ports. Set the node into "
-            "maintenance mode first."
-        )
+        raise problems.PortChangeRefused(action=action, node=node.uuid, state=node.provision_state)
 
 
 @router.patch("/v1/ports/{ident}")
@@ -180,15 +161,15 @@ def update_port(ident: str, body: JsonBody, call: CurrentCall) -> Response:
     updatable = [
         f
         for f in ("address", "node_uuid", "extra", "local_link_connection", "pxe_enabled")
-        if PORTS.fields[f] <= minor
+        if PORTS.fields.since[f] <= minor
     ]
-    patch.reject_newer_fields(body, PORTS.fields, minor)
+    patch.reject_newer_fields(body, PORTS.fields.since, minor)
 
     def change(session: Session, node: Node) -> dict[str, Any]:
-        row = children.get(session, PORTS, ident)
+        row = subresources.get(session, PORTS, ident)
         assert isinstance(row, Port)
-        names = children.detail_names(PORTS, minor)
-        before = children.render(PORTS, row, node.uuid, names, base_url, identity)
+        names = PORTS.fields.detail(minor)
+        before = subresources.render(PORTS, row, node.uuid, names, base_url, identity)
         after = patch.apply(before, body, updatable=updatable)
         doc, new_node, mac = _checked(
             session, {k: after[k] for k in updatable if k in after}, row.id, minor
@@ -203,16 +184,18 @@ def update_port(ident: str, body: JsonBody, call: CurrentCall) -> Response:
         if "pxe_enabled" in updatable:
             row.pxe_enabled = doc.pxe_enabled
         session.flush()
-        return children.render(PORTS, row, new_node.uuid, names, base_url, identity)
+        return subresources.render(PORTS, row, new_node.uuid, names, base_url, identity)
 
-    return responses.json(locking.with_free_node(services, _owner(ident), change))
+    return responses.json(
+        locking.with_free_node(services, subresources.owner(PORTS, ident), change)
+    )
 
 
 @router.delete("/v1/ports/{ident}", status_code=204)
 def delete_port(ident: str, services: Services, minor: Version) -> Response:
     def change(session: Session, node: Node) -> None:
         _refuse_when_deployed(node, "delete")
-        session.delete(children.get(session, PORTS, ident))
+        session.delete(subresources.get(session, PORTS, ident))
 
-    locking.with_free_node(services, _owner(ident), change)
+    locking.with_free_node(services, subresources.owner(PORTS, ident), change)
     return Response(status_code=204)

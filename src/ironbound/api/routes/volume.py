@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ironbound import errors, sensitive, states
-from ironbound.api import children, links, locking, patch, policy, responses
+from ironbound.api import links, listing, locking, patch, policy, problems, responses, subresources
 from ironbound.api import microversions as mv
 from ironbound.api.deps import (
     BaseUrl,
@@ -47,23 +47,27 @@ def _redact(row: Any, out: dict[str, Any], identity: policy.Identity) -> None:
 
 _COMMON = {"uuid": 1, "node_uuid": 1, "extra": 1, "created_at": 1, "updated_at": 1, "links": 1}
 
-CONNECTORS = children.Child(
+CONNECTORS = subresources.Subresource(
     model=VolumeConnector,
     collection="volume/connectors",
     list_key="connectors",
-    fields={**_COMMON, "type": 1, "connector_id": 1},
-    summary=("uuid", "node_uuid", "type", "connector_id", "links"),
+    fields=listing.FieldTable(
+        {**_COMMON, "type": 1, "connector_id": 1},
+        ("uuid", "node_uuid", "type", "connector_id", "links"),
+    ),
     sortable=frozenset({"id", "uuid", "type", "connector_id", "created_at", "updated_at"}),
     uuid_field="connector_uuid",
     not_found=lambda ident: errors.VolumeConnectorNotFound(connector=ident),
 )
 
-TARGETS = children.Child(
+TARGETS = subresources.Subresource(
     model=VolumeTarget,
     collection="volume/targets",
     list_key="targets",
-    fields={**_COMMON, "volume_type": 1, "properties": 1, "boot_index": 1, "volume_id": 1},
-    summary=("uuid", "node_uuid", "volume_type", "boot_index", "volume_id", "links"),
+    fields=listing.FieldTable(
+        {**_COMMON, "volume_type": 1, "properties": 1, "boot_index": 1, "volume_id": 1},
+        ("uuid", "node_uuid", "volume_type", "boot_index", "volume_id", "links"),
+    ),
     sortable=frozenset(
         {"id", "uuid", "volume_type", "boot_index", "volume_id", "created_at", "updated_at"}
     ),
@@ -77,7 +81,7 @@ _KINDS = {"connectors": CONNECTORS, "targets": TARGETS}
 
 def _need_volume_api(minor: int) -> None:
     if minor < mv.VOLUME:
-        raise errors.NotFound("The resource could not be found.")
+        raise problems.ResourceNotFound()
 
 
 def _both(path: str) -> list[str]:
@@ -105,15 +109,15 @@ def volume_root(minor: Version, base_url: BaseUrl) -> Response:
 def node_volume(node_ident: str, services: Services, minor: Version, base_url: BaseUrl) -> Response:
     _need_volume_api(minor)
     with services.db.read() as session:
-        node = nodes.get_by_uuid(session, children.check_uuid_or_404(node_ident))
+        node = nodes.get_by_uuid(session, subresources.check_uuid_or_404(node_ident))
     return responses.json(_volume_document(base_url, f"nodes/{node.uuid}/volume"))
 
 
 def _list(kind: str, call: CurrentCall, node_ident: str | None = None) -> Response:
     _need_volume_api(call.minor)
     spec = _KINDS[kind]
-    filters = {} if node_ident else {"node": children.node_filter(spec)}
-    return children.list_children(
+    filters = {} if node_ident else {"node": subresources.by_node}
+    return subresources.list_page(
         call, spec, node_ident=node_ident, filters=filters, detail_param=True
     )
 
@@ -127,7 +131,7 @@ def _register_lists(kind: str) -> None:
 
     def show_one(ident: str, call: CurrentCall) -> Response:
         _need_volume_api(call.minor)
-        return children.show(call, _KINDS[kind], ident)
+        return subresources.show(call, _KINDS[kind], ident)
 
     def malformed(node_ident: str, minor: Version) -> Response:
         _need_volume_api(minor)
@@ -155,8 +159,8 @@ def _checked_connector(
 ) -> tuple[ConnectorDocument, Node, str]:
     doc: ConnectorDocument = validate(ConnectorDocument, body, "volume connector")
     connector_id = check_connector(doc)
-    node = children.body_node(session, doc.node_uuid)
-    if children.unique_violation(
+    node = subresources.body_node(session, doc.node_uuid)
+    if subresources.unique_violation(
         session, CONNECTORS, own_id, type=doc.type, connector_id=connector_id
     ):
         raise errors.VolumeConnectorTypeAndIdAlreadyExists(type=doc.type, connector_id=connector_id)
@@ -164,10 +168,15 @@ def _checked_connector(
 
 
 def _created(
-    spec: children.Child, row: Any, node: Node, base_url: str, minor: int, identity: policy.Identity
+    spec: subresources.Subresource,
+    row: Any,
+    node: Node,
+    base_url: str,
+    minor: int,
+    identity: policy.Identity,
 ) -> Response:
-    document = children.render(
-        spec, row, node.uuid, children.detail_names(spec, minor), base_url, identity
+    document = subresources.render(
+        spec, row, node.uuid, spec.fields.detail(minor), base_url, identity
     )
     return responses.json(
         document, status=201, location=f"{base_url}/v1/{spec.collection}/{row.uuid}"
@@ -176,12 +185,12 @@ def _created(
 
 def _check_new_uuid(
     session: Session,
-    spec: children.Child,
+    spec: subresources.Subresource,
     value: str | None,
     conflict: Callable[[str], errors.Conflict],
 ) -> str:
     new_uuid = value or str(uuidlib.uuid4())
-    if children.unique_violation(session, spec, None, uuid=new_uuid):
+    if subresources.unique_violation(session, spec, None, uuid=new_uuid):
         raise conflict(new_uuid)
     return new_uuid
 
@@ -216,9 +225,9 @@ def _checked_target(
 ) -> tuple[TargetDocument, Node, dict[str, Any], str | None]:
     doc: TargetDocument = validate(TargetDocument, body, "volume target")
     check_target(doc)
-    node = children.body_node(session, doc.node_uuid)
+    node = subresources.body_node(session, doc.node_uuid)
     own_id = row.id if row is not None else None
-    if children.unique_violation(
+    if subresources.unique_violation(
         session, TARGETS, own_id, node_id=node.id, boot_index=doc.boot_index
     ):
         raise errors.VolumeTargetBootIndexAlreadyExists(boot_index=doc.boot_index)
@@ -262,13 +271,6 @@ _UPDATABLE = {
 _ACTION = {"connectors": "volume connector", "targets": "volume target"}
 
 
-def _owner(spec: children.Child, ident: str) -> Callable[[Session], Node]:
-    def lookup(session: Session) -> Node:
-        return nodes.get_by_id(session, children.get(session, spec, ident).node_id)
-
-    return lookup
-
-
 def _register_changes(kind: str) -> None:
     spec = _KINDS[kind]
 
@@ -282,21 +284,18 @@ def _register_changes(kind: str) -> None:
         _need_volume_api(minor)
 
         def change(session: Session, node: Node) -> dict[str, Any]:
-            row = children.get(session, spec, ident)
+            row = subresources.get(session, spec, ident)
             if node.power_state != states.POWER_OFF:
                 raise errors.InvalidStateRequested(
                     action=f"{_ACTION[kind]} update", node=node.uuid, state=node.power_state
                 )
-            names = children.detail_names(spec, minor)
-            before = children.render(spec, row, node.uuid, names, base_url, policy.ADMIN)
+            names = spec.fields.detail(minor)
+            before = subresources.render(spec, row, node.uuid, names, base_url, policy.ADMIN)
             after = patch.apply(before, body, updatable=_UPDATABLE[kind])
             if after.get("properties") == REDACTED:
                 # A client writing back the redacted document it was shown
                 # would replace the real properties with the placeholder.
-                raise errors.InvalidParameterValue(
-                    reason="properties cannot be replaced by the redacted placeholder; "
-                    "change individual keys (/properties/<key>) instead."
-                )
+                raise problems.RedactedPropertiesWritten()
             candidate = {k: after[k] for k in _UPDATABLE[kind] if k in after}
             if isinstance(row, VolumeConnector):
                 cdoc, new_node, connector_id = _checked_connector(session, candidate, row.id)
@@ -309,15 +308,17 @@ def _register_changes(kind: str) -> None:
                 row.properties, row.secret_properties = masked, sealed
             row.node_id = new_node.id
             session.flush()
-            return children.render(spec, row, new_node.uuid, names, base_url, identity)
+            return subresources.render(spec, row, new_node.uuid, names, base_url, identity)
 
-        return responses.json(locking.with_free_node(services, _owner(spec, ident), change))
+        return responses.json(
+            locking.with_free_node(services, subresources.owner(spec, ident), change)
+        )
 
     def delete(ident: str, services: Services, minor: Version) -> Response:
         _need_volume_api(minor)
 
         def change(session: Session, node: Node) -> None:
-            row = children.get(session, spec, ident)
+            row = subresources.get(session, spec, ident)
             if (
                 node.provision_state not in states.VOLUME_DELETE_ALLOWED_STATES
                 and node.power_state != states.POWER_OFF
@@ -327,7 +328,7 @@ def _register_changes(kind: str) -> None:
                 )
             session.delete(row)
 
-        locking.with_free_node(services, _owner(spec, ident), change)
+        locking.with_free_node(services, subresources.owner(spec, ident), change)
         return Response(status_code=204)
 
     router.add_api_route(

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from ironbound import errors
+from ironbound.api import problems
 
 # Nested mappings (driver_info, properties, extra) may hold any JSON.
 JsonObject = dict[str, Any]
@@ -31,9 +32,9 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-def describe(exc: ValidationError, what: str) -> str:
-    """One readable sentence from a Pydantic error."""
-    problems = []
+def describe(exc: ValidationError) -> list[str]:
+    """Each problem of a Pydantic error, readably."""
+    found = []
     for item in exc.errors():
         where = ".".join(str(p) for p in item["loc"])
         message = item["msg"]
@@ -41,20 +42,18 @@ def describe(exc: ValidationError, what: str) -> str:
             message = "is not a known field"
         elif item["type"] == "missing":
             message = "is required"
-        problems.append(f"{where} {message}" if where else message)
-    return f"Invalid {what}: " + "; ".join(problems) + "."
+        found.append(f"{where} {message}" if where else message)
+    return found
 
 
 def validate(model: type[StrictModel], data: Any, what: str) -> Any:
     """`data` checked against `model`; raises InvalidParameterValue with every problem."""
     if not isinstance(data, dict):
-        raise errors.InvalidParameterValue(
-            reason=f"Invalid {what}: the body must be a JSON object."
-        )
+        raise problems.DocumentNotObject(what=what)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise errors.InvalidParameterValue(reason=describe(exc, what)) from exc
+        raise problems.InvalidDocument(what, describe(exc)) from exc
 
 
 def check_uuid(value: str, field: str) -> str:
@@ -77,9 +76,7 @@ def check_node_name(name: str, minor: int) -> None:
         except ValueError:
             pass
         else:
-            raise errors.InvalidParameterValue(
-                reason=f"Cannot use a UUID ('{name}') as a node name."
-            )
+            raise problems.NodeNameIsUuid(name=name)
     if minor >= 10:
         ok = bool(_NAME_NEW.match(name))
         rule = "letters, digits and the characters . _ ~ - (at most 255)"
@@ -87,6 +84,4 @@ def check_node_name(name: str, minor: int) -> None:
         ok = len(name) <= 255 and all(_HOST_LABEL.match(p) for p in name.rstrip(".").split("."))
         rule = "a valid host name (letters, digits and hyphens, dot-separated)"
     if not ok:
-        raise errors.InvalidParameterValue(
-            reason=f"Cannot use '{name}' as a node name: names must be {rule}."
-        )
+        raise problems.InvalidNodeName(name=name, rule=rule)

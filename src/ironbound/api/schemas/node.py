@@ -6,8 +6,6 @@ from pydantic import Field
 
 from ironbound.api.schemas.common import JsonObject, StrictModel, UUIDStr
 
-InterfaceName = str
-
 
 class NodeDocument(StrictModel):
     uuid: UUIDStr | None = None

@@ -14,12 +14,12 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from ironbound import errors, iscsi
+from ironbound import iscsi
+from ironbound.api import problems
 from ironbound.api.schemas.common import JsonObject, StrictModel, UUIDStr
 
 CONNECTOR_TYPES = ("iqn", "ip", "mac", "wwnn", "wwpn", "port", "portgroup")
 VOLUME_TYPES = ("iscsi", "fibre_channel")
-AUTH_METHODS = ("CHAP", "None")
 
 _MAC = re.compile(r"^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$", re.IGNORECASE)
 _WWN = re.compile(r"^(0x)?([0-9a-f]{16}|([0-9a-f]{2}:){7}[0-9a-f]{2})$", re.IGNORECASE)
@@ -64,50 +64,35 @@ def check_connector(doc: ConnectorDocument) -> str:
     """The connector id, normalised; raises InvalidParameterValue when it does not fit its type."""
     kind, value = doc.type, doc.connector_id.strip()
     if kind not in CONNECTOR_TYPES:
-        raise errors.InvalidParameterValue(
-            reason=f"Invalid volume connector type '{kind}'. Allowed: {', '.join(CONNECTOR_TYPES)}."
-        )
+        raise problems.InvalidConnectorType(kind=kind, allowed=CONNECTOR_TYPES)
     if kind == "iqn":
         if not iscsi.is_iscsi_name(value):
-            raise errors.InvalidParameterValue(
-                reason=f"connector_id '{value}' is not a valid iSCSI initiator name for type iqn: "
-                f"expected {iscsi.NAME_RULE}."
-            )
+            raise problems.ConnectorNotIqn(value=value, rule=iscsi.NAME_RULE)
         return value
     if kind == "ip":
         try:
             return str(ipaddress.ip_address(value))
         except ValueError as exc:
-            raise errors.InvalidParameterValue(
-                reason=f"connector_id '{value}' is not an IPv4 or IPv6 address (type ip)."
-            ) from exc
+            raise problems.ConnectorNotIp(value=value) from exc
     if kind == "mac":
         mac = normalize_mac(value)
         if mac is None:
-            raise errors.InvalidParameterValue(
-                reason=f"connector_id '{value}' is not a MAC address like 52:54:00:12:34:56 "
-                "(type mac)."
-            )
+            raise problems.ConnectorNotMac(value=value)
         return mac
     if kind in ("wwnn", "wwpn"):
         if not _WWN.fullmatch(value):
-            raise errors.InvalidParameterValue(
-                reason=f"connector_id '{value}' is not a World Wide Name for type {kind}: expected "
-                "16 hex digits, optionally as 8 colon-separated pairs."
-            )
+            raise problems.ConnectorNotWwn(value=value, kind=kind)
         return value.lower().removeprefix("0x").replace(":", "")
     try:
         return str(uuidlib.UUID(value))
     except ValueError as exc:
-        raise errors.InvalidParameterValue(
-            reason=f"connector_id '{value}' must be the UUID of a {kind} (type {kind})."
-        ) from exc
+        raise problems.ConnectorNotUuid(value=value, kind=kind) from exc
 
 
 def _list_of(props: dict[str, Any], key: str, check: Any) -> None:
     value = props[key]
     if not isinstance(value, list) or not value:
-        raise errors.InvalidParameterValue(reason=f"properties.{key} must be a non-empty list.")
+        raise problems.PropertyNotList(key=key)
     for item in value:
         check(f"properties.{key} item", item)
 
@@ -126,46 +111,31 @@ def _name(where: str, value: Any) -> None:
         or _has_control_characters(value)
         or not iscsi.is_iscsi_name(value)
     ):
-        raise errors.InvalidParameterValue(
-            reason=f"{where} {value!r} is not a valid iSCSI target name: expected "
-            f"{iscsi.NAME_RULE}."
-        )
+        raise problems.PropertyNotIqn(where=where, value=value, rule=iscsi.NAME_RULE)
 
 
 def _portal(where: str, value: Any) -> None:
     if not isinstance(value, str) or _has_control_characters(value):
-        raise errors.InvalidParameterValue(
-            reason=f"{where} must be a string without control characters ({iscsi.PORTAL_RULE})."
-        )
+        raise problems.PortalNotText(where=where, rule=iscsi.PORTAL_RULE)
     try:
         iscsi.parse_portal(value)
     except ValueError as exc:
-        raise errors.InvalidParameterValue(
-            reason=f"{where} is not a valid portal: {exc}. Expected {iscsi.PORTAL_RULE}."
-        ) from exc
+        raise problems.InvalidPortal(where=where, reason=exc, rule=iscsi.PORTAL_RULE) from exc
 
 
 def _lun(where: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
-        raise errors.InvalidParameterValue(
-            reason=f"{where} must be an integer from 0 to 65535, got {value!r}"
-            + (" (a string: drop the quotes)" if isinstance(value, str) else "")
-            + "."
-        )
+        raise problems.InvalidLun(where, value)
 
 
 def _text(where: str, value: Any) -> None:
     if not isinstance(value, str) or not value or _has_control_characters(value):
-        raise errors.InvalidParameterValue(
-            reason=f"{where} must be a non-empty string without control characters."
-        )
+        raise problems.PropertyNotText(where=where)
 
 
 def _wwn(where: str, value: Any) -> None:
     if not isinstance(value, str) or not _WWN.fullmatch(value):
-        raise errors.InvalidParameterValue(
-            reason=f"{where} must be a World Wide Name (16 hex digits)."
-        )
+        raise problems.PropertyNotWwn(where=where)
 
 
 _ISCSI_SINGLE = {
@@ -200,17 +170,14 @@ def _check_iscsi(props: dict[str, Any]) -> None:
     if isinstance(portals, list):
         for key in ("target_iqns", "target_luns"):
             if isinstance(props.get(key), list) and len(props[key]) != len(portals):
-                raise errors.InvalidParameterValue(
-                    reason=f"properties.{key} has {len(props[key])} entries but target_portals "
-                    f"has {len(portals)}: give one per portal."
+                raise problems.PortalCountMismatch(
+                    key=key, count=len(props[key]), portals=len(portals)
                 )
     method = props.get("auth_method")
     if method is not None and (
         not isinstance(method, str) or method.upper() not in ("CHAP", "NONE")
     ):
-        raise errors.InvalidParameterValue(
-            reason=f"properties.auth_method must be 'CHAP' or 'None', got {method!r}."
-        )
+        raise problems.InvalidAuthMethod(method=method)
     reverse = [k for k in ("reverse_auth_username", "reverse_auth_password") if k in props]
     if reverse and (
         not isinstance(method, str)
@@ -219,18 +186,13 @@ def _check_iscsi(props: dict[str, Any]) -> None:
         or "auth_password" not in props
         or len(reverse) != 2
     ):
-        raise errors.InvalidParameterValue(
-            reason="Mutual CHAP needs both reverse_auth_username and reverse_auth_password, "
-            "and auth_method CHAP with auth_username and auth_password."
-        )
+        raise problems.MutualChapIncomplete()
 
 
 def check_target(doc: TargetDocument) -> None:
     """Type and property checks; raises InvalidParameterValue naming the bad member."""
     if doc.volume_type not in VOLUME_TYPES:
-        raise errors.InvalidParameterValue(
-            reason=f"Invalid volume_type '{doc.volume_type}'. Allowed: {', '.join(VOLUME_TYPES)}."
-        )
+        raise problems.InvalidVolumeType(volume_type=doc.volume_type, allowed=VOLUME_TYPES)
     if doc.volume_type == "fibre_channel":
         _check_fibre_channel(doc.properties)
     else:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Row
 
 from ironbound import states
-from ironbound.api import links
+from ironbound.api import links, listing
 from ironbound.api import microversions as mv
 from ironbound.db.models import Node
 
@@ -61,7 +60,15 @@ FIELDS: dict[str, int] = {
 }
 
 #: What a list without detail shows.
-SUMMARY = ("uuid", "name", "instance_uuid", "power_state", "provision_state", "maintenance")
+SUMMARY = (
+    "uuid",
+    "name",
+    "instance_uuid",
+    "power_state",
+    "provision_state",
+    "maintenance",
+    "links",
+)
 
 #: Fields that are links to sub-resources, with the path under the node.
 _SUBRESOURCES = {
@@ -91,15 +98,7 @@ SORTABLE = frozenset(
     }
 )
 
-
-@functools.cache
-def detail_fields(minor: int) -> tuple[str, ...]:
-    return tuple(name for name, since in FIELDS.items() if since <= minor)
-
-
-@functools.cache
-def summary_fields(minor: int) -> tuple[str, ...]:
-    return tuple(name for name in (*SUMMARY, "links") if FIELDS[name] <= minor)
+NODES = listing.Resource("nodes", "nodes", listing.FieldTable(FIELDS, SUMMARY), SORTABLE)
 
 
 def render(
@@ -125,8 +124,3 @@ def render(
         else:
             out[name] = getattr(node, name)
     return out
-
-
-def with_links(names: Sequence[str]) -> tuple[str, ...]:
-    """A `fields` selection always carries the links, as in Ironic."""
-    return (*names, "links") if "links" not in names else tuple(names)

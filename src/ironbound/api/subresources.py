@@ -1,0 +1,170 @@
+"""What ports, volume connectors and volume targets share: each belongs to a node.
+
+One `Subresource` spec per resource says its table, collection path, fields and
+error; the functions here find, list and show any of them with Ironic's
+paging, field selection and messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from ironbound import errors
+from ironbound.api import links, listing, problems, responses
+from ironbound.api.deps import Call
+from ironbound.api.policy import Identity
+from ironbound.api.schemas.common import check_uuid
+from ironbound.db import nodes, queries
+from ironbound.db.models import Node, Port, VolumeConnector, VolumeTarget
+
+SubresourceModel = Port | VolumeConnector | VolumeTarget
+#: A list filter: the query parameter's value as a (column, value) the rows must have.
+Filter = Callable[[Session, str], tuple[str, Any]]
+#: What a sub-resource is rendered from: an ORM object, or a plain row on list pages.
+SubresourceRecord = SubresourceModel | Row[Any]
+
+
+@dataclass(frozen=True)
+class Subresource(listing.Resource):
+    model: type[SubresourceModel]
+    uuid_field: str  # how errors name the path's UUID, e.g. "target_uuid"
+    not_found: Callable[[str], errors.NotFound]
+    #: Extra rendering (masking, redaction) applied to each document.
+    finish: Callable[[SubresourceRecord, dict[str, Any], Identity], None] | None = None
+
+
+def render(
+    spec: Subresource,
+    row: SubresourceRecord,
+    node_uuid: str,
+    names: tuple[str, ...],
+    base_url: str,
+    identity: Identity,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in names:
+        if name == "links":
+            out[name] = links.pair(base_url, f"{spec.collection}/{row.uuid}")
+        elif name == "node_uuid":
+            out[name] = node_uuid
+        elif name == "portgroup_uuid":
+            out[name] = None
+        else:
+            out[name] = getattr(row, name)
+    if spec.finish is not None:
+        spec.finish(row, out, identity)
+    return out
+
+
+def get(session: Session, spec: Subresource, ident: str) -> SubresourceModel:
+    """The row with UUID `ident` (400 if it is not a UUID, 404 if unknown)."""
+    row = queries.by_uuid(session, spec.model, check_uuid(ident, spec.uuid_field))
+    if row is None:
+        raise spec.not_found(ident)
+    return row
+
+
+def node_uuid_of(session: Session, row: SubresourceModel) -> str:
+    return nodes.get_by_id(session, row.node_id).uuid
+
+
+def owner(spec: Subresource, ident: str) -> Callable[[Session], Node]:
+    """How to find the node row `ident` belongs to: the node a change must wait for."""
+
+    def find(session: Session) -> Node:
+        return nodes.get_by_id(session, get(session, spec, ident).node_id)
+
+    return find
+
+
+def list_page(
+    call: Call,
+    spec: Subresource,
+    *,
+    node_ident: str | None = None,
+    filters: Mapping[str, Filter] | None = None,
+    detail_path: bool = False,
+    detail_param: bool = False,
+) -> Response:
+    """A list document of `spec` rows, optionally those of one node."""
+    services, minor, base_url, identity = call.services, call.minor, call.base_url, call.identity
+    filters = filters or {}
+    query = listing.list_query(
+        call, spec, filters=tuple(filters), detail_param=detail_param, detail_path=detail_path
+    )
+    names = query.names(spec.fields, minor)
+    with services.db.read() as session:
+        match: list[tuple[str, Any]] = []
+        if node_ident is not None:
+            node = nodes.get_by_uuid(session, check_uuid_or_404(node_ident))
+            node_ident = node.uuid
+            match.append(("node_id", node.id))
+        for name, value in query.filters.items():
+            match.append(filters[name](session, value))
+        marker = None
+        if query.marker is not None:
+            try:
+                marker = get(session, spec, query.marker)
+            except errors.NotFound as exc:
+                raise problems.UnknownMarker(marker=query.marker, kind=spec.list_key[:-1]) from exc
+        rows = queries.page(
+            session,
+            spec.model,
+            match=match,
+            sort_key=query.sort_key,
+            sort_dir=query.sort_dir,
+            limit=query.limit,
+            marker=marker,
+        )
+        uuids = nodes.uuids_by_id(session, (r.node_id for r in rows))
+        items = [render(spec, r, uuids[r.node_id], names, base_url, identity) for r in rows]
+    return listing.page(call, spec, query, items, node_uuid=node_ident)
+
+
+def check_uuid_or_404(ident: str) -> str:
+    """Node sub-resources are addressed by UUID only; anything else is an unknown node."""
+    if not nodes.is_uuid_like(ident):
+        raise errors.NodeNotFound(node=ident)
+    return ident
+
+
+def by_node(session: Session, value: str) -> tuple[str, Any]:
+    """The `node` query filter: a node UUID or name."""
+    return "node_id", nodes.get(session, value).id
+
+
+def by_node_uuid(session: Session, value: str) -> tuple[str, Any]:
+    return "node_id", nodes.get_by_uuid(session, check_uuid(value, "node_uuid")).id
+
+
+def show(call: Call, spec: Subresource, ident: str) -> Response:
+    names = listing.show_names(call, spec.fields)
+    with call.services.db.read() as session:
+        row = get(session, spec, ident)
+        document = render(
+            spec, row, node_uuid_of(session, row), names, call.base_url, call.identity
+        )
+    return responses.json(document)
+
+
+def body_node(session: Session, value: Any) -> Node:
+    """The node a create or update body names by UUID (400 if unknown: the body is wrong)."""
+    if not isinstance(value, str) or not nodes.is_uuid_like(value):
+        raise errors.InvalidUUID(field="node_uuid", value=value)
+    try:
+        return nodes.get_by_uuid(session, str(value))
+    except errors.NodeNotFound as exc:
+        raise problems.UnknownBodyNode(node=value) from exc
+
+
+def unique_violation(
+    session: Session, spec: Subresource, own_id: int | None, **values: Any
+) -> bool:
+    """Whether another row of `spec` already has these column values."""
+    return queries.clashes(session, spec.model, own_id, values)
