@@ -1,0 +1,80 @@
+"""The parts of docs/architecture.md an import contract cannot see.
+
+`lint-imports` (scripts/check) keeps the rooms layered; these keep every SQL
+statement in db/ and every kind of job runnable.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from ironbound.conductor.flows import FLOWS
+from ironbound.jobspec import JobKind
+
+PACKAGE = Path(__file__).resolve().parents[2] / "src" / "ironbound"
+
+#: What SQLAlchemy builds statements from. `Session` and `Row` stay allowed
+#: outside db/: they are how a handler holds a unit of work and a list row.
+STATEMENT_BUILDERS = frozenset(
+    {
+        "select",
+        "insert",
+        "update",
+        "delete",
+        "exists",
+        "func",
+        "and_",
+        "or_",
+        "not_",
+        "text",
+        "literal",
+        "case",
+        "aliased",
+        "column",
+        "table",
+    }
+)
+
+
+def _sql_imports(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.split(".")[0] == "sqlalchemy"]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy"):
+            found += [f"{node.module}.{a.name}" for a in node.names if a.name in STATEMENT_BUILDERS]
+    return found
+
+
+def _modules_outside_db() -> list[Path]:
+    return [
+        path for path in sorted(PACKAGE.rglob("*.py")) if path.relative_to(PACKAGE).parts[0] != "db"
+    ]
+
+
+@pytest.mark.parametrize(
+    "path", _modules_outside_db(), ids=lambda p: str(p.relative_to(PACKAGE.parent))
+)
+def test_sql_is_written_only_in_db(path: Path) -> None:
+    assert _sql_imports(path) == [], f"{path.name} builds SQL; move the query into db/"
+
+
+def test_the_check_sees_a_statement_builder(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text("from sqlalchemy import select, Row\nfrom sqlalchemy.orm import Session\n")
+    assert _sql_imports(module) == ["sqlalchemy.select"]
+
+
+def test_every_job_kind_has_a_flow() -> None:
+    assert set(FLOWS) == set(JobKind)
+
+
+def test_only_reading_jobs_are_shared() -> None:
+    """A shared job runs beside an exclusive one without the node's lock: it must not write."""
+    shared = {kind for kind in JobKind if kind.shared}
+    assert shared == {JobKind.VALIDATE, JobKind.GET_BOOT_DEVICE, JobKind.SUPPORTED_BOOT_DEVICES}
+    assert all(kind.synchronous for kind in shared)
+    assert not any(kind.provision for kind in shared)
