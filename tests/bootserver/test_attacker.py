@@ -39,38 +39,15 @@ def node_firmware(services: ApiServices) -> Iterator[TestClient]:
         yield client
 
 
-def _events(services: ApiServices) -> int:
-    with services.db.read() as session:
-        return session.query(NodeEvent).count()
-
-
-def test_a_mac_gives_nothing_once_the_node_has_its_script(
-    client: TestClient, node_firmware: TestClient, attacker: TestClient
-) -> None:
+@pytest.fixture
+def deployed(client: TestClient) -> str:
+    """A node waiting for its boot, as right after `baremetal node deploy`."""
     uuid = make_node(client)
     deploy(client, uuid)
-    url, body = fetch_script(node_firmware)
-    assert "Secret-Pass-1" in body  # the node itself needs its CHAP secret
-    for path in (MAC_PATH, url.removeprefix(BOOT_URL)):
-        refused = attacker.get(path)
-        assert (refused.status_code, refused.text) == (404, "Not found\n"), path
+    return uuid
 
 
-def test_an_attacker_that_wins_the_race_fails_the_deploy(
-    client: TestClient, node_firmware: TestClient, attacker: TestClient
-) -> None:
-    """Two hosts claiming one node: the deploy stops, and says why, instead of booting."""
-    uuid = make_node(client)
-    deploy(client, uuid)
-    assert attacker.get(MAC_PATH).status_code == 200  # the attacker asked first
-    assert node_firmware.get(MAC_PATH).status_code == 404  # the node is refused ...
-    failed = wait_for_state_failed(client, uuid)
-    assert "two hosts asked for this node's boot script" in failed["last_error"]
-    assert "192.0.2.66 was served and 192.0.2.10 was refused" in failed["last_error"]
-    assert failed["power_state"] == "power off"
-
-
-def wait_for_state_failed(client: TestClient, uuid: str) -> dict[str, Any]:
+def _failed_deploy(client: TestClient, uuid: str) -> dict[str, Any]:
     wait_until(
         lambda: client.get(f"/v1/nodes/{uuid}").json()["provision_state"] == "deploy failed",
         what="the deploy to fail",
@@ -79,11 +56,39 @@ def wait_for_state_failed(client: TestClient, uuid: str) -> dict[str, Any]:
     return node
 
 
-def test_reports_count_only_from_the_node_once_per_boot(
-    client: TestClient, node_firmware: TestClient, attacker: TestClient
+def _events(services: ApiServices) -> int:
+    with services.db.read() as session:
+        return session.query(NodeEvent).count()
+
+
+@pytest.mark.usefixtures("deployed")
+def test_a_mac_gives_nothing_once_the_node_has_its_script(
+    node_firmware: TestClient, attacker: TestClient
 ) -> None:
-    uuid = make_node(client)
-    deploy(client, uuid)
+    url, body = fetch_script(node_firmware)
+    assert "Secret-Pass-1" in body  # the node itself needs its CHAP secret
+    for path in (MAC_PATH, url.removeprefix(BOOT_URL)):
+        refused = attacker.get(path)
+        assert (refused.status_code, refused.text) == (404, "Not found\n"), path
+
+
+def test_an_attacker_that_wins_the_race_fails_the_deploy(
+    client: TestClient, deployed: str, node_firmware: TestClient, attacker: TestClient
+) -> None:
+    """Two hosts claiming one node: the deploy stops, and says why, instead of booting."""
+    uuid = deployed
+    assert attacker.get(MAC_PATH).status_code == 200  # the attacker asked first
+    assert node_firmware.get(MAC_PATH).status_code == 404  # the node is refused ...
+    failed = _failed_deploy(client, uuid)
+    assert "two hosts asked for this node's boot script" in failed["last_error"]
+    assert "192.0.2.66 was served and 192.0.2.10 was refused" in failed["last_error"]
+    assert failed["power_state"] == "power off"
+
+
+def test_reports_count_only_from_the_node_once_per_boot(
+    client: TestClient, deployed: str, node_firmware: TestClient, attacker: TestClient
+) -> None:
+    uuid = deployed
     url, _ = fetch_script(node_firmware)
     events = url.removeprefix(BOOT_URL).removesuffix("script.ipxe") + "events/"
     # Someone who learnt the token cannot decide the deploy from another host.
@@ -97,10 +102,9 @@ def test_reports_count_only_from_the_node_once_per_boot(
 
 
 def test_a_report_without_a_fetched_script_is_refused(
-    client: TestClient, node_firmware: TestClient
+    client: TestClient, deployed: str, node_firmware: TestClient
 ) -> None:
-    uuid = make_node(client)
-    deploy(client, uuid)
+    uuid = deployed
     chain = node_firmware.get(MAC_PATH)  # pins the token, but fetches no script
     token_url = chain.text.splitlines()[1].removeprefix("chain ").removeprefix(BOOT_URL)
     events = token_url.removesuffix("script.ipxe") + "events/"
@@ -109,10 +113,13 @@ def test_a_report_without_a_fetched_script_is_refused(
 
 
 def test_repeated_requests_add_no_rows(
-    client: TestClient, services: ApiServices, node_firmware: TestClient, attacker: TestClient
+    client: TestClient,
+    deployed: str,
+    services: ApiServices,
+    node_firmware: TestClient,
+    attacker: TestClient,
 ) -> None:
-    uuid = make_node(client)
-    deploy(client, uuid)
+    uuid = deployed
     url, _ = fetch_script(node_firmware)
     wait_until(
         lambda: (
@@ -127,16 +134,15 @@ def test_repeated_requests_add_no_rows(
     assert _events(services) == before
     for _ in range(50):  # an attacker hammering a known MAC
         assert attacker.get(MAC_PATH).status_code == 404
-    wait_for_state_failed(client, uuid)  # the first refusal contested the deploy
+    _failed_deploy(client, uuid)  # the first refusal contested the deploy
     assert _events(services) <= before + 8  # that report and the deploy's failure, once
 
 
 def test_ironbound_powering_the_node_on_opens_a_new_window(
-    client: TestClient, node_firmware: TestClient
+    client: TestClient, deployed: str, node_firmware: TestClient
 ) -> None:
     """A node whose address changed gets its script again after Ironbound reboots it."""
-    uuid = make_node(client)
-    deploy(client, uuid)
+    uuid = deployed
     url, _ = fetch_script(node_firmware)
     node_firmware.get(url.removeprefix(BOOT_URL).removesuffix("script.ipxe") + "events/booting")
     wait_for_state(client, uuid, "active")
