@@ -97,13 +97,6 @@ def test_openstack_api_version_for_another_service_is_ignored(client: TestClient
     assert response.headers[VERSION_HEADER] == "1.1"
 
 
-def test_ironic_header_wins_over_openstack_header(client: TestClient) -> None:
-    response = client.get(
-        "/v1", headers={VERSION_HEADER: "1.20", "OpenStack-API-Version": "baremetal 1.31"}
-    )
-    assert response.headers[VERSION_HEADER] == "1.20"
-
-
 @pytest.mark.parametrize("value", ["1.999", "1.34", "1.0", "2.0", "0.9"])
 def test_out_of_range_is_406_with_both_range_headers(client: TestClient, value: str) -> None:
     response = client.get("/v1/nodes", headers={VERSION_HEADER: value})
