@@ -405,3 +405,10 @@ class NoConductorForDriver(errors.NoValidHost):
         "No valid host was found. Reason: No conductor service registered which supports "
         "driver {driver}. Available hardware types: {offered}."
     )
+
+
+# --- authentication ------------------------------------------------------------
+
+
+class CredentialsUncheckable(errors.TemporaryFailure):
+    template = "Credentials cannot be checked right now; the server log says why."
