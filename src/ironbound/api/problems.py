@@ -412,3 +412,14 @@ class NoConductorForDriver(errors.NoValidHost):
 
 class CredentialsUncheckable(errors.TemporaryFailure):
     template = "Credentials cannot be checked right now; the server log says why."
+
+
+# --- the request edge: what a body may be --------------------------------------
+
+
+class IntegerOutOfRange(errors.InvalidParameterValue):
+    template = "The request body has an integer outside the range allowed: {lowest} to {highest}."
+
+
+class UnsupportedMediaType(errors.IronboundError):
+    template = "Unsupported Content-Type '{given}' for the request body; allowed: {allowed}."
