@@ -196,9 +196,9 @@ def test_body_that_is_not_an_object_is_400(client: TestClient) -> None:
     assert "JSON object" in error(client.post("/v1/nodes", json=["driver"]), 400)
 
 
-def test_oversized_body_is_400(client: TestClient) -> None:
+def test_oversized_body_is_413(client: TestClient) -> None:
     body = b'{"driver": "fake-hardware", "extra": {"x": "' + b"a" * (1024 * 1024) + b'"}}'
-    assert "1 MiB" in error(client.post("/v1/nodes", content=body, headers=JSON_BODY), 400)
+    assert "1 MiB" in error(client.post("/v1/nodes", content=body, headers=JSON_BODY), 413)
 
 
 def test_deeply_nested_body_is_400_not_500(client: TestClient) -> None:

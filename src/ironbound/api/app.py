@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from ironbound import __version__
 from ironbound.api import errors
 from ironbound.api.auth import Authenticator
+from ironbound.api.bodies import BodyLimits
 from ironbound.api.middleware import ApiMiddleware
 from ironbound.api.routes import drivers, node_states, nodes, ports, root, volume
 from ironbound.api.services import ApiServices
@@ -34,5 +35,7 @@ def create_app(services: ApiServices) -> FastAPI:
         drivers.router,
     ):
         app.include_router(router)
+    # The last added runs first: credentials are checked before a body is read.
+    app.add_middleware(BodyLimits, timeout=services.conf.api.request_body_timeout)
     app.add_middleware(ApiMiddleware, authenticator=Authenticator(services.conf))
     return app

@@ -14,7 +14,6 @@ from ironbound.api import problems
 from ironbound.api.policy import Identity
 from ironbound.api.services import ApiServices
 
-_MAX_BODY = 1024 * 1024
 #: Deeper documents are refused: the response encoder (orjson) stops at 255
 #: levels and the database's JSON encoder at Python's recursion limit, so a
 #: deeper body would be stored, or half-processed, and then fail with a 500.
@@ -71,9 +70,7 @@ def _integer(text: str) -> int:
 
 
 async def _optional_json_body(request: Request) -> Any:
-    raw = await request.body()
-    if len(raw) > _MAX_BODY:
-        raise problems.BodyTooLarge()
+    raw = await request.body()  # its size is bounded as it arrives (api/bodies.py)
     if not raw.strip():
         return None
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()

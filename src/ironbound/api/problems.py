@@ -423,3 +423,7 @@ class IntegerOutOfRange(errors.InvalidParameterValue):
 
 class UnsupportedMediaType(errors.IronboundError):
     template = "Unsupported Content-Type '{given}' for the request body; allowed: {allowed}."
+
+
+class BodyTimeout(errors.IronboundError):
+    template = "The request body did not arrive within {timeout:g} s."
