@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ironbound import errors, states
-from ironbound.api import locking, problems, responses, sync_jobs
+from ironbound.api import locking, problems, queries, responses, sync_jobs
 from ironbound.api import microversions as mv
 from ironbound.api.deps import BaseUrl, JsonBody, OptionalJsonBody, Services, Version
 from ironbound.api.routes.nodes import lookup
@@ -32,7 +32,7 @@ router = APIRouter()
 _NOT_IN_MAINTENANCE = frozenset({"active", "rebuild", "provide", "clean", "inspect"})
 
 
-@router.get("/v1/nodes/{ident}/states")
+@router.get("/v1/nodes/{ident}/states", dependencies=[queries.NONE])
 def get_states(ident: str, services: Services, minor: Version) -> Response:
     with services.db.read() as session:
         node = lookup(session, ident, minor)
@@ -131,15 +131,13 @@ def _node_id(services: ApiServices, ident: str, minor: int) -> int:
         return lookup(session, ident, minor).id
 
 
-async def _ask(
-    services: ApiServices, ident: str, minor: int, kind: JobKind, args: dict[str, Any] | None = None
-) -> dict[str, Any]:
+async def _ask(services: ApiServices, ident: str, minor: int, kind: JobKind) -> dict[str, Any]:
     """The conductor's answer about the node `ident`, awaited off the threadpool (see `ask`)."""
     node_id = await to_thread.run_sync(_node_id, services, ident, minor)
-    return await sync_jobs.ask(services, node_id, kind, args)
+    return await sync_jobs.ask(services, node_id, kind)
 
 
-@router.get("/v1/nodes/{ident}/validate")
+@router.get("/v1/nodes/{ident}/validate", dependencies=[queries.NONE])
 async def validate_node(ident: str, services: Services, minor: Version) -> Response:
     return responses.json(await _ask(services, ident, minor, JobKind.VALIDATE))
 
@@ -168,12 +166,12 @@ def maintenance_off(ident: str, services: Services, minor: Version) -> Response:
     return Response(status_code=202)
 
 
-@router.get("/v1/nodes/{ident}/management/boot_device")
+@router.get("/v1/nodes/{ident}/management/boot_device", dependencies=[queries.NONE])
 async def get_boot_device(ident: str, services: Services, minor: Version) -> Response:
     return responses.json(await _ask(services, ident, minor, JobKind.GET_BOOT_DEVICE))
 
 
-@router.get("/v1/nodes/{ident}/management/boot_device/supported")
+@router.get("/v1/nodes/{ident}/management/boot_device/supported", dependencies=[queries.NONE])
 async def supported_boot_devices(ident: str, services: Services, minor: Version) -> Response:
     return responses.json(await _ask(services, ident, minor, JobKind.SUPPORTED_BOOT_DEVICES))
 
