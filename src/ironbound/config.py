@@ -136,6 +136,14 @@ _API_OPTS: list[cfg.Opt] = [
         "baremetal CLI's --wait otherwise polls again only after 10 s); slow ones still "
         "answer 202 after this bound.",
     ),
+    cfg.FloatOpt(
+        "request_body_timeout",
+        default=30.0,
+        min=1.0,
+        help="Seconds a client may take to send a request body. Past this the request is "
+        "answered 408 and its connection closed, so that a client that stalls halfway "
+        "through a body cannot hold a connection open indefinitely.",
+    ),
     cfg.StrOpt(
         "public_endpoint",
         help="Base URL put into links, e.g. https://bm.example.com:6385. Unset: taken "

@@ -24,6 +24,8 @@ from tests.api.helpers import (
 
 REQUEST_ID = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
+JSON_BODY = {"Content-Type": "application/json"}
+
 
 def get_plain(client: TestClient, path: str, **headers: str) -> httpx2.Response:
     """GET without the client's default version header."""
@@ -95,13 +97,6 @@ def test_openstack_api_version_for_another_service_is_ignored(client: TestClient
     response = get_plain(client, "/v1", **{"OpenStack-API-Version": "compute 2.90"})
     assert response.status_code == 200
     assert response.headers[VERSION_HEADER] == "1.1"
-
-
-def test_ironic_header_wins_over_openstack_header(client: TestClient) -> None:
-    response = client.get(
-        "/v1", headers={VERSION_HEADER: "1.20", "OpenStack-API-Version": "baremetal 1.31"}
-    )
-    assert response.headers[VERSION_HEADER] == "1.20"
 
 
 @pytest.mark.parametrize("value", ["1.999", "1.34", "1.0", "2.0", "0.9"])
@@ -189,7 +184,7 @@ def test_put_on_the_version_document_is_405(client: TestClient) -> None:
 
 @pytest.mark.parametrize("body", [b"{not json", b"[1,", b"\xff\xfe", b'{"a": NaN}', b"1e999"])
 def test_bad_json_is_400_not_500(client: TestClient, body: bytes) -> None:
-    response = client.post("/v1/nodes", content=body, headers={"Content-Type": "application/json"})
+    response = client.post("/v1/nodes", content=body, headers=JSON_BODY)
     assert "not valid JSON" in error(response, 400)
 
 
@@ -201,21 +196,22 @@ def test_body_that_is_not_an_object_is_400(client: TestClient) -> None:
     assert "JSON object" in error(client.post("/v1/nodes", json=["driver"]), 400)
 
 
-def test_oversized_body_is_400(client: TestClient) -> None:
+def test_oversized_body_is_413(client: TestClient) -> None:
     body = b'{"driver": "fake-hardware", "extra": {"x": "' + b"a" * (1024 * 1024) + b'"}}'
-    assert "1 MiB" in error(client.post("/v1/nodes", content=body), 400)
+    assert "1 MiB" in error(client.post("/v1/nodes", content=body, headers=JSON_BODY), 413)
 
 
 def test_deeply_nested_body_is_400_not_500(client: TestClient) -> None:
     depth = 600
     body = '{"driver": "fake-hardware", "extra": {"a": ' + "[" * depth + "]" * depth + "}}"
-    assert "nested" in error(client.post("/v1/nodes", content=body.encode()), 400)
+    response = client.post("/v1/nodes", content=body.encode(), headers=JSON_BODY)
+    assert "nested" in error(response, 400)
 
 
 def test_moderately_nested_body_is_fine(client: TestClient) -> None:
     depth = 30
     body = '{"driver": "fake-hardware", "extra": {"a": ' + "[" * depth + "]" * depth + "}}"
-    created = ok(client.post("/v1/nodes", content=body.encode()), 201)
+    created = ok(client.post("/v1/nodes", content=body.encode(), headers=JSON_BODY), 201)
     inner = created["extra"]["a"]
     for _ in range(depth - 1):
         inner = inner[0]

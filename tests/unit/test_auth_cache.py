@@ -7,11 +7,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import anyio
 import bcrypt
 import pytest
 
 from ironbound import config, errors
 from ironbound.api import auth
+from ironbound.api.policy import Identity
 
 USERS = {"alice": "alice-pw", "bob": "bob-pw", "carol": "carol-pw"}
 
@@ -20,15 +22,19 @@ def _header(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
+def _authenticate(authenticator: auth.Authenticator, header: str) -> Identity:
+    return anyio.run(authenticator.authenticate, header)
+
+
 @pytest.fixture
 def checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The passwords bcrypt was asked to check, in order."""
     seen: list[str] = []
-    real: Callable[[str, bytes], bool] = auth._check
+    real: Callable[[str, bytes | None, int], bool] = auth._check
 
-    def counting(password: str, hashed: bytes) -> bool:
+    def counting(password: str, hashed: bytes | None, dummy_rounds: int) -> bool:
         seen.append(password)
-        return real(password, hashed)
+        return real(password, hashed, dummy_rounds)
 
     monkeypatch.setattr(auth, "_check", counting)
     return seen
@@ -50,7 +56,7 @@ def _authenticator(tmp_path: Path) -> auth.Authenticator:
 def test_a_good_check_is_remembered(tmp_path: Path, checks: list[str]) -> None:
     authenticator = _authenticator(tmp_path)
     for _ in range(3):
-        assert authenticator.authenticate(_header("alice", "alice-pw")).user == "alice"
+        assert _authenticate(authenticator, _header("alice", "alice-pw")).user == "alice"
     assert checks == ["alice-pw"]
 
 
@@ -58,7 +64,7 @@ def test_a_failed_check_is_not_remembered(tmp_path: Path, checks: list[str]) -> 
     authenticator = _authenticator(tmp_path)
     for _ in range(2):
         with pytest.raises(errors.NotAuthorized):
-            authenticator.authenticate(_header("alice", "wrong"))
+            _authenticate(authenticator, _header("alice", "wrong"))
     assert checks == ["wrong", "wrong"]
 
 
@@ -68,7 +74,7 @@ def test_the_least_recently_used_goes_first_when_full(
     monkeypatch.setattr(auth, "_REMEMBER_MAX", 2)
     authenticator = _authenticator(tmp_path)
     for user in ("alice", "bob", "carol", "bob", "alice"):
-        authenticator.authenticate(_header(user, USERS[user]))
+        _authenticate(authenticator, _header(user, USERS[user]))
     assert checks == ["alice-pw", "bob-pw", "carol-pw", "alice-pw"]
 
 
@@ -77,8 +83,8 @@ def test_a_remembered_check_expires(
 ) -> None:
     monkeypatch.setattr(auth, "_REMEMBER_SECONDS", 0.2)
     authenticator = _authenticator(tmp_path)
-    authenticator.authenticate(_header("alice", "alice-pw"))
-    authenticator.authenticate(_header("alice", "alice-pw"))
+    _authenticate(authenticator, _header("alice", "alice-pw"))
+    _authenticate(authenticator, _header("alice", "alice-pw"))
     time.sleep(0.3)
-    authenticator.authenticate(_header("alice", "alice-pw"))
+    _authenticate(authenticator, _header("alice", "alice-pw"))
     assert checks == ["alice-pw", "alice-pw"]

@@ -26,8 +26,9 @@ def test_openstack_header_for_baremetal_only() -> None:
     assert mv.negotiate(None, "volume 3.60") == 1
 
 
-def test_ironic_header_is_preferred() -> None:
-    assert mv.negotiate("1.5", "baremetal 1.20") == 5
+def test_openstack_header_is_preferred_when_it_names_baremetal() -> None:
+    assert mv.negotiate("1.5", "baremetal 1.20") == 20
+    assert mv.negotiate("1.5", "volume 3.60") == 5
 
 
 @pytest.mark.parametrize(

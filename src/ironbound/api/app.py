@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from ironbound import __version__
-from ironbound.api import errors
+from ironbound.api import errors, queries
 from ironbound.api.auth import Authenticator
+from ironbound.api.bodies import BodyLimits
 from ironbound.api.middleware import ApiMiddleware
 from ironbound.api.routes import drivers, node_states, nodes, ports, root, volume
 from ironbound.api.services import ApiServices
@@ -25,14 +26,14 @@ def create_app(services: ApiServices) -> FastAPI:
     app.state.services = services
     errors.install(app)
     # Order matters where paths overlap: /v1/nodes/detail before /v1/nodes/{ident}.
-    for router in (
-        root.router,
-        nodes.router,
-        node_states.router,
-        ports.router,
-        volume.router,
-        drivers.router,
-    ):
+    for router in (root.router, nodes.router, node_states.router, ports.router):
         app.include_router(router)
+    # The volume documents take no query parameters (their lists check their own).
+    app.include_router(
+        volume.router, dependencies=[queries.none_for(volume.volume_root, volume.node_volume)]
+    )
+    app.include_router(drivers.router)
+    # The last added runs first: credentials are checked before a body is read.
+    app.add_middleware(BodyLimits, timeout=services.conf.api.request_body_timeout)
     app.add_middleware(ApiMiddleware, authenticator=Authenticator(services.conf))
     return app

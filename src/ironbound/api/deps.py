@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -12,11 +14,16 @@ from ironbound.api import problems
 from ironbound.api.policy import Identity
 from ironbound.api.services import ApiServices
 
-_MAX_BODY = 1024 * 1024
 #: Deeper documents are refused: the response encoder (orjson) stops at 255
 #: levels and the database's JSON encoder at Python's recursion limit, so a
 #: deeper body would be stored, or half-processed, and then fail with a 500.
 _MAX_DEPTH = 100
+#: What a body must say it is; parameters (charset) may follow.
+_MEDIA_TYPE = "application/json"
+#: The integers orjson reads as such; past them it returns a float, losing digits.
+_LOWEST, _HIGHEST = -(2**63), 2**64 - 1
+#: Any integer out of that range has this many digits; bodies without them skip the check.
+_LONG_NUMBER = re.compile(rb"[0-9]{19}")
 
 
 def _too_deep(document: Any) -> bool:
@@ -54,18 +61,30 @@ def _base_url(request: Request) -> str:
     return f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"
 
 
+def _integer(text: str) -> int:
+    # Past 21 characters any integer is out of range (and int() refuses 4,300 digits).
+    value = int(text) if len(text) <= 21 else None
+    if value is None or not _LOWEST <= value <= _HIGHEST:
+        raise problems.IntegerOutOfRange(lowest=_LOWEST, highest=_HIGHEST)
+    return value
+
+
 async def _optional_json_body(request: Request) -> Any:
-    raw = await request.body()
-    if len(raw) > _MAX_BODY:
-        raise problems.BodyTooLarge()
+    raw = await request.body()  # its size is bounded as it arrives (api/bodies.py)
     if not raw.strip():
         return None
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != _MEDIA_TYPE:
+        raise problems.UnsupportedMediaType(given=media_type or "none", allowed=_MEDIA_TYPE)
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise problems.BodyNotJson(reason=exc) from exc
     if _too_deep(document):
         raise problems.BodyTooDeep(depth=_MAX_DEPTH)
+    if _LONG_NUMBER.search(raw):
+        # Read again, rarely, only to find integers that orjson turned into floats.
+        json.loads(raw, parse_int=_integer)
     return document
 
 

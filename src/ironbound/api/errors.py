@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from ironbound import errors
+from ironbound.api import problems
 
 LOG = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ STATUS: tuple[tuple[type[errors.IronboundError], int], ...] = (
     (errors.Forbidden, 403),
     (errors.NotFound, 404),
     (errors.NotAcceptable, 406),
+    (problems.UnsupportedMediaType, 415),
     (errors.Conflict, 409),
     (errors.TemporaryFailure, 503),
     (errors.DriverError, 502),

@@ -54,8 +54,9 @@ def negotiate(ironic_header: str | None, openstack_header: str | None) -> int:
 
     :raises NotAcceptable: the version is malformed or outside what we serve.
     """
+    # As Ironic: the service-neutral header, when it names baremetal, wins.
     requested = ironic_header
-    if requested is None and openstack_header is not None:
+    if openstack_header is not None:
         service, _, value = openstack_header.strip().partition(" ")
         if service.lower() == "baremetal":
             requested = value

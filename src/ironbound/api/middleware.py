@@ -51,7 +51,7 @@ class ApiMiddleware:
             extra.append((mv.HEADER.lower().encode(), mv.version_string(minor).encode()))
             identity = policy.ADMIN
             if scope["path"] not in PUBLIC_PATHS:
-                identity = self.authenticator.authenticate(headers.get("authorization"))
+                identity = await self.authenticator.authenticate(headers.get("authorization"))
                 write = scope["method"] not in ("GET", "HEAD", "OPTIONS")
                 identity.enforce(policy.WRITE if write else policy.READ)
         except errors.IronboundError as exc:

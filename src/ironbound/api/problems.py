@@ -405,3 +405,25 @@ class NoConductorForDriver(errors.NoValidHost):
         "No valid host was found. Reason: No conductor service registered which supports "
         "driver {driver}. Available hardware types: {offered}."
     )
+
+
+# --- authentication ------------------------------------------------------------
+
+
+class CredentialsUncheckable(errors.TemporaryFailure):
+    template = "Credentials cannot be checked right now; the server log says why."
+
+
+# --- the request edge: what a body may be --------------------------------------
+
+
+class IntegerOutOfRange(errors.InvalidParameterValue):
+    template = "The request body has an integer outside the range allowed: {lowest} to {highest}."
+
+
+class UnsupportedMediaType(errors.IronboundError):
+    template = "Unsupported Content-Type '{given}' for the request body; allowed: {allowed}."
+
+
+class BodyTimeout(errors.IronboundError):
+    template = "The request body did not arrive within {timeout:g} s."

@@ -10,6 +10,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import anyio
+from anyio import to_thread
+
 from ironbound import errors
 from ironbound.api import problems
 from ironbound.api.services import ApiServices
@@ -19,34 +22,50 @@ from ironbound.jobspec import JobKind
 _POLL = 0.05
 
 
-def ask(
+async def ask(
     services: ApiServices, node_id: int, kind: JobKind, args: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """The conductor's answer to job `kind` for the node.
+
+    The caller waits on the event loop, not in a thread: each look at the
+    row borrows a threadpool thread only for that transaction, so callers
+    waiting for slow or absent conductors cannot exhaust the pool.
 
     :raises DriverError: the conductor ran the job and it failed (the BMC
         refused, say); the message says why.
     :raises TemporaryFailure: no conductor answered in time.
     :raises NotFound: the node was deleted before a conductor answered.
     """
-    with services.db.write() as session:
-        job_id = jobs.enqueue(session, node_id, kind, args).id
+    job_id = await to_thread.run_sync(_enqueue, services, node_id, kind, args)
     services.signals.work_queued()
     deadline = time.monotonic() + services.conf.conductor.sync_job_timeout
-    while True:
-        with services.db.write() as session:
-            job = jobs.take_result(session, job_id)
-            if job is not None:
-                if job.error is not None:
-                    raise errors.DriverError(reason=job.error)
-                return dict(job.result or {})
-            if not jobs.exists(session, job_id):
-                # Deleting the node deleted its queued jobs: nobody will answer.
-                raise problems.NodeDeletedWhileWaiting()
-            if time.monotonic() >= deadline:
-                jobs.cancel(session, job_id)
-                raise problems.NoConductorAnswered(timeout=services.conf.conductor.sync_job_timeout)
-        services.signals.wait_for_finish(_POLL)
+    while (answer := await to_thread.run_sync(_answer, services, job_id, deadline)) is None:
+        await anyio.sleep(_POLL)
+    return answer
+
+
+def _enqueue(
+    services: ApiServices, node_id: int, kind: JobKind, args: dict[str, Any] | None
+) -> int:
+    with services.db.write() as session:
+        return jobs.enqueue(session, node_id, kind, args).id
+
+
+def _answer(services: ApiServices, job_id: int, deadline: float) -> dict[str, Any] | None:
+    """The job's result, or None while it is still to come; see `ask` for the errors."""
+    with services.db.write() as session:
+        job = jobs.take_result(session, job_id)
+        if job is not None:
+            if job.error is not None:
+                raise errors.DriverError(reason=job.error)
+            return dict(job.result or {})
+        if not jobs.exists(session, job_id):
+            # Deleting the node deleted its queued jobs: nobody will answer.
+            raise problems.NodeDeletedWhileWaiting()
+        if time.monotonic() >= deadline:
+            jobs.cancel(session, job_id)
+            raise problems.NoConductorAnswered(timeout=services.conf.conductor.sync_job_timeout)
+    return None
 
 
 def settle(services: ApiServices, job_id: int) -> None:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from anyio import to_thread
 from fastapi import APIRouter
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ironbound import errors, states
-from ironbound.api import locking, problems, responses, sync_jobs
+from ironbound.api import locking, problems, queries, responses, sync_jobs
 from ironbound.api import microversions as mv
 from ironbound.api.deps import BaseUrl, JsonBody, OptionalJsonBody, Services, Version
 from ironbound.api.routes.nodes import lookup
@@ -31,7 +32,7 @@ router = APIRouter()
 _NOT_IN_MAINTENANCE = frozenset({"active", "rebuild", "provide", "clean", "inspect"})
 
 
-@router.get("/v1/nodes/{ident}/states")
+@router.get("/v1/nodes/{ident}/states", dependencies=[queries.NONE])
 def get_states(ident: str, services: Services, minor: Version) -> Response:
     with services.db.read() as session:
         node = lookup(session, ident, minor)
@@ -125,11 +126,20 @@ def set_raid(ident: str, body: JsonBody, services: Services, minor: Version) -> 
     return Response(status_code=204)
 
 
-@router.get("/v1/nodes/{ident}/validate")
-def validate_node(ident: str, services: Services, minor: Version) -> Response:
+def _node_id(services: ApiServices, ident: str, minor: int) -> int:
     with services.db.read() as session:
-        node_id = lookup(session, ident, minor).id
-    return responses.json(sync_jobs.ask(services, node_id, JobKind.VALIDATE))
+        return lookup(session, ident, minor).id
+
+
+async def _ask(services: ApiServices, ident: str, minor: int, kind: JobKind) -> dict[str, Any]:
+    """The conductor's answer about the node `ident`, awaited off the threadpool (see `ask`)."""
+    node_id = await to_thread.run_sync(_node_id, services, ident, minor)
+    return await sync_jobs.ask(services, node_id, kind)
+
+
+@router.get("/v1/nodes/{ident}/validate", dependencies=[queries.NONE])
+async def validate_node(ident: str, services: Services, minor: Version) -> Response:
+    return responses.json(await _ask(services, ident, minor, JobKind.VALIDATE))
 
 
 def _set_maintenance(
@@ -156,32 +166,29 @@ def maintenance_off(ident: str, services: Services, minor: Version) -> Response:
     return Response(status_code=202)
 
 
-@router.get("/v1/nodes/{ident}/management/boot_device")
-def get_boot_device(ident: str, services: Services, minor: Version) -> Response:
-    with services.db.read() as session:
-        node_id = lookup(session, ident, minor).id
-    return responses.json(sync_jobs.ask(services, node_id, JobKind.GET_BOOT_DEVICE))
+@router.get("/v1/nodes/{ident}/management/boot_device", dependencies=[queries.NONE])
+async def get_boot_device(ident: str, services: Services, minor: Version) -> Response:
+    return responses.json(await _ask(services, ident, minor, JobKind.GET_BOOT_DEVICE))
 
 
-@router.get("/v1/nodes/{ident}/management/boot_device/supported")
-def supported_boot_devices(ident: str, services: Services, minor: Version) -> Response:
-    with services.db.read() as session:
-        node_id = lookup(session, ident, minor).id
-    return responses.json(sync_jobs.ask(services, node_id, JobKind.SUPPORTED_BOOT_DEVICES))
+@router.get("/v1/nodes/{ident}/management/boot_device/supported", dependencies=[queries.NONE])
+async def supported_boot_devices(ident: str, services: Services, minor: Version) -> Response:
+    return responses.json(await _ask(services, ident, minor, JobKind.SUPPORTED_BOOT_DEVICES))
 
 
 @router.put("/v1/nodes/{ident}/management/boot_device", status_code=204)
-def set_boot_device(ident: str, body: JsonBody, services: Services, minor: Version) -> Response:
+async def set_boot_device(
+    ident: str, body: JsonBody, services: Services, minor: Version
+) -> Response:
     request = actions.read(actions.BootDeviceRequest, body, minor)
     device, persistent = request.boot_device, request.persistent
-    with services.db.read() as session:
-        node_id = lookup(session, ident, minor).id
-    supported = sync_jobs.ask(services, node_id, JobKind.SUPPORTED_BOOT_DEVICES)[
+    node_id = await to_thread.run_sync(_node_id, services, ident, minor)
+    supported = (await sync_jobs.ask(services, node_id, JobKind.SUPPORTED_BOOT_DEVICES))[
         "supported_boot_devices"
     ]
     if device not in supported:
         raise problems.UnsupportedBootDevice(device=device, supported=supported)
-    sync_jobs.ask(
+    await sync_jobs.ask(
         services,
         node_id,
         JobKind.SET_BOOT_DEVICE,
