@@ -13,31 +13,14 @@ from fastapi import Depends, Request
 from ironbound.api import problems
 from ironbound.api.policy import Identity
 from ironbound.api.services import ApiServices
+from ironbound.db import limits
 
-#: Deeper documents are refused: the response encoder (orjson) stops at 255
-#: levels and the database's JSON encoder at Python's recursion limit, so a
-#: deeper body would be stored, or half-processed, and then fail with a 500.
-_MAX_DEPTH = 100
 #: What a body must say it is; parameters (charset) may follow.
 _MEDIA_TYPE = "application/json"
 #: The integers orjson reads as such; past them it returns a float, losing digits.
 _LOWEST, _HIGHEST = -(2**63), 2**64 - 1
 #: Any integer out of that range has this many digits; bodies without them skip the check.
 _LONG_NUMBER = re.compile(rb"[0-9]{19}")
-
-
-def _too_deep(document: Any) -> bool:
-    level = [document]
-    for _ in range(_MAX_DEPTH):
-        level = [
-            child
-            for item in level
-            if isinstance(item, dict | list)
-            for child in (item.values() if isinstance(item, dict) else item)
-        ]
-        if not level:
-            return False
-    return True
 
 
 def _version(request: Request) -> int:
@@ -80,8 +63,9 @@ async def _optional_json_body(request: Request) -> Any:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise problems.BodyNotJson(reason=exc) from exc
-    if _too_deep(document):
-        raise problems.BodyTooDeep(depth=_MAX_DEPTH)
+    # Deeper documents could not be stored (db/limits says why): refuse them unread.
+    if limits.depth(document) > limits.MAX_DEPTH:
+        raise problems.BodyTooDeep(depth=limits.MAX_DEPTH)
     if _LONG_NUMBER.search(raw):
         # Read again, rarely, only to find integers that orjson turned into floats.
         json.loads(raw, parse_int=_integer)
