@@ -243,6 +243,13 @@ class PatchNotList(errors.InvalidParameterValue):
     template = "A PATCH body must be a non-empty JSON array of patch operations."
 
 
+class TooManyPatchOperations(errors.InvalidParameterValue):
+    template = (
+        "A PATCH may have at most {limit} operations; this one has {count}. "
+        "Send the changes in several requests."
+    )
+
+
 class PatchOperationNotObject(errors.InvalidParameterValue):
     template = "Patch operation {op!r} is not an object."
 
