@@ -363,6 +363,13 @@ class InterfaceUpdateRefused(_Names, errors.InvalidState):
     lists = ("allowed",)
 
 
+class RecordChangedDuringUpdate(errors.Conflict):
+    template = (
+        "The {what} changed while this update was worked out, {attempts} times in a row; "
+        "please retry."
+    )
+
+
 class NodeDeleteRefused(errors.InvalidState):
     template = (
         'Can not delete node "{node}" while it is in provision state "{state}". Valid '
