@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 from ironbound.api import patch
 from ironbound.api.services import ApiServices
 from ironbound.db import nodes
-from ironbound.db.models import Port
-from tests.api.helpers import add, create_node, error, ok
+from ironbound.db.models import Port, VolumeTarget
+from tests.api.helpers import add, create_node, create_target, error, ok, power
 
 Hook = Callable[[], None]
 
@@ -82,4 +82,23 @@ def test_a_port_changed_meanwhile_is_patched_again(
 
     during_apply.append(write)
     extra = ok(client.patch(f"/v1/ports/{port}", json=[add("/extra/mine", 1)]))["extra"]
+    assert extra == {"meanwhile": True, "mine": 1}
+
+
+def test_a_volume_target_changed_meanwhile_is_patched_again(
+    client: TestClient, services: ApiServices, during_apply: list[Hook]
+) -> None:
+    node = create_node(client)["uuid"]
+    power(client, node, "power off")
+    target = create_target(client, node)["uuid"]
+
+    def write() -> None:
+        with services.db.write() as session:
+            row = session.get(VolumeTarget, 1)
+            assert row is not None and row.uuid == target
+            row.extra = {"meanwhile": True}
+
+    during_apply.append(write)
+    url = f"/v1/volume/targets/{target}"
+    extra = ok(client.patch(url, json=[add("/extra/mine", 1)]))["extra"]
     assert extra == {"meanwhile": True, "mine": 1}
