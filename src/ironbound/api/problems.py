@@ -229,6 +229,13 @@ class InvalidAuthMethod(errors.InvalidParameterValue):
     template = "properties.auth_method must be 'CHAP' or 'None', got {method!r}."
 
 
+class AuthMethodNull(errors.InvalidParameterValue):
+    template = (
+        "properties.auth_method cannot be null: give the string 'CHAP' or 'None', "
+        "or leave auth_method out for no authentication."
+    )
+
+
 class MutualChapIncomplete(errors.InvalidParameterValue):
     template = (
         "Mutual CHAP needs both reverse_auth_username and reverse_auth_password, "

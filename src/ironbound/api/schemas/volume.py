@@ -197,3 +197,6 @@ def check_target(doc: TargetDocument) -> None:
         _check_fibre_channel(doc.properties)
     else:
         _check_iscsi(doc.properties)
+    # Whatever the volume type: the storage interface reads it as a string.
+    if "auth_method" in doc.properties and doc.properties["auth_method"] is None:
+        raise problems.AuthMethodNull()
