@@ -236,6 +236,13 @@ class AuthMethodNull(errors.InvalidParameterValue):
     )
 
 
+class CredentialNotScriptable(errors.InvalidParameterValue):
+    template = (
+        "{where} must be 1-255 printable ASCII characters without spaces or any of "
+        "{unsafe} (iPXE scripts cannot quote them)."
+    )
+
+
 class MutualChapIncomplete(errors.InvalidParameterValue):
     template = (
         "Mutual CHAP needs both reverse_auth_username and reverse_auth_password, "
