@@ -16,7 +16,6 @@ from tests.api.helpers import (
     error,
     iscsi_properties,
     ok,
-    power,
     remove,
     replace,
 )
@@ -54,11 +53,9 @@ def test_an_element_moved_and_changed_must_give_its_secret_again(
 
 
 def test_a_target_property_list_keeps_its_secrets_with_their_elements(
-    client: TestClient, services: ApiServices
+    client: TestClient, services: ApiServices, off_node: str
 ) -> None:
-    node = create_node(client)["uuid"]
-    power(client, node, "power off")
-    target = create_target(client, node, properties=iscsi_properties(paths=CREDS))["uuid"]
+    target = create_target(client, off_node, properties=iscsi_properties(paths=CREDS))["uuid"]
     ok(client.patch(f"/v1/volume/targets/{target}", json=[remove("/properties/paths/0")]))
     with services.db.read() as session:
         row = session.get(VolumeTarget, 1)

@@ -16,9 +16,10 @@ from fastapi.testclient import TestClient
 
 from ironbound.api import patch
 from ironbound.api.services import ApiServices
-from ironbound.db import nodes
-from ironbound.db.models import Port, VolumeTarget
-from tests.api.helpers import add, create_node, create_target, error, ok, power
+from ironbound.db import queries
+from ironbound.db.base import Base
+from ironbound.db.models import Node, Port, VolumeConnector, VolumeTarget
+from tests.api.helpers import add, create_connector, create_node, create_target, error, ok, power
 
 Hook = Callable[[], None]
 
@@ -38,67 +39,69 @@ def during_apply(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Hook]]:
     yield hooks
 
 
-def _touch_node(services: ApiServices, uuid: str, key: str) -> Hook:
+def _touch(services: ApiServices, model: type[Base], uuid: str, key: str) -> Hook:
+    """Another writer's change to the record's extra."""
+
     def write() -> None:
         with services.db.write() as session:
-            node = nodes.get_by_uuid(session, uuid)
-            node.extra = {**node.extra, key: True}
+            row: Any = queries.by_uuid(session, model, uuid)
+            row.extra = {**row.extra, key: True}
 
     return write
 
 
-def test_a_change_made_meanwhile_is_kept_and_the_patch_redone(
-    client: TestClient, services: ApiServices, during_apply: list[Hook]
+def _node(client: TestClient) -> str:
+    return str(create_node(client)["uuid"])
+
+
+def _port(client: TestClient) -> str:
+    body = {"node_uuid": _node(client), "address": "52:54:00:aa:bb:02"}
+    return str(ok(client.post("/v1/ports", json=body), 201)["uuid"])
+
+
+def _off_node(client: TestClient) -> str:
+    node = _node(client)
+    power(client, node, "power off")
+    return node
+
+
+def _connector(client: TestClient) -> str:
+    return str(create_connector(client, _off_node(client))["uuid"])
+
+
+def _target(client: TestClient) -> str:
+    return str(create_target(client, _off_node(client))["uuid"])
+
+
+@pytest.mark.parametrize(
+    ("collection", "model", "make"),
+    [
+        ("nodes", Node, _node),
+        ("ports", Port, _port),
+        ("volume/connectors", VolumeConnector, _connector),
+        ("volume/targets", VolumeTarget, _target),
+    ],
+)
+def test_a_record_changed_meanwhile_is_kept_and_the_patch_redone(
+    client: TestClient,
+    services: ApiServices,
+    during_apply: list[Hook],
+    collection: str,
+    model: type[Base],
+    make: Callable[[TestClient], str],
 ) -> None:
-    node = create_node(client)["uuid"]
-    during_apply.append(_touch_node(services, node, "meanwhile"))
-    extra = ok(client.patch(f"/v1/nodes/{node}", json=[add("/extra/mine", 1)]))["extra"]
+    uuid = make(client)
+    during_apply.append(_touch(services, model, uuid, "meanwhile"))
+    url = f"/v1/{collection}/{uuid}"
+    extra = ok(client.patch(url, json=[add("/extra/mine", 1)]))["extra"]
     assert extra == {"meanwhile": True, "mine": 1}
 
 
 def test_a_node_that_keeps_changing_is_a_conflict(
     client: TestClient, services: ApiServices, during_apply: list[Hook]
 ) -> None:
-    node = create_node(client)["uuid"]
-    during_apply.extend(_touch_node(services, node, f"k{i}") for i in range(10))
+    node = _node(client)
+    during_apply.extend(_touch(services, Node, node, f"k{i}") for i in range(10))
     message = error(client.patch(f"/v1/nodes/{node}", json=[add("/extra/mine", 1)]), 409)
     assert "changed while this update was worked out" in message
     assert "mine" not in ok(client.get(f"/v1/nodes/{node}"))["extra"]
-
-
-def test_a_port_changed_meanwhile_is_patched_again(
-    client: TestClient, services: ApiServices, during_apply: list[Hook]
-) -> None:
-    node = create_node(client)["uuid"]
-    port = ok(
-        client.post("/v1/ports", json={"node_uuid": node, "address": "52:54:00:aa:bb:02"}), 201
-    )["uuid"]
-
-    def write() -> None:
-        with services.db.write() as session:
-            row = session.get(Port, 1)
-            assert row is not None and row.uuid == port
-            row.extra = {"meanwhile": True}
-
-    during_apply.append(write)
-    extra = ok(client.patch(f"/v1/ports/{port}", json=[add("/extra/mine", 1)]))["extra"]
-    assert extra == {"meanwhile": True, "mine": 1}
-
-
-def test_a_volume_target_changed_meanwhile_is_patched_again(
-    client: TestClient, services: ApiServices, during_apply: list[Hook]
-) -> None:
-    node = create_node(client)["uuid"]
-    power(client, node, "power off")
-    target = create_target(client, node)["uuid"]
-
-    def write() -> None:
-        with services.db.write() as session:
-            row = session.get(VolumeTarget, 1)
-            assert row is not None and row.uuid == target
-            row.extra = {"meanwhile": True}
-
-    during_apply.append(write)
-    url = f"/v1/volume/targets/{target}"
-    extra = ok(client.patch(url, json=[add("/extra/mine", 1)]))["extra"]
-    assert extra == {"meanwhile": True, "mine": 1}
