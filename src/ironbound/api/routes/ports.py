@@ -132,8 +132,8 @@ def _placed(session: Session, doc: PortDocument, mac: str, own_id: int | None) -
 def create_port(
     body: JsonBody, services: Services, minor: Version, base_url: BaseUrl, identity: CurrentIdentity
 ) -> Response:
+    doc, mac = _parsed(body, minor)
     with services.db.write() as session:
-        doc, mac = _parsed(body, minor)
         node = _placed(session, doc, mac, None)
         port_uuid = doc.uuid or str(uuidlib.uuid4())
         if subresources.unique_violation(session, PORTS, None, uuid=port_uuid):

@@ -220,8 +220,8 @@ def create_connector(
     body: JsonBody, services: Services, minor: Version, base_url: BaseUrl, identity: CurrentIdentity
 ) -> Response:
     _need_volume_api(minor)
+    doc, connector_id = _parsed_connector(body)
     with services.db.write() as session:
-        doc, connector_id = _parsed_connector(body)
         node = _placed_connector(session, doc, connector_id, None)
         row = VolumeConnector(
             uuid=_check_new_uuid(
@@ -277,9 +277,10 @@ def create_target(
     body: JsonBody, services: Services, minor: Version, base_url: BaseUrl, identity: CurrentIdentity
 ) -> Response:
     _need_volume_api(minor)
+    # Checked, split and sealed before the write transaction, as updates are.
+    parsed = _parsed_target(services, body, None, None)
+    doc = parsed.doc
     with services.db.write() as session:
-        parsed = _parsed_target(services, body, None, None)
-        doc = parsed.doc
         node = _placed_target(session, doc, None)
         row = VolumeTarget(
             uuid=_check_new_uuid(
