@@ -18,6 +18,7 @@ import base64
 import copy
 import os
 import re
+from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -108,29 +109,38 @@ def _unescape(part: str) -> str:
     return part.replace("~1", "/").replace("~0", "~")
 
 
+def _key(element: Any) -> bytes:
+    """A hashable stand-in for a JSON value: equal for equal documents, whatever their key order."""
+    return orjson.dumps(element, option=orjson.OPT_SORT_KEYS)
+
+
 def _match_elements(new: list[Any], old: list[Any]) -> dict[int, int]:
     """Where each element of a masked list stood before the change, when that can be told.
 
     An element equal to an old one is that one (its own index first): so a
     removal or an insertion moves secrets with their elements. An element
     equal to none was edited; it is the old element at its index only while
-    the list kept its length (nothing moved).
+    the list kept its length (nothing moved). Linear in the lists' size: the
+    list is whatever a client sent, up to a whole stored document.
     """
-    mapping: dict[int, int] = {}
-    for index, element in enumerate(new):
-        if index < len(old) and old[index] == element:
-            mapping[index] = index
-    for index, element in enumerate(new):
-        if index not in mapping:
-            taken = set(mapping.values())
-            same = (j for j, before in enumerate(old) if j not in taken and before == element)
-            found = next(same, None)
-            if found is not None:
-                mapping[index] = found
+    mapping = {i: i for i, element in enumerate(new) if i < len(old) and old[i] == element}
+    taken = set(mapping.values())
+    unmatched = [i for i in range(len(new)) if i not in mapping]
+    if unmatched:
+        places: dict[bytes, deque[int]] = {}
+        for j, before in enumerate(old):
+            if j not in taken:
+                places.setdefault(_key(before), deque()).append(j)
+        for index in unmatched:
+            same = places.get(_key(new[index]))
+            if same:
+                mapping[index] = same.popleft()
+                taken.add(mapping[index])
     if len(new) == len(old):
         for index in range(len(new)):
-            if index not in mapping and index not in mapping.values():
+            if index not in mapping and index not in taken:
                 mapping[index] = index
+                taken.add(index)
     return mapping
 
 

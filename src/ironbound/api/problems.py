@@ -229,6 +229,20 @@ class InvalidAuthMethod(errors.InvalidParameterValue):
     template = "properties.auth_method must be 'CHAP' or 'None', got {method!r}."
 
 
+class AuthMethodNull(errors.InvalidParameterValue):
+    template = (
+        "properties.auth_method cannot be null: give the string 'CHAP' or 'None', "
+        "or leave auth_method out for no authentication."
+    )
+
+
+class CredentialNotScriptable(errors.InvalidParameterValue):
+    template = (
+        "{where} must be 1-255 printable ASCII characters without spaces or any of "
+        "{unsafe} (iPXE scripts cannot quote them)."
+    )
+
+
 class MutualChapIncomplete(errors.InvalidParameterValue):
     template = (
         "Mutual CHAP needs both reverse_auth_username and reverse_auth_password, "
@@ -241,6 +255,13 @@ class MutualChapIncomplete(errors.InvalidParameterValue):
 
 class PatchNotList(errors.InvalidParameterValue):
     template = "A PATCH body must be a non-empty JSON array of patch operations."
+
+
+class TooManyPatchOperations(errors.InvalidParameterValue):
+    template = (
+        "A PATCH may have at most {limit} operations; this one has {count}. "
+        "Send the changes in several requests."
+    )
 
 
 class PatchOperationNotObject(errors.InvalidParameterValue):
@@ -354,6 +375,13 @@ class InterfaceUpdateRefused(_Names, errors.InvalidState):
         "states or in maintenance mode. Current state is '{state}'."
     )
     lists = ("allowed",)
+
+
+class RecordChangedDuringUpdate(errors.Conflict):
+    template = (
+        "The {what} changed while this update was worked out, {attempts} times in a row; "
+        "please retry."
+    )
 
 
 class NodeDeleteRefused(errors.InvalidState):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid as uuidlib
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ironbound import errors, sensitive, states
-from ironbound.api import driver_checks, listing, locking, patch, problems, responses
+from ironbound.api import driver_checks, listing, locking, optimistic, patch, problems, responses
 from ironbound.api import microversions as mv
 from ironbound.api.deps import BaseUrl, Call, CurrentCall, JsonBody, Services, Version
 from ironbound.api.schemas.common import check_node_name, check_uuid, validate
@@ -183,61 +184,86 @@ def create_node(body: JsonBody, services: Services, minor: Version, base_url: Ba
     return responses.json(document, status=201, location=f"{base_url}/v1/nodes/{node.uuid}")
 
 
+@dataclass(frozen=True)
+class _Seen:
+    """A node as a PATCH reads it: its document, hidden fields and sealed secrets."""
+
+    before: dict[str, Any]
+    #: Fields newer than the request's microversion: not in `before`, kept as they are.
+    hidden: dict[str, Any]
+    driver_secrets: str | None
+    instance_secrets: str | None
+
+
+@dataclass(frozen=True)
+class _Change:
+    doc: NodeDocument
+    #: Columns to store: the masked mappings, and the secrets sealed anew if they changed.
+    fields: dict[str, Any]
+
+
 @router.patch("/v1/nodes/{ident}")
 def update_node(
     ident: str, body: JsonBody, services: Services, minor: Version, base_url: BaseUrl
 ) -> Response:
     updatable = [name for name, since in _UPDATABLE.items() if since <= minor]
     patch.reject_newer_fields(body, _UPDATABLE, minor)
+    names = view.NODES.fields.detail(minor)
 
-    def change(session: Session, node: Node) -> dict[str, Any]:
-        before = view.render(node, view.NODES.fields.detail(minor), minor, base_url)
-        after = patch.apply(before, body, updatable=updatable, required=("driver",))
+    def current(session: Session, node: Node) -> _Seen:
+        before = view.render(node, names, minor, base_url)
+        hidden = {k: getattr(node, k) for k in _UPDATABLE if k not in before}
+        return _Seen(before, hidden, node.driver_secrets, node.instance_secrets)
+
+    def work(seen: _Seen) -> _Change:
+        after = patch.apply(seen.before, body, updatable=updatable, required=("driver",))
         candidate = {k: after[k] for k in NodeDocument.model_fields if k in after and k != "uuid"}
         # Fields newer than this microversion are not in the document the
         # patch applied to; they keep their values (a PATCH at 1.1 must not
         # erase the node's name or resource_class).
-        candidate.update({k: getattr(node, k) for k in _UPDATABLE if k not in before})
+        candidate.update(seen.hidden)
         doc: NodeDocument = validate(NodeDocument, candidate, "node")
-        _apply_update(services, session, node, before, doc, minor)
-        session.flush()
-        return view.render(node, view.NODES.fields.detail(minor), minor, base_url)
+        if doc.name is not None and doc.name != {**seen.before, **seen.hidden}["name"]:
+            check_node_name(doc.name, minor)
+        return _Change(doc, _secret_fields(services, seen, doc))
 
-    document = locking.with_free_node(services, lambda s: lookup(s, ident, minor), change)
+    def write(session: Session, node: Node, change: _Change) -> dict[str, Any]:
+        _check_unique(session, node, change.doc)
+        _apply_interfaces(services, node, change.doc, minor)
+        fields = {
+            "name": change.doc.name,
+            "driver": change.doc.driver,
+            "instance_uuid": change.doc.instance_uuid,
+            "properties": change.doc.properties,
+            "extra": change.doc.extra,
+            "resource_class": change.doc.resource_class,
+            **change.fields,
+        }
+        nodes.apply_fields(node, {k: v for k, v in fields.items() if getattr(node, k) != v})
+        session.flush()
+        return view.render(node, names, minor, base_url)
+
+    document = optimistic.update(
+        services, lambda s: lookup(s, ident, minor), current, work, write, "node"
+    )
     return responses.json(document)
 
 
-def _apply_update(
-    services: ApiServices,
-    session: Session,
-    node: Node,
-    before: dict[str, Any],
-    doc: NodeDocument,
-    minor: int,
-) -> None:
-    if doc.name is not None and doc.name != node.name:
-        check_node_name(doc.name, minor)
-    _check_unique(session, node, doc)
-    _apply_interfaces(services, node, doc, minor)
-    old_driver_secrets = services.box.open(node.driver_secrets)
-    driver_info, driver_secrets = sensitive.split(doc.driver_info, old_driver_secrets)
-    old_instance_secrets = services.box.open(node.instance_secrets)
-    instance_info, instance_secrets = sensitive.split(doc.instance_info, old_instance_secrets)
-    fields: dict[str, Any] = {
-        "name": doc.name,
-        "driver": doc.driver,
-        "driver_info": driver_info,
-        "instance_info": instance_info,
-        "instance_uuid": doc.instance_uuid,
-        "properties": doc.properties,
-        "extra": doc.extra,
-        "resource_class": doc.resource_class,
-    }
-    if driver_secrets != old_driver_secrets:
-        fields["driver_secrets"] = services.box.seal(driver_secrets)
-    if instance_secrets != old_instance_secrets:
-        fields["instance_secrets"] = services.box.seal(instance_secrets)
-    nodes.apply_fields(node, {k: v for k, v in fields.items() if getattr(node, k) != v})
+def _secret_fields(services: ApiServices, seen: _Seen, doc: NodeDocument) -> dict[str, Any]:
+    """driver_info and instance_info masked, and their secrets sealed again if they changed.
+
+    The stored masked mapping goes to `split` so a kept secret follows its list element.
+    """
+    fields: dict[str, Any] = {}
+    for info, sealed_column, sealed in (
+        ("driver_info", "driver_secrets", seen.driver_secrets),
+        ("instance_info", "instance_secrets", seen.instance_secrets),
+    ):
+        old = services.box.open(sealed)
+        fields[info], found = sensitive.split(getattr(doc, info), old, seen.before[info])
+        if found != old:
+            fields[sealed_column] = services.box.seal(found)
+    return fields
 
 
 def _apply_interfaces(services: ApiServices, node: Node, doc: NodeDocument, minor: int) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ironbound import errors, states
-from ironbound.api import listing, locking, patch, problems, responses, subresources
+from ironbound.api import listing, locking, optimistic, patch, problems, responses, subresources
 from ironbound.api import microversions as mv
 from ironbound.api.deps import (
     BaseUrl,
@@ -109,27 +109,32 @@ def show_port(ident: str, call: CurrentCall) -> Response:
     return subresources.show(call, PORTS, ident)
 
 
-def _checked(
-    session: Session, body: Any, own_id: int | None, minor: int
-) -> tuple[PortDocument, Node, str]:
+def _parsed(body: Any, minor: int) -> tuple[PortDocument, str]:
+    """The port document and its normalised MAC: the checks that need no database."""
     if isinstance(body, dict):
         listing.reject_newer(sorted(body), PORTS.fields.since, minor)
     doc: PortDocument = validate(PortDocument, body, "port")
     mac = normalize_mac(doc.address)
     if mac is None:
         raise problems.NotAMacAddress(value=doc.address)
+    return doc, mac
+
+
+def _placed(session: Session, doc: PortDocument, mac: str, own_id: int | None) -> Node:
+    """The port's node, once its MAC is known to be free."""
     node = subresources.body_node(session, doc.node_uuid)
     if subresources.unique_violation(session, PORTS, own_id, address=mac):
         raise errors.MACAlreadyExists(mac=mac)
-    return doc, node, mac
+    return node
 
 
 @router.post("/v1/ports", status_code=201)
 def create_port(
     body: JsonBody, services: Services, minor: Version, base_url: BaseUrl, identity: CurrentIdentity
 ) -> Response:
+    doc, mac = _parsed(body, minor)
     with services.db.write() as session:
-        doc, node, mac = _checked(session, body, None, minor)
+        node = _placed(session, doc, mac, None)
         port_uuid = doc.uuid or str(uuidlib.uuid4())
         if subresources.unique_violation(session, PORTS, None, uuid=port_uuid):
             raise errors.PortAlreadyExists(uuid=port_uuid)
@@ -164,16 +169,21 @@ def update_port(ident: str, body: JsonBody, call: CurrentCall) -> Response:
         if PORTS.fields.since[f] <= minor
     ]
     patch.reject_newer_fields(body, PORTS.fields.since, minor)
+    names = PORTS.fields.detail(minor)
 
-    def change(session: Session, node: Node) -> dict[str, Any]:
+    def current(session: Session, node: Node) -> dict[str, Any]:
+        row = subresources.get(session, PORTS, ident)
+        return subresources.render(PORTS, row, node.uuid, names, base_url, identity)
+
+    def work(before: dict[str, Any]) -> tuple[PortDocument, str]:
+        after = patch.apply(before, body, updatable=updatable)
+        return _parsed({k: after[k] for k in updatable if k in after}, minor)
+
+    def write(session: Session, node: Node, parsed: tuple[PortDocument, str]) -> dict[str, Any]:
+        doc, mac = parsed
         row = subresources.get(session, PORTS, ident)
         assert isinstance(row, Port)
-        names = PORTS.fields.detail(minor)
-        before = subresources.render(PORTS, row, node.uuid, names, base_url, identity)
-        after = patch.apply(before, body, updatable=updatable)
-        doc, new_node, mac = _checked(
-            session, {k: after[k] for k in updatable if k in after}, row.id, minor
-        )
+        new_node = _placed(session, doc, mac, row.id)
         if mac != row.address or new_node.id != row.node_id:
             _refuse_when_deployed(node, "change the address or node of")
         row.address, row.node_id, row.extra = mac, new_node.id, doc.extra
@@ -187,7 +197,7 @@ def update_port(ident: str, body: JsonBody, call: CurrentCall) -> Response:
         return subresources.render(PORTS, row, new_node.uuid, names, base_url, identity)
 
     return responses.json(
-        locking.with_free_node(services, subresources.owner(PORTS, ident), change)
+        optimistic.update(services, subresources.owner(PORTS, ident), current, work, write, "port")
     )
 
 

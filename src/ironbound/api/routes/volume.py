@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid as uuidlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter
@@ -11,7 +12,17 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ironbound import errors, sensitive, states
-from ironbound.api import links, listing, locking, patch, policy, problems, responses, subresources
+from ironbound.api import (
+    links,
+    listing,
+    locking,
+    optimistic,
+    patch,
+    policy,
+    problems,
+    responses,
+    subresources,
+)
 from ironbound.api import microversions as mv
 from ironbound.api.deps import (
     BaseUrl,
@@ -154,17 +165,25 @@ _register_lists("targets")
 # --- connectors -------------------------------------------------------------
 
 
-def _checked_connector(
-    session: Session, body: Any, own_id: int | None
-) -> tuple[ConnectorDocument, Node, str]:
+_ParsedConnector = tuple[ConnectorDocument, str]
+
+
+def _parsed_connector(body: Any) -> _ParsedConnector:
+    """The connector document and its normalised id: the checks that need no database."""
     doc: ConnectorDocument = validate(ConnectorDocument, body, "volume connector")
-    connector_id = check_connector(doc)
+    return doc, check_connector(doc)
+
+
+def _placed_connector(
+    session: Session, doc: ConnectorDocument, connector_id: str, own_id: int | None
+) -> Node:
+    """The connector's node, once its type and id are known to be free."""
     node = subresources.body_node(session, doc.node_uuid)
     if subresources.unique_violation(
         session, CONNECTORS, own_id, type=doc.type, connector_id=connector_id
     ):
         raise errors.VolumeConnectorTypeAndIdAlreadyExists(type=doc.type, connector_id=connector_id)
-    return doc, node, connector_id
+    return node
 
 
 def _created(
@@ -201,8 +220,9 @@ def create_connector(
     body: JsonBody, services: Services, minor: Version, base_url: BaseUrl, identity: CurrentIdentity
 ) -> Response:
     _need_volume_api(minor)
+    doc, connector_id = _parsed_connector(body)
     with services.db.write() as session:
-        doc, node, connector_id = _checked_connector(session, body, None)
+        node = _placed_connector(session, doc, connector_id, None)
         row = VolumeConnector(
             uuid=_check_new_uuid(
                 session, CONNECTORS, doc.uuid, lambda u: errors.VolumeConnectorAlreadyExists(uuid=u)
@@ -220,20 +240,35 @@ def create_connector(
 # --- targets ----------------------------------------------------------------
 
 
-def _checked_target(
-    services: ApiServices, session: Session, body: Any, row: VolumeTarget | None
-) -> tuple[TargetDocument, Node, dict[str, Any], str | None]:
+@dataclass(frozen=True)
+class _ParsedTarget:
+    doc: TargetDocument
+    masked: dict[str, Any]
+    sealed: str | None
+
+
+def _parsed_target(
+    services: ApiServices, body: Any, sealed: str | None, masked: dict[str, Any] | None
+) -> _ParsedTarget:
+    """The target document, its properties checked and their secrets split and sealed.
+
+    `sealed` and `masked` are what the target stored before (none on create):
+    a kept secret follows its list element.
+    """
     doc: TargetDocument = validate(TargetDocument, body, "volume target")
     check_target(doc)
+    properties, found = sensitive.split(doc.properties, services.box.open(sealed), masked)
+    return _ParsedTarget(doc, properties, services.box.seal(found))
+
+
+def _placed_target(session: Session, doc: TargetDocument, own_id: int | None) -> Node:
+    """The target's node, once its boot_index is known to be free there."""
     node = subresources.body_node(session, doc.node_uuid)
-    own_id = row.id if row is not None else None
     if subresources.unique_violation(
         session, TARGETS, own_id, node_id=node.id, boot_index=doc.boot_index
     ):
         raise errors.VolumeTargetBootIndexAlreadyExists(boot_index=doc.boot_index)
-    previous = services.box.open(row.secret_properties) if row is not None else {}
-    masked, found = sensitive.split(doc.properties, previous)
-    return doc, node, masked, services.box.seal(found)
+    return node
 
 
 @router.post("/v1/volume/targets", status_code=201)
@@ -242,8 +277,11 @@ def create_target(
     body: JsonBody, services: Services, minor: Version, base_url: BaseUrl, identity: CurrentIdentity
 ) -> Response:
     _need_volume_api(minor)
+    # Checked, split and sealed before the write transaction, as updates are.
+    parsed = _parsed_target(services, body, None, None)
+    doc = parsed.doc
     with services.db.write() as session:
-        doc, node, masked, sealed = _checked_target(services, session, body, None)
+        node = _placed_target(session, doc, None)
         row = VolumeTarget(
             uuid=_check_new_uuid(
                 session, TARGETS, doc.uuid, lambda u: errors.VolumeTargetAlreadyExists(uuid=u)
@@ -252,8 +290,8 @@ def create_target(
             volume_type=doc.volume_type,
             boot_index=doc.boot_index,
             volume_id=doc.volume_id,
-            properties=masked,
-            secret_properties=sealed,
+            properties=parsed.masked,
+            secret_properties=parsed.sealed,
             extra=doc.extra,
         )
         session.add(row)
@@ -282,36 +320,53 @@ def _register_changes(kind: str) -> None:
             call.identity,
         )
         _need_volume_api(minor)
+        names = spec.fields.detail(minor)
 
-        def change(session: Session, node: Node) -> dict[str, Any]:
+        def current(session: Session, node: Node) -> tuple[dict[str, Any], str | None]:
+            """The record as the patch sees it (unredacted), and its sealed secrets."""
             row = subresources.get(session, spec, ident)
             if node.power_state != states.POWER_OFF:
                 raise errors.InvalidStateRequested(
                     action=f"{_ACTION[kind]} update", node=node.uuid, state=node.power_state
                 )
-            names = spec.fields.detail(minor)
             before = subresources.render(spec, row, node.uuid, names, base_url, policy.ADMIN)
+            return before, getattr(row, "secret_properties", None)
+
+        def work(seen: tuple[dict[str, Any], str | None]) -> _ParsedConnector | _ParsedTarget:
+            before, sealed = seen
             after = patch.apply(before, body, updatable=_UPDATABLE[kind])
             if after.get("properties") == REDACTED:
                 # A client writing back the redacted document it was shown
                 # would replace the real properties with the placeholder.
                 raise problems.RedactedPropertiesWritten()
             candidate = {k: after[k] for k in _UPDATABLE[kind] if k in after}
+            if spec is CONNECTORS:
+                return _parsed_connector(candidate)
+            return _parsed_target(services, candidate, sealed, before["properties"])
+
+        def write(
+            session: Session, node: Node, parsed: _ParsedConnector | _ParsedTarget
+        ) -> dict[str, Any]:
+            row = subresources.get(session, spec, ident)
             if isinstance(row, VolumeConnector):
-                cdoc, new_node, connector_id = _checked_connector(session, candidate, row.id)
+                assert not isinstance(parsed, _ParsedTarget)
+                cdoc, connector_id = parsed
+                new_node = _placed_connector(session, cdoc, connector_id, row.id)
                 row.type, row.connector_id, row.extra = cdoc.type, connector_id, cdoc.extra
             else:
-                assert isinstance(row, VolumeTarget)
-                tdoc, new_node, masked, sealed = _checked_target(services, session, candidate, row)
+                assert isinstance(row, VolumeTarget) and isinstance(parsed, _ParsedTarget)
+                tdoc = parsed.doc
+                new_node = _placed_target(session, tdoc, row.id)
                 row.volume_type, row.boot_index = tdoc.volume_type, tdoc.boot_index
                 row.volume_id, row.extra = tdoc.volume_id, tdoc.extra
-                row.properties, row.secret_properties = masked, sealed
+                row.properties, row.secret_properties = parsed.masked, parsed.sealed
             row.node_id = new_node.id
             session.flush()
             return subresources.render(spec, row, new_node.uuid, names, base_url, identity)
 
+        owner = subresources.owner(spec, ident)
         return responses.json(
-            locking.with_free_node(services, subresources.owner(spec, ident), change)
+            optimistic.update(services, owner, current, work, write, _ACTION[kind])
         )
 
     def delete(ident: str, services: Services, minor: Version) -> Response:

@@ -18,6 +18,11 @@ from ironbound import iscsi
 from ironbound.api import problems
 from ironbound.api.schemas.common import JsonObject, StrictModel, UUIDStr
 
+# The SAN plan's own rule for CHAP names and secrets (sanplan has no public
+# name for it yet), so that create, update and validate never disagree.
+from ironbound.sanplan import _SAFE as _SCRIPTABLE
+from ironbound.sanplan import _UNSAFE_CHARS
+
 CONNECTOR_TYPES = ("iqn", "ip", "mac", "wwnn", "wwpn", "port", "portgroup")
 VOLUME_TYPES = ("iscsi", "fibre_channel")
 
@@ -133,6 +138,13 @@ def _text(where: str, value: Any) -> None:
         raise problems.PropertyNotText(where=where)
 
 
+def _credential(where: str, value: Any) -> None:
+    """CHAP names and secrets: refused here, not first when the node is validated."""
+    _text(where, value)
+    if not _SCRIPTABLE.match(value) or any(c in value for c in _UNSAFE_CHARS):
+        raise problems.CredentialNotScriptable(where=where, unsafe=_UNSAFE_CHARS)
+
+
 def _wwn(where: str, value: Any) -> None:
     if not isinstance(value, str) or not _WWN.fullmatch(value):
         raise problems.PropertyNotWwn(where=where)
@@ -142,10 +154,10 @@ _ISCSI_SINGLE = {
     "target_iqn": _name,
     "target_portal": _portal,
     "target_lun": _lun,
-    "auth_username": _text,
-    "auth_password": _text,
-    "reverse_auth_username": _text,
-    "reverse_auth_password": _text,
+    "auth_username": _credential,
+    "auth_password": _credential,
+    "reverse_auth_username": _credential,
+    "reverse_auth_password": _credential,
 }
 _ISCSI_LISTS = {"target_iqns": _name, "target_portals": _portal, "target_luns": _lun}
 
@@ -178,7 +190,10 @@ def _check_iscsi(props: dict[str, Any]) -> None:
         not isinstance(method, str) or method.upper() not in ("CHAP", "NONE")
     ):
         raise problems.InvalidAuthMethod(method=method)
-    reverse = [k for k in ("reverse_auth_username", "reverse_auth_password") if k in props]
+    # A null is no credential, as the SAN plan reads it.
+    reverse = [
+        k for k in ("reverse_auth_username", "reverse_auth_password") if props.get(k) is not None
+    ]
     if reverse and (
         not isinstance(method, str)
         or method.upper() != "CHAP"
@@ -197,3 +212,6 @@ def check_target(doc: TargetDocument) -> None:
         _check_fibre_channel(doc.properties)
     else:
         _check_iscsi(doc.properties)
+    # Whatever the volume type: the storage interface reads it as a string.
+    if "auth_method" in doc.properties and doc.properties["auth_method"] is None:
+        raise problems.AuthMethodNull()
