@@ -27,7 +27,15 @@ FIRST_DRIVE = 0x80
 # iPXE scripts have no quoting: a value with spaces, '$' (setting expansion)
 # or '#' would be cut or rewritten. Printable ASCII without those is safe.
 _SAFE = re.compile(r"^[\x21-\x7e]{1,255}\Z")
-_UNSAFE_CHARS = "$#'\"\\"
+#: Characters an iPXE script cannot quote in a CHAP name or secret.
+UNSCRIPTABLE = "$#'\"\\"
+
+
+def scriptable(text: str) -> bool:
+    """Whether a CHAP name or secret can stand in an iPXE script (the API checks it too)."""
+    return bool(_SAFE.match(text)) and not any(c in text for c in UNSCRIPTABLE)
+
+
 _EFI_PATH = re.compile(r"^\\?([A-Za-z0-9_.-]+\\)*[A-Za-z0-9_.-]+\.[Ee][Ff][Ii]\Z")
 
 
@@ -101,10 +109,10 @@ def _credential(target: TargetInfo, key: str) -> str | None:
     if value is None:
         return None
     text = secret_value(value)
-    if not _SAFE.match(text) or any(c in text for c in _UNSAFE_CHARS):
+    if not scriptable(text):
         raise PlanError(
             f"volume target {target.uuid}: {key} must be 1-255 printable ASCII characters "
-            f"without spaces or any of {_UNSAFE_CHARS} (iPXE scripts cannot quote them)"
+            f"without spaces or any of {UNSCRIPTABLE} (iPXE scripts cannot quote them)"
         )
     return text
 

@@ -20,8 +20,7 @@ from ironbound.api.schemas.common import JsonObject, StrictModel, UUIDStr
 
 # The SAN plan's own rule for CHAP names and secrets (sanplan has no public
 # name for it yet), so that create, update and validate never disagree.
-from ironbound.sanplan import _SAFE as _SCRIPTABLE
-from ironbound.sanplan import _UNSAFE_CHARS
+from ironbound.sanplan import UNSCRIPTABLE, scriptable
 
 CONNECTOR_TYPES = ("iqn", "ip", "mac", "wwnn", "wwpn", "port", "portgroup")
 VOLUME_TYPES = ("iscsi", "fibre_channel")
@@ -141,8 +140,8 @@ def _text(where: str, value: Any) -> None:
 def _credential(where: str, value: Any) -> None:
     """CHAP names and secrets: refused here, not first when the node is validated."""
     _text(where, value)
-    if not _SCRIPTABLE.match(value) or any(c in value for c in _UNSAFE_CHARS):
-        raise problems.CredentialNotScriptable(where=where, unsafe=_UNSAFE_CHARS)
+    if not scriptable(value):
+        raise problems.CredentialNotScriptable(where=where, unsafe=UNSCRIPTABLE)
 
 
 def _wwn(where: str, value: Any) -> None:
