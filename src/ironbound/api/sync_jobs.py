@@ -52,7 +52,15 @@ def _enqueue(
 
 
 def _answer(services: ApiServices, job_id: int, deadline: float) -> dict[str, Any] | None:
-    """The job's result, or None while it is still to come; see `ask` for the errors."""
+    """The job's result, or None while it is still to come; see `ask` for the errors.
+
+    Each look while the job is pending is a read: only the answer (or giving
+    up) takes the write lock, so waiting callers do not queue other writers.
+    """
+    if time.monotonic() < deadline:
+        with services.db.read() as session:
+            if jobs.is_pending(session, job_id):
+                return None
     with services.db.write() as session:
         job = jobs.take_result(session, job_id)
         if job is not None:

@@ -130,6 +130,12 @@ def exists(session: Session, job_id: int) -> bool:
     return session.get(Job, job_id) is not None
 
 
+def is_pending(session: Session, job_id: int) -> bool:
+    """Whether the job is still queued or running (False once finished or gone)."""
+    status = session.scalar(select(Job.status).where(Job.id == job_id))
+    return status in PENDING
+
+
 def has_pending(session: Session, node_id: int, kind: JobKind) -> bool:
     return (
         session.scalar(
