@@ -119,7 +119,9 @@ class Daemon:
         name: str,
         argv: Sequence[str],
         log_path: Path,
+        env: Mapping[str, str] | None = None,
     ) -> None:
+        """env: variables to set on top of this process's environment."""
         self.name = name
         self.log_path = log_path
         log.debug("starting %s: %s", name, " ".join(argv))
@@ -130,6 +132,7 @@ class Daemon:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                env=None if env is None else {**os.environ, **env},
             )
         self.record = ProcessRecord.of(name, self._popen.pid)
 

@@ -1,20 +1,24 @@
-"""The lab's cache: a sushy-tools venv built on Debian's python3 and libvirt's QEMU probe.
+"""The lab's cache: tool venvs (sushy-tools, OpenStack Cinder) and libvirt's QEMU probe.
 
 sushy-tools' libvirt driver needs the libvirt binding, which PyPI only has as source
 (libvirt-python, built against libvirt-dev). Debian's python3-libvirt works out of the
 box, so the emulator runs from a venv made with /usr/bin/python3 and
---system-site-packages. It is created once, when missing, and reused by every lab.
+--system-site-packages. Cinder needs nothing from the system: its venv is made with the
+python that runs the lab (Cinder 29 needs >= 3.11). Each venv is created once, when
+missing, and reused by every lab.
 """
 
 import fcntl
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from ironbound.lab import procs, tools
 from ironbound.lab.errors import LabError, MissingToolError
 
 SUSHY_TOOLS = "sushy-tools==2.2.0"
+CINDER = "cinder==29.0.0"
 _STAMP = "ironbound-requirement.txt"
 
 
@@ -57,3 +61,39 @@ def sushy_emulator(cache_dir: Path) -> Path:
         procs.run([*pip, "install", "--quiet", SUSHY_TOOLS], timeout=600.0)
         stamp.write_text(SUSHY_TOOLS)
     return emulator
+
+
+def _base_python() -> str:
+    """The interpreter behind sys.executable, outside any venv (a venv's python may vanish)."""
+    for candidate in (
+        Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}",
+        Path(sys.base_prefix) / "bin" / "python3",
+    ):
+        if candidate.exists():
+            return str(candidate)
+    return tools.program("python3")
+
+
+def cinder_venv(cache_dir: Path) -> Path:
+    """Path to a venv with OpenStack Cinder, creating it first if needed (takes ~40 s)."""
+    venv = cache_dir / "cinder-venv"
+    stamp = venv / _STAMP
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with (cache_dir / "cinder-venv.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        built = (venv / "bin" / "cinder-volume").exists() and stamp.exists()
+        if built and stamp.read_text() == CINDER:
+            return venv
+        python = _base_python()
+        shutil.rmtree(venv, ignore_errors=True)
+        try:
+            procs.run([python, "-m", "venv", str(venv)])
+        except LabError as exc:
+            raise MissingToolError(
+                f"cannot create a venv with {python} ({exc}): "
+                "apt-get install --no-install-recommends python3-venv"
+            ) from None
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
+        procs.run([*pip, "install", "--quiet", CINDER], timeout=900.0)
+        stamp.write_text(CINDER)
+    return venv
