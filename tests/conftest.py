@@ -28,6 +28,7 @@ from ironbound.conductor.worker import Conductor
 from ironbound.db import migrate
 from ironbound.db.session import Database
 from ironbound.drivers.registry import Registry
+from ironbound.lab.cinder import CinderLab
 from ironbound.lab.state import STATE_FILE
 from ironbound.lab.teardown import stop_lab_dir
 from ironbound.sensitive import SecretBox
@@ -177,6 +178,16 @@ def lab_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def lab_dir(lab_root: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix="t", dir=lab_root))
+
+
+@pytest.fixture(scope="session")
+def cinder_lab(lab_root: Path) -> Iterator[CinderLab]:
+    """One real Cinder (RabbitMQ, tgtd, api, scheduler, volume) for the whole run, on demand."""
+    lab = CinderLab(Path(tempfile.mkdtemp(prefix="c", dir=lab_root)))
+    with lab:
+        print(f"\ncinder lab started in {lab.timings['total']:.1f} s: {lab.timings}")
+        yield lab
+    print(f"\ncinder lab stopped in {lab.timings['stop']:.1f} s")
 
 
 @pytest.fixture(scope="session", autouse=True)

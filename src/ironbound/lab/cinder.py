@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import shlex
+import sqlite3
 import stat
 import time
 import urllib.error
@@ -104,19 +105,32 @@ class CinderLab:
         """Cinder's tgtd as seen from the host, e.g. '127.0.0.1:41234'."""
         return self.tgt.host_portals[0]
 
-    def block_storage(self) -> Any:
-        """An openstacksdk block-storage proxy sending the noauth token on every request."""
+    def block_storage(self, *, as_service: bool = False) -> Any:
+        """An openstacksdk block-storage proxy sending the noauth token on every request.
+
+        as_service adds `X-Service-Roles: service`, which noauth Cinder takes as a service
+        token's roles (keystonemiddleware would set it). Only a service may delete an
+        attachment that has an instance_uuid and connection_info: for anyone else Cinder
+        asks Nova first, and without a Nova that is a 500.
+        """
         from keystoneauth1 import noauth, session  # noqa: PLC0415 - test-only dependencies
         from openstack import connection  # noqa: PLC0415
 
+        headers = {"X-Auth-Token": self.token}
+        if as_service:
+            headers["X-Service-Roles"] = "service"
         sess = session.Session(
-            auth=noauth.NoAuth(endpoint=self.endpoint),
-            additional_headers={"X-Auth-Token": self.token},
+            auth=noauth.NoAuth(endpoint=self.endpoint), additional_headers=headers
         )
         return connection.Connection(session=sess).block_storage
 
-    def request(self, method: str, path: str, body: object = None) -> Any:
-        """A raw API call (path below /v3), returning the decoded JSON answer or None."""
+    def request(
+        self, method: str, path: str, body: object = None, *, microversion: str = "3.0"
+    ) -> Any:
+        """A raw API call (path below /v3), returning the decoded JSON answer or None.
+
+        The attachments API needs microversion 3.27 or later.
+        """
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(  # noqa: S310 - http://127.0.0.1 only
             f"{self.endpoint}{path}",
@@ -126,7 +140,7 @@ class CinderLab:
                 "X-Auth-Token": self.token,
                 "Content-Type": "application/json",
                 "Accept": "application/json",
-                "OpenStack-API-Version": "volume 3.0",
+                "OpenStack-API-Version": f"volume {microversion}",
             },
         )
         with urllib.request.urlopen(req, timeout=30.0) as answer:  # noqa: S310
@@ -320,7 +334,7 @@ enabled_backends = {BACKEND}
 default_volume_type = __DEFAULT__
 
 [database]
-connection = sqlite:///{state / "cinder.sqlite"}
+connection = sqlite:///{state / "cinder.sqlite"}?timeout=30
 
 [oslo_concurrency]
 lock_path = {state / "locks"}
@@ -367,6 +381,10 @@ file_volumes_dir = {self.workdir / "volumes"}
             timeout=120.0,
             env={**os.environ, **self._env},
         )
+        # Three processes share the file: WAL lets readers and a writer overlap, where the
+        # default rollback journal answers "database is locked" under light load.
+        with contextlib.closing(sqlite3.connect(self.workdir / "cinder" / "cinder.sqlite")) as db:
+            db.execute("PRAGMA journal_mode=WAL")
         self.timings["db sync"] = round(time.monotonic() - started, 2)
         for name in _SERVICES:
             self._daemon(name, [str(bin_dir / name), "--config-file", str(conf)], self._env)

@@ -5,6 +5,8 @@ capability probe), the socat bridges from the guests' gateway to the host, and
 sushy-emulator. stop() undoes whatever started, newest first, by PID, and also after a
 failed start. Guests see fixed addresses: the boot server at http://10.0.2.2:8080 and
 the iSCSI portals at 10.0.2.2:3260 (and :3261 for a second, multipath portal).
+forward() bridges one more port after the start (by convention 3262 for a CinderLab's
+portal: CinderLab(portal_address="10.0.2.2", portal_port=GUEST_CINDER_PORTAL_PORT)).
 """
 
 import contextlib
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 
 GUEST_HTTP_PORT = 8080
 GUEST_PORTAL_PORTS = (3260, 3261)
+GUEST_CINDER_PORTAL_PORT = 3262
 _PROGRAMS = (
     "unshare", "nsenter", "sleep", "ip", "mount", "libvirtd", "virsh",
     "qemu-system-x86_64", "tgtd", "tgtadm", "socat",
@@ -66,6 +69,7 @@ class Lab:
         self._tgt: TgtServer | None = None
         self._libvirtd: PrivateLibvirtd | None = None
         self._bmc: RedfishBmc | None = None
+        self._bridges: Bridges | None = None
         self._state: LabState | None = None
 
     # -- what tests and the demo use ------------------------------------------------
@@ -97,6 +101,21 @@ class Lab:
         if not self.portals:
             raise LabError("the lab is not started")
         return self.portals[0]
+
+    def forward(self, name: str, guest_port: int, host_port: int) -> str:
+        """Let guests reach 127.0.0.1:host_port at 10.0.2.2:guest_port; returns the latter.
+
+        For services started after the lab, e.g. a CinderLab's portal on guest port 3262.
+        """
+        if self._bridges is None:
+            raise LabError("the lab is not started")
+        known = set(self._bridges.records)
+        try:
+            return self._bridges.add(name, guest_port, host_port)
+        finally:
+            for record in self._bridges.records:
+                if record not in known:
+                    self._track(record)
 
     def add_machine(
         self,
@@ -208,7 +227,7 @@ class Lab:
             libvirtd.start(namespace)
             self._track(libvirtd.record)
         with self._phase("bridges"):
-            bridges = Bridges(self.workdir / "sockets", logs, namespace)
+            bridges = self._bridges = Bridges(self.workdir / "sockets", logs, namespace)
             self._stops.callback(bridges.stop)
             try:
                 bridges.add("http", GUEST_HTTP_PORT, self.boot_server_port)
@@ -262,6 +281,7 @@ class Lab:
             log.exception("lab: stopping failed")
             error = exc
         self._tgt = self._libvirtd = self._bmc = None
+        self._bridges = None
         self.portals = []
         if self._state is not None:
             self._state.processes = []

@@ -73,7 +73,6 @@ class TgtServer:
         self._daemon: procs.Daemon | None = None
         self._targets: dict[str, _Target] = {}
         self._accounts: dict[str, str] = {}
-        self._next_tid = 1
 
     @property
     def host_portals(self) -> list[str]:
@@ -110,15 +109,19 @@ class TgtServer:
         except KeyError:
             raise LabError(f"no target {iqn} on this tgtd") from None
 
+    def _free_tid(self) -> int:
+        """One above the highest tid tgtd shows: others (Cinder's tgt-admin) may add targets."""
+        shown = [int(tid) for tid in _TARGET_LINE.findall(self.show())]
+        return max(shown, default=0) + 1
+
     def add_target(self, iqn: str, backing_file: Path, *, lun: int = 1) -> int:
         """Create a target with one LUN; returns its tid. Nobody may log in until allowed."""
         if not _IQN.fullmatch(iqn):
             raise LabError(f"{iqn!r} is not an iSCSI qualified name")
         if iqn in self._targets:
             raise LabError(f"target {iqn} already exists")
-        tid = self._next_tid
+        tid = self._free_tid()
         self._control("--mode", "target", "--op", "new", "--tid", str(tid), "--targetname", iqn)
-        self._next_tid += 1
         self._targets[iqn] = _Target(tid, iqn)
         self.add_lun(iqn, lun, backing_file)
         return tid
