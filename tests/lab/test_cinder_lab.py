@@ -7,14 +7,16 @@ what Ironbound's cinder storage interface has to handle.
 import os
 import subprocess
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 from openstack import exceptions
 
-from ironbound.lab import tools
+from ironbound.lab import procs, tools
 from ironbound.lab.cinder import CinderLab
-from ironbound.lab.errors import MissingToolError
+from ironbound.lab.errors import LabError, MissingToolError
+from ironbound.lab.state import LabState
 
 from .conftest import TIMINGS
 
@@ -192,3 +194,24 @@ def test_only_a_service_may_delete_an_instance_attachment(cinder: CinderLab) -> 
     assert without_instance.connection_info["target_iqn"].endswith(volume_id)
     user.delete_attachment(without_instance)
     cinder.wait_volume_status(volume_id, "available", timeout=30)
+
+
+def test_a_failed_start_stops_what_already_runs(
+    lab_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[procs.ProcessRecord] = []
+
+    def broken_cinder(self: CinderLab) -> None:
+        state = LabState.load(self.workdir)
+        assert state is not None
+        started.extend(state.processes)
+        raise LabError("cinder-api would not start")
+
+    monkeypatch.setattr(CinderLab, "_start_cinder", broken_cinder)
+    with pytest.raises(LabError, match="would not start"):
+        CinderLab(lab_dir).start()
+    assert {record.name for record in started} == {"epmd", "rabbitmq", "tgtd"}
+    assert not [record for record in started if record.alive()]
+    state = LabState.load(lab_dir)
+    assert state is not None
+    assert state.processes == []

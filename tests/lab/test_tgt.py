@@ -105,3 +105,21 @@ def test_removed_target_disappears_and_accounts_are_global(tgt: TgtServer, lab_d
     )
     assert IQN not in listing
     assert second in listing
+
+
+def test_a_new_target_takes_a_tid_nobody_else_uses(tgt: TgtServer, lab_dir: Path) -> None:
+    """Targets made behind the server's back (as Cinder's tgt-admin does) keep their tid."""
+    disk = images.build_data_disk(lab_dir / "data.img", "DATA")
+    foreign = "iqn.2026-11.test.lab:foreign"
+    subprocess.run(
+        [tools.program("tgtadm"), "-C", str(tgt.control_port), "--lld", "iscsi",
+         "--mode", "target", "--op", "new", "--tid", "7", "--targetname", foreign],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    assert tgt.add_target(IQN, disk) == 8
+    tgt.remove_target(IQN)
+    assert tgt.add_target(IQN, disk) == 8
+    shown = tgt.show()
+    assert f"Target 7: {foreign}" in shown
+    assert f"Target 8: {IQN}" in shown
