@@ -105,6 +105,21 @@ class CinderLab:
         """Cinder's tgtd as seen from the host, e.g. '127.0.0.1:41234'."""
         return self.tgt.host_portals[0]
 
+    def facts(self) -> dict[str, object]:
+        """What a client needs, as JSON-able data."""
+        return {
+            "workdir": str(self.workdir),
+            "endpoint": self.endpoint,
+            "token": self.token,
+            "host_portal": self.host_portal,
+            "reported_portal": f"{self.portal_address or ports.LOOPBACK}:"
+            f"{self.portal_port or self.host_portal_port}",
+            "tgt_control_port": self.tgt.control_port,
+            "amqp_port": self.amqp_port,
+            "logs": str(self.logs),
+            "start_timings_s": self.timings,
+        }
+
     def block_storage(self, *, as_service: bool = False) -> Any:
         """An openstacksdk block-storage proxy sending the noauth token on every request.
 
@@ -218,6 +233,9 @@ class CinderLab:
             self._stop_all()
             raise
         self.timings["total"] = round(time.monotonic() - started, 2)
+        if self._state is not None:
+            self._state.facts = self.facts()
+            self._state.save(self.workdir)
         log.info("cinder lab: started in %.1f s %s", self.timings["total"], self.timings)
         return self
 

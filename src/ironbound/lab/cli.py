@@ -1,4 +1,4 @@
-"""`ironbound lab up|down|status`: run the lab for a demo or by hand."""
+"""`ironbound lab up|cinder|down|status`: run the lab (or its OpenStack Cinder) by hand."""
 
 import argparse
 import json
@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from types import FrameType
 
+from ironbound.lab.cinder import CinderLab
 from ironbound.lab.environment import Lab
 from ironbound.lab.errors import LabError
 from ironbound.lab.machines import Firmware
@@ -50,6 +51,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--single-portal", action="store_true", help="no second iSCSI portal")
     up.add_argument("--cache-dir", type=Path, help="where the sushy-tools venv and probe live")
+    cinder = commands.add_parser(
+        "cinder", help="start a real OpenStack Cinder, print its facts, run until signalled"
+    )
+    cinder.add_argument("dir", type=Path, help="its work directory")
+    cinder.add_argument("--portal-address", help="portal address Cinder reports (127.0.0.1)")
+    cinder.add_argument("--portal-port", type=int, help="portal port Cinder reports (tgtd's)")
+    cinder.add_argument("--cache-dir", type=Path, help="where the Cinder venv lives")
     for name, text in (("down", "stop a lab started in DIR"), ("status", "show a lab's state")):
         command = commands.add_parser(name, help=text)
         command.add_argument("dir", type=Path, help="the lab's work directory")
@@ -91,6 +99,24 @@ def _up(args: argparse.Namespace) -> int:
         return 0
 
 
+def _cinder(args: argparse.Namespace) -> int:
+    signal.signal(signal.SIGINT, _stop_on_signal)
+    signal.signal(signal.SIGTERM, _stop_on_signal)
+    lab = CinderLab(
+        args.dir,
+        cache_dir=args.cache_dir,
+        portal_address=args.portal_address,
+        portal_port=args.portal_port,
+    )
+    try:
+        with lab:
+            print(json.dumps(lab.facts(), indent=2), flush=True)
+            while True:
+                signal.pause()
+    except KeyboardInterrupt:
+        return 0
+
+
 def _status(workdir: Path) -> int:
     state = LabState.load(workdir)
     if state is None:
@@ -114,6 +140,8 @@ def lab_main(argv: list[str]) -> int:
     try:
         if args.command == "up":
             return _up(args)
+        if args.command == "cinder":
+            return _cinder(args)
         if args.command == "down":
             stop_lab_dir(args.dir.resolve())
             print(f"lab in {args.dir} stopped")
