@@ -107,6 +107,11 @@ def test_attach_exports_a_chap_target_and_detach_removes_it(cinder: CinderLab) -
     listed = cinder.request("GET", f"/attachments?volume_id={volume_id}", microversion="3.71")
     assert [(a["id"], a["status"]) for a in listed["attachments"]] == [(attachment.id, "attached")]
     assert listed["attachments"][0]["instance"] == instance
+    # as project "admin", like the raw calls: keystoneauth's noauth plugin would send "notused"
+    assert [a.id for a in bs.attachments(volume_id=volume_id)] == [attachment.id]
+    fetched = bs.get_attachment(attachment.id)
+    assert (fetched.status, fetched.instance) == ("attached", instance)
+    assert fetched.connection_info["target_iqn"] == iqn
 
     bs.delete_attachment(attachment)
     cinder.wait_volume_status(volume_id, "available", timeout=30)

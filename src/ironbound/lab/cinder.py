@@ -128,14 +128,17 @@ class CinderLab:
         attachment that has an instance_uuid and connection_info: for anyone else Cinder
         asks Nova first, and without a Nova that is a 500.
         """
-        from keystoneauth1 import noauth, session  # noqa: PLC0415 - test-only dependencies
+        from keystoneauth1 import session, token_endpoint  # noqa: PLC0415 - test-only deps
         from openstack import connection  # noqa: PLC0415
 
+        # Not keystoneauth's noauth plugin: its own "notused" token would replace ours on
+        # authenticated requests (Cinder would see user and project "notused"). The header
+        # also goes on version discovery, which keystoneauth sends unauthenticated.
         headers = {"X-Auth-Token": self.token}
         if as_service:
             headers["X-Service-Roles"] = "service"
         sess = session.Session(
-            auth=noauth.NoAuth(endpoint=self.endpoint), additional_headers=headers
+            auth=token_endpoint.Token(self.endpoint, self.token), additional_headers=headers
         )
         return connection.Connection(session=sess).block_storage
 
