@@ -3,6 +3,9 @@
 Timings (Redfish power-on to marker) are printed in the "lab timings" summary section.
 """
 
+import socket
+import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,10 +14,11 @@ import pytest
 import sushy
 from sushy.auth import BasicAuth
 
-from ironbound.lab import images
+from ironbound.lab import images, tools
 from ironbound.lab.console import BootFailedError, ConsoleMatch
 from ironbound.lab.environment import Lab
 from ironbound.lab.machines import Machine
+from ironbound.lab.state import LabState
 
 from .conftest import TIMINGS, BootServer
 
@@ -179,3 +183,31 @@ def test_a_wrong_chap_secret_fails_visibly_on_the_console(
     with pytest.raises(BootFailedError, match="Could not open SAN device"):
         _power_on(redfish, machine, "MUST-NOT-BOOT")
     _power_off(redfish, machine)
+
+
+def test_forward_bridges_one_more_guest_port_after_the_start(lab: Lab) -> None:
+    """As for a CinderLab's portal: guests reach a host service started after the lab."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+
+        def greet() -> None:
+            conn, _ = server.accept()
+            with conn:
+                conn.sendall(b"HELLO-FROM-HOST\n")
+
+        thread = threading.Thread(target=greet, daemon=True)
+        thread.start()
+        assert lab.forward("extra", 3262, server.getsockname()[1]) == "10.0.2.2:3262"
+        state = LabState.load(lab.workdir)
+        assert state is not None
+        names = [record.name for record in state.processes]
+        assert {"bridge-extra-host", "bridge-extra-netns"} <= set(names)
+        holder = next(record for record in state.processes if record.name == "netns-holder")
+        done = subprocess.run(
+            [tools.program("nsenter"), "-t", str(holder.pid), "-n",
+             tools.program("socat"), "-u", "TCP:127.0.0.1:3262", "-"],
+            capture_output=True,
+            timeout=15,
+            check=False,
+        )  # fmt: skip
+        thread.join(timeout=5)
+    assert done.stdout == b"HELLO-FROM-HOST\n", done.stderr

@@ -351,6 +351,12 @@ state_path = {state}
 log_dir = {self.logs}
 debug = true
 graceful_shutdown_timeout = 1
+# The scheduler learns the backend's pool from the volume service's stats: have them sent
+# every few seconds (default 60), so a missed first report does not stall the start.
+periodic_interval = 5
+periodic_fuzzy_delay = 0
+backend_stats_polling_interval = 5
+scheduler_driver_init_wait_time = 10
 enabled_backends = {BACKEND}
 default_volume_type = __DEFAULT__
 
