@@ -28,7 +28,9 @@ from ironbound.conductor.worker import Conductor
 from ironbound.db import migrate
 from ironbound.db.session import Database
 from ironbound.drivers.registry import Registry
+from ironbound.lab.bridges import GATEWAY
 from ironbound.lab.cinder import CinderLab
+from ironbound.lab.environment import GUEST_CINDER_PORTAL_PORT
 from ironbound.lab.state import STATE_FILE
 from ironbound.lab.teardown import stop_lab_dir
 from ironbound.sensitive import SecretBox
@@ -183,7 +185,12 @@ def lab_dir(lab_root: Path) -> Path:
 @pytest.fixture(scope="session")
 def cinder_lab(lab_root: Path) -> Iterator[CinderLab]:
     """One real Cinder (RabbitMQ, tgtd, api, scheduler, volume) for the whole run, on demand."""
-    lab = CinderLab(Path(tempfile.mkdtemp(prefix="c", dir=lab_root)))
+    # Cinder reports its portal as lab machines reach it (the e2e test forwards the port).
+    lab = CinderLab(
+        Path(tempfile.mkdtemp(prefix="c", dir=lab_root)),
+        portal_address=GATEWAY,
+        portal_port=GUEST_CINDER_PORTAL_PORT,
+    )
     with lab:
         print(f"\ncinder lab started in {lab.timings['total']:.1f} s: {lab.timings}")
         yield lab

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
 
+from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg, generator
 
 INTERFACE_TYPES: tuple[str, ...] = (
@@ -207,6 +208,15 @@ _CONDUCTOR_OPTS: list[cfg.Opt] = [
         help="Seconds between power state syncs with the BMCs; 0 disables the sync.",
     ),
     cfg.FloatOpt(
+        "sync_storage_interval",
+        default=300.0,
+        min=0.0,
+        help="Seconds between comparisons of the volume attachments recorded for active nodes "
+        "with their storage service's own (Cinder's); a difference is shown on the node, as "
+        "last_error and an event, and never repaired behind the operator's back. 0 disables "
+        "the comparison.",
+    ),
+    cfg.FloatOpt(
         "power_state_change_timeout",
         default=60.0,
         min=1.0,
@@ -307,6 +317,50 @@ _REDFISH_OPTS: list[cfg.Opt] = [
 ]
 
 
+# Ironic's own [cinder] options; keystoneauth adds the auth, session (timeout,
+# TLS) and adapter (endpoint_override, region_name, ...) options to the group.
+_CINDER_OPTS: list[cfg.Opt] = [
+    cfg.IntOpt(
+        "retries",
+        default=3,
+        min=0,
+        help="How many times a request to Cinder is retried when the connection to it fails.",
+    ),
+    cfg.IntOpt(
+        "action_retries",
+        default=3,
+        min=0,
+        help="How many times a failed attach, detach or attachment delete is retried before "
+        "the deploy or undeploy fails.",
+    ),
+    cfg.FloatOpt(
+        "action_retry_interval",
+        default=5.0,
+        min=0.0,
+        help="Seconds between those retries.",
+    ),
+    cfg.FloatOpt(
+        "default_timeout",
+        default=60.0,
+        min=1.0,
+        help="Seconds a single request to Cinder may take when [cinder]timeout (keystoneauth's "
+        "session option) is not set, so that a hung Cinder never holds a node forever.",
+    ),
+]
+
+_CINDER_SERVICE_TYPE = "volumev3"
+
+
+def _cinder_library_opts() -> list[cfg.Opt]:
+    """keystoneauth's options for the [cinder] group, as Ironic offers them."""
+    return (
+        ks_loading.get_session_conf_options()
+        + ks_loading.get_auth_common_conf_options()
+        + ks_loading.get_auth_plugin_conf_options("password")
+        + ks_loading.get_adapter_conf_options()
+    )
+
+
 def register_opts(conf: cfg.ConfigOpts) -> None:
     """Register every Ironbound option on `conf`."""
     conf.register_opts(_DEFAULT_OPTS)
@@ -318,6 +372,11 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(_SECRETS_OPTS, group="secrets")
     conf.register_opts(_FAKE_OPTS, group="fake")
     conf.register_opts(_REDFISH_OPTS, group="redfish")
+    conf.register_opts(_CINDER_OPTS, group="cinder")
+    ks_loading.register_session_conf_options(conf, "cinder")
+    ks_loading.register_auth_conf_options(conf, "cinder")
+    ks_loading.register_adapter_conf_options(conf, "cinder")
+    conf.set_default("service_type", _CINDER_SERVICE_TYPE, group="cinder")
 
 
 def load(
@@ -380,6 +439,7 @@ def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
         ("secrets", _SECRETS_OPTS),
         ("fake", _FAKE_OPTS),
         ("redfish", _REDFISH_OPTS),
+        ("cinder", _CINDER_OPTS + _cinder_library_opts()),
     ]
 
 

@@ -61,6 +61,8 @@ class JobKind(StrEnum):
     CALLBACK_TIMEOUT = "callback_timeout"
     POWER = "power"
     SYNC_POWER = "sync_power"
+    SYNC_STORAGE = "sync_storage"
+    RELEASE_STORAGE = "release_storage", False, False, True
     SET_BOOT_DEVICE = "set_boot_device", False, False, True
     GET_BOOT_DEVICE = "get_boot_device", False, True, True
     SUPPORTED_BOOT_DEVICES = "supported_boot_devices", False, True, True

@@ -36,6 +36,12 @@ def is_true(value: Any) -> bool:
     return str(value).strip().lower() in {"1", "t", "true", "on", "y", "yes"}
 
 
+#: driver_internal_info key where a storage interface records the attachments it
+#: made (target uuid -> what it needs to undo them); a node that has it must be
+#: detached before it is deleted.
+VOLUME_ATTACHMENTS = "volume_attachments"
+
+
 @dataclass(frozen=True)
 class NodeInfo:
     """The node as a driver sees it; secrets in driver_info are `Secret`s."""
@@ -53,6 +59,9 @@ class NodeInfo:
     power_state: str | None
     maintenance: bool
     interfaces: Mapping[str, str]
+    #: The instance the node runs for (Nova's server), if one is associated.
+    instance_uuid: str | None = None
+    last_error: str | None = None
 
     @property
     def capabilities(self) -> dict[str, str]:

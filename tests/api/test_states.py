@@ -496,7 +496,10 @@ def test_validate_storage_without_an_iqn_connector(client: TestClient, node: str
         "type must be valid for iSCSI (iqn).",
     }
     create_connector(client, node, "iqn", IQN)
-    assert ok(client.get(f"{url}/validate"))["storage"] == {"result": True, "reason": None}
+    # Past the connector checks, validate asks Cinder about the volume (none is configured).
+    storage = ok(client.get(f"{url}/validate"))["storage"]
+    assert storage["result"] is False
+    assert "[cinder]auth_type is not set" in storage["reason"]
 
 
 def test_validate_ipxe_without_a_port(client: TestClient) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from tests.serving import Server
 
-IQN = "iqn.2010-10.org.openstack.node1"
-
 
 def _walk_to_active_and_back(server: Server, node: str) -> None:
     for verb, timeout, state in (
@@ -17,35 +15,6 @@ def _walk_to_active_and_back(server: Server, node: str) -> None:
         server.baremetal(f"node {verb} --wait {timeout} {node}")
         shown = server.json(f"node show {node} --fields provision_state")
         assert shown["provision_state"] == state
-
-
-def test_cinder_storage_path(server: Server) -> None:
-    node = server.json("node create --driver fake-hardware --name bfv-node-1")
-    assert node["provision_state"] == "enroll"
-    assert node["storage_interface"] == "noop"
-    server.baremetal("node set --storage-interface cinder bfv-node-1")
-    server.baremetal("node set --property capabilities=iscsi_boot:True bfv-node-1")
-    shown = server.json("node show bfv-node-1")
-    assert shown["storage_interface"] == "cinder"
-    assert shown["properties"] == {"capabilities": "iscsi_boot:True"}
-    uuid = node["uuid"]
-    connector = server.json(
-        f"volume connector create --node {uuid} --type iqn --connector-id {IQN}"
-    )
-    assert (connector["type"], connector["connector_id"]) == ("iqn", IQN)
-    # The guide's own spelling, --volume, works through argparse's prefix matching.
-    target = server.json(
-        f"volume target create --node {uuid} --type iscsi --boot-index 0 "
-        "--volume 04452fd5-fd5e-4d15-b4d3-1e9c27d3cbd1"
-    )
-    assert target["boot_index"] == 0 and target["volume_type"] == "iscsi"
-    validation = {row["Interface"]: row for row in server.json("node validate bfv-node-1")}
-    assert validation["storage"]["Result"] is True, validation["storage"]
-    assert {"boot", "deploy", "power", "management", "storage"} <= set(validation)
-    _walk_to_active_and_back(server, "bfv-node-1")
-    # The fake deploy interface touches no storage (as Ironic's): records stay.
-    assert len(server.json(f"volume target list --node {uuid}")) == 1
-    assert len(server.json(f"volume connector list --node {uuid}")) == 1
 
 
 def test_external_storage_path(server: Server) -> None:

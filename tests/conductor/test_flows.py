@@ -65,16 +65,15 @@ def _power_is(client: TestClient, uuid: str, expected: str) -> Callable[[], bool
     return reached
 
 
-def test_cinder_deploy_fails_at_attach_with_a_clear_reason(client: TestClient) -> None:
+def test_cinder_deploy_without_a_cinder_fails_with_a_clear_reason(client: TestClient) -> None:
     uuid = _node(client, storage="cinder")
     client.put(f"/v1/nodes/{uuid}/states/provision", json={"target": "active"})
     wait_until(
         lambda: _state(client, uuid)["provision_state"] == "deploy failed", what="deploy failed"
     )
     node = _state(client, uuid)
-    assert node["last_error"].startswith("attach volumes failed: Storage operation failed:")
-    assert "use the external storage interface" in node["last_error"].lower()
-    assert node["power_state"] == "power off"
+    assert node["last_error"].startswith("validate failed: storage: Failed to validate cinder")
+    assert "[cinder]auth_type is not set" in node["last_error"]
     # Undeploying it does not get stuck in "error" for want of a Cinder.
     client.put(f"/v1/nodes/{uuid}/states/provision", json={"target": "deleted"})
     wait_for_state(client, uuid, "available")

@@ -11,6 +11,7 @@ the state table set; failure on the table's failure state.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from ironbound import errors, states
@@ -23,13 +24,19 @@ DEPLOY_INTERFACES = ("power", "management", "boot", "deploy", "storage", "networ
 
 
 def _power_off_quietly(task: NodeTask, why: str) -> None:
-    """Best effort after a failure: a half-deployed node should not keep booting."""
-    try:
-        task.power_action(states.POWER_OFF)
-        task.driver.boot.clean_up_instance(task)
-    except Exception as exc:  # the original failure is what the operator needs to see
-        LOG.warning("Could not power off node %s after %s: %s", task.node.uuid, why, exc)
-        task.record(f"could not power off after {why}: {exc}", severity="warning")
+    """Best effort after a failure: a half-deployed node should not keep booting, nor
+    keep its volumes attached (a deploy failed in Cinder must leave no attachment)."""
+    undo: tuple[tuple[str, Callable[[], None]], ...] = (
+        ("power off", lambda: task.power_action(states.POWER_OFF)),
+        ("withdraw the boot script", lambda: task.driver.boot.clean_up_instance(task)),
+        ("detach volumes", lambda: task.driver.storage.detach_volumes(task)),
+    )
+    for what, action in undo:
+        try:
+            action()
+        except Exception as exc:  # the original failure is what the operator needs to see
+            LOG.warning("Could not %s for node %s after %s: %s", what, task.node.uuid, why, exc)
+            task.record(f"could not {what} after {why}: {exc}", severity="warning")
 
 
 def deploy(task: NodeTask, args: dict[str, Any]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ironbound.conductor import deploy, management, power, provision, validation
+from ironbound.conductor import deploy, management, power, provision, storage, validation
 from ironbound.conductor.task import NodeTask
 from ironbound.jobspec import JobKind
 
@@ -23,6 +23,8 @@ FLOWS: Mapping[JobKind, Flow] = {
     JobKind.CALLBACK_TIMEOUT: deploy.callback_timeout,
     JobKind.POWER: power.power,
     JobKind.SYNC_POWER: power.sync,
+    JobKind.SYNC_STORAGE: storage.sync,
+    JobKind.RELEASE_STORAGE: storage.release,
     JobKind.SET_BOOT_DEVICE: management.set_boot_device,
     JobKind.GET_BOOT_DEVICE: management.get_boot_device,
     JobKind.SUPPORTED_BOOT_DEVICES: management.supported_boot_devices,

@@ -109,6 +109,9 @@ class NodeTask:
             nodes.merge_internal_info(session, self.node_id, values)
         self.refresh()
 
+    def set_last_error(self, message: str | None) -> None:
+        self.save(last_error=message)
+
     def set_target_properties(self, target_uuid: str, properties: Mapping[str, Any]) -> None:
         plain = {k: (v.reveal() if isinstance(v, Secret) else v) for k, v in properties.items()}
         masked, found = sensitive.split(plain, {})

@@ -22,6 +22,7 @@ from ironbound.conductor.flows import FLOWS
 from ironbound.conductor.task import NodeTask
 from ironbound.db import conductors, jobs, nodes
 from ironbound.db.models import Node
+from ironbound.drivers.base import RECONCILES
 from ironbound.jobspec import SYNCHRONOUS_KINDS, JobKind
 
 LOG = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class Conductor:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._last_power_sync = time.monotonic()
+        self._last_storage_sync = time.monotonic()
 
     # --- life cycle -----------------------------------------------------------
 
@@ -179,6 +181,7 @@ class Conductor:
                 self._take_over_dead,
                 self._expire_callbacks,
                 self._sync_power_states,
+                self._sync_storage,
             ):
                 try:
                     duty()
@@ -235,6 +238,23 @@ class Conductor:
             for node_id in nodes.idle_with_real_power(session):
                 if not jobs.has_pending(session, node_id, JobKind.SYNC_POWER):
                     jobs.enqueue(session, node_id, JobKind.SYNC_POWER)
+        self.ctx.signals.work_queued()
+
+    def _sync_storage(self) -> None:
+        """Every [conductor]sync_storage_interval: queue an attachment check per active node
+        whose storage interface can compare its attachments with the storage service."""
+        every = self.ctx.conf.conductor.sync_storage_interval
+        now = time.monotonic()
+        if not every or now - self._last_storage_sync < every:
+            return
+        self._last_storage_sync = now
+        names = self.ctx.registry.enabled_with("storage", RECONCILES)
+        if not names:
+            return
+        with self.ctx.db.write() as session:
+            for node_id in nodes.idle_active_with_storage(session, names):
+                if not jobs.has_pending(session, node_id, JobKind.SYNC_STORAGE):
+                    jobs.enqueue(session, node_id, JobKind.SYNC_STORAGE)
         self.ctx.signals.work_queued()
 
     def _expire_callbacks(self) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid as uuidlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Row, exists, select, update
@@ -179,6 +179,20 @@ def idle_with_real_power(session: Session) -> list[int]:
                 Node.maintenance.is_(False),
                 Node.power_interface != "fake",
                 Node.provision_state.in_(states.STABLE_STATES | {states.DEPLOYWAIT}),
+            )
+        )
+    )
+
+
+def idle_active_with_storage(session: Session, storage_interfaces: Sequence[str]) -> list[int]:
+    """Active nodes, unlocked and not in maintenance, that use one of `storage_interfaces`."""
+    return list(
+        session.scalars(
+            select(Node.id).where(
+                Node.reservation.is_(None),
+                Node.maintenance.is_(False),
+                Node.provision_state == states.ACTIVE,
+                Node.storage_interface.in_(storage_interfaces),
             )
         )
     )

@@ -44,6 +44,8 @@ def load(session: Session, node_id: int, box: SecretBox) -> records.NodeSnapshot
         power_state=row.power_state,
         maintenance=row.maintenance,
         interfaces={iface: getattr(row, f"{iface}_interface") or "" for iface in INTERFACE_TYPES},
+        instance_uuid=row.instance_uuid,
+        last_error=row.last_error,
     )
     ports = [
         records.PortInfo(uuid=p.uuid, address=p.address, pxe_enabled=p.pxe_enabled, extra=p.extra)

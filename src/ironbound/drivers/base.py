@@ -37,6 +37,9 @@ SAFE = "safe"
 # Capabilities a boot interface may declare.
 ISCSI_VOLUME_BOOT = "iscsi_volume_boot"
 BOOT_EVENTS = "boot_events"  # the booting node reports back; deploys wait for it
+# Capabilities a storage interface may declare.
+ATTACH_FILLS_TARGETS = "attach_fills_targets"  # targets get their connection data at attach
+RECONCILES = "reconciles"  # compares its attachments with the storage's (see reconcile)
 
 
 class Driver(Protocol):
@@ -75,6 +78,9 @@ class Task(Protocol):
 
     def set_internal_info(self, **values: Any) -> None:
         """Merge values into driver_internal_info and save; None removes a key."""
+
+    def set_last_error(self, message: str | None) -> None:
+        """Show a problem on the node outside any flow (None clears it)."""
 
     def set_target_properties(self, target_uuid: str, properties: Mapping[str, Any]) -> None:
         """Replace a volume target's properties (e.g. connection data from an attach)."""
@@ -213,6 +219,10 @@ class StorageInterface(BaseInterface):
     @abc.abstractmethod
     def should_write_image(self, task: Task) -> bool:
         """Whether a deploy must write an image (False: the node boots a volume as is)."""
+
+    def reconcile(self, task: Task) -> None:
+        """Compare the attachments recorded for an active node with the storage's own
+        view, and show any difference on the node (never repair it behind the user's back)."""
 
 
 class _NoStepsInterface(BaseInterface):

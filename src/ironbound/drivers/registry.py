@@ -130,6 +130,13 @@ class Registry:
             parts[iface] = self._interface(iface, name)
         return cast(Driver, SimpleNamespace(**parts))
 
+    def enabled_with(self, interface_type: str, capability: str) -> list[str]:
+        """Names of the enabled implementations of `interface_type` that declare `capability`."""
+        names = {n for profile in self.profiles.values() for n in profile.enabled[interface_type]}
+        return sorted(
+            n for n in names if capability in self._interface(interface_type, n).capabilities
+        )
+
     def properties(self, hardware_type: str) -> dict[str, str]:
         """driver_info keys the hardware type's enabled interfaces understand (loads them)."""
         profile = self.profiles.get(hardware_type)

@@ -105,6 +105,17 @@ class CinderLab:
         """Cinder's tgtd as seen from the host, e.g. '127.0.0.1:41234'."""
         return self.tgt.host_portals[0]
 
+    @property
+    def reported_portal(self) -> str:
+        """The portal Cinder puts in connection_info, e.g. '10.0.2.2:3262'."""
+        return (
+            f"{self.portal_address or ports.LOOPBACK}:{self.portal_port or self.host_portal_port}"
+        )
+
+    def backing_file(self, volume_id: str) -> Path:
+        """The sparse file behind a volume (to put a disk image on it, as an upload would)."""
+        return self.workdir / "volumes" / f"volume-{volume_id}"
+
     def facts(self) -> dict[str, object]:
         """What a client needs, as JSON-able data."""
         return {
@@ -112,8 +123,7 @@ class CinderLab:
             "endpoint": self.endpoint,
             "token": self.token,
             "host_portal": self.host_portal,
-            "reported_portal": f"{self.portal_address or ports.LOOPBACK}:"
-            f"{self.portal_port or self.host_portal_port}",
+            "reported_portal": self.reported_portal,
             "tgt_control_port": self.tgt.control_port,
             "amqp_port": self.amqp_port,
             "logs": str(self.logs),
@@ -351,6 +361,10 @@ state_path = {state}
 log_dir = {self.logs}
 debug = true
 graceful_shutdown_timeout = 1
+# One project makes every volume of a whole test run: no quota may stop it at 10.
+quota_volumes = -1
+quota_gigabytes = -1
+quota_snapshots = -1
 # The scheduler learns the backend's pool from the volume service's stats: have them sent
 # every few seconds (default 60), so a missed first report does not stall the start.
 periodic_interval = 5

@@ -6,12 +6,22 @@ import uuid as uuidlib
 from dataclasses import dataclass
 from typing import Any
 
+from anyio import to_thread
 from fastapi import APIRouter
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ironbound import errors, sensitive, states
-from ironbound.api import driver_checks, listing, locking, optimistic, patch, problems, responses
+from ironbound.api import (
+    driver_checks,
+    listing,
+    locking,
+    optimistic,
+    patch,
+    problems,
+    responses,
+    sync_jobs,
+)
 from ironbound.api import microversions as mv
 from ironbound.api.deps import BaseUrl, Call, CurrentCall, JsonBody, Services, Version
 from ironbound.api.schemas.common import check_node_name, check_uuid, validate
@@ -21,6 +31,8 @@ from ironbound.api.views import node as view
 from ironbound.config import INTERFACE_TYPES
 from ironbound.db import nodes, queries
 from ironbound.db.models import Node
+from ironbound.jobspec import JobKind
+from ironbound.records import VOLUME_ATTACHMENTS
 
 router = APIRouter()
 
@@ -291,16 +303,38 @@ def _apply_interfaces(services: ApiServices, node: Node, doc: NodeDocument, mino
         setattr(node, f"{iface}_interface", chosen.get(iface))
 
 
-@router.delete("/v1/nodes/{ident}", status_code=204)
-def delete_node(ident: str, services: Services, minor: Version) -> Response:
+def _check_deletable(node: Node) -> None:
+    if node.provision_state not in states.DELETE_ALLOWED_STATES and not node.maintenance:
+        raise problems.NodeDeleteRefused(
+            node=node.uuid, state=node.provision_state, allowed=states.DELETE_ALLOWED_STATES
+        )
+    if node.instance_uuid is not None and not node.maintenance:
+        raise errors.InstanceAssociated(node=node.uuid, instance_uuid=node.instance_uuid)
+
+
+def _attached(services: ApiServices, ident: str, minor: int) -> int | None:
+    """The node's id when it may be deleted but still holds volume attachments, else None."""
+    with services.db.read() as session:
+        node = lookup(session, ident, minor)
+        _check_deletable(node)
+        return node.id if node.driver_internal_info.get(VOLUME_ATTACHMENTS) else None
+
+
+def _delete(services: ApiServices, ident: str, minor: int) -> None:
     def change(session: Session, node: Node) -> None:
-        if node.provision_state not in states.DELETE_ALLOWED_STATES and not node.maintenance:
-            raise problems.NodeDeleteRefused(
-                node=node.uuid, state=node.provision_state, allowed=states.DELETE_ALLOWED_STATES
-            )
-        if node.instance_uuid is not None and not node.maintenance:
-            raise errors.InstanceAssociated(node=node.uuid, instance_uuid=node.instance_uuid)
+        _check_deletable(node)
         session.delete(node)
 
     locking.with_free_node(services, lambda s: lookup(s, ident, minor), change)
+
+
+@router.delete("/v1/nodes/{ident}", status_code=204)
+async def delete_node(ident: str, services: Services, minor: Version) -> Response:
+    """Delete a node; one that still holds volume attachments (say, deleted in
+    maintenance while active) first has a conductor detach them, so that no
+    attachment outlives its node in Cinder."""
+    attached = await to_thread.run_sync(_attached, services, ident, minor)
+    if attached is not None:
+        await sync_jobs.ask(services, attached, JobKind.RELEASE_STORAGE)
+    await to_thread.run_sync(_delete, services, ident, minor)
     return Response(status_code=204)

@@ -46,6 +46,15 @@ def describe_ipxe_error(errno: str) -> str:
     return f"iPXE error 0x{code}: {meaning}"
 
 
+def _awaits_attach(task: base.Task) -> bool:
+    """The storage interface fills the targets' connection data at attach, and has not yet."""
+    if base.ATTACH_FILLS_TARGETS not in task.driver.storage.capabilities:
+        return False
+    return any(
+        not ({"target_iqn", "target_iqns"} & t.properties.keys()) for t in task.volume_targets
+    )
+
+
 class IPXEBoot(base.BootInterface):
     capabilities = frozenset({base.ISCSI_VOLUME_BOOT, base.BOOT_EVENTS})
 
@@ -61,7 +70,7 @@ class IPXEBoot(base.BootInterface):
                 reason=f"Node {task.node.uuid} does not have any port associated with it "
                 "(with pxe_enabled): the boot server recognises a booting node by its MAC."
             )
-        if not checks.boots_from_volume(task):
+        if not checks.boots_from_volume(task) or _awaits_attach(task):
             return
         try:
             sanplan.build(task.volume_connectors, task.volume_targets)
@@ -76,6 +85,10 @@ class IPXEBoot(base.BootInterface):
                 reason="the ipxe boot interface boots nodes from a volume: the node needs a "
                 "volume target with boot_index 0 and no instance_info/image_source"
             )
+        try:  # checked again: a storage interface that attaches has just filled the targets
+            sanplan.build(task.volume_connectors, task.volume_targets)
+        except sanplan.PlanError as exc:
+            raise errors.BootError(reason=f"the node cannot boot from its volume: {exc}") from exc
         task.issue_boot_token()
         task.set_internal_info(boot_status={"status": "prepared", "detail": "boot script ready"})
         task.record("boot script ready: the node finds it through the boot server by its MAC")

@@ -4,17 +4,20 @@ cinder-volume loads it from its own venv (this directory is put on its PYTHONPAT
 `volume_driver = cinder_file_iscsi.FileISCSIDriver`. Ironbound never imports it. Each
 volume is a sparse file in `file_volumes_dir`; export, CHAP and connection_info come
 from Cinder's unmodified target helper, which writes a target file and runs tgt-admin.
-Snapshots are not supported.
+Snapshots are not supported. For tests of a client's error handling, a volume named
+refuse-attach-* fails to attach in the back end, and one named not-iscsi-* is exported
+over NFS.
 """
 
 import os
 from pathlib import Path
 
-from cinder import exception, interface
 from cinder.volume import driver
 from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_utils import importutils
+
+from cinder import exception, interface
 
 LOG = logging.getLogger(__name__)
 
@@ -23,6 +26,9 @@ file_opts = [
 ]
 
 _GIB = 1024**3
+#: Volumes whose name starts with these fail at attach (see initialize_connection).
+REFUSE_ATTACH = "refuse-attach"
+NOT_ISCSI = "not-iscsi"
 
 
 @interface.volumedriver
@@ -117,6 +123,12 @@ class FileISCSIDriver(driver.VolumeDriver):
         self.target_driver.remove_export(context, volume)
 
     def initialize_connection(self, volume, connector):
+        # Two failures a test can ask for by naming the volume, as real back ends fail.
+        name = volume.display_name or ""
+        if name.startswith(REFUSE_ATTACH):
+            raise exception.VolumeBackendAPIException(data=f"the lab refuses to attach {name}")
+        if name.startswith(NOT_ISCSI):
+            return {"driver_volume_type": "nfs", "data": {"export": "192.0.2.1:/lab", "name": name}}
         return self.target_driver.initialize_connection(volume, connector)
 
     def validate_connector(self, connector):

@@ -83,6 +83,9 @@ class FakeTask:
             else:
                 self.internal_info[key] = value
 
+    def set_last_error(self, message: str | None) -> None:
+        raise AssertionError("the redfish interfaces report through their errors")
+
     def set_target_properties(self, target_uuid: str, properties: Mapping[str, Any]) -> None:
         raise AssertionError("the redfish interfaces touch no volume targets")
 
