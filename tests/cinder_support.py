@@ -1,32 +1,46 @@
-"""Ironbound pointed at the lab's real Cinder: its configuration, and Cinder-side checks."""
+"""Ironbound pointed at the lab's real Cinder: configuration, enrolment, Cinder-side checks."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
+from fastapi.testclient import TestClient
+from keystoneauth1 import loading as ks_loading
+from oslo_config import cfg
+
 from ironbound.lab.cinder import CinderLab
-from tests.serving import Server
-
-#: The portal Cinder reports, as lab machines reach it (the e2e test forwards it).
-GUEST_PORTAL = ("10.0.2.2", 3262)
+from tests.api.helpers import add, create_connector, create_node, ok, patch, provision
 
 
-def cinder_config(lab: CinderLab, *, endpoint: str | None = None) -> str:
-    """[cinder] for a noauth Cinder, quick retries, and a storage check every second."""
+def cinder_config(lab: CinderLab) -> str:
+    """[cinder] for a noauth Cinder as an `ironbound serve` config file (quick retries)."""
     return (
         "[cinder]\n"
         "auth_type = admin_token\n"
-        f"endpoint = {endpoint or lab.endpoint}\n"
+        f"endpoint = {lab.endpoint}\n"
         f"token = {lab.token}\n"
         "action_retries = 1\n"
         "action_retry_interval = 0.2\n"
         "default_timeout = 20\n"
         "[conductor]\n"
-        "sync_storage_interval = 1\n"
-        "heartbeat_interval = 0.5\n"
     )
+
+
+def point_at_cinder(conf: cfg.ConfigOpts, lab: CinderLab, endpoint: str | None = None) -> None:
+    """The same [cinder] settings on an in-process configuration, plus a storage check
+    every second."""
+    conf.register_opts(ks_loading.get_auth_plugin_conf_options("admin_token"), group="cinder")
+    for name, value in (
+        ("auth_type", "admin_token"),
+        ("endpoint", endpoint or lab.endpoint),
+        ("token", lab.token),
+        ("action_retries", 1),
+        ("action_retry_interval", 0.2),
+        ("default_timeout", 20.0),
+    ):
+        conf.set_override(name, value, group="cinder")
+    conf.set_override("sync_storage_interval", 1.0, group="conductor")
+    conf.set_override("heartbeat_interval", 0.5, group="conductor")
 
 
 def attachments(lab: CinderLab, volume_id: str) -> list[dict[str, Any]]:
@@ -37,41 +51,31 @@ def attachments(lab: CinderLab, volume_id: str) -> list[dict[str, Any]]:
     return [a for a in found if a["volume_id"] == volume_id]
 
 
-def wait_node(
-    server: Server,
-    node: str,
-    check: Callable[[dict[str, Any]], bool],
-    what: str,
-    timeout: float = 60.0,
-) -> dict[str, Any]:
-    """Poll the node until `check` holds; fail with the node as last seen."""
-    deadline = time.monotonic() + timeout
-    while True:
-        shown = server.node(node)
-        if check(shown):
-            return shown
-        if time.monotonic() > deadline:
-            raise AssertionError(f"node {node}: no {what} after {timeout} s: {shown}")
-        time.sleep(0.2)
-
-
-def enroll(server: Server, name: str, volume_ids: list[str], initiator: str) -> str:
-    """A fake-hardware node that boots from Cinder volumes through the `direct` deploy.
+def enroll(client: TestClient, volume_ids: list[str], initiator: str) -> str:
+    """An available fake-hardware node that boots from Cinder volumes through `direct`.
 
     The fake boot interface stands in for iPXE (the e2e test boots for real), so
     a deploy attaches in Cinder and lands in active without a machine.
     """
-    node = server.json(f"node create --driver fake-hardware --name {name}")["uuid"]
-    server.baremetal(
-        f"node set {name} --storage-interface cinder --deploy-interface direct "
-        "--boot-interface fake --property capabilities=iscsi_boot:True"
-    )
-    server.baremetal(f"volume connector create --node {node} --type iqn --connector-id {initiator}")
+    node = create_node(
+        client,
+        storage_interface="cinder",
+        deploy_interface="direct",
+        boot_interface="fake",
+    )["uuid"]
+    ok(patch(client, f"/v1/nodes/{node}", add("/properties/capabilities", "iscsi_boot:True")))
+    create_connector(client, node, "iqn", initiator)
     for index, volume_id in enumerate(volume_ids):
-        server.baremetal(
-            f"volume target create --node {node} --type iscsi --boot-index {index} "
-            f"--volume-id {volume_id}"
-        )
-    server.baremetal(f"node manage --wait 60 {name}")
-    server.baremetal(f"node provide --wait 60 {name}")
+        body = {"node_uuid": node, "volume_type": "iscsi", "boot_index": index,
+                "volume_id": volume_id}  # fmt: skip
+        ok(client.post("/v1/volume/targets", json=body), 201)
+    provision(client, node, "manage", "manageable")
+    provision(client, node, "provide", "available")
     return str(node)
+
+
+def targets(client: TestClient, node: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = ok(client.get(f"/v1/nodes/{node}/volume/targets?detail=True"))[
+        "targets"
+    ]
+    return found

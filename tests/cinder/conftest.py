@@ -1,17 +1,15 @@
-"""One `ironbound serve` pointed at the lab's real Cinder, for this package's tests."""
+"""Ironbound in this process (API and conductor), pointed at the lab's real Cinder."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
+from oslo_config import cfg
 
 from ironbound.lab.cinder import CinderLab
-from tests.cinder_support import cinder_config
-from tests.serving import Server, serve
+from tests.cinder_support import point_at_cinder
 
 
-@pytest.fixture(scope="package")
-def server(cinder_lab: CinderLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with serve(tmp_path_factory.mktemp("serve"), cinder_config(cinder_lab)) as running:
-        yield running
+@pytest.fixture
+def conf(conf: cfg.ConfigOpts, cinder_lab: CinderLab) -> cfg.ConfigOpts:
+    point_at_cinder(conf, cinder_lab)
+    return conf
