@@ -39,9 +39,9 @@ _DEFAULT_ENABLED: dict[str, list[str]] = {
     "console": ["no-console", "fake"],
     "deploy": ["fake", "direct"],
     "inspect": ["no-inspect", "fake"],
-    "management": ["fake", "redfish"],
+    "management": ["fake", "redfish", "ipmi"],
     "network": ["noop"],
-    "power": ["fake", "redfish"],
+    "power": ["fake", "redfish", "ipmi"],
     "raid": ["no-raid", "fake"],
     "rescue": ["no-rescue", "fake"],
     "storage": ["cinder", "external", "noop"],
@@ -87,7 +87,7 @@ _DEFAULT_OPTS: list[cfg.Opt] = [
     ),
     cfg.ListOpt(
         "enabled_hardware_types",
-        default=["fake-hardware", "redfish"],
+        default=["fake-hardware", "redfish", "ipmi"],
         help="Hardware types this conductor loads (entry points in ironbound.hardware.types).",
     ),
 ]
@@ -317,6 +317,38 @@ _REDFISH_OPTS: list[cfg.Opt] = [
 ]
 
 
+_IPMI_OPTS: list[cfg.Opt] = [
+    cfg.IntOpt(
+        "connection_attempts",
+        default=3,
+        min=1,
+        help="How many times to try opening an IPMI session with a BMC (a login that gets "
+        "no answer) before giving up. Refused credentials are not retried.",
+    ),
+    cfg.FloatOpt(
+        "retry_interval",
+        default=1.0,
+        min=0.0,
+        help="Seconds between those attempts.",
+    ),
+    cfg.FloatOpt(
+        "command_retry_timeout",
+        default=5.0,
+        min=0.5,
+        help="Seconds pyghmi keeps resending one IPMI request (UDP) that gets no answer, "
+        "with growing waits, before the session counts as lost. A request may take up to "
+        "about twice this long before it fails.",
+    ),
+    cfg.FloatOpt(
+        "power_state_poll_interval",
+        default=1.0,
+        min=0.05,
+        help="Seconds between looks at a node's power state while waiting for a power "
+        "action to take effect.",
+    ),
+]
+
+
 # Ironic's own [cinder] options; keystoneauth adds the auth, session (timeout,
 # TLS) and adapter (endpoint_override, region_name, ...) options to the group.
 _CINDER_OPTS: list[cfg.Opt] = [
@@ -372,6 +404,7 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(_SECRETS_OPTS, group="secrets")
     conf.register_opts(_FAKE_OPTS, group="fake")
     conf.register_opts(_REDFISH_OPTS, group="redfish")
+    conf.register_opts(_IPMI_OPTS, group="ipmi")
     conf.register_opts(_CINDER_OPTS, group="cinder")
     ks_loading.register_session_conf_options(conf, "cinder")
     ks_loading.register_auth_conf_options(conf, "cinder")
@@ -439,6 +472,7 @@ def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
         ("secrets", _SECRETS_OPTS),
         ("fake", _FAKE_OPTS),
         ("redfish", _REDFISH_OPTS),
+        ("ipmi", _IPMI_OPTS),
         ("cinder", _CINDER_OPTS + _cinder_library_opts()),
     ]
 

@@ -45,3 +45,14 @@ class RedfishHardware(HardwareType):
         "storage": _STORAGE[:3],
         "vendor": ("no-vendor",),
     }
+
+
+class IPMIHardware(HardwareType):
+    """A server whose BMC speaks IPMI, booting through iPXE."""
+
+    name = "ipmi"
+    supported = {
+        **RedfishHardware.supported,
+        "management": ("ipmi",),
+        "power": ("ipmi",),
+    }

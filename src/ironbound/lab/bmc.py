@@ -93,3 +93,85 @@ class RedfishBmc:
         if self._daemon is not None:
             self._daemon.stop()
             self._daemon = None
+
+
+# virtualbmc's own BMC class (what vbmcd runs for each domain), one process a machine:
+# no vbmcd master and its ZeroMQ control port, and each BMC is a PID the lab records.
+# The password comes through the environment, never the command line.
+_VBMC_RUNNER = """
+import os, sys
+from virtualbmc.vbmc import VirtualBMC
+user, port, domain, uri = sys.argv[1:5]
+bmc = VirtualBMC(user, os.environ.pop("IRONBOUND_VBMC_PASSWORD"), int(port), "127.0.0.1",
+                 domain, uri)
+bmc.listen(timeout=5)
+"""
+
+
+class IpmiBmc:
+    """virtualbmc serving one libvirt domain over IPMI on 127.0.0.1:<free UDP port>."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        python: Path,
+        libvirt_uri: str,
+        domain: str,
+        auth: tuple[str, str],
+        *,
+        port: int | None = None,
+    ) -> None:
+        self.workdir = workdir
+        self.python = python
+        self.libvirt_uri = libvirt_uri
+        self.domain = domain
+        self.auth = auth
+        self.port = port or ports.free_udp_port()
+        self._daemon: procs.Daemon | None = None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return ports.LOOPBACK, self.port
+
+    @property
+    def record(self) -> procs.ProcessRecord | None:
+        return None if self._daemon is None else self._daemon.record
+
+    def _config(self) -> Path:
+        """virtualbmc's config file, so that it reads and writes nothing in ~/.vbmc."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        config = self.workdir / "virtualbmc.conf"
+        _write_private(
+            config,
+            "[default]\n"
+            f"config_dir = {self.workdir / 'vbmc'}\n"
+            f"pid_file = {self.workdir / 'vbmcd.pid'}\n"
+            "[log]\n"
+            f"logfile = {self.workdir / 'virtualbmc.log'}\n"
+            "debug = true\n",
+        )
+        return config
+
+    def start(self) -> None:
+        user, password = self.auth
+        argv = [
+            str(self.python),
+            "-c",
+            _VBMC_RUNNER,
+            user,
+            str(self.port),
+            self.domain,
+            self.libvirt_uri,
+        ]
+        env = {"VIRTUALBMC_CONFIG": str(self._config()), "IRONBOUND_VBMC_PASSWORD": password}
+        self._daemon = procs.Daemon(
+            f"virtualbmc-{self.domain}", argv, self.workdir / "virtualbmc-stdout.log", env=env
+        )
+        procs.wait_until(
+            lambda: ports.udp_bound(self.port), f"virtualbmc for {self.domain}", 60.0, self._daemon
+        )
+
+    def stop(self) -> None:
+        if self._daemon is not None:
+            self._daemon.stop()
+            self._daemon = None

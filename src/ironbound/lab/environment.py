@@ -1,5 +1,7 @@
 """The Lab: virtual bare metal with Redfish BMCs and an iSCSI target, started and stopped as one.
 
+add_ipmi() gives a machine an IPMI BMC too (virtualbmc), stopped with the lab.
+
 Start order: tgtd (host loopback), the private namespace, libvirtd in it (with the QEMU
 capability probe), the socat bridges from the guests' gateway to the host, and
 sushy-emulator. stop() undoes whatever started, newest first, by PID, and also after a
@@ -19,7 +21,7 @@ from types import TracebackType
 from typing import Self
 
 from ironbound.lab import machines, procs, toolenv, tools
-from ironbound.lab.bmc import RedfishBmc
+from ironbound.lab.bmc import IpmiBmc, RedfishBmc
 from ironbound.lab.bridges import GATEWAY, Bridges
 from ironbound.lab.errors import LabError
 from ironbound.lab.libvirtd import PrivateLibvirtd
@@ -69,6 +71,7 @@ class Lab:
         self._tgt: TgtServer | None = None
         self._libvirtd: PrivateLibvirtd | None = None
         self._bmc: RedfishBmc | None = None
+        self._ipmi: dict[str, IpmiBmc] = {}
         self._bridges: Bridges | None = None
         self._state: LabState | None = None
 
@@ -140,6 +143,29 @@ class Lab:
         self._save()
         return machine
 
+    def add_ipmi(self, machine: Machine, auth: tuple[str, str]) -> tuple[str, int]:
+        """Start a virtualbmc IPMI BMC for the machine; returns its (address, UDP port).
+
+        It listens on 127.0.0.1 only and drives the machine's domain through the lab's
+        private libvirtd. It is stopped, by PID, with the lab.
+        """
+        if machine.name in self._ipmi:
+            raise LabError(f"machine {machine.name} already has an IPMI BMC")
+        libvirtd = self._running_libvirtd()
+        with self._phase(f"virtualbmc {machine.name}"):
+            python = toolenv.virtualbmc_python(self.cache_dir)
+            bmc = IpmiBmc(
+                self.workdir / "ipmi" / machine.name, python, libvirtd.uri, machine.name, auth
+            )
+            self._stops.callback(bmc.stop)
+            try:
+                bmc.start()
+            finally:
+                self._track(bmc.record)
+        self._ipmi[machine.name] = bmc
+        self._save()
+        return bmc.address
+
     def facts(self) -> dict[str, object]:
         """Everything a client needs, as JSON-able data (no passwords)."""
         return {
@@ -153,6 +179,7 @@ class Lab:
             "tgt_control_port": self.tgt.control_port,
             "libvirt_uri": self.libvirt_uri,
             "machines": [machine.to_json() for machine in self.machines.values()],
+            "ipmi": {name: list(bmc.address) for name, bmc in self._ipmi.items()},
             "start_timings_s": self.timings,
         }
 
@@ -282,6 +309,7 @@ class Lab:
             error = exc
         self._tgt = self._libvirtd = self._bmc = None
         self._bridges = None
+        self._ipmi = {}
         self.portals = []
         if self._state is not None:
             self._state.processes = []

@@ -13,6 +13,24 @@ def free_tcp_port() -> int:
         return port
 
 
+def free_udp_port() -> int:
+    """A UDP port nobody has bound right now on 127.0.0.1 (a daemon binds it a moment later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def udp_bound(port: int, host: str = LOOPBACK) -> bool:
+    """True when some process has bound UDP host:port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+        return False
+
+
 def accepts(port: int, host: str = LOOPBACK) -> bool:
     """True when something accepts TCP connections on host:port."""
     try:

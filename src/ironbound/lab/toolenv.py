@@ -1,8 +1,8 @@
-"""The lab's cache: tool venvs (sushy-tools, OpenStack Cinder) and libvirt's QEMU probe.
+"""The lab's cache: tool venvs (sushy-tools, virtualbmc, OpenStack Cinder) and libvirt's probe.
 
-sushy-tools' libvirt driver needs the libvirt binding, which PyPI only has as source
-(libvirt-python, built against libvirt-dev). Debian's python3-libvirt works out of the
-box, so the emulator runs from a venv made with /usr/bin/python3 and
+sushy-tools and virtualbmc drive libvirt through its binding, which PyPI only has as
+source (libvirt-python, built against libvirt-dev). Debian's python3-libvirt works out of the
+box, so the emulator and virtualbmc run from venvs made with /usr/bin/python3 and
 --system-site-packages. Cinder needs nothing from the system: its venv is made with the
 python that runs the lab (Cinder 29 needs >= 3.11). Each venv is created once, when
 missing, and reused by every lab.
@@ -18,6 +18,7 @@ from ironbound.lab import procs, tools
 from ironbound.lab.errors import LabError, MissingToolError
 
 SUSHY_TOOLS = "sushy-tools==2.2.0"
+VIRTUALBMC = "virtualbmc==3.3.0"
 CINDER = "cinder==29.0.0"
 _STAMP = "ironbound-requirement.txt"
 
@@ -31,16 +32,16 @@ def default_cache_dir() -> Path:
     return Path(base) / "ironbound-lab"
 
 
-def sushy_emulator(cache_dir: Path) -> Path:
-    """Path to sushy-emulator, creating its venv first if needed (takes a few seconds)."""
-    venv = cache_dir / "sushy-tools-venv"
-    emulator = venv / "bin" / "sushy-emulator"
+def _system_libvirt_venv(cache_dir: Path, name: str, requirement: str, program: str) -> Path:
+    """A venv of /usr/bin/python3 with Debian's libvirt binding and `requirement`, built once."""
+    venv = cache_dir / name
+    executable = venv / "bin" / program
     stamp = venv / _STAMP
     cache_dir.mkdir(parents=True, exist_ok=True)
-    with (cache_dir / "sushy-tools-venv.lock").open("w") as lock:
+    with (cache_dir / f"{name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two labs starting at once build it only once
-        if emulator.exists() and stamp.exists() and stamp.read_text() == SUSHY_TOOLS:
-            return emulator
+        if executable.exists() and stamp.exists() and stamp.read_text() == requirement:
+            return venv
         python3 = str(tools.file("/usr/bin/python3"))
         try:
             procs.run([python3, "-c", "import libvirt"])
@@ -58,9 +59,21 @@ def sushy_emulator(cache_dir: Path) -> Path:
                 "apt-get install --no-install-recommends python3-venv"
             ) from None
         pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
-        procs.run([*pip, "install", "--quiet", SUSHY_TOOLS], timeout=600.0)
-        stamp.write_text(SUSHY_TOOLS)
-    return emulator
+        procs.run([*pip, "install", "--quiet", requirement], timeout=600.0)
+        stamp.write_text(requirement)
+    return venv
+
+
+def sushy_emulator(cache_dir: Path) -> Path:
+    """Path to sushy-emulator, creating its venv first if needed (takes a few seconds)."""
+    venv = _system_libvirt_venv(cache_dir, "sushy-tools-venv", SUSHY_TOOLS, "sushy-emulator")
+    return venv / "bin" / "sushy-emulator"
+
+
+def virtualbmc_python(cache_dir: Path) -> Path:
+    """Path to the python of a venv with virtualbmc, creating it first if needed."""
+    venv = _system_libvirt_venv(cache_dir, "virtualbmc-venv", VIRTUALBMC, "vbmcd")
+    return venv / "bin" / "python"
 
 
 def _base_python() -> str:

@@ -1,4 +1,6 @@
-"""Test helpers: a Task for driver calls and a configuration with the redfish options."""
+"""Test helpers: a Task for driver calls and a configuration with quick BMC options.
+
+Shared by the redfish and ipmi driver tests."""
 
 from __future__ import annotations
 
@@ -24,6 +26,10 @@ def make_conf(**overrides: Any) -> cfg.ConfigOpts:
         "redfish.connection_retry_interval": 0.05,
         "redfish.power_state_poll_interval": 0.1,
         "redfish.connect_timeout": 2.0,
+        "ipmi.connection_attempts": 2,
+        "ipmi.retry_interval": 0.05,
+        "ipmi.command_retry_timeout": 1.0,
+        "ipmi.power_state_poll_interval": 0.2,
         **overrides,
     }
     for key, value in settings.items():
@@ -33,10 +39,14 @@ def make_conf(**overrides: Any) -> cfg.ConfigOpts:
 
 
 def make_node(
-    driver_info: Mapping[str, Any], capabilities: str | None = None, name: str | None = None
+    driver_info: Mapping[str, Any],
+    capabilities: str | None = None,
+    name: str | None = None,
+    driver: str = "redfish",
 ) -> NodeInfo:
+    """A node as the conductor hands it to `driver`'s power and management interfaces."""
     info = {
-        key: Secret(value) if key == "redfish_password" and isinstance(value, str) else value
+        key: Secret(value) if key.endswith("_password") and isinstance(value, str) else value
         for key, value in driver_info.items()
     }
     properties = {"capabilities": capabilities} if capabilities else {}
@@ -44,7 +54,7 @@ def make_node(
         id=1,
         uuid=str(uuid.uuid4()),
         name=name,
-        driver="redfish",
+        driver=driver,
         driver_info=info,
         driver_internal_info={},
         instance_info={},
@@ -53,7 +63,7 @@ def make_node(
         target_provision_state=None,
         power_state=None,
         maintenance=False,
-        interfaces={"power": "redfish", "management": "redfish"},
+        interfaces={"power": driver, "management": driver},
     )
 
 
@@ -71,7 +81,7 @@ class FakeTask:
     internal_info: dict[str, Any] = field(default_factory=dict)
 
     def run_step(self, name: str, action: Callable[[], T]) -> T:
-        raise AssertionError("the redfish interfaces run no named steps")
+        raise AssertionError("the BMC interfaces run no named steps")
 
     def record(self, message: str, *, event_type: str = "progress", severity: str = "info") -> None:
         self.records.append(message)
@@ -84,19 +94,19 @@ class FakeTask:
                 self.internal_info[key] = value
 
     def set_last_error(self, message: str | None) -> None:
-        raise AssertionError("the redfish interfaces report through their errors")
+        raise AssertionError("the BMC interfaces report through their errors")
 
     def set_target_properties(self, target_uuid: str, properties: Mapping[str, Any]) -> None:
-        raise AssertionError("the redfish interfaces touch no volume targets")
+        raise AssertionError("the BMC interfaces touch no volume targets")
 
     def delete_volume_targets(self) -> None:
-        raise AssertionError("the redfish interfaces touch no volume targets")
+        raise AssertionError("the BMC interfaces touch no volume targets")
 
     def issue_boot_token(self) -> str:
-        raise AssertionError("the redfish interfaces issue no boot tokens")
+        raise AssertionError("the BMC interfaces issue no boot tokens")
 
     def revoke_boot_token(self) -> None:
-        raise AssertionError("the redfish interfaces issue no boot tokens")
+        raise AssertionError("the BMC interfaces issue no boot tokens")
 
     def power_action(self, power_state: str, timeout: float | None = None) -> None:
-        raise AssertionError("the redfish interfaces are the power actions themselves")
+        raise AssertionError("the BMC interfaces are the power actions themselves")
