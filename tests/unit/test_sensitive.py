@@ -22,6 +22,7 @@ from ironbound.sensitive import MASK, Secret, SecretBox, is_secret_key, mask, re
         "auth_password",
         "reverse_auth_password",
         "redfish_password",
+        "ipmi_password",
         "IPMI_PASSWORD",
         "passwd",
         "db_pswd",

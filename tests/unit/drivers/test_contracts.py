@@ -29,6 +29,15 @@ def test_every_interface_type_has_implementations() -> None:
     assert found == set(INTERFACE_BASES)
 
 
+def test_the_bmc_drivers_are_registered() -> None:
+    """Each BMC protocol is a hardware type with its own power and management interfaces."""
+    hardware_types = {ep.name for ep in entry_points(group=HARDWARE_GROUP)}
+    assert {"redfish", "ipmi"} <= hardware_types
+    for interface_type in ("power", "management"):
+        names = {name for t, ep in IMPLEMENTATIONS if t == interface_type for name in [ep.name]}
+        assert {"redfish", "ipmi"} <= names
+
+
 @pytest.mark.parametrize(
     ("interface_type", "entry_point"),
     IMPLEMENTATIONS,

@@ -318,10 +318,9 @@ def describe(exc: BaseException) -> str:
         return f"cannot resolve the host name ({exc.strerror})"
     if isinstance(exc, OSError):
         return f"network error ({exc.strerror or exc})"
+    if _is_unanswered(exc):
+        return "no answer from the BMC" + (f" ({exc})" if _message(exc) else "")
     text = str(exc) or type(exc).__name__
-    lowered = text.lower()
-    if "timeout" in lowered or "no longer connected" in lowered:
-        return f"no answer from the BMC ({text})"
     if isinstance(exc, pyghmi_exceptions.PyghmiException):
         return f"the BMC refused the request ({text})"
     return f"the BMC sent an unexpected answer ({type(exc).__name__}: {text})"
@@ -334,9 +333,19 @@ def _is_credentials(exc: BaseException) -> bool:
     )
 
 
+def _message(exc: BaseException) -> str:
+    """The exception's text; pyghmi raises IpmiException(None) when a login times out."""
+    text = str(exc)
+    return "" if text in ("", "None") else text
+
+
 def _is_unanswered(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    return isinstance(exc, OSError) or "timeout" in text or "no longer connected" in text
+    text = _message(exc).lower()
+    if isinstance(exc, OSError):
+        return not isinstance(exc, socket.gaierror)
+    if isinstance(exc, pyghmi_exceptions.IpmiException) and not text:
+        return True
+    return "timeout" in text or "no longer connected" in text
 
 
 class BMCSession:
