@@ -1,7 +1,7 @@
 """End to end, as an operator: Ironbound boots QEMU machines from tgt iSCSI volumes.
 
 Everything is real: `ironbound serve`, the `baremetal` CLI, sushy-tools as the
-machines' Redfish BMC over libvirt, QEMU (TCG) with iPXE in the NIC ROM (BIOS)
+machines' Redfish BMC over libvirt (virtualbmc as an IPMI BMC for the `ipmi` run), QEMU (TCG) with iPXE in the NIC ROM (BIOS)
 or OVMF (UEFI), tgtd with CHAP. The lab keeps all traffic on loopback.
 """
 
@@ -49,6 +49,10 @@ def lab_and_server(lab_root: Path) -> Iterator[tuple[Lab, Server]]:
             "sync_power_state_interval = 1\n"
             "[redfish]\n"
             "power_state_poll_interval = 0.2\n"
+            "[ipmi]\n"
+            "power_state_poll_interval = 0.2\n"
+            # virtualbmc does not answer while libvirt starts or destroys a domain
+            "command_retry_timeout = 10\n"
         )
         folder = lab_root / "api-e2e-server"
         folder.mkdir()
@@ -77,15 +81,25 @@ def export(
     return volume
 
 
-def enroll(server: Server, lab: Lab, machine: Machine, initiator: str) -> str:
-    """The operator's commands from the issue: a redfish node ready to deploy."""
+def enroll(server: Server, lab: Lab, machine: Machine, initiator: str, bmc: str = "redfish") -> str:
+    """The operator's commands from the issue: a redfish (or ipmi) node ready to deploy."""
+    if bmc == "ipmi":
+        address, port = lab.add_ipmi(machine, (BMC_USER, BMC_PASSWORD))
+        driver_info = (
+            f"--driver-info ipmi_address={address} --driver-info ipmi_port={port} "
+            # pyghmi's BMC, hence virtualbmc, answers in HMAC-SHA1 only (see docs/ipmi.md)
+            "--driver-info ipmi_cipher_suite=3 "
+        )
+    else:
+        driver_info = (
+            f"--driver-info redfish_address={lab.redfish_url} "
+            f"--driver-info redfish_system_id={machine.redfish_system} "
+        )
     node = server.json(
-        f"node create --driver redfish --name {machine.name} "
-        f"--driver-info redfish_address={lab.redfish_url} "
-        f"--driver-info redfish_system_id={machine.redfish_system} "
-        f"--driver-info redfish_username={BMC_USER} --driver-info redfish_password={BMC_PASSWORD}"
+        f"node create --driver {bmc} --name {machine.name} {driver_info}"
+        f"--driver-info {bmc}_username={BMC_USER} --driver-info {bmc}_password={BMC_PASSWORD}"
     )
-    assert node["driver_info"]["redfish_password"] == "******"
+    assert node["driver_info"][f"{bmc}_password"] == "******"
     server.baremetal(f"port create {machine.mac} --node {node['uuid']}")
     server.baremetal(
         f"node set {machine.name} --boot-interface ipxe --storage-interface external "
@@ -175,33 +189,40 @@ def undeploy_and_check(server: Server, machine: Machine, node: str) -> None:
     assert server.json(f"volume target list --node {node}") == []
 
 
-def test_bios_boot_with_a_data_volume(lab_and_server: tuple[Lab, Server], lab_root: Path) -> None:
+@pytest.mark.parametrize(
+    ("bmc", "suffix", "mac"),
+    [("redfish", "", "52:54:00:e2:00:01"), ("ipmi", "-ipmi", "52:54:00:e2:00:11")],
+    ids=["redfish", "ipmi"],
+)
+def test_bios_boot_with_a_data_volume(
+    lab_and_server: tuple[Lab, Server], lab_root: Path, bmc: str, suffix: str, mac: str
+) -> None:
     lab, server = lab_and_server
-    machine = lab.add_machine("e2e-bios", "52:54:00:e2:00:01", "bios")
-    initiator = f"{IQN}:node-bios"
+    machine = lab.add_machine(f"e2e-bios{suffix}", mac, "bios")
+    initiator = f"{IQN}:node-bios{suffix}"
     marker = f"IRONBOUND-E2E-BIOS-{secrets.token_hex(3)}"
     boot = export(
         lab,
         lab_root,
-        "bios-boot",
-        images.build_bios_disk(lab_root / "bios-boot.img", marker),
+        f"bios-boot{suffix}",
+        images.build_bios_disk(lab_root / f"bios-boot{suffix}.img", marker),
         initiator,
     )
     data_marker = f"DATA-{secrets.token_hex(3)}"
     data = export(
         lab,
         lab_root,
-        "bios-data",
-        images.build_data_disk(lab_root / "bios-data.img", data_marker),
+        f"bios-data{suffix}",
+        images.build_data_disk(lab_root / f"bios-data{suffix}.img", data_marker),
         initiator,
         chap=False,
     )
-    node = enroll(server, lab, machine, initiator)
+    node = enroll(server, lab, machine, initiator, bmc)
     add_target(server, lab, node, boot, 0)
     add_target(server, lab, node, Volume(data.iqn, "", ""), 1)
     make_available(server, node)
     elapsed = deploy_and_watch(server, machine, node, marker)
-    print(f"\nBIOS: deploy API call -> boot marker: {elapsed:.1f} s")
+    print(f"\nBIOS ({bmc}): deploy API call -> boot marker: {elapsed:.1f} s")
     machine.console.wait_for(rf"DRIVE81={data_marker}", timeout=10)
     shown = server.node(node)
     assert shown["driver_internal_info"]["boot_status"]["status"] == "booting"
