@@ -23,10 +23,7 @@ Three rules live here:
 from __future__ import annotations
 
 import contextvars
-import hashlib
-import hmac
 import logging
-import secrets
 import socket
 import struct
 import threading
@@ -44,6 +41,7 @@ from pyghmi.ipmi.private import session as ipmi_session
 
 from ironbound import errors
 from ironbound.drivers import base
+from ironbound.drivers import bmc as bmc_common
 from ironbound.sensitive import Secret
 
 LOG = logging.getLogger(__name__)
@@ -71,9 +69,6 @@ OPTIONAL_PROPERTIES: dict[str, str] = {
 }
 PROPERTIES: dict[str, str] = {**REQUIRED_PROPERTIES, **OPTIONAL_PROPERTIES}
 
-#: Passwords shorter than this are not scrubbed from messages (replacing every
-#: "on" in a message would wreck it, and such a password is no secret).
-_MIN_SCRUB_LENGTH = 4
 #: pyghmi's words for refused credentials or privileges (lower case).
 _CREDENTIAL_WORDS = ("password", "unauthorized", "privilege", "user", "authentication", "rakp")
 
@@ -96,8 +91,7 @@ class IPMIInfo:
         return f"IPMI BMC at {host}:{self.port}"
 
 
-def _invalid(key: str, reason: str) -> errors.InvalidParameterValue:
-    return errors.InvalidParameterValue(reason=f"Invalid driver_info {key}: {reason}")
+_invalid = bmc_common.invalid
 
 
 def _parse_address(value: Any) -> str:
@@ -131,22 +125,6 @@ def _parse_port(value: Any) -> int:
     return port
 
 
-def _parse_text(key: str, value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise _invalid(key, f"expected a string, got {type(value).__name__}.")
-    return value
-
-
-def _parse_password(value: Any) -> Secret | None:
-    if value is None or value == "" or isinstance(value, Secret):
-        return value or None
-    if not isinstance(value, str):
-        raise _invalid("ipmi_password", f"expected a string, got {type(value).__name__}.")
-    return Secret(value)
-
-
 def parse_driver_info(driver_info: Mapping[str, Any]) -> IPMIInfo:
     """Check the ipmi_* keys without contacting the BMC.
 
@@ -156,8 +134,8 @@ def parse_driver_info(driver_info: Mapping[str, Any]) -> IPMIInfo:
     """
     address = _parse_address(driver_info.get("ipmi_address"))
     port = _parse_port(driver_info.get("ipmi_port"))
-    username = _parse_text("ipmi_username", driver_info.get("ipmi_username"))
-    password = _parse_password(driver_info.get("ipmi_password"))
+    username = bmc_common.parse_text("ipmi_username", driver_info.get("ipmi_username"))
+    password = bmc_common.parse_password("ipmi_password", driver_info.get("ipmi_password") or None)
     priv = driver_info.get("ipmi_priv_level") or "ADMINISTRATOR"
     if not isinstance(priv, str) or priv.upper() not in PRIV_LEVELS:
         raise _invalid("ipmi_priv_level", f"{priv!r} is not one of {', '.join(PRIV_LEVELS)}.")
@@ -192,10 +170,6 @@ def parse_driver_info(driver_info: Mapping[str, Any]) -> IPMIInfo:
 
 
 # --- sessions ----------------------------------------------------------------
-
-# Pool keys carry a keyed hash of the password, so that a changed password gets a new
-# session, while the key itself reveals nothing.
-_FINGERPRINT_KEY = secrets.token_bytes(32)
 
 _SessionKey = tuple[str, int, str | None, str | None, str, int | None]
 
@@ -233,11 +207,7 @@ ipmi_command.session = _SessionModule(ipmi_session.__name__)
 
 
 def _session_key(info: IPMIInfo) -> _SessionKey:
-    fingerprint = None
-    if info.password is not None:
-        fingerprint = hmac.new(
-            _FINGERPRINT_KEY, info.password.reveal().encode(), hashlib.sha256
-        ).hexdigest()
+    fingerprint = bmc_common.fingerprint(info.password)
     return (info.address, info.port, info.username, fingerprint, info.priv_level, info.cipher_suite)
 
 
@@ -423,11 +393,7 @@ class BMCSession:
 
     def scrub(self, text: str) -> str:
         """`text` with the password masked, should it ever be echoed back."""
-        if self.info.password is not None:
-            clear = self.info.password.reveal()
-            if len(clear) >= _MIN_SCRUB_LENGTH:
-                text = text.replace(clear, "******")
-        return text
+        return bmc_common.scrub(text, self.info.password)
 
     def _credentials_failure(self, exc: BaseException) -> errors.BMCError:
         user = f"user {self.info.username!r}" if self.info.username else "the anonymous user"

@@ -13,10 +13,10 @@ configuration on some BMCs (virtualbmc's libvirt domains among them).
 from __future__ import annotations
 
 import logging
-import time
 
 from ironbound import errors, states
 from ironbound.drivers import base
+from ironbound.drivers import bmc as bmc_common
 from ironbound.drivers.ipmi import client
 
 LOG = logging.getLogger(__name__)
@@ -83,11 +83,7 @@ class IPMIPower(base.PowerInterface):
     # --- helpers -------------------------------------------------------------
 
     def _timeout(self, timeout: float | None, soft: bool) -> float:
-        if timeout is not None:
-            return float(timeout)
-        if soft:
-            return float(self.conf.conductor.soft_power_off_timeout)
-        return float(self.conf.conductor.power_state_change_timeout)
+        return bmc_common.power_timeout(self.conf, timeout, soft)
 
     @staticmethod
     def _state(bmc: client.BMCSession) -> str:
@@ -116,26 +112,13 @@ class IPMIPower(base.PowerInterface):
 
     def _wait(self, bmc: client.BMCSession, target: str, timeout: float, action: str) -> None:
         """Poll until the BMC reports `target`; PowerStateFailure at the deadline."""
-        interval = float(self.conf.ipmi.power_state_poll_interval)
-        deadline = time.monotonic() + timeout
-        seen = "nothing yet"
-        while True:
-            try:
-                current = self._state(bmc)
-            except errors.BMCError as exc:
-                seen = f"no answer ({exc.fields.get('reason', exc)})"
-            else:
-                if current == target:
-                    LOG.info("Node %s reached %s", bmc.node, target)
-                    return
-                seen = current
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise errors.PowerStateFailure(
-                    state=action,
-                    reason=bmc.scrub(
-                        f"the BMC still reports {seen} {timeout:g} s later, not {target} "
-                        f"({bmc.info.where})"
-                    ),
-                )
-            time.sleep(min(interval, remaining))
+        bmc_common.wait_for_power(
+            lambda: self._state(bmc),
+            target,
+            timeout=timeout,
+            interval=float(self.conf.ipmi.power_state_poll_interval),
+            action=action,
+            where=bmc.info.where,
+            password=bmc.info.password,
+        )
+        LOG.info("Node %s reached %s", bmc.node, target)

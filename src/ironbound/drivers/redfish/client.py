@@ -24,13 +24,10 @@ Three rules live here so that the interfaces need not remember them:
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import inspect
 import ipaddress
 import logging
 import re
-import secrets
 import socket
 import ssl
 import threading
@@ -51,6 +48,7 @@ from oslo_config import cfg
 
 from ironbound import errors
 from ironbound.drivers import base
+from ironbound.drivers import bmc as bmc_common
 from ironbound.sensitive import Secret
 
 LOG = logging.getLogger(__name__)
@@ -77,9 +75,6 @@ _TRUE_STRINGS = frozenset({"1", "t", "true", "on", "y", "yes"})
 _FALSE_STRINGS = frozenset({"0", "f", "false", "off", "n", "no"})
 _SYSTEM_PATH = re.compile(r"^/redfish/v1/Systems/[^/?#\s]+/?\Z")
 _MEMORY_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
-#: Passwords shorter than this are not scrubbed from messages: replacing every
-#: "on" or "1" in a message would wreck it, and such a password is no secret.
-_MIN_SCRUB_LENGTH = 4
 
 
 @dataclass(frozen=True)
@@ -100,8 +95,7 @@ class RedfishInfo:
         return f"{system} at {self.address}"
 
 
-def _invalid(key: str, reason: str) -> errors.InvalidParameterValue:
-    return errors.InvalidParameterValue(reason=f"Invalid driver_info {key}: {reason}")
+_invalid = bmc_common.invalid
 
 
 def _parse_address(value: Any) -> str:
@@ -196,14 +190,6 @@ def _parse_verify_ca(value: Any) -> bool | str:
     )
 
 
-def _parse_text(key: str, value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise _invalid(key, f"expected a string, got {type(value).__name__}.")
-    return value
-
-
 def parse_driver_info(driver_info: Mapping[str, Any]) -> RedfishInfo:
     """Check the redfish_* keys without contacting the BMC.
 
@@ -213,14 +199,8 @@ def parse_driver_info(driver_info: Mapping[str, Any]) -> RedfishInfo:
     """
     address = _parse_address(driver_info.get("redfish_address"))
     system_id = _parse_system_id(driver_info.get("redfish_system_id"))
-    username = _parse_text("redfish_username", driver_info.get("redfish_username"))
-    raw_password = driver_info.get("redfish_password")
-    if raw_password is None or isinstance(raw_password, Secret):
-        password = raw_password
-    elif isinstance(raw_password, str):
-        password = Secret(raw_password)
-    else:
-        raise _invalid("redfish_password", f"expected a string, got {type(raw_password).__name__}.")
+    username = bmc_common.parse_text("redfish_username", driver_info.get("redfish_username"))
+    password = bmc_common.parse_password("redfish_password", driver_info.get("redfish_password"))
     verify_ca = _parse_verify_ca(driver_info.get("redfish_verify_ca"))
     auth_type = driver_info.get("redfish_auth_type") or "auto"
     if auth_type not in AUTH_TYPES:
@@ -237,20 +217,17 @@ def parse_driver_info(driver_info: Mapping[str, Any]) -> RedfishInfo:
 
 # --- connections -----------------------------------------------------------
 
-# Cache keys carry a keyed hash of the password, so that a changed password
-# gets a new connection, while the key itself reveals nothing offline.
-_FINGERPRINT_KEY = secrets.token_bytes(32)
-
 _ConnectionKey = tuple[str, str | None, str | None, bool | str, str]
 
 
 def _connection_key(info: RedfishInfo) -> _ConnectionKey:
-    fingerprint = None
-    if info.password is not None:
-        fingerprint = hmac.new(
-            _FINGERPRINT_KEY, info.password.reveal().encode(), hashlib.sha256
-        ).hexdigest()
-    return (info.address, info.username, fingerprint, info.verify_ca, info.auth_type)
+    return (
+        info.address,
+        info.username,
+        bmc_common.fingerprint(info.password),
+        info.verify_ca,
+        info.auth_type,
+    )
 
 
 class ConnectionCache:
@@ -528,11 +505,7 @@ class BMC:
 
     def scrub(self, text: str) -> str:
         """`text` with the password masked, should a BMC ever echo it back."""
-        if self.info.password is not None:
-            clear = self.info.password.reveal()
-            if len(clear) >= _MIN_SCRUB_LENGTH:
-                text = text.replace(clear, "******")
-        return text
+        return bmc_common.scrub(text, self.info.password)
 
     def _forget(self) -> None:
         self._client.forget(self.info, self._root)

@@ -13,7 +13,6 @@ deadline is.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +20,7 @@ import sushy
 
 from ironbound import errors, states
 from ironbound.drivers import base
+from ironbound.drivers import bmc as bmc_common
 from ironbound.drivers.redfish import client
 
 LOG = logging.getLogger(__name__)
@@ -146,11 +146,7 @@ class RedfishPower(base.PowerInterface):
     # --- helpers -----------------------------------------------------------
 
     def _timeout(self, timeout: float | None, soft: bool) -> float:
-        if timeout is not None:
-            return float(timeout)
-        if soft:
-            return float(self.conf.conductor.soft_power_off_timeout)
-        return float(self.conf.conductor.power_state_change_timeout)
+        return bmc_common.power_timeout(self.conf, timeout, soft)
 
     @staticmethod
     def _system(bmc: client.BMC) -> Any:
@@ -177,30 +173,16 @@ class RedfishPower(base.PowerInterface):
 
     def _wait(self, bmc: client.BMC, target: str, timeout: float, action: str) -> None:
         """Poll until the BMC reports `target`; PowerStateFailure at the deadline."""
-        interval = float(self.conf.redfish.power_state_poll_interval)
-        deadline = time.monotonic() + timeout
-        seen = "nothing yet"
-        while True:
-            try:
-                raw = bmc.system(attempts=1).power_state
-            except errors.BMCError as exc:
-                # The BMC may drop off the network while the machine restarts.
-                seen = f"no answer ({exc.fields.get('reason', exc)})"
-            else:
-                if raw == _REACHED[target]:
-                    LOG.info("Node %s reached %s", bmc.node, target)
-                    return
-                seen = _shown(raw)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise errors.PowerStateFailure(
-                    state=action,
-                    reason=bmc.scrub(
-                        f"the BMC still reports {seen} {timeout:g} s later, not "
-                        f"{_REACHED[target].value} ({bmc.info.where})"
-                    ),
-                )
-            time.sleep(min(interval, remaining))
+        bmc_common.wait_for_power(
+            lambda: _shown(bmc.system(attempts=1).power_state),
+            _REACHED[target].value,
+            timeout=timeout,
+            interval=float(self.conf.redfish.power_state_poll_interval),
+            action=action,
+            where=bmc.info.where,
+            password=bmc.info.password,
+        )
+        LOG.info("Node %s reached %s", bmc.node, target)
 
 
 def _shown(raw: Any) -> str:

@@ -4,11 +4,13 @@ Shared by the redfish and ipmi driver tests."""
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import pytest
 from oslo_config import cfg
 
 from ironbound import config
@@ -36,6 +38,16 @@ def make_conf(**overrides: Any) -> cfg.ConfigOpts:
         group, _, name = key.rpartition(".")
         conf.set_override(name, value, group=group or None)
     return conf
+
+
+def watch_logs_for(caplog: pytest.LogCaptureFixture, passwords: Sequence[str]) -> Iterator[None]:
+    """For an autouse fixture: all loggers at DEBUG; no password may show in any record."""
+    caplog.set_level(logging.DEBUG)
+    yield
+    for record in caplog.records:
+        text = record.getMessage() + (record.exc_text or "")
+        for password in passwords:
+            assert password not in text, f"password logged by {record.name}: {text}"
 
 
 def make_node(

@@ -14,7 +14,6 @@ Three emulators serve the whole session (each stopped by its PID at the end):
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 import pytest
 from oslo_config import cfg
 
-from ._support import make_conf
+from ._support import make_conf, watch_logs_for
 from .emulator import SUSHY_TOOLS_HINT, Emulator, emulator_python, start_emulator
 
 FAST_PASSWORD = "fast-bmc-Passw0rd-17"
@@ -115,9 +114,4 @@ def conf() -> cfg.ConfigOpts:
 @pytest.fixture(autouse=True)
 def _no_password_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     """Every test runs with all loggers at DEBUG; no password may show in any record."""
-    caplog.set_level(logging.DEBUG)
-    yield
-    for record in caplog.records:
-        text = record.getMessage() + (record.exc_text or "")
-        for password in PASSWORDS:
-            assert password not in text, f"password logged by {record.name}: {text}"
+    yield from watch_logs_for(caplog, PASSWORDS)
