@@ -23,7 +23,7 @@ SHOWN_FROM_1_30 = ("boot", "console", "deploy", "inspect", "management", "networ
 
 def test_list(client: TestClient) -> None:
     drivers = ok(client.get("/v1/drivers"))["drivers"]
-    assert [d["name"] for d in drivers] == [HW, "redfish"]
+    assert [d["name"] for d in drivers] == [HW, "ipmi", "redfish"]
     assert drivers[0] == {
         "name": HW,
         "hosts": ["test-conductor"],
@@ -41,7 +41,7 @@ def test_list_before_1_30_has_no_type(client: TestClient) -> None:
 
 def test_list_by_type(client: TestClient) -> None:
     assert ok(client.get("/v1/drivers?type=classic")) == {"drivers": []}
-    assert len(ok(client.get("/v1/drivers?type=dynamic"))["drivers"]) == 2
+    assert len(ok(client.get("/v1/drivers?type=dynamic"))["drivers"]) == 3
     assert "Invalid driver type 'other'" in error(client.get("/v1/drivers?type=other"), 400)
 
 
@@ -88,9 +88,9 @@ def test_show_before_1_30(client: TestClient) -> None:
 
 
 def test_show_unknown_is_404(client: TestClient) -> None:
-    message = error(client.get("/v1/drivers/ipmi"), 404)
-    assert message == "Could not find the following driver(s) or hardware type(s): ipmi."
-    error(client.get("/v1/drivers/ipmi/properties"), 404)
+    message = error(client.get("/v1/drivers/idrac"), 404)
+    assert message == "Could not find the following driver(s) or hardware type(s): idrac."
+    error(client.get("/v1/drivers/idrac/properties"), 404)
 
 
 def test_properties(client: TestClient) -> None:
@@ -98,6 +98,16 @@ def test_properties(client: TestClient) -> None:
     redfish = ok(client.get("/v1/drivers/redfish/properties"))
     assert "Required" in redfish["redfish_address"]
     assert {"redfish_username", "redfish_password"} <= set(redfish)
+
+
+def test_ipmi_properties_and_detail(client: TestClient) -> None:
+    ipmi = ok(client.get("/v1/drivers/ipmi/properties"))
+    assert "Required" in ipmi["ipmi_address"]
+    assert {"ipmi_port", "ipmi_username", "ipmi_password", "ipmi_priv_level"} <= set(ipmi)
+    driver = ok(client.get("/v1/drivers/ipmi"))
+    assert driver["default_power_interface"] == "ipmi"
+    assert driver["default_management_interface"] == "ipmi"
+    assert driver["enabled_boot_interfaces"] == ["ipxe"]
 
 
 def test_redfish_detail(client: TestClient) -> None:
@@ -123,7 +133,7 @@ def test_a_second_conductor_joins_the_catalogue(client: TestClient, services: Ap
         conductors.register(session, "second-conductor", [offer, other])
     services._catalogue_at = -1e9  # forget the cached catalogue
     listed = ok(client.get("/v1/drivers"))["drivers"]
-    assert [d["name"] for d in listed] == [HW, "other-hardware", "redfish"]
+    assert [d["name"] for d in listed] == [HW, "ipmi", "other-hardware", "redfish"]
     assert listed[0]["hosts"] == ["test-conductor", "second-conductor"]
     assert ok(client.get(f"/v1/drivers/{HW}/properties")) == {
         "fake_address": "where the fake BMC lives"
@@ -131,5 +141,5 @@ def test_a_second_conductor_joins_the_catalogue(client: TestClient, services: Ap
     with services.db.write() as session:
         conductors.unregister(session, "second-conductor")
     services._catalogue_at = -1e9
-    assert [d["name"] for d in ok(client.get("/v1/drivers"))["drivers"]] == [HW, "redfish"]
+    assert [d["name"] for d in ok(client.get("/v1/drivers"))["drivers"]] == [HW, "ipmi", "redfish"]
     error(client.get("/v1/drivers/other-hardware"), 404)
