@@ -117,9 +117,9 @@ def test_duplicate_instance_uuid_is_409(client: TestClient) -> None:
 
 
 def test_unknown_driver_is_400(client: TestClient) -> None:
-    message = error(client.post("/v1/nodes", json={"driver": "ipmi"}), 400)
+    message = error(client.post("/v1/nodes", json={"driver": "idrac"}), 400)
     assert "No valid host was found" in message
-    assert "ipmi" in message
+    assert "idrac" in message
     assert "fake-hardware" in message
 
 
