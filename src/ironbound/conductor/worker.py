@@ -201,8 +201,10 @@ class Conductor:
         """
         timeout = self.ctx.conf.conductor.heartbeat_timeout
         with self.ctx.db.read() as session:
-            dead = set(conductors.dead(session, timeout))
+            # Holders first: under READ COMMITTED each statement sees its own snapshot, and
+            # a conductor that dies between the two must still be named as dead, not gone.
             stale = set(conductors.stale_holders(session, timeout))
+            dead = set(conductors.dead(session, timeout))
         for hostname in sorted((dead | stale) - {self.ctx.hostname}):
             self._take_over(hostname, "stopped heartbeating" if hostname in dead else "is gone")
 
