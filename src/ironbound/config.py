@@ -37,7 +37,7 @@ _DEFAULT_ENABLED: dict[str, list[str]] = {
     "bios": ["no-bios", "fake"],
     "boot": ["fake", "ipxe"],
     "console": ["no-console", "fake"],
-    "deploy": ["fake", "direct"],
+    "deploy": ["fake", "direct", "ramdisk"],
     "inspect": ["no-inspect", "fake"],
     "management": ["fake", "redfish"],
     "network": ["noop"],
