@@ -12,69 +12,37 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ironbound.conductor.worker import Conductor
-from ironbound.db import jobs, nodes, tokens
+from ironbound.db import jobs, nodes
 from ironbound.dhcp.dnsmasq import DnsmasqProvider
 from ironbound.jobspec import JobKind
-from tests.api.helpers import (
-    BFV_FIELDS,
-    create_connector,
-    create_node,
-    create_target,
-    iscsi_properties,
-    ok,
-    provision,
-)
+from tests.api.helpers import ok, provision
 from tests.conftest import wait_until
-
-URL = "http://192.0.2.1:8080"
+from tests.dhcp.support import (
+    URL,
+    available_node,
+    boot_token,
+    deploy,
+    dnsmasq_overrides,
+    state_is,
+)
 
 
 @pytest.fixture
 def overrides(tmp_path: Path) -> dict[str, Any]:
-    return {
-        "deploy.http_url": URL,
-        "dhcp.dhcp_provider": "dnsmasq",
-        "dnsmasq.dhcp_hostsdir": str(tmp_path / "hosts"),
-        "dnsmasq.dhcp_optsdir": str(tmp_path / "opts"),
-        "conductor.heartbeat_interval": 0.2,
-    }
+    return dnsmasq_overrides(tmp_path, **{"conductor.heartbeat_interval": 0.2})
 
 
 def _available(client: TestClient, number: int) -> str:
-    """An ipxe boot-from-volume node with a pxe port ...:<number>1 and a non-pxe one ...:<number>2."""
-    node = str(create_node(client, **BFV_FIELDS)["uuid"])
-    for last, pxe in ((1, True), (2, False)):
-        body = {"address": f"52:54:00:dd:{number:02x}:{last:02x}", "node_uuid": node}
-        ok(client.post("/v1/ports", json={**body, "pxe_enabled": pxe}), 201)
-    create_connector(client, node, connector_id=f"iqn.2026-12.org.example:n{number}")
-    create_target(client, node, properties=iscsi_properties())
-    provision(client, node, "manage", "manageable")
-    provision(client, node, "provide", "available")
-    return node
-
-
-def _state_is(client: TestClient, node: str, state: str) -> None:
-    wait_until(
-        lambda: client.get(f"/v1/nodes/{node}").json()["provision_state"] == state, what=state
+    """A node with a pxe port ...:<number>:01 and a port that does not PXE, ...:<number>:02."""
+    return available_node(
+        client, (f"52:54:00:dd:{number:02x}:01", True), (f"52:54:00:dd:{number:02x}:02", False)
     )
-
-
-def _deploy(client: TestClient, node: str) -> None:
-    provision(client, node, "active")
-    _state_is(client, node, "wait call-back")
 
 
 def _provider(conductor: Conductor) -> DnsmasqProvider:
     provider = conductor.ctx.dhcp
     assert isinstance(provider, DnsmasqProvider)
     return provider
-
-
-def _token(conductor: Conductor, node: str) -> str:
-    with conductor.ctx.db.read() as session:
-        row = tokens.get(session, nodes.get_by_uuid(session, node).id)
-        assert row is not None
-        return str(conductor.ctx.box.open(row.sealed_token)["token"])
 
 
 def _files(tmp_path: Path, node: str) -> tuple[Path, Path]:
@@ -96,8 +64,8 @@ def test_a_deploy_publishes_its_pxe_macs_and_undeploy_withdraws_them(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     node, other = _available(client, 1), _available(client, 2)
-    _deploy(client, node)
-    token = _token(conductor, node)
+    deploy(client, conductor, node)
+    token = boot_token(conductor, node)
     hosts, opts = _files(tmp_path, node)
     assert hosts.read_text() == (
         f"# Ironbound: node {node}\n52:54:00:dd:01:01,set:ironbound,set:ironbound-{node}\n"
@@ -122,12 +90,12 @@ def test_a_redeploy_publishes_the_new_token(
     client: TestClient, conductor: Conductor, tmp_path: Path
 ) -> None:
     node = _available(client, 3)
-    _deploy(client, node)
-    first = _token(conductor, node)
+    deploy(client, conductor, node)
+    first = boot_token(conductor, node)
     provision(client, node, "abort", "deploy failed")
     _assert_withdrawn(tmp_path, conductor, node, 3)
-    _deploy(client, node)
-    second = _token(conductor, node)
+    deploy(client, conductor, node)
+    second = boot_token(conductor, node)
     assert second != first
     assert f"/boot/{second}/" in _files(tmp_path, node)[1].read_text()
     assert _provider(conductor).published() == {node}
@@ -137,14 +105,14 @@ def test_a_failed_boot_withdraws_the_entry(
     client: TestClient, conductor: Conductor, tmp_path: Path
 ) -> None:
     node = _available(client, 4)
-    _deploy(client, node)
+    deploy(client, conductor, node)
     with conductor.ctx.db.write() as session:
         node_id = nodes.get_by_uuid(session, node).id
         jobs.enqueue(
             session, node_id, JobKind.BOOT_EVENT, {"event": "failed", "errno": "0x410d613c"}
         )
     conductor.ctx.signals.work_queued()
-    _state_is(client, node, "deploy failed")
+    state_is(client, node, "deploy failed")
     _assert_withdrawn(tmp_path, conductor, node, 4)
 
 
@@ -156,7 +124,7 @@ def test_a_callback_timeout_withdraws_the_entry(
     node = _available(client, 5)
     provision(client, node, "active")
     wait_until(lambda: node in provider.published(), what="the entry")
-    _state_is(client, node, "deploy failed")
+    state_is(client, node, "deploy failed")
     assert "Timeout reached" in client.get(f"/v1/nodes/{node}").json()["last_error"]
     wait_until(lambda: node not in provider.published(), what="the withdrawal")
     assert not (provider.optsdir / f"ironbound-{node}").exists()
@@ -167,7 +135,7 @@ def test_deleting_a_node_withdraws_its_entry_at_the_next_sync(
 ) -> None:
     """The API never imports the conductor: the periodic reconcile notices the node is gone."""
     node = _available(client, 6)
-    _deploy(client, node)
+    deploy(client, conductor, node)
     ok(client.put(f"/v1/nodes/{node}/maintenance", json={"reason": "retire it"}), 202)
     ok(client.delete(f"/v1/nodes/{node}"), 204)
     _assert_withdrawn(tmp_path, conductor, node, 6)
@@ -178,7 +146,7 @@ def test_a_restart_resyncs_the_directories(
 ) -> None:
     """Files lost, edited or left by a crash are put right at start (and at every sync)."""
     node = _available(client, 7)
-    _deploy(client, node)
+    deploy(client, conductor, node)
     hosts, opts = _files(tmp_path, node)
     expected = hosts.read_text(), opts.read_text()
     conductor.stop()
@@ -211,7 +179,7 @@ def test_a_deploy_that_cannot_write_its_entry_fails_and_leaves_none(
     optsdir.rmdir()
     optsdir.write_text("not a directory\n")
     provision(client, node, "active")
-    _state_is(client, node, "deploy failed")
+    state_is(client, node, "deploy failed")
     last_error = client.get(f"/v1/nodes/{node}").json()["last_error"]
     assert "DHCP provider dnsmasq: cannot write" in last_error
     assert _provider(conductor).published() == set()

@@ -23,22 +23,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ironbound.conductor.worker import Conductor
-from ironbound.db import nodes, tokens
 from ironbound.dhcp.dnsmasq import static_config
-from tests.api.helpers import (
-    BFV_FIELDS,
-    create_connector,
-    create_node,
-    create_target,
-    iscsi_properties,
-    ok,
-    provision,
-)
+from tests.api.helpers import provision
 from tests.conftest import wait_until
+from tests.dhcp.support import available_node, deploy, dnsmasq_overrides
 
 DNSMASQ = "/usr/sbin/dnsmasq"
 CLIENT = Path(__file__).with_name("dhcp_client.py")
-URL = "http://192.0.2.1:8080"
 SUBNET = "10.213.7"
 MAC = "52:54:00:d7:00:01"
 UNKNOWN_MAC = "52:54:00:d7:00:99"
@@ -46,12 +37,7 @@ UNKNOWN_MAC = "52:54:00:d7:00:99"
 
 @pytest.fixture
 def overrides(tmp_path: Path) -> dict[str, Any]:
-    return {
-        "deploy.http_url": URL,
-        "dhcp.dhcp_provider": "dnsmasq",
-        "dnsmasq.dhcp_hostsdir": str(tmp_path / "hosts"),
-        "dnsmasq.dhcp_optsdir": str(tmp_path / "opts"),
-    }
+    return dnsmasq_overrides(tmp_path)
 
 
 def _ip(*args: str) -> None:
@@ -188,32 +174,6 @@ def _offers(client_ns: str, mac: str, expected: str | None, **kwargs: Any) -> No
         raise AssertionError(f"{exc}; last offered {seen[-1:]}") from None
 
 
-def _bfv_node(client: TestClient) -> str:
-    node = str(create_node(client, **BFV_FIELDS)["uuid"])
-    ok(client.post("/v1/ports", json={"address": MAC, "node_uuid": node}), 201)
-    create_connector(client, node, connector_id="iqn.2026-12.org.example:dnsmasq")
-    create_target(client, node, properties=iscsi_properties())
-    provision(client, node, "manage", "manageable")
-    provision(client, node, "provide", "available")
-    return node
-
-
-def _token(conductor: Conductor, node: str) -> str:
-    with conductor.ctx.db.read() as session:
-        row = tokens.get(session, nodes.get_by_uuid(session, node).id)
-        assert row is not None
-        return str(conductor.ctx.box.open(row.sealed_token)["token"])
-
-
-def _deploy(client: TestClient, conductor: Conductor, node: str) -> str:
-    provision(client, node, "active")
-    wait_until(
-        lambda: client.get(f"/v1/nodes/{node}").json()["provision_state"] == "wait call-back",
-        what="wait call-back",
-    )
-    return f"{URL}/boot/{_token(conductor, node)}/script.ipxe"
-
-
 def test_dnsmasq_offers_ipxe_then_the_node_script_only_while_deployed(
     client: TestClient,
     conductor: Conductor,
@@ -221,12 +181,12 @@ def test_dnsmasq_offers_ipxe_then_the_node_script_only_while_deployed(
     dnsmasq: Path,
 ) -> None:
     ns = namespaces[1]
-    node = _bfv_node(client)
+    node = available_node(client, (MAC, True))
     # Not deployed: dnsmasq hands out an address and no boot file.
     _offers(ns, MAC, None, ipxe=True)
     _offers(ns, MAC, None)
 
-    script = _deploy(client, conductor, node)
+    script = deploy(client, conductor, node)
     _offers(ns, MAC, script, ipxe=True)  # iPXE: the node's own script
     _offers(ns, MAC, "undionly.kpxe")  # BIOS firmware: chainload iPXE first
     _offers(ns, MAC, "ipxe.efi", arch=7)  # UEFI x86-64 firmware
@@ -241,7 +201,7 @@ def test_dnsmasq_offers_ipxe_then_the_node_script_only_while_deployed(
     _offers(ns, MAC, None)
 
     # A new deploy is a new token: dnsmasq serves the new URL, not the revoked one.
-    again = _deploy(client, conductor, node)
+    again = deploy(client, conductor, node)
     assert again != script
     _offers(ns, MAC, again, ipxe=True)
     _offers(ns, MAC, "undionly.kpxe")

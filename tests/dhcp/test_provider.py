@@ -77,7 +77,7 @@ def test_a_failed_write_leaves_the_old_file_whole_and_no_temporary(
     def broken_fsync(fd: int) -> Any:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(dnsmasq.os, "fsync", broken_fsync)
+    monkeypatch.setattr(os, "fsync", broken_fsync)
     with pytest.raises(errors.DHCPError, match="No space left on device"):
         provider.publish(_entry(A, "52:54:00:00:00:01", token="second"))
     assert opts.read_text() == before
