@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ironbound import config, dhcp, errors
+from ironbound import cli, config, dhcp, errors
 from ironbound.dhcp import dnsmasq
 from ironbound.dhcp.dnsmasq import DnsmasqProvider
 
@@ -150,3 +150,14 @@ def test_the_static_config_names_the_directories_and_tags() -> None:
     assert "dhcp-userclass=set:ipxe,iPXE" in text
     assert "dhcp-boot=tag:ironbound,tag:!ipxe,tag:!efi64,undionly.kpxe" in text
     assert "dhcp-boot=tag:ironbound,tag:!ipxe,tag:efi64,ipxe.efi" in text
+
+
+def test_the_cli_prints_the_static_config_for_the_configured_directories(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    conf_file = tmp_path / "ironbound.conf"
+    conf_file.write_text("[dnsmasq]\ndhcp_hostsdir = /srv/h\ndhcp_optsdir = /srv/o\n")
+    assert cli.main(["dnsmasq-config", "--config-file", str(conf_file)]) == 0
+    assert capsys.readouterr().out == dnsmasq.static_config("/srv/h", "/srv/o")
+    assert cli.main(["dnsmasq-config", "--state-dir", str(tmp_path)]) == 2
+    assert "dhcp_optsdir" in capsys.readouterr().err
