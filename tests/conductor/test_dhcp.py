@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import stat
+import threading
+import time
 import uuid as uuidlib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from ironbound.conductor.worker import Conductor
 from ironbound.db import jobs, nodes
+from ironbound.dhcp import HostEntry
 from ironbound.dhcp.dnsmasq import DnsmasqProvider
 from ironbound.jobspec import JobKind
 from tests.api.helpers import ok, provision
@@ -183,3 +187,34 @@ def test_a_deploy_that_cannot_write_its_entry_fails_and_leaves_none(
     last_error = client.get(f"/v1/nodes/{node}").json()["last_error"]
     assert "DHCP provider dnsmasq: cannot write" in last_error
     assert _provider(conductor).published() == set()
+
+
+def test_a_reconcile_and_a_deploy_take_turns(
+    client: TestClient, conductor: Conductor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reconcile that read the database before a deploy issued the token must not
+    withdraw the entry the deploy publishes meanwhile: they hold the provider's lock."""
+    provider = _provider(conductor)
+    node = _available(client, 9)
+    reading, release = threading.Event(), threading.Event()
+    real_sync = provider.sync
+
+    def slow_sync(entries: Iterable[HostEntry]) -> None:
+        wanted = list(entries)  # read while the node was still available
+        reading.set()
+        release.wait(20)
+        real_sync(wanted)
+
+    monkeypatch.setattr(provider, "sync", slow_sync)
+    reconcile = threading.Thread(target=conductor.sync_dhcp)
+    reconcile.start()
+    assert reading.wait(20)
+    provision(client, node, "active")
+    time.sleep(1.0)
+    # The deploy waits for the reconcile rather than publishing under its feet.
+    assert client.get(f"/v1/nodes/{node}").json()["provision_state"] == "deploying"
+    assert not (tmp_path / "hosts" / f"ironbound-{node}").exists()
+    release.set()
+    reconcile.join(20)
+    state_is(client, node, "wait call-back")
+    assert provider.published() == {node}

@@ -273,12 +273,13 @@ class Conductor:
         provider = self.ctx.dhcp
         if not provider.active:
             return
-        with self.ctx.db.read() as session:
-            found = tokens.published(session, states.BOOTABLE_STATES)
-        provider.sync(
-            dhcp.host_entry(self.ctx.conf, uuid, macs, self.ctx.box.open(sealed)["token"])
-            for uuid, (sealed, macs) in found.items()
-        )
+        with provider.lock:  # no flow changes a token between this read and the sync
+            with self.ctx.db.read() as session:
+                found = tokens.published(session, states.BOOTABLE_STATES)
+            provider.sync(
+                dhcp.host_entry(self.ctx.conf, uuid, macs, self.ctx.box.open(sealed)["token"])
+                for uuid, (sealed, macs) in found.items()
+            )
 
     def _expire_callbacks(self) -> None:
         timeout = self.ctx.conf.conductor.deploy_callback_timeout

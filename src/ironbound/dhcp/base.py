@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -35,6 +36,12 @@ class DHCPProvider:
     name = "none"
     #: False: publishing is a no-op, so the conductor skips the reconcile query.
     active = False
+
+    def __init__(self) -> None:
+        #: Held by the conductor around a boot token's write and the matching
+        #: publish or withdraw, and around the reconcile's read and sync, so a
+        #: reconcile never writes back what it read before a flow changed it.
+        self.lock = threading.Lock()
 
     def publish(self, entry: HostEntry) -> None:
         """Make the node's MACs boot its script (replacing what the node had)."""

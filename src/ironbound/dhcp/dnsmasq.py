@@ -129,6 +129,7 @@ class DnsmasqProvider(DHCPProvider):
     active = True
 
     def __init__(self, hostsdir: Path, optsdir: Path) -> None:
+        super().__init__()
         self.hostsdir = hostsdir
         self.optsdir = optsdir
 
