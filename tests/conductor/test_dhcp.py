@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import stat
 import threading
 import time
@@ -218,3 +219,22 @@ def test_a_reconcile_and_a_deploy_take_turns(
     reconcile.join(20)
     state_is(client, node, "wait call-back")
     assert provider.published() == {node}
+
+
+def test_a_resync_that_fails_at_start_is_retried_by_the_periodic_duty(
+    client: TestClient, conductor: Conductor, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    node = _available(client, 10)
+    deploy(client, conductor, node)
+    conductor.stop()
+    opts = _files(tmp_path, node)[1]
+    expected = opts.read_text()
+    optsdir = tmp_path / "opts"
+    shutil.rmtree(optsdir)
+    optsdir.write_text("not a directory\n")
+    conductor.start()  # logs the failure, serves anyway
+    assert "the DHCP resync at start failed" in caplog.text
+    optsdir.unlink()
+    optsdir.mkdir()
+    wait_until(lambda: opts.exists() and opts.read_text() == expected, what="the retry")
+    assert _provider(conductor).published() == {node}

@@ -57,7 +57,10 @@ class Conductor:
         with self.ctx.db.write() as session:
             conductors.register(session, self.ctx.hostname, offers)
         self._take_over(self.ctx.hostname, "restarted")
-        self.sync_dhcp()  # a full resync: whatever changed while no conductor ran
+        try:  # a full resync: whatever changed while no conductor ran
+            self.sync_dhcp()
+        except Exception:  # the periodic duty retries; the conductor still serves
+            LOG.exception("Conductor %s: the DHCP resync at start failed", self.ctx.hostname)
         self._stop.clear()
         self.ctx.signals.reopen()
         self._threads = []
