@@ -107,7 +107,7 @@ class _BootServer:
         token = self.box.open(row.sealed_token)["token"]
         LOG.info("Node %s found by MAC %s; chaining to its script", node.uuid, mac)
         return PlainTextResponse(
-            render.chain_script(f"{self.base_url}/boot/{token}/script.ipxe"), media_type=IPXE
+            render.chain_script(config.boot_script_url(self.conf, token)), media_type=IPXE
         )
 
     def script(self, request: Request) -> Response:
