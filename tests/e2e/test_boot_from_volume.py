@@ -7,6 +7,7 @@ or OVMF (UEFI), tgtd with CHAP. The lab keeps all traffic on loopback.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 import time
@@ -36,9 +37,16 @@ SCRIPT_URL = re.compile(r"(http://10\.0\.2\.2:8080/boot/[A-Za-z0-9_-]{43}/script
 
 @pytest.fixture(scope="module")
 def lab_and_server(lab_root: Path) -> Iterator[tuple[Lab, Server]]:
+    with lab_with_server(lab_root, "api-e2e") as running:
+        yield running
+
+
+@contextlib.contextmanager
+def lab_with_server(lab_root: Path, name: str) -> Iterator[tuple[Lab, Server]]:
+    """A lab with a Redfish BMC, and `ironbound serve` as its boot server, under lab_root/name."""
     boot_port = free_tcp_port()
     with Lab(
-        lab_root / "api-e2e", boot_server_port=boot_port, redfish_auth=(BMC_USER, BMC_PASSWORD)
+        lab_root / name, boot_server_port=boot_port, redfish_auth=(BMC_USER, BMC_PASSWORD)
     ) as lab:
         config = (
             "[deploy]\n"
@@ -54,7 +62,7 @@ def lab_and_server(lab_root: Path) -> Iterator[tuple[Lab, Server]]:
             # virtualbmc does not answer while libvirt starts or destroys a domain
             "command_retry_timeout = 10\n"
         )
-        folder = lab_root / "api-e2e-server"
+        folder = lab_root / f"{name}-server"
         folder.mkdir()
         with serve(folder, config, boot_port=boot_port) as server:
             yield lab, server
@@ -151,14 +159,16 @@ def wait_for_state(
     raise AssertionError(f"node {node} did not reach {state} in {timeout} s: {server.node(node)}")
 
 
-def deploy_and_watch(server: Server, machine: Machine, node: str, marker: str) -> float:
+def deploy_and_watch(
+    server: Server, machine: Machine, node: str, marker: str, timeout: float = BOOT_TIMEOUT
+) -> float:
     """Deploy and wait for the marker on the console; seconds from the deploy call to it."""
     since = machine.console.offset()
     started = time.monotonic()
     server.baremetal(f"node deploy {node}")
     machine.console.wait_for(
         rf"{re.escape(marker)}",
-        timeout=BOOT_TIMEOUT,
+        timeout=timeout,
         since=since,
         started=started,
         fail_on=[r"^Could not open SAN device", r"Boot from SAN device 0x.. failed", r"failed: "],
