@@ -32,47 +32,61 @@ def default_cache_dir() -> Path:
     return Path(base) / "ironbound-lab"
 
 
-def _system_libvirt_venv(cache_dir: Path, name: str, requirement: str, program: str) -> Path:
-    """A venv of /usr/bin/python3 with Debian's libvirt binding and `requirement`, built once."""
+def _cached_venv(
+    cache_dir: Path, name: str, requirement: str, program: str, *, system_libvirt: bool
+) -> Path:
+    """A venv with `requirement` (and `program` in it) under `cache_dir`, built once.
+
+    system_libvirt: made from /usr/bin/python3 with --system-site-packages, for
+    Debian's libvirt binding; otherwise from the interpreter behind this one.
+    """
     venv = cache_dir / name
-    executable = venv / "bin" / program
     stamp = venv / _STAMP
     cache_dir.mkdir(parents=True, exist_ok=True)
     with (cache_dir / f"{name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two labs starting at once build it only once
-        if executable.exists() and stamp.exists() and stamp.read_text() == requirement:
+        built = (venv / "bin" / program).exists() and stamp.exists()
+        if built and stamp.read_text() == requirement:
             return venv
-        python3 = str(tools.file("/usr/bin/python3"))
-        try:
-            procs.run([python3, "-c", "import libvirt"])
-        except LabError:
-            raise MissingToolError(
-                "Debian's libvirt binding for /usr/bin/python3 not found: "
-                "apt-get install --no-install-recommends python3-libvirt"
-            ) from None
+        python = str(tools.file("/usr/bin/python3")) if system_libvirt else _base_python()
+        if system_libvirt:
+            _require_libvirt_binding(python)
         shutil.rmtree(venv, ignore_errors=True)
+        options = ["--system-site-packages"] if system_libvirt else []
         try:
-            procs.run([python3, "-m", "venv", "--system-site-packages", str(venv)])
+            procs.run([python, "-m", "venv", *options, str(venv)])
         except LabError as exc:
             raise MissingToolError(
-                f"cannot create a venv with {python3} ({exc}): "
+                f"cannot create a venv with {python} ({exc}): "
                 "apt-get install --no-install-recommends python3-venv"
             ) from None
         pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
-        procs.run([*pip, "install", "--quiet", requirement], timeout=600.0)
+        procs.run([*pip, "install", "--quiet", requirement], timeout=900.0)
         stamp.write_text(requirement)
     return venv
 
 
+def _require_libvirt_binding(python3: str) -> None:
+    try:
+        procs.run([python3, "-c", "import libvirt"])
+    except LabError:
+        raise MissingToolError(
+            "Debian's libvirt binding for /usr/bin/python3 not found: "
+            "apt-get install --no-install-recommends python3-libvirt"
+        ) from None
+
+
 def sushy_emulator(cache_dir: Path) -> Path:
     """Path to sushy-emulator, creating its venv first if needed (takes a few seconds)."""
-    venv = _system_libvirt_venv(cache_dir, "sushy-tools-venv", SUSHY_TOOLS, "sushy-emulator")
+    venv = _cached_venv(
+        cache_dir, "sushy-tools-venv", SUSHY_TOOLS, "sushy-emulator", system_libvirt=True
+    )
     return venv / "bin" / "sushy-emulator"
 
 
 def virtualbmc_python(cache_dir: Path) -> Path:
     """Path to the python of a venv with virtualbmc, creating it first if needed."""
-    venv = _system_libvirt_venv(cache_dir, "virtualbmc-venv", VIRTUALBMC, "vbmcd")
+    venv = _cached_venv(cache_dir, "virtualbmc-venv", VIRTUALBMC, "vbmcd", system_libvirt=True)
     return venv / "bin" / "python"
 
 
@@ -89,24 +103,4 @@ def _base_python() -> str:
 
 def cinder_venv(cache_dir: Path) -> Path:
     """Path to a venv with OpenStack Cinder, creating it first if needed (takes ~40 s)."""
-    venv = cache_dir / "cinder-venv"
-    stamp = venv / _STAMP
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with (cache_dir / "cinder-venv.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        built = (venv / "bin" / "cinder-volume").exists() and stamp.exists()
-        if built and stamp.read_text() == CINDER:
-            return venv
-        python = _base_python()
-        shutil.rmtree(venv, ignore_errors=True)
-        try:
-            procs.run([python, "-m", "venv", str(venv)])
-        except LabError as exc:
-            raise MissingToolError(
-                f"cannot create a venv with {python} ({exc}): "
-                "apt-get install --no-install-recommends python3-venv"
-            ) from None
-        pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
-        procs.run([*pip, "install", "--quiet", CINDER], timeout=900.0)
-        stamp.write_text(CINDER)
-    return venv
+    return _cached_venv(cache_dir, "cinder-venv", CINDER, "cinder-volume", system_libvirt=False)
