@@ -67,14 +67,40 @@ def abort(task: NodeTask, args: dict[str, Any]) -> None:
     _power_off_quietly(task, "the aborted deploy")
 
 
-def _boot_failed(task: NodeTask, message: str) -> None:
-    """A boot went wrong: a waiting deploy fails (node powered off), an active node says so."""
+#: driver_internal_info key: the last_error a failed boot of an active node set, so
+#: that a later good boot clears that error and never another one.
+BOOT_FAILURE = "boot_failure"
+
+
+def _boot_failed(task: NodeTask, message: str, *, clearable: bool = True) -> None:
+    """A boot went wrong: a waiting deploy fails (node powered off), an active node says so
+    and stays active (it was power-cycled, by Ironbound or at its BMC, and its SAN broke).
+
+    A clearable failure of an active node is cleared by its next good boot; a contested
+    boot (another host asked for the node's script) is not, the operator must look.
+    """
     state = task.node.provision_state
+    error = f"Boot from volume failed: {message}"
     if state == states.DEPLOYWAIT:
         _power_off_quietly(task, "the failed boot")
-        task.fail(f"Boot from volume failed: {message}")
+        task.fail(error)
     elif state == states.ACTIVE:
-        task.save(last_error=f"Boot from volume failed: {message}")
+        task.set_internal_info(**{BOOT_FAILURE: error if clearable else None})
+        task.save(last_error=error)
+
+
+def _booted_again(task: NodeTask) -> None:
+    """An active node booted fine: clear the boot failure shown before, if it still is."""
+    shown = task.node.driver_internal_info.get(BOOT_FAILURE)
+    if shown is None:
+        return
+    task.set_internal_info(**{BOOT_FAILURE: None})
+    if task.node.last_error == shown:
+        task.save(last_error=None)
+        task.record(
+            "the node booted from its volume again: cleared the boot failure from last_error",
+            event_type="boot",
+        )
 
 
 def _server_side_event(event: dict[str, str]) -> str | None:
@@ -102,7 +128,7 @@ def boot_event(task: NodeTask, args: dict[str, Any]) -> None:
     problem = _server_side_event(event)
     if problem is not None:
         task.record(problem, event_type="boot", severity="error")
-        _boot_failed(task, problem)
+        _boot_failed(task, problem, clearable=event["event"] != "contested")
         return
     succeeded, message = task.driver.boot.interpret_boot_event(task, event)
     status = {"status": "booting" if succeeded else "failed", "detail": message}
@@ -113,6 +139,8 @@ def boot_event(task: NodeTask, args: dict[str, Any]) -> None:
     elif task.node.provision_state == states.DEPLOYWAIT:
         task.land()
         task.record("deployed")
+    elif task.node.provision_state == states.ACTIVE:
+        _booted_again(task)
 
 
 def callback_timeout(task: NodeTask, args: dict[str, Any]) -> None:
