@@ -66,10 +66,10 @@ def test_reboot_failure_shows_and_a_good_boot_clears_it(
     assert node["driver_internal_info"]["boot_status"]["status"] == "failed"
     assert "rejected the CHAP login" in node["driver_internal_info"]["progress"]
     assert node["power_state"] == "power on"  # an active node is not switched off
-    # One report per fetched script: a second one is refused.
+    # A fetched script reports booting once (then only sanboot's failure may follow).
     url, _ = fetch_script(boot)
     assert report(boot, url, "booting") == 200
-    assert report(boot, url, f"failed?{CHAP_REJECTED}") == 404
+    assert report(boot, url, "booting") == 404
     # Power-cycled at its BMC this time (no unpinning): the same host boots fine.
     wait_until(lambda: shown(client, uuid)["last_error"] is None, what="the error cleared")
     node = shown(client, uuid)
@@ -120,3 +120,39 @@ def test_a_contested_boot_is_not_cleared_by_a_good_boot(
     node = shown(client, uuid)
     assert "two hosts asked" in node["last_error"]
     assert node["provision_state"] == "active"
+
+
+def test_sanboot_failing_after_the_booting_report_fails_the_deploy(
+    client: TestClient, boot: TestClient
+) -> None:
+    """The script reports booting just before sanboot; if sanboot then fails (no EFI
+    loader at the path), it reports that too, and the deploy fails after all."""
+    uuid = make_node(client, data_volume=False)
+    deploy(client, uuid)
+    url, _ = fetch_script(boot)
+    assert report(boot, url, "booting") == 200
+    assert report(boot, url, "failed?errno=0x7f22208e") == 200
+    assert report(boot, url, "failed?errno=0x7f22208e") == 404  # two reports at most
+    wait_until(
+        lambda: shown(client, uuid)["provision_state"] == "deploy failed", what="deploy failed"
+    )
+    node = shown(client, uuid)
+    assert "iPXE error 0x7f22208e" in node["last_error"]
+    assert "set efi_boot_loader" in node["last_error"]
+    assert node["power_state"] == "power off"
+    assert "deploy_boot" not in node["driver_internal_info"]
+
+
+def test_a_later_sanboot_failure_leaves_the_node_active(
+    client: TestClient, boot: TestClient
+) -> None:
+    uuid = active_node(client, boot)
+    url, _ = fetch_script(boot)  # booted again, at its BMC: not the deploy's boot any more
+    assert report(boot, url, "booting") == 200
+    assert report(boot, url, "failed?errno=0x1d852039") == 200
+    wait_until(
+        lambda: "nothing bootable" in str(shown(client, uuid)["last_error"]),
+        what="the failure shown",
+    )
+    node = shown(client, uuid)
+    assert (node["provision_state"], node["power_state"]) == ("active", "power on")

@@ -70,6 +70,9 @@ def abort(task: NodeTask, args: dict[str, Any]) -> None:
 #: driver_internal_info key: the last_error a failed boot of an active node set, so
 #: that a later good boot clears that error and never another one.
 BOOT_FAILURE = "boot_failure"
+#: driver_internal_info key: the node is active because the boot its deploy started
+#: reported `booting`; until its next fetch, a failed `sanboot` still fails the deploy.
+DEPLOY_BOOT = "deploy_boot"
 
 
 def _boot_failed(task: NodeTask, message: str, *, clearable: bool = True) -> None:
@@ -87,6 +90,16 @@ def _boot_failed(task: NodeTask, message: str, *, clearable: bool = True) -> Non
     elif state == states.ACTIVE:
         task.set_internal_info(**{BOOT_FAILURE: error if clearable else None})
         task.save(last_error=error)
+
+
+def _sanboot_failed_deploy(task: NodeTask, message: str) -> None:
+    """The deploy's own boot reported booting (so the node went active) and then its
+    sanboot failed (nothing bootable, no EFI loader at the path): the deploy failed."""
+    _power_off_quietly(task, "the failed boot")
+    task.set_internal_info(**{DEPLOY_BOOT: None})
+    error = f"Boot from volume failed: {message}"
+    task.save(provision_state=states.DEPLOYFAIL, target_provision_state=None, last_error=error)
+    task.record("the deploy's boot failed after attaching its volumes: deploy failed")
 
 
 def _booted_again(task: NodeTask) -> None:
@@ -124,6 +137,8 @@ def boot_event(task: NodeTask, args: dict[str, Any]) -> None:
         if task.node.provision_state == states.DEPLOYWAIT:
             status = {"status": "script fetched", "detail": "the node fetched its boot script"}
             task.set_internal_info(boot_status=status)
+        elif task.node.driver_internal_info.get(DEPLOY_BOOT):
+            task.set_internal_info(**{DEPLOY_BOOT: None})  # a later boot: the deploy's is over
         return
     problem = _server_side_event(event)
     if problem is not None:
@@ -134,9 +149,12 @@ def boot_event(task: NodeTask, args: dict[str, Any]) -> None:
     status = {"status": "booting" if succeeded else "failed", "detail": message}
     task.set_internal_info(boot_status=status)
     task.record(message, event_type="boot", severity="info" if succeeded else "error")
-    if not succeeded:
+    if not succeeded and task.node.driver_internal_info.get(DEPLOY_BOOT):
+        _sanboot_failed_deploy(task, message)
+    elif not succeeded:
         _boot_failed(task, message)
     elif task.node.provision_state == states.DEPLOYWAIT:
+        task.set_internal_info(**{DEPLOY_BOOT: True})
         task.land()
         task.record("deployed")
     elif task.node.provision_state == states.ACTIVE:
