@@ -1,4 +1,4 @@
-"""The `ironbound` command: serve, api, conductor, db, config-sample, lab, demo."""
+"""The `ironbound` command: serve, api, conductor, db, config-sample, dnsmasq-config, lab, demo."""
 
 from __future__ import annotations
 
@@ -77,6 +77,18 @@ def _db(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dnsmasq_config(args: argparse.Namespace) -> int:
+    from ironbound.dhcp.dnsmasq import static_config  # noqa: PLC0415
+
+    conf = _load(args)
+    hostsdir, optsdir = conf.dnsmasq.dhcp_hostsdir, conf.dnsmasq.dhcp_optsdir
+    if not hostsdir or not optsdir:
+        print("ironbound: set [dnsmasq]dhcp_hostsdir and dhcp_optsdir first", file=sys.stderr)
+        return 2
+    print(static_config(hostsdir, optsdir), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ironbound",
@@ -93,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
         _common(command)
         _server_options(command)
     sub.add_parser("config-sample", help="print every option with its help and default")
+    _common(
+        sub.add_parser(
+            "dnsmasq-config",
+            help="print the static dnsmasq configuration the dnsmasq DHCP provider relies on",
+        )
+    )
     sub.add_parser(
         "demo", help="boot a virtual server from an iSCSI volume through Ironbound", add_help=False
     )
@@ -125,6 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _logging(getattr(args, "debug", False))
     if args.command == "db":
         return _db(args)
+    if args.command == "dnsmasq-config":
+        return _dnsmasq_config(args)
     return _serve(args)
 
 

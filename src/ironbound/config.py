@@ -37,7 +37,7 @@ _DEFAULT_ENABLED: dict[str, list[str]] = {
     "bios": ["no-bios", "fake"],
     "boot": ["fake", "ipxe"],
     "console": ["no-console", "fake"],
-    "deploy": ["fake", "direct"],
+    "deploy": ["fake", "direct", "ramdisk"],
     "inspect": ["no-inspect", "fake"],
     "management": ["fake", "redfish"],
     "network": ["noop"],
@@ -266,6 +266,41 @@ _BOOTSERVER_OPTS: list[cfg.Opt] = [
     ),
 ]
 
+_DHCP_OPTS: list[cfg.Opt] = [
+    cfg.StrOpt(
+        "dhcp_provider",
+        default="none",
+        choices=[
+            (
+                "none",
+                "Ironbound configures no DHCP server: the operator's points machines "
+                "at the boot server's entry script.",
+            ),
+            (
+                "dnsmasq",
+                "Ironbound writes a file per deploying or active node into "
+                "dnsmasq's host and option directories ([dnsmasq]).",
+            ),
+        ],
+        help="The DHCP provider: what tells a deploying or active node's network boot "
+        "where its boot script is (see docs/boot.md).",
+    ),
+]
+
+_DNSMASQ_OPTS: list[cfg.Opt] = [
+    cfg.StrOpt(
+        "dhcp_hostsdir",
+        help="Directory dnsmasq reads host entries from (its --dhcp-hostsdir). The "
+        "conductor writes one file per deploying or active node into it.",
+    ),
+    cfg.StrOpt(
+        "dhcp_optsdir",
+        help="Directory dnsmasq reads options from (its --dhcp-optsdir). The conductor "
+        "writes each deploying or active node's boot script URL into it: the files hold "
+        "boot tokens, so keep the directory readable by dnsmasq only.",
+    ),
+]
+
 _SECRETS_OPTS: list[cfg.Opt] = [
     cfg.StrOpt(
         "key_file",
@@ -369,6 +404,8 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(_CONDUCTOR_OPTS, group="conductor")
     conf.register_opts(_DEPLOY_OPTS, group="deploy")
     conf.register_opts(_BOOTSERVER_OPTS, group="bootserver")
+    conf.register_opts(_DHCP_OPTS, group="dhcp")
+    conf.register_opts(_DNSMASQ_OPTS, group="dnsmasq")
     conf.register_opts(_SECRETS_OPTS, group="secrets")
     conf.register_opts(_FAKE_OPTS, group="fake")
     conf.register_opts(_REDFISH_OPTS, group="redfish")
@@ -427,6 +464,11 @@ def boot_server_url(conf: cfg.ConfigOpts) -> str:
     return f"http://{conf.bootserver.host}:{conf.bootserver.port}"
 
 
+def boot_script_url(conf: cfg.ConfigOpts, token: str) -> str:
+    """The URL of the boot script of the node holding `token` (a secret: never log it)."""
+    return f"{boot_server_url(conf)}/boot/{token}/script.ipxe"
+
+
 def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
     """Every option by group: the ``oslo.config.opts`` entry point the sample is made from."""
     return [
@@ -436,6 +478,8 @@ def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
         ("conductor", _CONDUCTOR_OPTS),
         ("deploy", _DEPLOY_OPTS),
         ("bootserver", _BOOTSERVER_OPTS),
+        ("dhcp", _DHCP_OPTS),
+        ("dnsmasq", _DNSMASQ_OPTS),
         ("secrets", _SECRETS_OPTS),
         ("fake", _FAKE_OPTS),
         ("redfish", _REDFISH_OPTS),

@@ -213,6 +213,10 @@ class StorageError(DriverError):
     template = "Storage operation failed: {reason}"
 
 
+class DHCPError(DriverError):
+    template = "DHCP provider {provider}: {reason}"
+
+
 class StepFailed(DriverError):
     """A named step of a flow failed; the message is the node's last_error."""
 

@@ -2,6 +2,9 @@
 
 The ipxe boot interface builds this plan to validate a node before deploy;
 the boot server builds it again to render the script, so both always agree.
+A node without a boot volume (the `ramdisk` deploy interface) gets a
+`RamdiskPlan` instead: its data volumes, and the kernel and ramdisk (or ISO)
+it boots over HTTP from instance_info.
 What Ironic gets wrong and this gets right: the LUN is hexadecimal in the
 URI, IPv6 portals keep their brackets, each portal of a multipath volume
 keeps its own IQN and LUN, a volume without CHAP clears the previous
@@ -11,6 +14,7 @@ volume's credentials, and mutual CHAP is supported.
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -150,22 +154,43 @@ def _volume(target: TargetInfo, drive: int) -> SanVolume:
     )
 
 
+def has_boot_volume(targets: Sequence[TargetInfo]) -> bool:
+    """Whether the node has a boot volume (a target with boot_index 0, Ironic's rule)."""
+    return any(t.boot_index == 0 for t in targets)
+
+
+def _iscsi_targets(targets: Sequence[TargetInfo]) -> list[TargetInfo]:
+    return sorted((t for t in targets if t.volume_type == "iscsi"), key=lambda t: t.boot_index)
+
+
 def build(connectors: Sequence[ConnectorInfo], targets: Sequence[TargetInfo]) -> SanPlan:
     """The plan for a node that boots from its iSCSI boot volume.
 
     :raises PlanError: no iSCSI boot volume, no initiator IQN, too many
         volumes for the iBFT, incomplete or unscriptable properties.
     """
-    iscsi_targets = sorted(
-        (t for t in targets if t.volume_type == "iscsi"), key=lambda t: t.boot_index
-    )
+    iscsi_targets = _iscsi_targets(targets)
     if not iscsi_targets or iscsi_targets[0].boot_index != 0:
         raise PlanError("the node has no iSCSI volume target with boot_index 0 to boot from")
+    loader = iscsi_targets[0].properties.get("efi_boot_loader")
+    if loader is not None and (not isinstance(loader, str) or not _EFI_PATH.match(loader)):
+        raise PlanError(
+            "efi_boot_loader must be a path on the boot volume's EFI system partition, like "
+            "\\EFI\\BOOT\\BOOTX64.EFI"
+        )
+    initiator, volumes = _volumes(connectors, iscsi_targets)
+    return SanPlan(initiator_iqn=initiator, volumes=volumes, efi_boot_loader=loader)
+
+
+def _volumes(
+    connectors: Sequence[ConnectorInfo], iscsi_targets: list[TargetInfo]
+) -> tuple[str, tuple[SanVolume, ...]]:
+    """The initiator name and the volumes in drive order, checked for iPXE and the iBFT."""
     if len(iscsi_targets) > MAX_ISCSI_VOLUMES:
         raise PlanError(
             f"the node has {len(iscsi_targets)} iSCSI volume targets, but an operating system "
-            f"reads at most {MAX_ISCSI_VOLUMES} from the iBFT that iPXE hands over: keep the "
-            "boot volume and one data volume"
+            f"reads at most {MAX_ISCSI_VOLUMES} from the iBFT that iPXE hands over: keep at "
+            f"most {MAX_ISCSI_VOLUMES} (the boot volume and one data volume, or two data volumes)"
         )
     iqns = [c.connector_id for c in connectors if c.type == "iqn"]
     if not iqns:
@@ -178,11 +203,109 @@ def build(connectors: Sequence[ConnectorInfo], targets: Sequence[TargetInfo]) ->
             f"the node has {len(iqns)} iqn volume connectors; a node boots with one initiator "
             "name, so keep one"
         )
-    loader = iscsi_targets[0].properties.get("efi_boot_loader")
-    if loader is not None and (not isinstance(loader, str) or not _EFI_PATH.match(loader)):
+    return iqns[0], tuple(_volume(t, FIRST_DRIVE + i) for i, t in enumerate(iscsi_targets))
+
+
+# --- a node without a boot volume: kernel and ramdisk, or an ISO, over HTTP ------------
+
+#: instance_info keys of the ramdisk deploy (Ironic's names).
+KERNEL, RAMDISK, APPEND, BOOT_ISO = "kernel", "ramdisk", "kernel_append_params", "boot_iso"
+#: Longest kernel command line accepted (Linux's x86 limit is 2048 bytes).
+MAX_APPEND = 2048
+# Printable ASCII and spaces only: a newline would start a new script line.
+_APPEND = re.compile(r"^[\x20-\x7e]*\Z")
+_SAFE_URL = re.compile(r"^[\x21-\x7e]{1,2048}\Z")
+
+
+@dataclass(frozen=True)
+class RamdiskPlan:
+    """What a node without a boot volume boots: data volumes, then kernel+ramdisk or an ISO."""
+
+    san: SanPlan
+    kernel: str | None
+    ramdisk: str | None
+    append: str
+    boot_iso: str | None
+
+    @property
+    def iso_drive(self) -> int:
+        """The SAN drive the ISO is booted as: the first after the data volumes."""
+        return FIRST_DRIVE + len(self.san.volumes)
+
+
+def _url(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise PlanError(f"instance_info/{key} must be an http or https URL (a string)")
+    parsed = urllib.parse.urlsplit(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise PlanError(
-            "efi_boot_loader must be a path on the boot volume's EFI system partition, like "
-            "\\EFI\\BOOT\\BOOTX64.EFI"
+            f"instance_info/{key} must be an http or https URL that the node's iPXE fetches, "
+            f"not {value!r}"
         )
-    volumes = tuple(_volume(t, FIRST_DRIVE + i) for i, t in enumerate(iscsi_targets))
-    return SanPlan(initiator_iqn=iqns[0], volumes=volumes, efi_boot_loader=loader)
+    if not _SAFE_URL.match(value) or any(c in value for c in UNSCRIPTABLE):
+        raise PlanError(
+            f"instance_info/{key} must be a URL without spaces, control characters or any of "
+            f"{UNSCRIPTABLE} (iPXE scripts cannot quote them)"
+        )
+    return value
+
+
+def _append(value: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise PlanError(f"instance_info/{APPEND} must be a string")
+    if len(value) > MAX_APPEND or not _APPEND.match(value):
+        raise PlanError(
+            f"instance_info/{APPEND} must be at most {MAX_APPEND} printable ASCII characters "
+            "on one line"
+        )
+    bad = sorted({c for c in value if c in UNSCRIPTABLE})
+    if bad or {"||", "&&"} & set(value.split()):
+        raise PlanError(
+            f"instance_info/{APPEND} cannot hold any of {UNSCRIPTABLE} nor the words || and "
+            "&&: iPXE scripts cannot quote them (the kernel command line would be changed)"
+        )
+    return " ".join(value.split())
+
+
+def build_ramdisk(
+    connectors: Sequence[ConnectorInfo],
+    targets: Sequence[TargetInfo],
+    instance_info: Mapping[str, Any],
+) -> RamdiskPlan:
+    """The plan for a node that boots a kernel and ramdisk (or an ISO) over HTTP.
+
+    Every iSCSI target is a data volume, hooked so that the iBFT describes it.
+
+    :raises PlanError: a boot volume, not exactly one of kernel+ramdisk or
+        boot_iso, a URL that is not http(s) or not scriptable, an unsafe
+        kernel command line, or what `build` refuses about the volumes.
+    """
+    if has_boot_volume(targets):
+        raise PlanError(
+            "the node has a volume target with boot_index 0 and boots from it, not from a "
+            "kernel and ramdisk"
+        )
+    given = {k for k in (KERNEL, RAMDISK, BOOT_ISO) if instance_info.get(k) not in (None, "")}
+    if given not in ({KERNEL, RAMDISK}, {BOOT_ISO}):
+        raise PlanError(
+            f"instance_info must give either both {KERNEL} and {RAMDISK}, or {BOOT_ISO} "
+            f"(http or https URLs), and not both; it gives {sorted(given) or 'none of them'}"
+        )
+    if BOOT_ISO in given and instance_info.get(APPEND):
+        raise PlanError(
+            f"instance_info/{APPEND} applies to {KERNEL} and {RAMDISK}; an ISO boots with the "
+            "command line of its own boot loader"
+        )
+    iscsi_targets = _iscsi_targets(targets)
+    initiator, volumes = _volumes(connectors, iscsi_targets) if iscsi_targets else ("", ())
+    san = SanPlan(initiator_iqn=initiator, volumes=volumes, efi_boot_loader=None)
+    urls = {k: _url(k, instance_info[k]) for k in sorted(given)}
+    return RamdiskPlan(
+        san=san,
+        kernel=urls.get(KERNEL),
+        ramdisk=urls.get(RAMDISK),
+        append=_append(instance_info.get(APPEND)),
+        boot_iso=urls.get(BOOT_ISO),
+    )

@@ -27,6 +27,15 @@ IQN = "iqn.2010-10.org.openstack.node1"
 TARGET_IQN = "iqn.2010-10.com.example:vol-x"
 
 
+#: The node fields of the real boot-from-volume path: ipxe, direct, external storage.
+BFV_FIELDS: dict[str, Any] = {
+    "boot_interface": "ipxe",
+    "deploy_interface": "direct",
+    "storage_interface": "external",
+    "properties": {"capabilities": "iscsi_boot:True"},
+}
+
+
 def v(minor: int | str) -> dict[str, str]:
     """Headers that ask for microversion 1.`minor` (or a literal such as 'latest')."""
     value = f"1.{minor}" if isinstance(minor, int) else minor

@@ -51,7 +51,7 @@ def test_list_detail(client: TestClient) -> None:
     assert sorted(driver["enabled_storage_interfaces"]) == ["cinder", "external", "noop"]
     assert driver["default_boot_interface"] == "fake"
     assert driver["enabled_boot_interfaces"] == ["fake", "ipxe"]
-    assert driver["enabled_deploy_interfaces"] == ["fake", "direct"]
+    assert driver["enabled_deploy_interfaces"] == ["fake", "direct", "ramdisk"]
     assert "default_bios_interface" not in driver
     assert "default_rescue_interface" not in driver
     assert "default_boot_interface" not in ok(client.get("/v1/drivers"))["drivers"][0]

@@ -48,16 +48,7 @@ def make_node(client: TestClient, data_volume: bool = True, password: str = "Sec
         },
     ).json()
     uuid: str = node["uuid"]
-    assert (
-        client.post(
-            "/v1/ports", json={"address": "52:54:00:12:34:56", "node_uuid": uuid}
-        ).status_code
-        == 201
-    )
-    client.post(
-        "/v1/volume/connectors",
-        json={"node_uuid": uuid, "type": "iqn", "connector_id": "iqn.2026-11.org.example:n1"},
-    )
+    add_port_and_connector(client, uuid)
     boot_props = {
         "target_iqn": "iqn.2026-11.org.example:vol1",
         "target_portal": "10.0.2.2:3260",
@@ -83,10 +74,28 @@ def make_node(client: TestClient, data_volume: bool = True, password: str = "Sec
             json={"node_uuid": uuid, "volume_type": "iscsi", "boot_index": 1,
                   "volume_id": "vol-2", "properties": data_props},
         )  # fmt: skip
+    make_available(client, uuid)
+    return uuid
+
+
+def add_port_and_connector(client: TestClient, uuid: str) -> None:
+    """The node's PXE port (52:54:00:12:34:56) and its iqn connector."""
+    assert (
+        client.post(
+            "/v1/ports", json={"address": "52:54:00:12:34:56", "node_uuid": uuid}
+        ).status_code
+        == 201
+    )
+    client.post(
+        "/v1/volume/connectors",
+        json={"node_uuid": uuid, "type": "iqn", "connector_id": "iqn.2026-11.org.example:n1"},
+    )
+
+
+def make_available(client: TestClient, uuid: str) -> None:
     for verb, state in (("manage", "manageable"), ("provide", "available")):
         client.put(f"/v1/nodes/{uuid}/states/provision", json={"target": verb})
         wait_for_state(client, uuid, state)
-    return uuid
 
 
 def deploy(client: TestClient, uuid: str) -> None:
@@ -183,19 +192,22 @@ def test_booting_report_makes_the_node_active_and_undeploy_revokes(
     assert client.get(f"/v1/volume/targets?node={uuid}").json()["targets"] == []
 
 
-def test_chap_failure_fails_the_deploy_with_a_reason(client: TestClient, boot: TestClient) -> None:
-    uuid = make_node(client, data_volume=False)
-    deploy(client, uuid)
+def report_failure(client: TestClient, boot: TestClient, uuid: str, errno: str) -> Any:
+    """Fetch the script as iPXE does, report a failure with `errno`; the failed node."""
     url, _ = fetch_script(boot)
-    report = (
-        url.removeprefix(BOOT_URL).removesuffix("script.ipxe") + "events/failed?errno=0x410d613c"
-    )
+    report = url.removeprefix(BOOT_URL).removesuffix("script.ipxe") + f"events/failed?errno={errno}"
     assert boot.get(report).status_code == 200
     wait_until(
         lambda: client.get(f"/v1/nodes/{uuid}").json()["provision_state"] == "deploy failed",
         what="deploy failed",
     )
-    node = client.get(f"/v1/nodes/{uuid}").json()
+    return client.get(f"/v1/nodes/{uuid}").json()
+
+
+def test_chap_failure_fails_the_deploy_with_a_reason(client: TestClient, boot: TestClient) -> None:
+    uuid = make_node(client, data_volume=False)
+    deploy(client, uuid)
+    node = report_failure(client, boot, uuid, "0x410d613c")
     assert "rejected the CHAP login" in node["last_error"]
     assert "0x410d613c" in node["last_error"]
     assert node["power_state"] == "power off"
@@ -236,9 +248,17 @@ def test_validation_catches_what_would_break_the_boot(
         row.secret_properties = services.box.seal(
             {**services.box.open(row.secret_properties), "/auth_password": "has space"}
         )
+    reason = validation_fails(client, uuid, "boot")
+    assert "printable ASCII characters without spaces" in reason
+    assert fault(
+        client.put(f"/v1/nodes/{uuid}/states/provision", json={"target": "bogus"})
+    ).startswith("Invalid provision state target")
+
+
+def validation_fails(client: TestClient, uuid: str, interface: str) -> str:
+    """GET validate fails `interface`, and so does a deploy; returns the validate reason."""
     table = client.get(f"/v1/nodes/{uuid}/validate").json()
-    assert table["boot"]["result"] is False
-    assert "printable ASCII characters without spaces" in table["boot"]["reason"]
+    assert table[interface]["result"] is False, table
     response = client.put(f"/v1/nodes/{uuid}/states/provision", json={"target": "active"})
     assert response.status_code == 202
     wait_until(
@@ -246,9 +266,7 @@ def test_validation_catches_what_would_break_the_boot(
         what="deploy failed",
     )
     assert "validate failed" in client.get(f"/v1/nodes/{uuid}").json()["last_error"]
-    assert fault(
-        client.put(f"/v1/nodes/{uuid}/states/provision", json={"target": "bogus"})
-    ).startswith("Invalid provision state target")
+    return str(table[interface]["reason"])
 
 
 def test_callback_timeout(client: TestClient, conductor: Any) -> None:

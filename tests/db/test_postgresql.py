@@ -61,15 +61,23 @@ def test_guide_sequence_on_postgresql(client: TestClient, conductor: Conductor) 
     uuid = client.post("/v1/nodes", json={"driver": "fake-hardware", "name": "pg-node"}).json()[
         "uuid"
     ]
-    client.patch(f"/v1/nodes/{uuid}", json=[{"op": "add", "path": "/storage_interface", "value": "cinder"},
+    client.patch(f"/v1/nodes/{uuid}", json=[{"op": "add", "path": "/storage_interface", "value": "external"},
                                            {"op": "add", "path": "/properties/capabilities", "value": "iscsi_boot:True"}])  # fmt: skip
     client.post(
         "/v1/volume/connectors",
         json={"node_uuid": uuid, "type": "iqn", "connector_id": "iqn.2010-10.org.openstack.node1"},
     )
+    props = {
+        "target_iqn": "iqn.2010-10.com.example:v",
+        "target_portal": "192.0.2.10:3260",
+        "target_lun": 0,
+        "auth_method": "CHAP",
+        "auth_username": "u",
+        "auth_password": "pw",
+    }
     target = client.post("/v1/volume/targets", json={"node_uuid": uuid, "volume_type": "iscsi", "boot_index": 0,
-                                                    "volume_id": "v", "properties": {"auth_password": "pw"}})  # fmt: skip
-    assert target.status_code == 201 and target.json()["properties"] == {"auth_password": "******"}
+                                                    "volume_id": "v", "properties": props})  # fmt: skip
+    assert target.status_code == 201 and target.json()["properties"]["auth_password"] == "******"
     duplicate = client.post(
         "/v1/volume/targets",
         json={"node_uuid": uuid, "volume_type": "iscsi", "boot_index": 0, "volume_id": "w"},

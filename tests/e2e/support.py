@@ -29,7 +29,7 @@ SCRIPT_URL = re.compile(r"(http://10\.0\.2\.2:8080/boot/[A-Za-z0-9_-]{43}/script
 
 
 @contextmanager
-def lab_and_server(lab_root: Path, name: str) -> Iterator[tuple[Lab, Server]]:
+def lab_with_server(lab_root: Path, name: str) -> Iterator[tuple[Lab, Server]]:
     """A lab (two portals, a Redfish BMC with a password) and `ironbound serve` for it."""
     boot_port = free_tcp_port()
     with Lab(
@@ -138,14 +138,16 @@ def wait_for_state(
     raise AssertionError(f"node {node} did not reach {state} in {timeout} s: {server.node(node)}")
 
 
-def deploy_and_watch(server: Server, machine: Machine, node: str, marker: str) -> float:
+def deploy_and_watch(
+    server: Server, machine: Machine, node: str, marker: str, timeout: float = BOOT_TIMEOUT
+) -> float:
     """Deploy and wait for the marker on the console; seconds from the deploy call to it."""
     since = machine.console.offset()
     started = time.monotonic()
     server.baremetal(f"node deploy {node}")
     machine.console.wait_for(
         rf"{re.escape(marker)}",
-        timeout=BOOT_TIMEOUT,
+        timeout=timeout,
         since=since,
         started=started,
         fail_on=[r"^Could not open SAN device", r"Boot from SAN device 0x.. failed", r"failed: "],

@@ -40,7 +40,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def lab_and_server(lab_root: Path) -> Iterator[tuple[Lab, Server]]:
-    with support.lab_and_server(lab_root, "api-e2e") as running:
+    with support.lab_with_server(lab_root, "api-e2e") as running:
         yield running
 
 

@@ -56,7 +56,7 @@ HOOKED = r"Ironbound: booting from SAN drive 0x80"
 
 @pytest.fixture(scope="module")
 def lab_and_server(lab_root: Path) -> Iterator[tuple[Lab, Server]]:
-    with support.lab_and_server(lab_root, "paths-e2e") as running:
+    with support.lab_with_server(lab_root, "paths-e2e") as running:
         yield running
 
 

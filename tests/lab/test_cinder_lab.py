@@ -39,11 +39,17 @@ def _connector(initiator: str = NODE1, host: str = "node1") -> dict[str, Any]:
     }
 
 
-def _iscsi_ls(url: str, *, node: str, user: str, password: str) -> subprocess.CompletedProcess[str]:
-    """libiscsi's iscsi-ls with CHAP credentials in its environment, not on the command line."""
+def _iscsi_inq(
+    url: str, *, node: str, user: str, password: str
+) -> subprocess.CompletedProcess[str]:
+    """libiscsi's iscsi-inq on one LUN, with CHAP credentials in its environment.
+
+    One LUN, not iscsi-ls of the portal: other tests' volumes may be exported by the same
+    tgtd with their own CHAP accounts, and iscsi-ls logs in to every target it discovers.
+    """
     env = {**os.environ, "LIBISCSI_CHAP_USERNAME": user, "LIBISCSI_CHAP_PASSWORD": password}
     return subprocess.run(
-        [tools.program("iscsi-ls"), "-s", "-i", node, url],
+        [tools.program("iscsi-inq"), "-i", node, url],
         capture_output=True,
         text=True,
         env=env,
@@ -81,18 +87,17 @@ def test_attach_exports_a_chap_target_and_detach_removes_it(cinder: CinderLab) -
     assert iqn in cinder.tgt.show()
 
     try:
-        tools.program("iscsi-ls")
+        tools.program("iscsi-inq")
     except MissingToolError:
         pass
     else:
-        url = f"iscsi://{cinder.host_portal}"
-        good = _iscsi_ls(
+        url = f"iscsi://{cinder.host_portal}/{iqn}/1"
+        good = _iscsi_inq(
             url, node=NODE1, user=info["auth_username"], password=info["auth_password"]
         )
         assert good.returncode == 0, good.stderr
-        assert iqn in good.stdout
         assert "DIRECT_ACCESS" in good.stdout
-        bad = _iscsi_ls(url, node=NODE1, user=info["auth_username"], password="wrong-password")
+        bad = _iscsi_inq(url, node=NODE1, user=info["auth_username"], password="wrong-password")
         assert bad.returncode != 0
         assert "DIRECT_ACCESS" not in bad.stdout
 

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
 from ironbound.records import ConnectorInfo, TargetInfo
-from ironbound.sanplan import FIRST_DRIVE, MAX_ISCSI_VOLUMES, PlanError, build
+from ironbound.sanplan import (
+    FIRST_DRIVE,
+    MAX_ISCSI_VOLUMES,
+    PlanError,
+    build,
+    build_ramdisk,
+    has_boot_volume,
+)
 from ironbound.sensitive import Secret
 
 INITIATOR = "iqn.2010-10.org.openstack.node1"
@@ -269,3 +277,44 @@ def test_errors_name_the_target() -> None:
 def test_an_empty_portal_list_falls_back_to_the_single_portal() -> None:
     plan = build([iqn_connector()], [target(target_portals=[])])
     assert plan.boot.uris == (f"iscsi:127.0.0.1::3260:0:{BOOT_IQN}",)
+
+
+# --- no boot volume: the ramdisk deploy's plan ------------------------------------------
+
+RAMDISK_INFO = {"kernel": "http://h/k", "ramdisk": "http://h/r", "kernel_append_params": " a  b "}
+
+
+def test_ramdisk_plan_hooks_data_volumes_from_the_first_drive() -> None:
+    plan = build_ramdisk([iqn_connector()], [target(2), target(1)], RAMDISK_INFO)
+    assert [v.target_uuid for v in plan.san.volumes] == ["t1", "t2"]
+    assert [v.drive for v in plan.san.volumes] == [0x80, 0x81]
+    assert plan.san.initiator_iqn == INITIATOR
+    assert (plan.kernel, plan.ramdisk, plan.append, plan.boot_iso) == (
+        "http://h/k",
+        "http://h/r",
+        "a b",
+        None,
+    )
+    assert plan.iso_drive == 0x82
+
+
+def test_ramdisk_plan_without_volumes_needs_no_connector() -> None:
+    plan = build_ramdisk([], [], {"boot_iso": "https://h/x.iso"})
+    assert plan.san.volumes == ()
+    assert (plan.boot_iso, plan.iso_drive) == ("https://h/x.iso", 0x80)
+
+
+@pytest.mark.parametrize(
+    ("connectors", "targets", "reason"),
+    [
+        ([iqn_connector()], [target(0)], "boots from it, not from a kernel"),
+        ([], [target(1)], "no volume connector of type iqn"),
+        ([iqn_connector()], [target(1), target(2), target(3)], "reads at most 2"),
+    ],
+)
+def test_ramdisk_plan_refusals(
+    connectors: list[ConnectorInfo], targets: list[TargetInfo], reason: str
+) -> None:
+    with pytest.raises(PlanError, match=re.escape(reason)):
+        build_ramdisk(connectors, targets, RAMDISK_INFO)
+    assert has_boot_volume(targets) == (targets[0].boot_index == 0)

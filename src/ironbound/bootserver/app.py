@@ -27,6 +27,7 @@ from ironbound.bootserver import access, render
 from ironbound.db import snapshots, tokens
 from ironbound.db.models import BootToken, Node
 from ironbound.db.session import Database
+from ironbound.records import NodeSnapshot
 from ironbound.signals import Signals
 
 LOG = logging.getLogger(__name__)
@@ -47,6 +48,20 @@ def _address(request: Request) -> str:
 
 def _bootable(node: Node) -> bool:
     return node.provision_state in states.BOOTABLE_STATES
+
+
+def _render(node_uuid: str, snapshot: NodeSnapshot, events_url: str) -> str:
+    """The node's script: boot from its volume, or (no boot volume: the ramdisk deploy)
+    hook its data volumes and boot the kernel and ramdisk or ISO its instance_info names.
+
+    :raises sanplan.PlanError: the records cannot make a bootable script.
+    """
+    connectors, targets = snapshot.volume_connectors, snapshot.volume_targets
+    if sanplan.has_boot_volume(targets):
+        plan = sanplan.build(connectors, targets)
+        return render.volume_script(node_uuid, plan, events_url)
+    ramdisk = sanplan.build_ramdisk(connectors, targets, snapshot.node.instance_info)
+    return render.ramdisk_script(node_uuid, ramdisk, events_url)
 
 
 class _BootServer:
@@ -92,7 +107,7 @@ class _BootServer:
         token = self.box.open(row.sealed_token)["token"]
         LOG.info("Node %s found by MAC %s; chaining to its script", node.uuid, mac)
         return PlainTextResponse(
-            render.chain_script(f"{self.base_url}/boot/{token}/script.ipxe"), media_type=IPXE
+            render.chain_script(config.boot_script_url(self.conf, token)), media_type=IPXE
         )
 
     def script(self, request: Request) -> Response:
@@ -106,15 +121,15 @@ class _BootServer:
             return _not_found()
         with self.db.read() as session:
             snapshot = snapshots.load(session, node.id, self.box)
+        events_url = f"{self.base_url}/boot/{token}/events"
         try:
-            plan = sanplan.build(snapshot.volume_connectors, snapshot.volume_targets)
+            body = _render(node.uuid, snapshot, events_url)
         except sanplan.PlanError as exc:
             LOG.warning("Node %s asked for its boot script, but %s", node.uuid, exc)
             self._cycle(node, row, {"event": "unservable", "reason": str(exc)})
             return PlainTextResponse(f"#!ipxe\necho Ironbound: {exc}\nexit 1\n", media_type=IPXE)
         self._cycle(node, row, {"event": "script_fetched"})
         LOG.info("Served the boot script of node %s", node.uuid)
-        body = render.volume_script(node.uuid, plan, f"{self.base_url}/boot/{token}/events")
         return PlainTextResponse(body, media_type=IPXE)
 
     def report(self, request: Request) -> Response:

@@ -39,3 +39,11 @@ def volume_script(node_uuid: str, plan: sanplan.SanPlan, events_url: str) -> str
         .get_template("boot_volume.ipxe.j2")
         .render(node_uuid=node_uuid, plan=plan, events_url=events_url)
     )
+
+
+def ramdisk_script(node_uuid: str, ramdisk: sanplan.RamdiskPlan, events_url: str) -> str:
+    return (
+        _environment()
+        .get_template("ramdisk.ipxe.j2")
+        .render(node_uuid=node_uuid, plan=ramdisk.san, ramdisk=ramdisk, events_url=events_url)
+    )

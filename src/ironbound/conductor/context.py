@@ -1,4 +1,4 @@
-"""What every flow in a conductor shares: config, database, keys, drivers, signals."""
+"""What every flow in a conductor shares: config, database, keys, drivers, signals, DHCP."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from oslo_config import cfg
 
+from ironbound import dhcp
 from ironbound.db.session import Database
 from ironbound.drivers.registry import Registry
 from ironbound.sensitive import SecretBox
@@ -20,3 +21,8 @@ class ConductorContext:
     registry: Registry
     hostname: str
     signals: Signals = field(default_factory=Signals)
+    #: The DHCP provider [dhcp]dhcp_provider names, loaded with the context.
+    dhcp: dhcp.DHCPProvider = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.dhcp = dhcp.load(self.conf)

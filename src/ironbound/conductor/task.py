@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-from ironbound import errors, records, sensitive, states
+from ironbound import dhcp, errors, records, sensitive, states
 from ironbound.conductor.context import ConductorContext
 from ironbound.db import nodes, snapshots, tokens, volumes
 from ironbound.drivers import base
@@ -130,13 +130,32 @@ class NodeTask:
         token = secrets.token_urlsafe(32)
         sealed = self.ctx.box.seal({"token": token})
         assert sealed is not None
-        with self._write() as session:
-            tokens.store(session, self.node_id, token, sealed)
+        provider = self.ctx.dhcp
+        with provider.lock:  # the database and the DHCP entry change together
+            with self._write() as session:
+                tokens.store(session, self.node_id, token, sealed)
+            if provider.active:
+                macs = [port.address for port in self.ports if port.pxe_enabled]
+                provider.publish(dhcp.host_entry(self.conf, self.node.uuid, macs, token))
+                self.record(f"DHCP ({provider.name}): the node's MACs boot its script")
         return token
 
     def revoke_boot_token(self) -> None:
-        with self._write() as session:
-            tokens.revoke(session, self.node_id)
+        provider = self.ctx.dhcp
+        with provider.lock:
+            with self._write() as session:
+                tokens.revoke(session, self.node_id)
+            if not provider.active:
+                return
+            try:
+                provider.withdraw(self.node.uuid)
+            except errors.DHCPError as exc:
+                # The token is revoked, so the entry leads nowhere; the periodic
+                # reconcile retries the withdrawal.
+                LOG.warning("Node %s: %s", self.node.uuid, exc)
+                self.record(f"{exc}; the periodic DHCP sync retries", severity="warning")
+            else:
+                self.record(f"DHCP ({provider.name}): entry withdrawn")
 
     def power_action(self, power_state: str, timeout: float | None = None) -> None:
         power = self.driver.power

@@ -5,7 +5,8 @@ the node's lock held, and write the outcome back in the same transaction
 that releases the lock. A failed provision flow moves the node to the
 failure state of the state it was in, with the failing step and its cause in
 last_error. Periodic duties: heartbeats, taking over from dead conductors,
-failing deploys whose callback never came, and purging unread results.
+failing deploys whose callback never came, purging unread results, and
+reconciling the DHCP provider's entries with the database.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ import time
 from collections.abc import Callable, Collection
 from typing import Any
 
-from ironbound import errors, states
+from ironbound import dhcp, errors, states
 from ironbound.conductor.context import ConductorContext
 from ironbound.conductor.flows import FLOWS
 from ironbound.conductor.task import NodeTask
-from ironbound.db import conductors, jobs, nodes
+from ironbound.db import conductors, jobs, nodes, tokens
 from ironbound.db.models import Node
 from ironbound.drivers.base import RECONCILES
 from ironbound.jobspec import SYNCHRONOUS_KINDS, JobKind
@@ -56,6 +57,10 @@ class Conductor:
         with self.ctx.db.write() as session:
             conductors.register(session, self.ctx.hostname, offers)
         self._take_over(self.ctx.hostname, "restarted")
+        try:  # a full resync: whatever changed while no conductor ran
+            self.sync_dhcp()
+        except Exception:  # the periodic duty retries; the conductor still serves
+            LOG.exception("Conductor %s: the DHCP resync at start failed", self.ctx.hostname)
         self._stop.clear()
         self.ctx.signals.reopen()
         self._threads = []
@@ -182,6 +187,7 @@ class Conductor:
                 self._expire_callbacks,
                 self._sync_power_states,
                 self._sync_storage,
+                self.sync_dhcp,
             ):
                 try:
                     duty()
@@ -201,8 +207,10 @@ class Conductor:
         """
         timeout = self.ctx.conf.conductor.heartbeat_timeout
         with self.ctx.db.read() as session:
-            dead = set(conductors.dead(session, timeout))
+            # Holders first: under READ COMMITTED each statement sees its own snapshot, and
+            # a conductor that dies between the two must still be named as dead, not gone.
             stale = set(conductors.stale_holders(session, timeout))
+            dead = set(conductors.dead(session, timeout))
         for hostname in sorted((dead | stale) - {self.ctx.hostname}):
             self._take_over(hostname, "stopped heartbeating" if hostname in dead else "is gone")
 
@@ -256,6 +264,25 @@ class Conductor:
                 if not jobs.has_pending(session, node_id, JobKind.SYNC_STORAGE):
                     jobs.enqueue(session, node_id, JobKind.SYNC_STORAGE)
         self.ctx.signals.work_queued()
+
+    def sync_dhcp(self) -> None:
+        """Make the DHCP provider hold exactly the entries of the bootable nodes.
+
+        Flows publish and withdraw entries as they issue and revoke boot
+        tokens; this catches the rest: nodes deleted through the API (which
+        never imports the conductor), nodes failed by a takeover, a crash
+        between a token write and the file write, stray or edited files.
+        """
+        provider = self.ctx.dhcp
+        if not provider.active:
+            return
+        with provider.lock:  # no flow changes a token between this read and the sync
+            with self.ctx.db.read() as session:
+                found = tokens.published(session, states.BOOTABLE_STATES)
+            provider.sync(
+                dhcp.host_entry(self.ctx.conf, uuid, macs, self.ctx.box.open(sealed)["token"])
+                for uuid, (sealed, macs) in found.items()
+            )
 
     def _expire_callbacks(self) -> None:
         timeout = self.ctx.conf.conductor.deploy_callback_timeout

@@ -6,6 +6,7 @@ See docs/security.md ("The boot server") for the model these rows keep.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -60,3 +61,19 @@ def by_mac(session: Session, mac: str) -> tuple[Node, BootToken] | None:
 def get(session: Session, node_id: int) -> BootToken | None:
     """The node's token row, for changing it in a write transaction."""
     return session.get(BootToken, node_id)
+
+
+def published(
+    session: Session, provision_states: Collection[str]
+) -> dict[str, tuple[str, list[str]]]:
+    """Nodes in `provision_states` that hold a boot token: uuid → (sealed token, pxe MACs)."""
+    rows = session.execute(
+        select(Node.uuid, BootToken.sealed_token, Port.address)
+        .join(BootToken, BootToken.node_id == Node.id)
+        .join(Port, (Port.node_id == Node.id) & Port.pxe_enabled.is_(True))
+        .where(Node.provision_state.in_(provision_states))
+    ).all()
+    found: dict[str, tuple[str, list[str]]] = {}
+    for uuid, sealed, mac in rows:
+        found.setdefault(uuid, (sealed, []))[1].append(mac)
+    return found

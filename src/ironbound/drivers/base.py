@@ -37,6 +37,9 @@ SAFE = "safe"
 # Capabilities a boot interface may declare.
 ISCSI_VOLUME_BOOT = "iscsi_volume_boot"
 BOOT_EVENTS = "boot_events"  # the booting node reports back; deploys wait for it
+RAMDISK_BOOT = "ramdisk_boot"  # boots instance_info kernel+ramdisk or boot_iso over HTTP
+# Capabilities a deploy interface may declare.
+RAMDISK_DEPLOY = "ramdisk_deploy"  # a node without a boot volume boots a kernel and ramdisk
 # Capabilities a storage interface may declare.
 ATTACH_FILLS_TARGETS = "attach_fills_targets"  # targets get their connection data at attach
 RECONCILES = "reconciles"  # compares its attachments with the storage's (see reconcile)

@@ -84,7 +84,7 @@ class FakeManagement(base.ManagementInterface):
 class FakeBoot(base.BootInterface):
     """Claims what iPXE can do, so storage validation passes as it would on real iron."""
 
-    capabilities = frozenset({base.ISCSI_VOLUME_BOOT})
+    capabilities = frozenset({base.ISCSI_VOLUME_BOOT, base.RAMDISK_BOOT})
 
     def validate(self, task: base.Task) -> None:
         return None

@@ -5,6 +5,10 @@ server renders the node's script from the database whenever the node asks
 (nothing is written to disk). The script reports back when the boot volume
 is attached and the node starts booting from it, or why it failed, so a
 deploy finishes on what really happened at the node.
+
+With a deploy interface that declares `RAMDISK_DEPLOY` (`ramdisk`), a node
+without a boot volume hooks its data volumes (so the iBFT describes them) and
+boots the kernel and ramdisk, or the ISO, that its instance_info names.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ IPXE_ERRORS: dict[str, str] = {
     "348520": "iPXE has no room left for the iBFT that describes the volumes to the operating "
     "system (No space left on device): BIOS iPXE keeps a small fixed space for it; use fewer "
     "paths (target_portals) or shorter IQNs and CHAP names",
+    "2d0c61": "the HTTP server has no such file (404): check instance_info kernel, ramdisk "
+    "or boot_iso",
 }
 
 
@@ -58,8 +64,30 @@ def _awaits_attach(task: base.Task) -> bool:
     )
 
 
+def _boots_ramdisk(task: base.Task) -> bool:
+    """The node boots a kernel and ramdisk (or ISO): a ramdisk deploy, no boot volume."""
+    return (
+        base.RAMDISK_DEPLOY in task.driver.deploy.capabilities and checks.boot_target(task) is None
+    )
+
+
+def _check_plan(task: base.Task, ramdisk: bool) -> None:
+    """Build the plan the boot server will render, to catch what would break the boot.
+
+    :raises sanplan.PlanError: with what is wrong.
+    """
+    if ramdisk:
+        sanplan.build_ramdisk(task.volume_connectors, task.volume_targets, task.node.instance_info)
+    else:
+        sanplan.build(task.volume_connectors, task.volume_targets)
+
+
+def _what(ramdisk: bool) -> str:
+    return "its kernel and ramdisk" if ramdisk else "its volume"
+
+
 class IPXEBoot(base.BootInterface):
-    capabilities = frozenset({base.ISCSI_VOLUME_BOOT, base.BOOT_EVENTS})
+    capabilities = frozenset({base.ISCSI_VOLUME_BOOT, base.BOOT_EVENTS, base.RAMDISK_BOOT})
 
     def validate(self, task: base.Task) -> None:
         if not self.conf.deploy.http_url:
@@ -73,25 +101,30 @@ class IPXEBoot(base.BootInterface):
                 reason=f"Node {task.node.uuid} does not have any port associated with it "
                 "(with pxe_enabled): the boot server recognises a booting node by its MAC."
             )
-        if not checks.boots_from_volume(task) or _awaits_attach(task):
+        ramdisk = _boots_ramdisk(task)
+        if not (ramdisk or checks.boots_from_volume(task)) or _awaits_attach(task):
             return
         try:
-            sanplan.build(task.volume_connectors, task.volume_targets)
+            _check_plan(task, ramdisk)
         except sanplan.PlanError as exc:
             raise errors.InvalidParameterValue(
-                reason=f"Node {task.node.uuid} cannot boot from its volume: {exc}."
+                reason=f"Node {task.node.uuid} cannot boot from {_what(ramdisk)}: {exc}."
             ) from exc
 
     def prepare_instance(self, task: base.Task) -> None:
-        if not checks.boots_from_volume(task):
+        ramdisk = _boots_ramdisk(task)
+        if not (ramdisk or checks.boots_from_volume(task)):
             raise errors.BootError(
                 reason="the ipxe boot interface boots nodes from a volume: the node needs a "
-                "volume target with boot_index 0 and no instance_info/image_source"
+                "volume target with boot_index 0 and no instance_info/image_source (or the "
+                "ramdisk deploy interface, to boot instance_info kernel and ramdisk)"
             )
         try:  # checked again: a storage interface that attaches has just filled the targets
-            sanplan.build(task.volume_connectors, task.volume_targets)
+            _check_plan(task, ramdisk)
         except sanplan.PlanError as exc:
-            raise errors.BootError(reason=f"the node cannot boot from its volume: {exc}") from exc
+            raise errors.BootError(
+                reason=f"the node cannot boot from {_what(ramdisk)}: {exc}"
+            ) from exc
         task.issue_boot_token()
         task.set_internal_info(boot_status={"status": "prepared", "detail": "boot script ready"})
         task.record("boot script ready: the node finds it through the boot server by its MAC")
@@ -102,6 +135,8 @@ class IPXEBoot(base.BootInterface):
         task.record("boot script withdrawn: its URL now answers 404")
 
     def interpret_boot_event(self, task: base.Task, event: Mapping[str, str]) -> tuple[bool, str]:
+        if event.get("event") == "booting" and checks.boot_target(task) is None:
+            return True, "the node hooked its data volumes and is booting its kernel and ramdisk"
         if event.get("event") == "booting":
             return True, "the node attached its boot volume and is booting from it"
         errno = event.get("errno")

@@ -1,0 +1,29 @@
+"""DHCP providers: pointing a deployed node's network boot at its own boot script.
+
+The conductor publishes a node's entry when it issues the node's boot token
+and withdraws it when it revokes the token; a periodic reconcile (and a full
+one at conductor start) makes the provider hold exactly the entries of the
+nodes the database says are bootable, so a node deleted through the API, a
+crash or a takeover leaves nothing behind for long. `[dhcp]dhcp_provider`
+picks the provider: ``none`` (the operator's DHCP server does it all) or
+``dnsmasq`` (files in dnsmasq's ``--dhcp-hostsdir`` and ``--dhcp-optsdir``).
+
+An entry holds the node's boot script URL, which carries its token: a
+secret. Providers never log it.
+"""
+
+from __future__ import annotations
+
+from oslo_config import cfg
+
+from ironbound.dhcp.base import DHCPProvider, HostEntry, host_entry
+from ironbound.dhcp.dnsmasq import DnsmasqProvider
+
+__all__ = ["DHCPProvider", "DnsmasqProvider", "HostEntry", "host_entry", "load"]
+
+
+def load(conf: cfg.ConfigOpts) -> DHCPProvider:
+    """The provider `[dhcp]dhcp_provider` names."""
+    if conf.dhcp.dhcp_provider == "dnsmasq":
+        return DnsmasqProvider.from_config(conf)
+    return DHCPProvider()
