@@ -55,7 +55,7 @@ def test_api_and_conductor_processes_on_postgresql(postgres_url: str, tmp_path: 
         check=False,
     )
     assert upgrade.returncode == 0, upgrade.stderr
-    assert "database revision: 0002" in upgrade.stdout
+    assert "database revision: 0003" in upgrade.stdout
     port = free_tcp_port()
     conductor_argv = _ironbound("conductor", *common, "--boot-port", str(free_tcp_port()))
     with (

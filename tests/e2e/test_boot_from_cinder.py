@@ -19,7 +19,7 @@ from ironbound.lab.cinder import CinderLab
 from ironbound.lab.environment import GUEST_CINDER_PORTAL_PORT, Lab
 from ironbound.lab.ports import free_tcp_port
 from tests.cinder_support import attachments, cinder_config
-from tests.e2e.test_boot_from_volume import (
+from tests.e2e.support import (
     BMC_PASSWORD,
     BMC_USER,
     deploy_and_watch,

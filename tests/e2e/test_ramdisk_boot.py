@@ -22,7 +22,7 @@ import pytest
 
 from ironbound.lab import images, netboot
 from ironbound.lab.environment import Lab
-from tests.e2e.test_boot_from_volume import (
+from tests.e2e.support import (
     IQN,
     Volume,
     add_target,

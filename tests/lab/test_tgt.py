@@ -123,3 +123,24 @@ def test_a_new_target_takes_a_tid_nobody_else_uses(tgt: TgtServer, lab_dir: Path
     shown = tgt.show()
     assert f"Target 7: {foreign}" in shown
     assert f"Target 8: {IQN}" in shown
+
+
+def test_changed_chap_password_keeps_the_bindings(tgt: TgtServer, lab_dir: Path) -> None:
+    tgt.add_target(IQN, images.build_data_disk(lab_dir / "data.img", "DATA"))
+    tgt.allow_initiator(IQN)
+    tgt.add_chap(
+        IQN, "node1", "Secret-Pass-1", target_username="tgtuser", target_password="Target-Pass-1"
+    )
+    portal = tgt.host_portals[0]
+    url = f"iscsi://{portal}/{IQN}/1?target_user=tgtuser&target_password=Target-Pass-1"
+    tgt.change_chap_password("node1", "Secret-Pass-2")
+    assert "rc=0" not in _iscsi("iscsi-inq", url, user="node1", password="Secret-Pass-1")
+    assert "rc=0" in _iscsi("iscsi-inq", url, user="node1", password="Secret-Pass-2")
+    tgt.change_chap_password("tgtuser", "Target-Pass-2")  # the outgoing account too
+    assert "rc=0" not in _iscsi("iscsi-inq", url, user="node1", password="Secret-Pass-2")
+    assert "rc=0" in _iscsi(
+        "iscsi-inq", url.replace("Target-Pass-1", "Target-Pass-2"), user="node1",
+        password="Secret-Pass-2",
+    )  # fmt: skip
+    with pytest.raises(LabError, match="no CHAP user"):
+        tgt.change_chap_password("nobody", "Pass-3")

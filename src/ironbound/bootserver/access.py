@@ -11,7 +11,8 @@ to be the node.
 
 Writes are bounded: a request writes only when it pins a token, opens a new
 boot cycle (one script fetch event per cycle, however often the script is
-fetched), or contests a token for the first time.
+fetched), reports (at most twice a cycle: `booting`, then `failed` if sanboot
+fails), or contests a token for the first time.
 """
 
 from __future__ import annotations
@@ -67,27 +68,44 @@ def open_cycle(db: Database, node_id: int, row: BootToken, event: dict[str, str]
     boot cycle; True when it did.
 
     A cycle starts with a fetch and ends with the boot's report, so repeated
-    fetches in one cycle add no events.
+    fetches in one cycle add no events. A cycle whose script reported booting has
+    handed over to the volume: a fetch after that is a new boot.
     """
-    if row.awaiting_report:
+    if row.awaiting_report and not row.handed_over:
         return False
     with db.write() as session:
         current = tokens.get(session, node_id)
-        if current is None or current.token_hash != row.token_hash or current.awaiting_report:
+        if (
+            current is None
+            or current.token_hash != row.token_hash
+            or (current.awaiting_report and not current.handed_over)
+        ):
             return False
-        current.awaiting_report = True
+        current.awaiting_report, current.handed_over = True, False
         jobs.enqueue(session, node_id, JobKind.BOOT_EVENT, event)
         return True
 
 
+def _accepts(row: BootToken, event: str) -> bool:
+    """A cycle takes one report; after `booting`, one `failed` more (sanboot's own)."""
+    return row.awaiting_report and (not row.handed_over or event == "failed")
+
+
 def close_cycle(db: Database, node_id: int, row: BootToken, report: dict[str, str]) -> bool:
-    """Accept the report that ends the current boot cycle; False if there is none open."""
-    if not row.awaiting_report:
+    """Accept a report of the current boot cycle; False if the cycle takes no more.
+
+    The script reports `booting` just before `sanboot`, which never returns when it
+    works; when it fails (nothing bootable, no EFI loader at the path), the script
+    reports `failed` too. So a cycle takes at most two reports.
+    """
+    event = report["event"]
+    if not _accepts(row, event):
         return False
     with db.write() as session:
         current = tokens.get(session, node_id)
-        if current is None or current.token_hash != row.token_hash or not current.awaiting_report:
+        if current is None or current.token_hash != row.token_hash or not _accepts(current, event):
             return False
-        current.awaiting_report = False
+        current.handed_over = event == "booting"
+        current.awaiting_report = current.handed_over
         jobs.enqueue(session, node_id, JobKind.BOOT_EVENT, report)
         return True

@@ -67,14 +67,53 @@ def abort(task: NodeTask, args: dict[str, Any]) -> None:
     _power_off_quietly(task, "the aborted deploy")
 
 
-def _boot_failed(task: NodeTask, message: str) -> None:
-    """A boot went wrong: a waiting deploy fails (node powered off), an active node says so."""
+#: driver_internal_info key: the last_error a failed boot of an active node set, so
+#: that a later good boot clears that error and never another one.
+BOOT_FAILURE = "boot_failure"
+#: driver_internal_info key: the node is active because the boot its deploy started
+#: reported `booting`; until its next fetch, a failed `sanboot` still fails the deploy.
+DEPLOY_BOOT = "deploy_boot"
+
+
+def _boot_failed(task: NodeTask, message: str, *, clearable: bool = True) -> None:
+    """A boot went wrong: a waiting deploy fails (node powered off), an active node says so
+    and stays active (it was power-cycled, by Ironbound or at its BMC, and its SAN broke).
+
+    A clearable failure of an active node is cleared by its next good boot; a contested
+    boot (another host asked for the node's script) is not, the operator must look.
+    """
     state = task.node.provision_state
+    error = f"Boot from volume failed: {message}"
     if state == states.DEPLOYWAIT:
         _power_off_quietly(task, "the failed boot")
-        task.fail(f"Boot from volume failed: {message}")
+        task.fail(error)
     elif state == states.ACTIVE:
-        task.save(last_error=f"Boot from volume failed: {message}")
+        task.set_internal_info(**{BOOT_FAILURE: error if clearable else None})
+        task.save(last_error=error)
+
+
+def _sanboot_failed_deploy(task: NodeTask, message: str) -> None:
+    """The deploy's own boot reported booting (so the node went active) and then its
+    sanboot failed (nothing bootable, no EFI loader at the path): the deploy failed."""
+    _power_off_quietly(task, "the failed boot")
+    task.set_internal_info(**{DEPLOY_BOOT: None})
+    error = f"Boot from volume failed: {message}"
+    task.save(provision_state=states.DEPLOYFAIL, target_provision_state=None, last_error=error)
+    task.record("the deploy's boot failed after attaching its volumes: deploy failed")
+
+
+def _booted_again(task: NodeTask) -> None:
+    """An active node booted fine: clear the boot failure shown before, if it still is."""
+    shown = task.node.driver_internal_info.get(BOOT_FAILURE)
+    if shown is None:
+        return
+    task.set_internal_info(**{BOOT_FAILURE: None})
+    if task.node.last_error == shown:
+        task.save(last_error=None)
+        task.record(
+            "the node booted from its volume again: cleared the boot failure from last_error",
+            event_type="boot",
+        )
 
 
 def _server_side_event(event: dict[str, str]) -> str | None:
@@ -98,21 +137,28 @@ def boot_event(task: NodeTask, args: dict[str, Any]) -> None:
         if task.node.provision_state == states.DEPLOYWAIT:
             status = {"status": "script fetched", "detail": "the node fetched its boot script"}
             task.set_internal_info(boot_status=status)
+        elif task.node.driver_internal_info.get(DEPLOY_BOOT):
+            task.set_internal_info(**{DEPLOY_BOOT: None})  # a later boot: the deploy's is over
         return
     problem = _server_side_event(event)
     if problem is not None:
         task.record(problem, event_type="boot", severity="error")
-        _boot_failed(task, problem)
+        _boot_failed(task, problem, clearable=event["event"] != "contested")
         return
     succeeded, message = task.driver.boot.interpret_boot_event(task, event)
     status = {"status": "booting" if succeeded else "failed", "detail": message}
     task.set_internal_info(boot_status=status)
     task.record(message, event_type="boot", severity="info" if succeeded else "error")
-    if not succeeded:
+    if not succeeded and task.node.driver_internal_info.get(DEPLOY_BOOT):
+        _sanboot_failed_deploy(task, message)
+    elif not succeeded:
         _boot_failed(task, message)
     elif task.node.provision_state == states.DEPLOYWAIT:
+        task.set_internal_info(**{DEPLOY_BOOT: True})
         task.land()
         task.record("deployed")
+    elif task.node.provision_state == states.ACTIVE:
+        _booted_again(task)
 
 
 def callback_timeout(task: NodeTask, args: dict[str, Any]) -> None:

@@ -218,6 +218,12 @@ class BootToken(Base):
         server_default=false(),
         comment="another host asked for this node's script",
     )
+    handed_over: Mapped[bool] = mapped_column(
+        Boolean,
+        default=False,
+        server_default=false(),
+        comment="the script reported booting; its sanboot may still report a failure",
+    )
 
 
 class NodeEvent(Base):

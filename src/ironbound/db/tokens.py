@@ -33,7 +33,7 @@ def unpin(session: Session, node_id: int) -> None:
     session.execute(
         update(BootToken)
         .where(BootToken.node_id == node_id)
-        .values(pinned_address=None, awaiting_report=False, contested=False)
+        .values(pinned_address=None, awaiting_report=False, handed_over=False, contested=False)
     )
 
 

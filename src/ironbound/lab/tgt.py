@@ -73,6 +73,7 @@ class TgtServer:
         self._daemon: procs.Daemon | None = None
         self._targets: dict[str, _Target] = {}
         self._accounts: dict[str, str] = {}
+        self._bindings: list[tuple[int, str, bool]] = []  # (tid, user, outgoing)
 
     @property
     def host_portals(self) -> list[str]:
@@ -172,9 +173,11 @@ class TgtServer:
         tgtd accepts one-way logins even with an outgoing account: only an initiator that
         sets reverse credentials makes it mutual.
         """
-        tid = str(self._target(iqn).tid)
+        target = self._target(iqn)
+        tid = str(target.tid)
         self._account(username, password)
         self._control("--mode", "account", "--op", "bind", "--tid", tid, "--user", username)
+        self._bindings.append((target.tid, username, False))
         if (target_username is None) != (target_password is None):
             raise LabError("mutual CHAP needs both target_username and target_password")
         if target_username is not None and target_password is not None:
@@ -183,6 +186,26 @@ class TgtServer:
                 "--mode", "account", "--op", "bind", "--tid", tid,
                 "--user", target_username, "--outgoing",
             )  # fmt: skip
+            self._bindings.append((target.tid, target_username, True))
+
+    def change_chap_password(self, username: str, password: str) -> None:
+        """Give a CHAP account a new password, keeping its bindings (as a SAN admin would).
+
+        tgtd cannot change an account's password: the account is deleted (which unbinds
+        it everywhere), created again and bound again where it was. Sessions already
+        logged in stay; the next login needs the new password.
+        """
+        if username not in self._accounts:
+            raise LabError(f"no CHAP user {username} on this tgtd")
+        bindings = [(tid, outgoing) for tid, user, outgoing in self._bindings if user == username]
+        self._control("--mode", "account", "--op", "delete", "--user", username)
+        del self._accounts[username]
+        self._account(username, password)
+        for tid, outgoing in bindings:
+            self._control(
+                "--mode", "account", "--op", "bind", "--tid", str(tid), "--user", username,
+                *(["--outgoing"] if outgoing else []),
+            )  # fmt: skip
 
     def remove_target(self, iqn: str) -> None:
         """Delete the target even with sessions logged in."""
@@ -190,6 +213,7 @@ class TgtServer:
         tid = str(target.tid)
         self._control("--mode", "target", "--op", "delete", "--force", "--tid", tid)
         del self._targets[iqn]
+        self._bindings = [b for b in self._bindings if b[0] != target.tid]
 
     def show(self) -> str:
         """tgtadm's own description of targets, LUNs, ACLs and accounts (no passwords)."""
@@ -203,3 +227,4 @@ class TgtServer:
         self._daemon = None
         self._targets.clear()
         self._accounts.clear()
+        self._bindings.clear()

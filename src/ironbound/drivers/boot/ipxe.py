@@ -40,6 +40,9 @@ IPXE_ERRORS: dict[str, str] = {
     "4c0a60": "the portal did not answer (Connection timed out): check target_portal and routing",
     "280a60": "the portal is not reachable from the node (Network unreachable)",
     "1c0d62": "the CHAP credentials are an invalid mix (reverse credentials without forward ones)",
+    "348520": "iPXE has no room left for the iBFT that describes the volumes to the operating "
+    "system (No space left on device): BIOS iPXE keeps a small fixed space for it; use fewer "
+    "paths (target_portals) or shorter IQNs and CHAP names",
     "2d0c61": "the HTTP server has no such file (404): check instance_info kernel, ramdisk "
     "or boot_iso",
 }
