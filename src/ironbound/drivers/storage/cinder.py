@@ -151,14 +151,20 @@ class CinderStorage(base.StorageInterface):
             connector(task)
         for target in task.volume_targets:
             try:
-                volume = self.cinder.get_volume(target.volume_id)
+                problem = self._refusal(task, target.volume_id)
             except CinderError as exc:
                 raise checks.invalid(
                     task, NAME, f"Volume target {target.uuid}: {exc.message}"
                 ) from exc
-            problem = refusal(volume, task)
             if problem is not None:
                 raise checks.invalid(task, NAME, f"Volume target {target.uuid}: {problem}.")
+
+    def _refusal(self, task: base.Task, volume_id: str) -> str | None:
+        """Why the node may not attach the volume as Cinder shows it now, or None.
+
+        :raises CinderError: Cinder could not be asked, or has no such volume.
+        """
+        return refusal(self.cinder.get_volume(volume_id), task)
 
     def attach_volumes(self, task: base.Task) -> None:
         """Attach every target's volume; on any failure undo the ones this call made."""
@@ -183,8 +189,8 @@ class CinderStorage(base.StorageInterface):
                 task.record(f"volume {target.volume_id} is still attached ({still.id})")
                 return False
             self._forget(task, target.uuid)
-        volume = self.cinder.get_volume(target.volume_id)
-        problem = refusal(volume, task)
+        # Asked again, not taken from validate: another node may have attached it since.
+        problem = self._refusal(task, target.volume_id)
         if problem is not None:
             raise errors.StorageError(problem)
         attachment = self.cinder.attach(target.volume_id, connector(task), task.node.uuid)
