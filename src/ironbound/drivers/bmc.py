@@ -42,6 +42,15 @@ def parse_text(key: str, value: Any) -> str | None:
     return value
 
 
+def require_text(key: str, value: Any, *, what: str, kind: str = "string") -> str:
+    """A required string value, stripped; `what` says what it is, for the missing case."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise errors.MissingParameterValue(reason=f"driver_info {key} is required: {what}")
+    if not isinstance(value, str):
+        raise invalid(key, f"expected a {kind}, got {type(value).__name__}.")
+    return value.strip()
+
+
 def parse_password(key: str, value: Any) -> Secret | None:
     """An optional password, wrapped (the conductor hands sealed values over as Secret)."""
     if value is None or isinstance(value, Secret):

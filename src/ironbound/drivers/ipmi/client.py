@@ -95,14 +95,9 @@ _invalid = bmc_common.invalid
 
 
 def _parse_address(value: Any) -> str:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise errors.MissingParameterValue(
-            reason="driver_info ipmi_address is required: the IP address or host name of "
-            "the node's BMC."
-        )
-    if not isinstance(value, str):
-        raise _invalid("ipmi_address", f"expected a string, got {type(value).__name__}.")
-    text = value.strip()
+    text = bmc_common.require_text(
+        "ipmi_address", value, what="the IP address or host name of the node's BMC."
+    )
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]
     if any(char.isspace() or char in "/@?#" for char in text):

@@ -99,14 +99,12 @@ _invalid = bmc_common.invalid
 
 
 def _parse_address(value: Any) -> str:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise errors.MissingParameterValue(
-            reason="driver_info redfish_address is required: the URL of the BMC's Redfish "
-            "service, e.g. https://10.0.0.5."
-        )
-    if not isinstance(value, str):
-        raise _invalid("redfish_address", f"expected a URL string, got {type(value).__name__}.")
-    text = value.strip()
+    text = bmc_common.require_text(
+        "redfish_address",
+        value,
+        what="the URL of the BMC's Redfish service, e.g. https://10.0.0.5.",
+        kind="URL string",
+    )
     if "://" not in text:
         # A bare IPv6 address has colons but no brackets; give it some.
         if text.count(":") > 1 and not text.startswith("["):
