@@ -109,11 +109,12 @@ def _booted_again(task: NodeTask) -> None:
         return
     task.set_internal_info(**{BOOT_FAILURE: None})
     if task.node.last_error == shown:
-        task.save(last_error=None)
+        # Recorded first: whoever sees last_error gone also sees why.
         task.record(
             "the node booted from its volume again: cleared the boot failure from last_error",
             event_type="boot",
         )
+        task.save(last_error=None)
 
 
 def _server_side_event(event: dict[str, str]) -> str | None:
