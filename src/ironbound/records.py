@@ -96,6 +96,37 @@ class TargetInfo:
 
 
 @dataclass(frozen=True)
+class IscsiLun:
+    """A LUN the conductor's host logs in to itself (to write an image onto it)."""
+
+    portal: str  #: host:port (IPv6 hosts in brackets), as the node would use it
+    iqn: str
+    lun: int
+    #: The node's initiator name: the target may admit only it.
+    initiator_iqn: str
+    username: str | None = None
+    password: Secret | None = None
+
+
+@dataclass(frozen=True)
+class ImageDestination:
+    """Where a deploy writes the node's image: the boot volume, reached one of two ways.
+
+    `path` is a file or block device on the conductor's host (a volume Ironbound
+    stores itself); `iscsi` is a LUN reached over the network (someone else's SAN).
+    """
+
+    #: What the volume is, for progress lines and last_error (no secrets).
+    description: str
+    path: str | None = None
+    iscsi: IscsiLun | None = None
+    #: The volume's size: an image whose virtual size is larger is refused.
+    size_bytes: int | None = None
+    #: The checksum of the image the volume already holds (a kept volume), if known.
+    current_image: str | None = None
+
+
+@dataclass(frozen=True)
 class NodeSnapshot:
     """A node with its ports, volume connectors and volume targets, read in one transaction."""
 

@@ -83,7 +83,7 @@ def test_image_source_is_refused_before_anything_happens(client: TestClient) -> 
     uuid = _node(client, instance_info={"image_source": "http://images/x.qcow2"})
     table = client.get(f"/v1/nodes/{uuid}/validate").json()
     assert table["deploy"]["result"] is False
-    assert "does not write images yet" in table["deploy"]["reason"]
+    assert "cannot write an image onto the boot volume" in table["deploy"]["reason"]
     client.put(f"/v1/nodes/{uuid}/states/provision", json={"target": "active"})
     wait_until(
         lambda: _state(client, uuid)["provision_state"] == "deploy failed", what="deploy failed"

@@ -40,6 +40,7 @@ def _power_off_quietly(task: NodeTask, why: str) -> None:
 
 
 def deploy(task: NodeTask, args: dict[str, Any]) -> None:
+    task.rebuilding = args.get("action") == "rebuild"
     require_valid(task, DEPLOY_INTERFACES)
     try:
         outcome = task.run_step("deploy", lambda: task.driver.deploy.deploy(task))

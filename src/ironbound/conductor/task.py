@@ -40,8 +40,10 @@ class NodeTask:
     volume_connectors: Sequence[records.ConnectorInfo]
     volume_targets: Sequence[records.TargetInfo]
     driver: base.Driver
+    rebuilding: bool
 
     def __init__(self, ctx: ConductorContext, node_id: int, *, holds_lock: bool) -> None:
+        self.rebuilding = False
         self.ctx = ctx
         self.conf = ctx.conf
         self.node_id = node_id

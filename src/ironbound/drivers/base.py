@@ -22,8 +22,8 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 from oslo_config import cfg
 
-from ironbound import states
-from ironbound.records import ConnectorInfo, NodeInfo, PortInfo, TargetInfo
+from ironbound import errors, states
+from ironbound.records import ConnectorInfo, ImageDestination, NodeInfo, PortInfo, TargetInfo
 
 T = TypeVar("T")
 
@@ -43,6 +43,8 @@ RAMDISK_DEPLOY = "ramdisk_deploy"  # a node without a boot volume boots a kernel
 # Capabilities a storage interface may declare.
 ATTACH_FILLS_TARGETS = "attach_fills_targets"  # targets get their connection data at attach
 RECONCILES = "reconciles"  # compares its attachments with the storage's (see reconcile)
+WRITES_IMAGES = "writes_images"  # a deploy can write instance_info/image_source onto the volume
+PROVIDES_BOOT_VOLUME = "provides_boot_volume"  # attach creates the boot volume and its target
 
 
 class Driver(Protocol):
@@ -71,6 +73,8 @@ class Task(Protocol):
     volume_connectors: Sequence[ConnectorInfo]
     volume_targets: Sequence[TargetInfo]
     driver: Driver
+    #: The deploy was asked as a rebuild: write the image even onto a kept volume.
+    rebuilding: bool
 
     def run_step(self, name: str, action: Callable[[], T]) -> T:
         """Run `action` as the named step: record its start and end, and turn any
@@ -219,9 +223,18 @@ class StorageInterface(BaseInterface):
     def detach_volumes(self, task: Task) -> None:
         """Undo attach_volumes."""
 
-    @abc.abstractmethod
-    def should_write_image(self, task: Task) -> bool:
-        """Whether a deploy must write an image (False: the node boots a volume as is)."""
+    def image_destination(self, task: Task) -> ImageDestination:
+        """Where a deploy writes instance_info/image_source: the attached boot volume.
+
+        Only interfaces with the WRITES_IMAGES capability are asked.
+        """
+        raise errors.StorageError(
+            reason=f"storage interface '{task.node.interfaces.get('storage')}' cannot write images"
+        )
+
+    def image_written(self, task: Task, image: str | None) -> None:
+        """Remember the checksum of the image the boot volume now holds (None: a write
+        is under way or failed, so the volume holds nothing known to be good)."""
 
     def reconcile(self, task: Task) -> None:
         """Compare the attachments recorded for an active node with the storage's own

@@ -84,7 +84,11 @@ def set_provision_state(
                 "last_error": None,
             },
         )
-        job = jobs.enqueue(session, node.id, transition.job) if transition.job else None
+        job = (
+            jobs.enqueue(session, node.id, transition.job, {"action": verb})
+            if transition.job
+            else None
+        )
         return node.uuid, job.id if job else None
 
     node_uuid, job_id = locking.with_free_node(services, lambda s: lookup(s, ident, minor), change)

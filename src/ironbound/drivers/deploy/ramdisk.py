@@ -22,7 +22,8 @@ class RamdiskDeploy(VolumeDeploy):
     capabilities = frozenset({base.RAMDISK_DEPLOY})
 
     def validate(self, task: base.Task) -> None:
-        if checks.boot_target(task) is not None:
+        provides = base.PROVIDES_BOOT_VOLUME in task.driver.storage.capabilities
+        if checks.boot_target(task) is not None or provides:
             super().validate(task)
             return
         if base.RAMDISK_BOOT not in task.driver.boot.capabilities:

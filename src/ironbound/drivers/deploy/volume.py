@@ -16,19 +16,18 @@ from ironbound.drivers.storage import checks
 
 class VolumeDeploy(base.DeployInterface):
     def validate(self, task: base.Task) -> None:
-        if checks.boot_target(task) is None:
+        storage = task.driver.storage.capabilities
+        if checks.boot_target(task) is None and base.PROVIDES_BOOT_VOLUME not in storage:
             raise errors.InvalidParameterValue(
                 reason=f"Node {task.node.uuid} has no volume target with boot_index 0. The direct "
                 "deploy interface of Ironbound boots nodes from a volume; deploying an image to a "
                 "local disk is not supported."
             )
-        if task.driver.storage.should_write_image(task):
+        if "image_source" in task.node.instance_info and base.WRITES_IMAGES not in storage:
             raise errors.InvalidParameterValue(
-                reason=f"Node {task.node.uuid} would need an image written (instance_info/"
-                f"image_source is set, or storage interface "
-                f"'{task.node.interfaces.get('storage')}' does not boot from volumes), and "
-                "Ironbound does not write images yet. Unset image_source to boot the volume as "
-                "it is, with the external or cinder storage interface."
+                reason=f"Node {task.node.uuid} has instance_info/image_source, but its storage "
+                f"interface '{task.node.interfaces.get('storage')}' cannot write an image onto "
+                "the boot volume. Unset image_source to boot the volume as it is."
             )
         if base.ISCSI_VOLUME_BOOT not in task.driver.boot.capabilities:
             raise errors.InvalidParameterValue(

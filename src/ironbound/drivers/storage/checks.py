@@ -20,8 +20,16 @@ def boot_target(task: base.Task) -> records.TargetInfo | None:
 
 
 def boots_from_volume(task: base.Task) -> bool:
-    """True when the node has a boot volume and no image to write (Ironic's rule)."""
-    return boot_target(task) is not None and "image_source" not in task.node.instance_info
+    """True when the node boots from a volume: it has a boot volume (or its storage
+    interface creates one at attach), and any image_source is written onto that volume.
+
+    Ironic's rule is narrower: an image_source always means a local disk deploy.
+    """
+    storage = task.driver.storage.capabilities
+    has_volume = boot_target(task) is not None or base.PROVIDES_BOOT_VOLUME in storage
+    return has_volume and (
+        "image_source" not in task.node.instance_info or base.WRITES_IMAGES in storage
+    )
 
 
 def invalid(task: base.Task, iface: str, reason: str) -> errors.InvalidParameterValue:

@@ -284,6 +284,3 @@ class CinderStorage(base.StorageInterface):
             task.set_internal_info(**{DRIFT: None})
             if task.node.last_error == before:
                 task.set_last_error(None)
-
-    def should_write_image(self, task: base.Task) -> bool:
-        return not checks.boots_from_volume(task)

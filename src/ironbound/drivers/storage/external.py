@@ -48,6 +48,3 @@ class ExternalStorage(base.StorageInterface):
 
     def detach_volumes(self, task: base.Task) -> None:
         return None
-
-    def should_write_image(self, task: base.Task) -> bool:
-        return not checks.boots_from_volume(task)

@@ -6,7 +6,7 @@ from ironbound.drivers import base
 
 
 class NoopStorage(base.StorageInterface):
-    """Does nothing; deploys always write an image (so never boot from a volume)."""
+    """Does nothing: the node has no volumes."""
 
     def validate(self, task: base.Task) -> None:
         return None
@@ -16,6 +16,3 @@ class NoopStorage(base.StorageInterface):
 
     def detach_volumes(self, task: base.Task) -> None:
         return None
-
-    def should_write_image(self, task: base.Task) -> bool:
-        return True

@@ -89,6 +89,7 @@ class FakeTask:
     volume_connectors: Sequence[ConnectorInfo] = ()
     volume_targets: Sequence[TargetInfo] = ()
     driver: Any = None
+    rebuilding: bool = False
     records: list[str] = field(default_factory=list)
     internal_info: dict[str, Any] = field(default_factory=dict)
 
