@@ -237,12 +237,70 @@ _CONDUCTOR_OPTS: list[cfg.Opt] = [
         help="Seconds between looks at the job queue when no in-process wake-up arrives "
         "(matters when API and conductor run in different processes).",
     ),
+    cfg.ListOpt(
+        "file_url_allowed_paths",
+        default=["/var/lib/ironbound", "/srv/images"],
+        help="Folders a file:// image_source may name (with their subfolders); any other "
+        "local path is refused, so an API user cannot have the conductor read its files.",
+    ),
     cfg.FloatOpt(
         "sync_job_timeout",
         default=60.0,
         min=1.0,
         help="Seconds the API waits for a conductor to answer a synchronous request "
         "(validate, boot device) before giving up.",
+    ),
+]
+
+_IMAGE_OPTS: list[cfg.Opt] = [
+    cfg.StrOpt(
+        "cache_dir",
+        help="Folder where fetched images are kept, by checksum, so that deploying the "
+        "same image again downloads nothing. Default: images/ in the state folder.",
+    ),
+    cfg.FloatOpt(
+        "cache_max_gb",
+        default=20.0,
+        min=0.0,
+        help="The image cache is trimmed, least recently used first, to this many GiB "
+        "after each fetch (an image being written is never removed).",
+    ),
+    cfg.FloatOpt(
+        "max_image_size_gb",
+        default=64.0,
+        min=0.001,
+        help="A download larger than this many GiB is stopped and the deploy fails, so a "
+        "wrong or hostile image_source cannot fill the conductor's disk.",
+    ),
+    cfg.FloatOpt(
+        "download_timeout",
+        default=60.0,
+        min=1.0,
+        help="Seconds to wait for an image server to connect or to send the next bytes.",
+    ),
+    cfg.FloatOpt(
+        "write_stall_timeout",
+        default=300.0,
+        min=1.0,
+        help="Seconds qemu-img may go without progress while writing an image onto a "
+        "volume before the write is stopped and the deploy fails.",
+    ),
+    cfg.ListOpt(
+        "iscsi_portal_aliases",
+        default=[],
+        help="Where the conductor reaches a portal that nodes reach at another address, as "
+        "node_portal=conductor_portal items (e.g. 10.0.2.2:3260=127.0.0.1:3260), for "
+        "images written over iSCSI onto external or Cinder volumes when the conductor "
+        "sits on another network than the nodes (or behind NAT).",
+    ),
+]
+
+_AGENT_OPTS: list[cfg.Opt] = [
+    cfg.BoolOpt(
+        "allow_md5_checksum",
+        default=False,
+        help="Accept a bare 32-digit image_checksum as MD5. Off by default, as in Ironic: "
+        "MD5 does not protect against a tampered image; give a SHA-256 or SHA-512 value.",
     ),
 ]
 
@@ -435,6 +493,8 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(_DATABASE_OPTS, group="database")
     conf.register_opts(_CONDUCTOR_OPTS, group="conductor")
     conf.register_opts(_DEPLOY_OPTS, group="deploy")
+    conf.register_opts(_IMAGE_OPTS, group="image")
+    conf.register_opts(_AGENT_OPTS, group="agent")
     conf.register_opts(_BOOTSERVER_OPTS, group="bootserver")
     conf.register_opts(_DHCP_OPTS, group="dhcp")
     conf.register_opts(_DNSMASQ_OPTS, group="dnsmasq")
@@ -510,6 +570,8 @@ def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
         ("database", _DATABASE_OPTS),
         ("conductor", _CONDUCTOR_OPTS),
         ("deploy", _DEPLOY_OPTS),
+        ("image", _IMAGE_OPTS),
+        ("agent", _AGENT_OPTS),
         ("bootserver", _BOOTSERVER_OPTS),
         ("dhcp", _DHCP_OPTS),
         ("dnsmasq", _DNSMASQ_OPTS),

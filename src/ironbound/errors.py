@@ -213,6 +213,12 @@ class StorageError(DriverError):
     template = "Storage operation failed: {reason}"
 
 
+class ImageError(DriverError):
+    """The image could not be fetched, verified or written onto the boot volume."""
+
+    template = "{reason}"
+
+
 class DHCPError(DriverError):
     template = "DHCP provider {provider}: {reason}"
 

@@ -124,6 +124,8 @@ class ImageDestination:
     size_bytes: int | None = None
     #: The checksum of the image the volume already holds (a kept volume), if known.
     current_image: str | None = None
+    #: The volume was just created and holds only zeroes (the write can skip them).
+    blank: bool = False
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,20 @@ def _first(props: Mapping[str, Any], key: str) -> Any:
     return value
 
 
-def _uris(target: TargetInfo) -> tuple[str, ...]:
+@dataclass(frozen=True)
+class LunPath:
+    """One way to the volume: a portal, the target's name there, and the LUN."""
+
+    portal: iscsi.Portal
+    iqn: str
+    lun: int
+
+
+def paths(target: TargetInfo) -> tuple[LunPath, ...]:
+    """Every path to an iSCSI target, in the order its properties give them.
+
+    :raises PlanError: incomplete properties or a malformed portal.
+    """
     props = target.properties
     portals = props.get("target_portals")
     if isinstance(portals, list) and portals:
@@ -93,7 +106,7 @@ def _uris(target: TargetInfo) -> tuple[str, ...]:
                 else _first(props, "target_luns"),
             )
         ]
-    uris = []
+    found = []
     for portal, iqn, lun in triples:
         if not isinstance(portal, str) or not isinstance(iqn, str) or not isinstance(lun, int):
             raise PlanError(
@@ -101,11 +114,16 @@ def _uris(target: TargetInfo) -> tuple[str, ...]:
                 "target_lun (or the target_portals/target_iqns/target_luns lists)"
             )
         try:
-            parsed = iscsi.parse_portal(portal)
+            found.append(LunPath(iscsi.parse_portal(portal), iqn, lun))
         except ValueError as exc:
             raise PlanError(f"volume target {target.uuid}: {exc}") from exc
-        uris.append(f"iscsi:{parsed.uri_host()}::{parsed.port}:{lun:x}:{iqn}")
-    return tuple(uris)
+    return tuple(found)
+
+
+def _uris(target: TargetInfo) -> tuple[str, ...]:
+    return tuple(
+        f"iscsi:{p.portal.uri_host()}::{p.portal.port}:{p.lun:x}:{p.iqn}" for p in paths(target)
+    )
 
 
 def _credential(target: TargetInfo, key: str) -> str | None:

@@ -79,11 +79,13 @@ def test_cinder_deploy_without_a_cinder_fails_with_a_clear_reason(client: TestCl
     wait_for_state(client, uuid, "available")
 
 
-def test_image_source_is_refused_before_anything_happens(client: TestClient) -> None:
+def test_an_image_without_a_checksum_is_refused_before_anything_happens(
+    client: TestClient,
+) -> None:
     uuid = _node(client, instance_info={"image_source": "http://images/x.qcow2"})
     table = client.get(f"/v1/nodes/{uuid}/validate").json()
     assert table["deploy"]["result"] is False
-    assert "cannot write an image onto the boot volume" in table["deploy"]["reason"]
+    assert "image_source http://images/x.qcow2 needs a checksum" in table["deploy"]["reason"]
     client.put(f"/v1/nodes/{uuid}/states/provision", json={"target": "active"})
     wait_until(
         lambda: _state(client, uuid)["provision_state"] == "deploy failed", what="deploy failed"

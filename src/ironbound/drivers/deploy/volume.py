@@ -4,13 +4,16 @@ Operators coming from Ironic name `direct` for boot from volume (Ironic
 needs an agent-based deploy interface for it); here it attaches the node's
 volumes, has the boot interface prepare the boot, sets the boot device to
 network (persistently: the node network-boots into its volume every time)
-and powers the node on. Writing an image to a local disk is not supported.
+and powers the node on. With instance_info/image_source, it first writes that
+image onto the boot volume (`image.py`), where the storage interface can;
+writing an image to a local disk is not supported.
 """
 
 from __future__ import annotations
 
 from ironbound import errors, states
 from ironbound.drivers import base
+from ironbound.drivers.deploy import image
 from ironbound.drivers.storage import checks
 
 
@@ -23,12 +26,15 @@ class VolumeDeploy(base.DeployInterface):
                 "deploy interface of Ironbound boots nodes from a volume; deploying an image to a "
                 "local disk is not supported."
             )
-        if "image_source" in task.node.instance_info and base.WRITES_IMAGES not in storage:
-            raise errors.InvalidParameterValue(
-                reason=f"Node {task.node.uuid} has instance_info/image_source, but its storage "
-                f"interface '{task.node.interfaces.get('storage')}' cannot write an image onto "
-                "the boot volume. Unset image_source to boot the volume as it is."
-            )
+        if "image_source" in task.node.instance_info:
+            if base.WRITES_IMAGES not in storage:
+                raise errors.InvalidParameterValue(
+                    reason=f"Node {task.node.uuid} has instance_info/image_source, but its "
+                    f"storage interface '{task.node.interfaces.get('storage')}' cannot write "
+                    "an image onto the boot volume. Unset image_source to boot the volume as "
+                    "it is."
+                )
+            image.check(task)
         if base.ISCSI_VOLUME_BOOT not in task.driver.boot.capabilities:
             raise errors.InvalidParameterValue(
                 reason=f"Boot interface '{task.node.interfaces.get('boot')}' cannot boot from "
@@ -37,6 +43,8 @@ class VolumeDeploy(base.DeployInterface):
 
     def deploy(self, task: base.Task) -> str | None:
         task.run_step("attach volumes", lambda: task.driver.storage.attach_volumes(task))
+        if "image_source" in task.node.instance_info:
+            task.run_step("write image", lambda: image.write_boot_image(task))
         task.run_step("prepare boot", lambda: task.driver.boot.prepare_instance(task))
         task.run_step(
             "set boot device to network",

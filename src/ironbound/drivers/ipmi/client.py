@@ -332,7 +332,10 @@ class BMCSession:
             except TRANSLATED as exc:
                 if _is_credentials(exc):
                     raise self._credentials_failure(exc) from exc
-                if attempt == attempts or not _is_unanswered(exc):
+                # A KeyError: pyghmi's class-wide session table is not thread-safe, and a
+                # login that walks it while another thread logs out of the same BMC trips
+                # over the removed entry. Trying again finds the table settled.
+                if attempt == attempts or not (_is_unanswered(exc) or isinstance(exc, KeyError)):
                     raise self.failure(exc, "logging in", attempts=attempt) from exc
                 LOG.warning(
                     "Node %s: %s does not answer (attempt %d of %d): %s",

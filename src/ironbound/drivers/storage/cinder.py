@@ -28,7 +28,7 @@ from oslo_config import cfg
 
 from ironbound import errors, records
 from ironbound.drivers import base
-from ironbound.drivers.storage import checks
+from ironbound.drivers.storage import checks, san_lun
 from ironbound.drivers.storage.cinder_client import Attachment, CinderClient, CinderError, Volume
 
 NAME = "cinder"
@@ -137,7 +137,7 @@ def connection_data(attachment: Attachment) -> dict[str, Any]:
 
 
 class CinderStorage(base.StorageInterface):
-    capabilities = frozenset({base.ATTACH_FILLS_TARGETS, base.RECONCILES})
+    capabilities = frozenset({base.ATTACH_FILLS_TARGETS, base.RECONCILES, base.WRITES_IMAGES})
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         super().__init__(conf)
@@ -245,6 +245,9 @@ class CinderStorage(base.StorageInterface):
             written = set(entry.get("keys", ()))
             kept = {k: v for k, v in target.properties.items() if k not in written}
             task.set_target_properties(target_uuid, kept)
+
+    def image_destination(self, task: base.Task) -> records.ImageDestination:
+        return san_lun.boot_lun(task, NAME)
 
     def reconcile(self, task: base.Task) -> None:
         """Show on the node where Cinder's attachments differ from the recorded ones."""

@@ -8,13 +8,16 @@ target carries what iPXE needs to log in.
 from __future__ import annotations
 
 from ironbound.drivers import base
-from ironbound.drivers.storage import checks
+from ironbound.drivers.storage import checks, san_lun
+from ironbound.records import ImageDestination
 
 NAME = "external"
 
 
 class ExternalStorage(base.StorageInterface):
     """Attach and detach are no-ops: the SAN is already set up by the operator."""
+
+    capabilities = frozenset({base.WRITES_IMAGES})
 
     def validate(self, task: base.Task) -> None:
         checks.check_connectors_and_targets(task, NAME)
@@ -48,3 +51,6 @@ class ExternalStorage(base.StorageInterface):
 
     def detach_volumes(self, task: base.Task) -> None:
         return None
+
+    def image_destination(self, task: base.Task) -> ImageDestination:
+        return san_lun.boot_lun(task, NAME)
