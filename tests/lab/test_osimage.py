@@ -83,7 +83,9 @@ def test_both_boot_loaders_load_the_same_kernel_with_the_root_label(raw_disk: Pa
     assert _esp_text(raw_disk, "/initrd.img") == "INITRD" * 1000
     grub = _esp_text(raw_disk, "/EFI/BOOT/BOOTX64.EFI")
     assert grub.startswith("MZ")
-    assert f"linux /vmlinuz {root}" in grub  # the embedded config sits in GRUB's memdisk
+    # GRUB's memdisk (a tar inside the EFI binary) holds its config, kernel and initramfs.
+    assert f"linux (memdisk)/vmlinuz {root}" in grub
+    assert "KERNEL" * 1000 in grub and "INITRD" * 1000 in grub
     assert _esp_text(raw_disk, "/ldlinux.sys")  # SYSLINUX installed into the ESP
 
 

@@ -126,7 +126,7 @@ fi
 [ -s "$state/first-boot" ] || date -u +%Y-%m-%dT%H:%M:%SZ > "$state/first-boot"
 count=$(( $(cat "$state/boot-count" 2>/dev/null || echo 0) + 1 ))
 echo "$count" > "$state/boot-count"
-sync
+sync "$state/first-boot" "$state/boot-count"  # only these: a global sync crawls over iSCSI
 echo "IRONBOUND-BOOT-COUNT n=$count first-boot=$(cat "$state/first-boot")"
 echo "IRONBOUND-USERSPACE uptime=$(cut -d ' ' -f 1 /proc/uptime)s"
 """
@@ -153,7 +153,9 @@ TTYVHangup=no
 WantedBy=sysinit.target
 """
 
-# SYSLINUX (BIOS) and GRUB (UEFI) both read the kernel and initrd from the ESP.
+# SYSLINUX (BIOS) reads the kernel and initramfs from the ESP. GRUB (UEFI) carries
+# them in its own memdisk: the firmware loads BOOTX64.EFI in one large read, while
+# GRUB's own reads through the SAN disk crawl (0.35 MB/s under TCG: 43 s against 8 s).
 SYSLINUX_CFG = """\
 SERIAL 0 115200
 PROMPT 0
@@ -166,12 +168,9 @@ LABEL debian
   APPEND root=LABEL={root_label} {args}
 """
 GRUB_CFG = """\
-insmod part_gpt
-insmod fat
-search --no-floppy --label --set=root {esp_label}
-echo "IRONBOUND-GRUB loading Debian from the iSCSI disk"
-linux /vmlinuz root=LABEL={root_label} {args}
-initrd /initrd.img
+echo "IRONBOUND-GRUB loading Debian from its memdisk"
+linux (memdisk)/vmlinuz root=LABEL={root_label} {args}
+initrd (memdisk)/initrd.img
 boot
 """
-GRUB_MODULES = "part_gpt fat search search_label linux normal echo"
+GRUB_MODULES = "linux normal echo memdisk tar"
