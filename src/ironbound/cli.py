@@ -1,4 +1,5 @@
-"""The `ironbound` command: serve, api, conductor, db, config-sample, dnsmasq-config, lab, demo."""
+"""The `ironbound` command: serve, api, conductor, db, config-sample, dnsmasq-config, image,
+lab, demo."""
 
 from __future__ import annotations
 
@@ -89,6 +90,35 @@ def _dnsmasq_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _image(args: argparse.Namespace) -> int:
+    """Build the Debian image for iSCSI root (docs/os-image.md), or reuse a cached one."""
+    import shutil  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from ironbound import osimage  # noqa: PLC0415
+
+    output = Path(args.output)
+    try:
+        if args.cache_dir:
+            cached = osimage.cached_image(Path(args.cache_dir))
+            if output.resolve() != cached.resolve():
+                shutil.copyfile(cached, output)
+            print(f"{output} (cached as {cached})")
+            return 0
+        report = osimage.build_image(output)
+    except osimage.OsImageError as exc:
+        print(f"ironbound: image build failed: {exc}", file=sys.stderr)
+        return 1
+    mib = 1024 * 1024
+    print(
+        f"{report.image}: {report.image_bytes / mib:.0f} MiB qcow2, "
+        f"{report.virtual_bytes / mib:.0f} MiB virtual; "
+        f"kernel {report.kernel_bytes / mib:.1f} MiB, "
+        f"initramfs {report.initrd_bytes / mib:.1f} MiB; built in {report.seconds:.0f} s"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ironbound",
@@ -119,6 +149,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="virtual bare metal for the demo and e2e tests (up, down, status)",
         add_help=False,
     )
+    image = sub.add_parser(
+        "image", help="build the Debian image that boots from an iSCSI root (BIOS and UEFI)"
+    )
+    image_sub = image.add_subparsers(dest="image_command", required=True)
+    build = image_sub.add_parser(
+        "build",
+        help="build it with mmdebstrap from Debian's packages (root, a few minutes)",
+        description="Build the Debian image that boots from an iSCSI root (BIOS and UEFI).",
+    )
+    build.add_argument(
+        "--output", default="debian-iscsi.qcow2", metavar="PATH", help="qcow2 to write"
+    )
+    build.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="reuse DIR/osimage/debian-iscsi-<recipe hash>.qcow2, building it only if missing",
+    )
     db = sub.add_parser("db", help="database schema management")
     db.add_argument("action", choices=["upgrade", "version"])
     _common(db)
@@ -141,11 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(config.sample(), end="")
         return 0
     _logging(getattr(args, "debug", False))
-    if args.command == "db":
-        return _db(args)
-    if args.command == "dnsmasq-config":
-        return _dnsmasq_config(args)
-    return _serve(args)
+    commands = {"db": _db, "image": _image, "dnsmasq-config": _dnsmasq_config}
+    return commands.get(args.command, _serve)(args)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ APT_PACKAGES: dict[str, str] = {
     "nasm": "nasm",
     "grub-mkstandalone": "grub-common",
     "sfdisk": "fdisk",
+    "qemu-img": "qemu-utils",
     "mkfs.vfat": "dosfstools",
     "mmd": "mtools",
     "mcopy": "mtools",
