@@ -80,6 +80,7 @@ def exported(session: Session, box: sensitive.SecretBox) -> list[records.Managed
 
 def save(session: Session, volume: records.ManagedVolume, box: sensitive.SecretBox) -> None:
     """Insert the volume, or replace every field of its row."""
+    owner = nodes.get_by_uuid(session, volume.node_uuid) if volume.node_uuid else None
     row = by_uuid(session, volume.uuid)
     if row is None:
         row = ManagedVolume(uuid=volume.uuid)
@@ -87,7 +88,6 @@ def save(session: Session, volume: records.ManagedVolume, box: sensitive.SecretB
     secrets: dict[str, Any] = {
         k: getattr(volume, k).reveal() for k in _SECRET_FIELDS if getattr(volume, k) is not None
     }
-    owner = nodes.get_by_uuid(session, volume.node_uuid) if volume.node_uuid else None
     row.node_id = owner.id if owner is not None else None
     row.state = volume.state
     row.size_bytes = volume.size_bytes

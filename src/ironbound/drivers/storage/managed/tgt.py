@@ -32,8 +32,16 @@ class TgtBackend:
     """`Backend` on a tgtd reached through its control port."""
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
-        self.control_port = int(conf.managed.tgt_control_port)
-        self.timeout = float(conf.managed.tgtadm_timeout)
+        self.conf = conf
+
+    @property
+    def control_port(self) -> int:
+        """Read at each call, like every option: a changed configuration applies at once."""
+        return int(self.conf.managed.tgt_control_port)
+
+    @property
+    def timeout(self) -> float:
+        return float(self.conf.managed.tgtadm_timeout)
 
     def _tgtadm(self, *args: str, secrets: Sequence[str] = ()) -> str:
         command = ["tgtadm", "-C", str(self.control_port), "--lld", "iscsi", *args]
