@@ -47,7 +47,7 @@ def test_a_kept_volume_comes_back_with_its_data_and_fresh_chap(
     provision(client, node, "active", "active")
     first = volume_of(services, boot_target(client, node)["volume_id"])
     assert first is not None and first.size_bytes == 2 * 1024**3
-    with open(first.path, "r+b") as disk:
+    with Path(first.path).open("r+b") as disk:
         disk.seek(1024**2)
         disk.write(b"kept across deploys")
     provision(client, node, "deleted", "available")
@@ -61,7 +61,7 @@ def test_a_kept_volume_comes_back_with_its_data_and_fresh_chap(
     assert again is not None and again.uuid == first.uuid and again.path == first.path
     assert again.auth_password != first.auth_password
     assert login(tgtd.host_portals[0], again, iqn).returncode == 0
-    with open(again.path, "rb") as disk:
+    with Path(again.path).open("rb") as disk:
         disk.seek(1024**2)
         assert disk.read(19) == b"kept across deploys"
     # The node may not go while it owns data; deleting the volume lets it.
