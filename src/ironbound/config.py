@@ -44,7 +44,7 @@ _DEFAULT_ENABLED: dict[str, list[str]] = {
     "power": ["fake", "redfish", "ipmi"],
     "raid": ["no-raid", "fake"],
     "rescue": ["no-rescue", "fake"],
-    "storage": ["cinder", "external", "noop"],
+    "storage": ["cinder", "external", "managed", "noop"],
     "vendor": ["no-vendor", "fake"],
 }
 
@@ -475,6 +475,75 @@ _CINDER_OPTS: list[cfg.Opt] = [
 
 _CINDER_SERVICE_TYPE = "volumev3"
 
+# The `managed` storage interface: boot volumes Ironbound creates itself on a
+# Linux iSCSI target. Names follow Cinder's target options where it has one.
+_MANAGED_OPTS: list[cfg.Opt] = [
+    cfg.StrOpt(
+        "target_helper",
+        default="tgtadm",
+        choices=["tgtadm"],
+        help="The iSCSI target the managed storage interface drives (Cinder's option): "
+        "tgtadm, the Linux SCSI target framework's tgtd.",
+    ),
+    cfg.IntOpt(
+        "tgt_control_port",
+        default=0,
+        min=0,
+        max=32767,
+        help="tgtd's control port (tgtadm -C): 0 is the system's tgtd; another number "
+        "reaches a private tgtd started with the same -C.",
+    ),
+    cfg.StrOpt(
+        "target_portal",
+        help="The portal (host:port, an IPv6 host in brackets) nodes log in to, as they "
+        "reach tgtd, e.g. 192.0.2.10:3260 (10.0.2.2:3260 for QEMU guests on user "
+        "networking). Required by the managed storage interface: tgtd may listen on "
+        "addresses the nodes cannot reach.",
+    ),
+    cfg.StrOpt(
+        "volumes_dir",
+        help="Directory of the volumes' sparse backing files (created 0700, files 0600). "
+        "Unset: managed-volumes in state_path.",
+    ),
+    cfg.StrOpt(
+        "target_prefix",
+        default="iqn.2010-10.org.openstack:ironbound-",
+        help="Prefix of the generated target IQNs; the volume's UUID follows it (Cinder's "
+        "option, with Cinder's naming authority).",
+    ),
+    cfg.IntOpt(
+        "default_volume_size_gb",
+        default=10,
+        min=1,
+        help="Size in GiB of a new boot volume when the node's instance_info has no root_gb.",
+    ),
+    cfg.IntOpt(
+        "max_volume_size_gb",
+        default=16384,
+        min=1,
+        help="Largest root_gb a node may ask for: a typo must not fill the volume directory.",
+    ),
+    cfg.BoolOpt(
+        "keep_boot_volume",
+        default=False,
+        help="Whether undeploy keeps a node's boot volume (and its data) for the node's next "
+        "deploy, when its instance_info/keep_boot_volume does not say. False deletes it, "
+        "like the local disk Ironic cleans.",
+    ),
+    cfg.BoolOpt(
+        "mutual_chap",
+        default=False,
+        help="Whether new exports also authenticate the target to the node (mutual CHAP), "
+        "when the node's instance_info/mutual_chap does not say.",
+    ),
+    cfg.FloatOpt(
+        "tgtadm_timeout",
+        default=30.0,
+        min=1.0,
+        help="Seconds one tgtadm command may take.",
+    ),
+]
+
 
 def _cinder_library_opts() -> list[cfg.Opt]:
     """keystoneauth's options for the [cinder] group, as Ironic offers them."""
@@ -503,6 +572,7 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(_REDFISH_OPTS, group="redfish")
     conf.register_opts(_IPMI_OPTS, group="ipmi")
     conf.register_opts(_CINDER_OPTS, group="cinder")
+    conf.register_opts(_MANAGED_OPTS, group="managed")
     ks_loading.register_session_conf_options(conf, "cinder")
     ks_loading.register_auth_conf_options(conf, "cinder")
     ks_loading.register_adapter_conf_options(conf, "cinder")
@@ -580,6 +650,7 @@ def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
         ("redfish", _REDFISH_OPTS),
         ("ipmi", _IPMI_OPTS),
         ("cinder", _CINDER_OPTS + _cinder_library_opts()),
+        ("managed", _MANAGED_OPTS),
     ]
 
 

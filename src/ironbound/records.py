@@ -128,6 +128,39 @@ class ImageDestination:
     blank: bool = False
 
 
+#: States of a managed volume: exported to its node(s); kept for its node between
+#: deploys; belonging to no node.
+VOLUME_ATTACHED = "attached"
+VOLUME_KEPT = "kept"
+VOLUME_AVAILABLE = "available"
+
+
+@dataclass(frozen=True)
+class ManagedVolume:
+    """A boot volume Ironbound stores and exports itself (the `managed` storage interface).
+
+    `node_uuid` is the node the volume belongs to (created for, or kept for);
+    `initiators` are the nodes it is exported to now, each with the initiator
+    IQN the export admits (more than one only when it is `shareable`).
+    """
+
+    uuid: str
+    state: str
+    size_bytes: int
+    path: str
+    target_iqn: str
+    lun: int
+    node_uuid: str | None = None
+    shareable: bool = False
+    #: The checksum of the image written on it; None while unknown or half-written.
+    image: str | None = None
+    initiators: Mapping[str, str] = field(default_factory=dict)
+    auth_username: str | None = None
+    auth_password: Secret | None = None
+    reverse_auth_username: str | None = None
+    reverse_auth_password: Secret | None = None
+
+
 @dataclass(frozen=True)
 class NodeSnapshot:
     """A node with its ports, volume connectors and volume targets, read in one transaction."""

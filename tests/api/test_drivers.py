@@ -48,7 +48,7 @@ def test_list_by_type(client: TestClient) -> None:
 def test_list_detail(client: TestClient) -> None:
     driver = ok(client.get("/v1/drivers?detail=True"))["drivers"][0]
     assert driver["default_storage_interface"] == "noop"
-    assert sorted(driver["enabled_storage_interfaces"]) == ["cinder", "external", "noop"]
+    assert sorted(driver["enabled_storage_interfaces"]) == ["cinder", "external", "managed", "noop"]
     assert driver["default_boot_interface"] == "fake"
     assert driver["enabled_boot_interfaces"] == ["fake", "ipxe"]
     assert driver["enabled_deploy_interfaces"] == ["fake", "direct", "ramdisk"]

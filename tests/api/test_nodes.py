@@ -191,7 +191,7 @@ def test_storage_interface_not_enabled_is_400_listing_the_valid_ones(client: Tes
         assert message == (
             "Could not find the following interface in the "
             f"'ironbound.hardware.interfaces.storage' entrypoint: {name}. "
-            "Valid interfaces are ['cinder', 'external', 'noop']."
+            "Valid interfaces are ['cinder', 'external', 'managed', 'noop']."
         )
 
 
@@ -708,7 +708,7 @@ def test_set_storage_interface_not_enabled_is_400(client: TestClient) -> None:
     message = error(
         patch(client, f"/v1/nodes/{node['uuid']}", add("/storage_interface", "fake")), 400
     )
-    assert message.endswith("Valid interfaces are ['cinder', 'external', 'noop'].")
+    assert message.endswith("Valid interfaces are ['cinder', 'external', 'managed', 'noop'].")
 
 
 def test_patch_storage_interface_at_1_32_is_406(client: TestClient) -> None:

@@ -105,4 +105,4 @@ def test_bad_input_gets_a_clear_error(server: Server) -> None:
     assert "a string: drop the quotes" in string_lun.stderr
     disabled = server.baremetal(f"node set --storage-interface fake {uuid}", check=False)
     assert disabled.returncode == 1
-    assert "Valid interfaces are ['cinder', 'external', 'noop']" in disabled.stderr
+    assert "Valid interfaces are ['cinder', 'external', 'managed', 'noop']" in disabled.stderr

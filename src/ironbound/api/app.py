@@ -9,7 +9,7 @@ from ironbound.api import errors, queries
 from ironbound.api.auth import Authenticator
 from ironbound.api.bodies import BodyLimits
 from ironbound.api.middleware import ApiMiddleware
-from ironbound.api.routes import drivers, node_states, nodes, ports, root, volume
+from ironbound.api.routes import drivers, managed_volumes, node_states, nodes, ports, root, volume
 from ironbound.api.services import ApiServices
 
 
@@ -28,6 +28,8 @@ def create_app(services: ApiServices) -> FastAPI:
     # Order matters where paths overlap: /v1/nodes/detail before /v1/nodes/{ident}.
     for router in (root.router, nodes.router, node_states.router, ports.router):
         app.include_router(router)
+    # Before the volume router, whose /v1/volume/{kind}/... would not match it anyway.
+    app.include_router(managed_volumes.router)
     # The volume documents take no query parameters (their lists check their own).
     app.include_router(
         volume.router, dependencies=[queries.none_for(volume.volume_root, volume.node_volume)]

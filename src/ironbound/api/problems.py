@@ -399,6 +399,35 @@ class PortChangeRefused(errors.InvalidState):
     )
 
 
+# --- managed volumes ---------------------------------------------------------
+
+
+class ManagedVolumeNotFound(errors.NotFound):
+    template = "Managed volume {volume} could not be found."
+
+
+class ManagedVolumeInUse(errors.InvalidState):
+    template = (
+        "Managed volume {volume} is attached (exported to nodes {nodes}); undeploy them "
+        "before deleting it."
+    )
+
+
+class ManagedVolumeShared(errors.InvalidState):
+    template = (
+        "Managed volume {volume} is attached to several nodes ({nodes}); it stays shareable "
+        "until all but one have detached it."
+    )
+
+
+class NodeHoldsManagedVolumes(errors.InvalidState):
+    template = (
+        "Node {node} still owns managed volume(s) {volumes} (kept for its next deploy). "
+        "Delete them first (DELETE /v1/volume/managed/<uuid>, or `ironbound volume delete "
+        "<uuid>`) if their data may go: a node's deletion never deletes data."
+    )
+
+
 # --- versions, missing resources, conductors ----------------------------------
 
 

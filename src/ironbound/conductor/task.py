@@ -20,12 +20,39 @@ from sqlalchemy.orm import Session
 
 from ironbound import dhcp, errors, records, sensitive, states
 from ironbound.conductor.context import ConductorContext
-from ironbound.db import nodes, snapshots, tokens, volumes
+from ironbound.db import managed_volumes, nodes, snapshots, tokens, volumes
 from ironbound.drivers import base
 from ironbound.sensitive import Secret
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+class _VolumeStore:
+    """`base.VolumeStore` for a task: reads in read transactions, writes fenced like the task's."""
+
+    def __init__(self, task: NodeTask) -> None:
+        self.task = task
+
+    def get(self, volume_uuid: str) -> records.ManagedVolume | None:
+        with self.task.ctx.db.read() as session:
+            return managed_volumes.get(session, volume_uuid, self.task.ctx.box)
+
+    def for_node(self, node_uuid: str) -> list[records.ManagedVolume]:
+        with self.task.ctx.db.read() as session:
+            return managed_volumes.for_node(session, node_uuid, self.task.ctx.box)
+
+    def exported(self) -> list[records.ManagedVolume]:
+        with self.task.ctx.db.read() as session:
+            return managed_volumes.exported(session, self.task.ctx.box)
+
+    def save(self, volume: records.ManagedVolume) -> None:
+        with self.task._write() as session:
+            managed_volumes.save(session, volume, self.task.ctx.box)
+
+    def delete(self, volume_uuid: str) -> None:
+        with self.task._write() as session:
+            managed_volumes.remove(session, volume_uuid)
 
 
 class NodeTask:
@@ -41,6 +68,7 @@ class NodeTask:
     volume_targets: Sequence[records.TargetInfo]
     driver: base.Driver
     rebuilding: bool
+    managed_volumes: base.VolumeStore
 
     def __init__(self, ctx: ConductorContext, node_id: int, *, holds_lock: bool) -> None:
         self.rebuilding = False
@@ -48,6 +76,7 @@ class NodeTask:
         self.conf = ctx.conf
         self.node_id = node_id
         self.holds_lock = holds_lock
+        self.managed_volumes = _VolumeStore(self)
         self.refresh()
 
     @contextmanager
@@ -123,10 +152,18 @@ class NodeTask:
             )
         self.refresh()
 
-    def delete_volume_targets(self) -> None:
+    def delete_volume_targets(self, target_uuids: Sequence[str] | None = None) -> None:
         with self._write() as session:
-            volumes.delete_targets(session, self.node_id)
+            volumes.delete_targets(session, self.node_id, target_uuids)
         self.refresh()
+
+    def add_volume_target(self, volume_type: str, boot_index: int, volume_id: str) -> str:
+        with self._write() as session:
+            target_uuid = volumes.add_target(
+                session, self.node_id, volume_type, boot_index, volume_id
+            )
+        self.refresh()
+        return target_uuid
 
     def issue_boot_token(self) -> str:
         token = secrets.token_urlsafe(32)

@@ -61,6 +61,9 @@ class Conductor:
             self.sync_dhcp()
         except Exception:  # the periodic duty retries; the conductor still serves
             LOG.exception("Conductor %s: the DHCP resync at start failed", self.ctx.hostname)
+        # A restarted iSCSI target (tgtd keeps nothing) gets its exports back from the
+        # storage check of each active node, without waiting for the first interval.
+        self._queue_storage_checks()
         self._stop.clear()
         self.ctx.signals.reopen()
         self._threads = []
@@ -256,6 +259,9 @@ class Conductor:
         if not every or now - self._last_storage_sync < every:
             return
         self._last_storage_sync = now
+        self._queue_storage_checks()
+
+    def _queue_storage_checks(self) -> None:
         names = self.ctx.registry.enabled_with("storage", RECONCILES)
         if not names:
             return

@@ -12,6 +12,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -129,6 +130,35 @@ class VolumeTarget(TimestampMixin, Base):
         UniqueConstraint("node_id", "boot_index"),
         CheckConstraint("boot_index >= 0", name="boot_index_not_negative"),
     )
+
+
+class ManagedVolume(TimestampMixin, Base):
+    """A boot volume Ironbound stores (a sparse file) and exports on its own iSCSI target."""
+
+    __tablename__ = "managed_volumes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    node_id: Mapped[int | None] = mapped_column(
+        ForeignKey("nodes.id", ondelete="SET NULL"),
+        index=True,
+        comment="owner: created or kept for",
+    )
+    state: Mapped[str] = mapped_column(String(15))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    path: Mapped[str] = mapped_column(Text, comment="backing file")
+    target_iqn: Mapped[str] = mapped_column(String(223), unique=True)
+    lun: Mapped[int] = mapped_column(Integer)
+    shareable: Mapped[bool] = mapped_column(Boolean, default=False)
+    image: Mapped[str | None] = mapped_column(String(255), comment="checksum of the image on it")
+    initiators: Mapped[dict[str, Any]] = mapped_column(
+        JSONType, default=dict, comment="node uuid -> initiator IQN the export admits"
+    )
+    auth_username: Mapped[str | None] = mapped_column(String(255))
+    reverse_auth_username: Mapped[str | None] = mapped_column(String(255))
+    secrets: Mapped[str | None] = mapped_column(Text, comment="sealed secrets")
+
+    __table_args__ = (CheckConstraint("size_bytes > 0", name="size_positive"),)
 
 
 class Job(Base):

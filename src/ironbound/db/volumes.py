@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid as uuidlib
+from collections.abc import Sequence
+
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -21,5 +24,31 @@ def set_target_properties(
     target.secret_properties = sealed
 
 
-def delete_targets(session: Session, node_id: int) -> None:
-    session.execute(delete(VolumeTarget).where(VolumeTarget.node_id == node_id))
+def delete_targets(
+    session: Session, node_id: int, target_uuids: Sequence[str] | None = None
+) -> None:
+    """Delete the node's targets: these, or every one."""
+    query = delete(VolumeTarget).where(VolumeTarget.node_id == node_id)
+    if target_uuids is not None:
+        query = query.where(VolumeTarget.uuid.in_(target_uuids))
+    session.execute(query)
+
+
+def add_target(
+    session: Session, node_id: int, volume_type: str, boot_index: int, volume_id: str
+) -> str:
+    """Create a target without properties on the node; returns its UUID."""
+    target_uuid = str(uuidlib.uuid4())
+    session.add(
+        VolumeTarget(
+            uuid=target_uuid,
+            node_id=node_id,
+            volume_type=volume_type,
+            boot_index=boot_index,
+            volume_id=volume_id,
+            properties={},
+            extra={},
+        )
+    )
+    session.flush()
+    return target_uuid

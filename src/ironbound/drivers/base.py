@@ -23,7 +23,14 @@ from typing import Any, ClassVar, Protocol, TypeVar
 from oslo_config import cfg
 
 from ironbound import errors, states
-from ironbound.records import ConnectorInfo, ImageDestination, NodeInfo, PortInfo, TargetInfo
+from ironbound.records import (
+    ConnectorInfo,
+    ImageDestination,
+    ManagedVolume,
+    NodeInfo,
+    PortInfo,
+    TargetInfo,
+)
 
 T = TypeVar("T")
 
@@ -64,6 +71,25 @@ class Driver(Protocol):
     vendor: VendorInterface
 
 
+class VolumeStore(Protocol):
+    """The rows of the volumes Ironbound stores itself (`managed` storage), for drivers."""
+
+    def get(self, volume_uuid: str) -> ManagedVolume | None:
+        """The volume, or None when there is no such volume."""
+
+    def for_node(self, node_uuid: str) -> list[ManagedVolume]:
+        """The volumes the node owns or is exported to."""
+
+    def exported(self) -> list[ManagedVolume]:
+        """Every volume exported to some node (what a restarted target must hold)."""
+
+    def save(self, volume: ManagedVolume) -> None:
+        """Insert or replace the volume's row (secrets sealed)."""
+
+    def delete(self, volume_uuid: str) -> None:
+        """Remove the volume's row."""
+
+
 class Task(Protocol):
     """What a driver is handed: the node snapshot and the writes it may make."""
 
@@ -75,6 +101,7 @@ class Task(Protocol):
     driver: Driver
     #: The deploy was asked as a rebuild: write the image even onto a kept volume.
     rebuilding: bool
+    managed_volumes: VolumeStore
 
     def run_step(self, name: str, action: Callable[[], T]) -> T:
         """Run `action` as the named step: record its start and end, and turn any
@@ -92,8 +119,11 @@ class Task(Protocol):
     def set_target_properties(self, target_uuid: str, properties: Mapping[str, Any]) -> None:
         """Replace a volume target's properties (e.g. connection data from an attach)."""
 
-    def delete_volume_targets(self) -> None:
-        """Remove every volume target of the node."""
+    def delete_volume_targets(self, target_uuids: Sequence[str] | None = None) -> None:
+        """Remove these volume targets of the node (None: every one)."""
+
+    def add_volume_target(self, volume_type: str, boot_index: int, volume_id: str) -> str:
+        """Create a volume target on the node (no properties yet); returns its UUID."""
 
     def issue_boot_token(self) -> str:
         """Create (or replace) the node's boot token and return it in the clear."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ironbound.drivers.base import HardwareType
 
-_STORAGE = ("noop", "cinder", "external", "fake")
+_STORAGE = ("noop", "cinder", "external", "managed", "fake")
 
 
 class FakeHardware(HardwareType):
@@ -42,7 +42,7 @@ class RedfishHardware(HardwareType):
         "power": ("redfish",),
         "raid": ("no-raid",),
         "rescue": ("no-rescue",),
-        "storage": _STORAGE[:3],
+        "storage": _STORAGE[:4],
         "vendor": ("no-vendor",),
     }
 

@@ -29,7 +29,7 @@ from ironbound.api.schemas.node import NodeDocument
 from ironbound.api.services import ApiServices
 from ironbound.api.views import node as view
 from ironbound.config import INTERFACE_TYPES
-from ironbound.db import nodes, queries
+from ironbound.db import managed_volumes, nodes, queries
 from ironbound.db.models import Node
 from ironbound.jobspec import JobKind
 from ironbound.records import VOLUME_ATTACHMENTS
@@ -312,6 +312,13 @@ def _check_deletable(node: Node) -> None:
         raise errors.InstanceAssociated(node=node.uuid, instance_uuid=node.instance_uuid)
 
 
+def _check_no_kept_volumes(session: Session, node: Node) -> None:
+    """A node's deletion never deletes data: a volume it owns must be deleted on purpose."""
+    owned = managed_volumes.owned_by(session, node.id)
+    if owned:
+        raise problems.NodeHoldsManagedVolumes(node=node.uuid, volumes=", ".join(owned))
+
+
 def _attached(services: ApiServices, ident: str, minor: int) -> int | None:
     """The node's id when it may be deleted but still holds volume attachments, else None."""
     with services.db.read() as session:
@@ -323,6 +330,7 @@ def _attached(services: ApiServices, ident: str, minor: int) -> int | None:
 def _delete(services: ApiServices, ident: str, minor: int) -> None:
     def change(session: Session, node: Node) -> None:
         _check_deletable(node)
+        _check_no_kept_volumes(session, node)
         session.delete(node)
 
     locking.with_free_node(services, lambda s: lookup(s, ident, minor), change)

@@ -105,6 +105,7 @@ def _volume_document(base_url: str, prefix: str) -> dict[str, Any]:
         "links": links.pair(base_url, prefix),
         "connectors": links.pair(base_url, f"{prefix}/connectors"),
         "targets": links.pair(base_url, f"{prefix}/targets"),
+        **({"managed": links.pair(base_url, "volume/managed")} if prefix == "volume" else {}),
     }
 
 

@@ -56,9 +56,13 @@ def describe_ipxe_error(errno: str) -> str:
 
 
 def _awaits_attach(task: base.Task) -> bool:
-    """The storage interface fills the targets' connection data at attach, and has not yet."""
-    if base.ATTACH_FILLS_TARGETS not in task.driver.storage.capabilities:
+    """The storage interface fills the targets' connection data at attach, and has not yet
+    (or creates the boot volume's target itself, and has not yet)."""
+    storage = task.driver.storage.capabilities
+    if base.ATTACH_FILLS_TARGETS not in storage:
         return False
+    if base.PROVIDES_BOOT_VOLUME in storage and checks.boot_target(task) is None:
+        return True
     return any(
         not ({"target_iqn", "target_iqns"} & t.properties.keys()) for t in task.volume_targets
     )

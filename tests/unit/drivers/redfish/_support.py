@@ -90,6 +90,7 @@ class FakeTask:
     volume_targets: Sequence[TargetInfo] = ()
     driver: Any = None
     rebuilding: bool = False
+    managed_volumes: Any = None
     records: list[str] = field(default_factory=list)
     internal_info: dict[str, Any] = field(default_factory=dict)
 
@@ -112,7 +113,10 @@ class FakeTask:
     def set_target_properties(self, target_uuid: str, properties: Mapping[str, Any]) -> None:
         raise AssertionError("the BMC interfaces touch no volume targets")
 
-    def delete_volume_targets(self) -> None:
+    def delete_volume_targets(self, target_uuids: Sequence[str] | None = None) -> None:
+        raise AssertionError("the BMC interfaces touch no volume targets")
+
+    def add_volume_target(self, volume_type: str, boot_index: int, volume_id: str) -> str:
         raise AssertionError("the BMC interfaces touch no volume targets")
 
     def issue_boot_token(self) -> str:

@@ -1,0 +1,1 @@
+"""The `managed` storage interface: boot volumes Ironbound creates and exports itself."""

@@ -1,0 +1,50 @@
+"""The seam between the managed storage interface and an iSCSI target implementation.
+
+tgt (driven through tgtadm) is the first; LIO (targetcli or configfs) can join
+by implementing `Backend`. A backend holds no state of its own: the database
+row of each volume says what its export must be, so a restarted target is
+given the same exports again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from ironbound.sensitive import Secret
+
+
+@dataclass(frozen=True)
+class Export:
+    """One volume as an iSCSI target: a LUN, the initiators it admits, its CHAP accounts."""
+
+    target_iqn: str
+    lun: int
+    path: str
+    initiators: tuple[str, ...]
+    username: str
+    password: Secret
+    #: The target's own account, for mutual CHAP (the node checks the target).
+    reverse_username: str | None = None
+    reverse_password: Secret | None = None
+
+
+class Backend(Protocol):
+    """An iSCSI target Ironbound configures. Every method raises StorageError on failure."""
+
+    def export(self, export: Export) -> None:
+        """Create the target with its LUN, initiator ACL and CHAP; on any failure leave
+        nothing of it configured."""
+
+    def allow(self, target_iqn: str, initiator: str) -> None:
+        """Admit one more initiator to an existing target (a shareable volume)."""
+
+    def disallow(self, target_iqn: str, initiator: str) -> None:
+        """Stop admitting an initiator; its session, if any, stays until it logs out."""
+
+    def unexport(self, target_iqn: str, accounts: Sequence[str]) -> None:
+        """Remove the target, sessions and all, and its CHAP `accounts`; none is fine."""
+
+    def exists(self, target_iqn: str) -> bool:
+        """Whether the target is configured now (a restarted target has forgotten it)."""

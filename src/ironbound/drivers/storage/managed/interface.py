@@ -1,0 +1,476 @@
+"""The `managed` storage interface: Ironbound creates, exports, keeps or deletes the boot volume.
+
+At attach the node gets its volume (the one kept for it, the one its boot
+target names, or a new sparse file of instance_info/root_gb GiB), exported on
+Ironbound's own iSCSI target for the node's initiator IQN only, with fresh
+CHAP credentials; its boot_index 0 target is created if missing and filled.
+At detach the export ends and the volume is kept for the node's next deploy
+or deleted (instance_info/keep_boot_volume, else [managed]keep_boot_volume).
+A volume a failed deploy created is always deleted: nothing is left behind.
+
+What is recorded, per node, in ``driver_internal_info.volume_attachments``:
+target uuid -> the volume, whether this attach created the volume and the
+target, and the property keys it wrote (removed again at detach).
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+import threading
+import uuid as uuidlib
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from oslo_config import cfg
+
+from ironbound import errors, iscsi, records, states
+from ironbound.drivers import base
+from ironbound.drivers.storage import checks
+from ironbound.drivers.storage.managed import volumes
+from ironbound.drivers.storage.managed.backend import Backend, Export
+from ironbound.drivers.storage.managed.tgt import TgtBackend
+from ironbound.sensitive import Secret
+
+NAME = "managed"
+RECORD = records.VOLUME_ATTACHMENTS
+#: instance_info keys: keep the boot volume at undeploy; authenticate the target too.
+KEEP = "keep_boot_volume"
+MUTUAL = "mutual_chap"
+#: tgtd numbers its controller LUN 0; the volume is the first real LUN.
+LUN = 1
+#: States in which a detach ends a deploy that failed (abort, a failed boot, a timeout).
+_FAILED_DEPLOY = frozenset({states.DEPLOYING, states.DEPLOYWAIT, states.DEPLOYFAIL})
+_CHAP_ALPHABET = string.ascii_letters + string.digits
+#: One restore at a time: two nodes sharing a volume must not both re-create it.
+_RESTORE = threading.Lock()
+
+
+def _password() -> str:
+    """16 letters and digits (~95 bits): what iPXE scripts and every initiator accept."""
+    return "".join(secrets.choice(_CHAP_ALPHABET) for _ in range(16))
+
+
+def initiator(task: base.Task) -> str:
+    """The node's initiator IQN: the only one its export admits."""
+    for connector in task.volume_connectors:
+        if connector.type == "iqn":
+            return connector.connector_id
+    raise checks.invalid(
+        task,
+        NAME,
+        "The managed volume is exported to the node's initiator only: add a volume connector "
+        "of type iqn.",
+    )
+
+
+def size_bytes(task: base.Task) -> int:
+    """instance_info/root_gb (or [managed]default_volume_size_gb) in bytes, checked."""
+    conf = task.conf.managed
+    value = task.node.instance_info.get("root_gb", conf.default_volume_size_gb)
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isascii() or not text.isdigit():
+        raise checks.invalid(
+            task, NAME, f"instance_info/root_gb must be a whole number: {value!r}."
+        )
+    gib = int(text)
+    if not 1 <= gib <= conf.max_volume_size_gb:
+        raise checks.invalid(
+            task,
+            NAME,
+            f"instance_info/root_gb is {gib}; it must be between 1 and "
+            f"[managed]max_volume_size_gb ({conf.max_volume_size_gb}).",
+        )
+    return gib * volumes.GIB
+
+
+def holders(volume: records.ManagedVolume, node_uuid: str) -> list[str]:
+    """The other nodes that hold the volume: its owner and the nodes it is exported to."""
+    found = set(volume.initiators) | ({volume.node_uuid} if volume.node_uuid else set())
+    return sorted(found - {node_uuid})
+
+
+def refusal(volume: records.ManagedVolume, node_uuid: str) -> str | None:
+    """Why the node may not attach the volume (the multi-attach guard), or None."""
+    others = holders(volume, node_uuid)
+    if not others or volume.shareable:
+        return None
+    return (
+        f"managed volume {volume.uuid} is {volume.state} for node {', '.join(others)} and is "
+        "not shareable; detach it there, or mark it shareable (PATCH /v1/volume/managed/"
+        f"{volume.uuid} with shareable=true) if the nodes may use it at once"
+    )
+
+
+def _recorded(task: base.Task) -> dict[str, Mapping[str, Any]]:
+    """target uuid -> what the attach recorded, for this interface's entries."""
+    found = task.node.driver_internal_info.get(RECORD)
+    if not isinstance(found, Mapping):
+        return {}
+    return {
+        str(target): entry
+        for target, entry in found.items()
+        if isinstance(entry, Mapping) and entry.get("interface") == NAME
+    }
+
+
+class ManagedStorage(base.StorageInterface):
+    capabilities = frozenset(
+        {
+            base.ATTACH_FILLS_TARGETS,
+            base.PROVIDES_BOOT_VOLUME,
+            base.WRITES_IMAGES,
+            base.RECONCILES,
+        }
+    )
+
+    def __init__(self, conf: cfg.ConfigOpts, backend: Backend | None = None) -> None:
+        super().__init__(conf)
+        self.backend: Backend = backend or TgtBackend(conf)
+
+    # --- validate ---------------------------------------------------------------
+
+    def validate(self, task: base.Task) -> None:
+        """What can be known without the target: initiator, size, portal, a named volume."""
+        checks.check_connectors_and_targets(task, NAME)
+        checks.check_boot_interface(task, NAME)
+        initiator(task)
+        size_bytes(task)
+        self._portal(task)
+        target = checks.boot_target(task)
+        if target is None:
+            return
+        volume = task.managed_volumes.get(target.volume_id)
+        if volume is None:
+            raise checks.invalid(
+                task,
+                NAME,
+                f"Volume target {target.uuid} names volume {target.volume_id}, which is no "
+                "managed volume (GET /v1/volume/managed lists them); delete the target and "
+                "the deploy creates one.",
+            )
+        problem = refusal(volume, task.node.uuid)
+        if problem is not None:
+            raise checks.invalid(task, NAME, f"Volume target {target.uuid}: {problem}.")
+
+    def _portal(self, task: base.Task) -> str:
+        portal = task.conf.managed.target_portal
+        if not portal:
+            raise checks.invalid(
+                task,
+                NAME,
+                "[managed]target_portal is not set: Ironbound must tell nodes where to log in "
+                "(host:port as the nodes reach tgtd).",
+            )
+        try:
+            iscsi.parse_portal(portal)
+        except ValueError as exc:
+            raise checks.invalid(task, NAME, f"[managed]target_portal: {exc}.") from exc
+        return str(portal)
+
+    # --- attach -----------------------------------------------------------------
+
+    def attach_volumes(self, task: base.Task) -> None:
+        """Export the node's boot volume (creating it if need be) and fill its target."""
+        if self._held(task):
+            self._restore(task)  # a take-over, or a retry: the export may need re-creating
+            return
+        target = checks.boot_target(task)
+        volume = self._choose(task, target)
+        created = volume is None
+        if volume is None:
+            volume = self._create(task)
+        exported = target_made = False
+        target_uuid = ""
+        try:
+            volume, exported = self._export(task, volume), True
+            if target is None:
+                target_uuid = task.add_volume_target(checks.ISCSI, 0, volume.uuid)
+                target_made = True
+            else:
+                target_uuid = target.uuid
+            self._fill(task, target_uuid, volume, created=created, target_made=target_made)
+        except Exception:
+            if exported:
+                self._end_export(task, volume, quietly=True)
+            if target_made:
+                task.delete_volume_targets([target_uuid])
+            if created:
+                self._delete(task, volume.uuid, volume.path)
+            raise
+
+    def _held(self, task: base.Task) -> bool:
+        """Whether an earlier attach still holds; records that no longer do are dropped."""
+        held = False
+        for target_uuid, entry in _recorded(task).items():
+            volume = task.managed_volumes.get(str(entry["volume_id"]))
+            if volume is not None and task.node.uuid in volume.initiators:
+                held = True
+            else:
+                self._forget(task, target_uuid, entry)
+        return held
+
+    def _choose(
+        self, task: base.Task, target: records.TargetInfo | None
+    ) -> records.ManagedVolume | None:
+        """The volume to attach: the one the boot target names, or the node's kept one."""
+        if target is not None:
+            volume = task.managed_volumes.get(target.volume_id)
+            if volume is None:
+                raise errors.StorageError(
+                    f"volume target {target.uuid} names volume {target.volume_id}, which is no "
+                    "managed volume"
+                )
+        else:
+            mine = task.managed_volumes.for_node(task.node.uuid)
+            volume = next((v for v in mine if v.node_uuid == task.node.uuid), None)
+            if volume is None:
+                return None
+        problem = refusal(volume, task.node.uuid)
+        if problem is not None:
+            raise errors.StorageError(problem)
+        task.record(f"reusing managed volume {volume.uuid} ({volume.state})")
+        return volume
+
+    def _create(self, task: base.Task) -> records.ManagedVolume:
+        volume_uuid = str(uuidlib.uuid4())
+        path = volumes.directory(task.conf) / f"{volume_uuid}.img"
+        size = size_bytes(task)
+        volumes.create(path, size)
+        volume = records.ManagedVolume(
+            uuid=volume_uuid,
+            state=records.VOLUME_AVAILABLE,
+            size_bytes=size,
+            path=str(path),
+            target_iqn=f"{task.conf.managed.target_prefix}{volume_uuid}",
+            lun=LUN,
+            node_uuid=task.node.uuid,
+        )
+        try:
+            task.managed_volumes.save(volume)
+        except Exception:
+            volumes.remove(str(path))
+            raise
+        task.record(f"created managed volume {volume_uuid} ({size // volumes.GIB} GiB)")
+        return volume
+
+    def _export(self, task: base.Task, volume: records.ManagedVolume) -> records.ManagedVolume:
+        """Export for this node: join a shared export as it is, or make a fresh one."""
+        node_iqn = initiator(task)
+        initiators = {**volume.initiators, task.node.uuid: node_iqn}
+        if volume.initiators and self.backend.exists(volume.target_iqn):
+            # Shared and in use: the other nodes keep their credentials.
+            self.backend.allow(volume.target_iqn, node_iqn)
+            shared = replace(volume, initiators=initiators)
+            task.managed_volumes.save(shared)
+            return shared
+        mutual = records.is_true(task.node.instance_info.get(MUTUAL, task.conf.managed.mutual_chap))
+        account = "ib" + volume.uuid.replace("-", "")[:20]
+        fresh = replace(
+            volume,
+            state=records.VOLUME_ATTACHED,
+            node_uuid=volume.node_uuid or task.node.uuid,
+            initiators=initiators,
+            auth_username=account,
+            auth_password=Secret(_password()),
+            reverse_auth_username=f"{account}t" if mutual else None,
+            reverse_auth_password=Secret(_password()) if mutual else None,
+        )
+        self.backend.export(_export_of(fresh))
+        try:
+            task.managed_volumes.save(fresh)
+        except Exception:
+            self.backend.unexport(fresh.target_iqn, _accounts(fresh))
+            raise
+        task.record(
+            f"exported managed volume {volume.uuid} as {volume.target_iqn} LUN {volume.lun} "
+            f"to {node_iqn} (CHAP{', mutual' if mutual else ''})"
+        )
+        return fresh
+
+    def _fill(
+        self,
+        task: base.Task,
+        target_uuid: str,
+        volume: records.ManagedVolume,
+        *,
+        created: bool,
+        target_made: bool,
+    ) -> None:
+        data: dict[str, Any] = {
+            "target_iqn": volume.target_iqn,
+            "target_portal": self._portal(task),
+            "target_lun": volume.lun,
+            "auth_method": "CHAP",
+            "auth_username": volume.auth_username,
+            "auth_password": volume.auth_password,
+        }
+        if volume.reverse_auth_username:
+            data["reverse_auth_username"] = volume.reverse_auth_username
+            data["reverse_auth_password"] = volume.reverse_auth_password
+        entries = dict(task.node.driver_internal_info.get(RECORD) or {})
+        entries[target_uuid] = {
+            "interface": NAME,
+            "volume_id": volume.uuid,
+            "created": created,
+            "target_created": target_made,
+            "keys": sorted(data),
+        }
+        task.set_internal_info(**{RECORD: entries})
+        current = next(t for t in task.volume_targets if t.uuid == target_uuid)
+        task.set_target_properties(target_uuid, {**current.properties, **data})
+
+    # --- detach -----------------------------------------------------------------
+
+    def detach_volumes(self, task: base.Task) -> None:
+        """End this node's exports; keep or delete each volume as the node chose."""
+        failed = task.node.provision_state in _FAILED_DEPLOY
+        for target_uuid in list(_recorded(task)):
+            self._detach(task, target_uuid, failed=failed)
+
+    def _detach(self, task: base.Task, target_uuid: str, *, failed: bool) -> None:
+        entry = _recorded(task)[target_uuid]
+        volume = task.managed_volumes.get(str(entry["volume_id"]))
+        if volume is not None:
+            volume = self._end_export(task, volume, quietly=False)
+            if volume.initiators:
+                task.record(f"managed volume {volume.uuid} stays exported to its other nodes")
+            elif volume.node_uuid != task.node.uuid:
+                task.record(f"managed volume {volume.uuid} detached (it is not this node's)")
+            elif (failed and entry.get("created")) or not (failed or self._keeps(task)):
+                self._delete(task, volume.uuid, volume.path)
+            else:
+                task.managed_volumes.save(replace(volume, state=records.VOLUME_KEPT))
+                task.record(f"managed volume {volume.uuid} kept for the node's next deploy")
+        self._forget(task, target_uuid, entry)
+
+    def _keeps(self, task: base.Task) -> bool:
+        default = task.conf.managed.keep_boot_volume
+        return records.is_true(task.node.instance_info.get(KEEP, default))
+
+    def _end_export(
+        self, task: base.Task, volume: records.ManagedVolume, *, quietly: bool
+    ) -> records.ManagedVolume:
+        """Stop exporting to this node (the whole target when no other node holds it)."""
+        others = {k: v for k, v in volume.initiators.items() if k != task.node.uuid}
+        node_iqn = volume.initiators.get(task.node.uuid)
+        try:
+            if others and node_iqn is not None:
+                self.backend.disallow(volume.target_iqn, node_iqn)
+            elif not others:
+                self.backend.unexport(volume.target_iqn, _accounts(volume))
+        except errors.StorageError as exc:
+            if not quietly:
+                raise
+            task.record(f"could not end the export of {volume.uuid}: {exc}", severity="warning")
+        state = records.VOLUME_ATTACHED if others else records.VOLUME_AVAILABLE
+        ended = replace(volume, initiators=others, state=state)
+        if not others:
+            ended = replace(
+                ended,
+                auth_username=None,
+                auth_password=None,
+                reverse_auth_username=None,
+                reverse_auth_password=None,
+            )
+        task.managed_volumes.save(ended)
+        return ended
+
+    def _delete(self, task: base.Task, volume_uuid: str, path: str) -> None:
+        volumes.remove(path)
+        task.managed_volumes.delete(volume_uuid)
+        task.record(f"managed volume {volume_uuid} deleted")
+
+    def _forget(self, task: base.Task, target_uuid: str, entry: Mapping[str, Any]) -> None:
+        """Drop the record, and the connection data (or the target) the attach made.
+
+        A target the attach created goes: the next deploy finds a kept volume by its
+        owner, and a deleted volume must not stay named by a target.
+        """
+        entries = dict(task.node.driver_internal_info.get(RECORD) or {})
+        entries.pop(target_uuid, None)
+        task.set_internal_info(**{RECORD: entries or None})
+        target = next((t for t in task.volume_targets if t.uuid == target_uuid), None)
+        if target is not None and entry.get("target_created"):
+            task.delete_volume_targets([target_uuid])
+        elif target is not None:
+            written = set(entry.get("keys", ()))
+            kept = {k: v for k, v in target.properties.items() if k not in written}
+            task.set_target_properties(target_uuid, kept)
+
+    # --- the image writer's seam ----------------------------------------------
+
+    def _attached(self, task: base.Task) -> records.ManagedVolume:
+        for target_uuid, entry in _recorded(task).items():
+            target = next((t for t in task.volume_targets if t.uuid == target_uuid), None)
+            if target is not None and target.boot_index == 0:
+                volume = task.managed_volumes.get(str(entry["volume_id"]))
+                if volume is not None:
+                    return volume
+        raise errors.StorageError("the node has no managed boot volume attached")
+
+    def image_destination(self, task: base.Task) -> records.ImageDestination:
+        volume = self._attached(task)
+        return records.ImageDestination(
+            description=f"managed volume {volume.uuid} ({volume.size_bytes // volumes.GIB} GiB)",
+            path=volume.path,
+            size_bytes=volume.size_bytes,
+            current_image=volume.image,
+        )
+
+    def image_written(self, task: base.Task, image: str | None) -> None:
+        task.managed_volumes.save(replace(self._attached(task), image=image))
+
+    # --- reconcile --------------------------------------------------------------
+
+    def reconcile(self, task: base.Task) -> None:
+        """Give a restarted target back the node's exports: the database says what they are.
+
+        Unlike Cinder's drift, which is only shown, this is Ironbound's own
+        target, so restoring it is the repair nobody else can make.
+        """
+        self._restore(task)
+
+    def _restore(self, task: base.Task) -> None:
+        for entry in _recorded(task).values():
+            volume = task.managed_volumes.get(str(entry["volume_id"]))
+            if volume is None or not volume.initiators or volume.auth_password is None:
+                continue
+            with _RESTORE:
+                try:
+                    if self.backend.exists(volume.target_iqn):
+                        continue
+                    self.backend.export(_export_of(volume))
+                except errors.StorageError as exc:
+                    task.record(
+                        f"could not restore the export of managed volume {volume.uuid}: {exc}",
+                        event_type="storage",
+                        severity="error",
+                    )
+                    continue
+            task.record(
+                f"the iSCSI target had lost managed volume {volume.uuid} (restarted?): its "
+                "export is restored",
+                event_type="storage",
+                severity="warning",
+            )
+
+
+def _export_of(volume: records.ManagedVolume) -> Export:
+    assert volume.auth_username is not None and volume.auth_password is not None
+    return Export(
+        target_iqn=volume.target_iqn,
+        lun=volume.lun,
+        path=str(Path(volume.path)),
+        initiators=tuple(volume.initiators.values()),
+        username=volume.auth_username,
+        password=volume.auth_password,
+        reverse_username=volume.reverse_auth_username,
+        reverse_password=volume.reverse_auth_password,
+    )
+
+
+def _accounts(volume: records.ManagedVolume) -> list[str]:
+    return [name for name in (volume.auth_username, volume.reverse_auth_username) if name]

@@ -1,0 +1,46 @@
+"""Backing files of managed volumes: sparse, owner-only, created without clobbering."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from oslo_config import cfg
+
+from ironbound import errors
+
+GIB = 1024**3
+
+
+def directory(conf: cfg.ConfigOpts) -> Path:
+    """[managed]volumes_dir, or managed-volumes in state_path; created 0700."""
+    configured = conf.managed.volumes_dir
+    path = Path(configured) if configured else Path(conf.state_path) / "managed-volumes"
+    path = path.absolute()
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise errors.StorageError(f"cannot create the volume directory {path}: {exc}") from exc
+    return path
+
+
+def create(path: Path, size_bytes: int) -> None:
+    """A new sparse file of `size_bytes`, mode 0600; an existing file is never reused."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise errors.StorageError(f"cannot create the volume file {path}: {exc}") from exc
+    try:
+        os.ftruncate(fd, size_bytes)
+    except OSError as exc:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+        raise errors.StorageError(f"cannot size the volume file {path}: {exc}") from exc
+    os.close(fd)
+
+
+def remove(path: str) -> None:
+    try:
+        Path(path).unlink(missing_ok=True)
+    except OSError as exc:
+        raise errors.StorageError(f"cannot delete the volume file {path}: {exc}") from exc
