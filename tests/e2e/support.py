@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,29 +29,42 @@ SCRIPT_URL = re.compile(r"(http://10\.0\.2\.2:8080/boot/[A-Za-z0-9_-]{43}/script
 
 
 @contextmanager
-def lab_with_server(lab_root: Path, name: str) -> Iterator[tuple[Lab, Server]]:
-    """A lab (two portals, a Redfish BMC with a password) and `ironbound serve` for it."""
-    boot_port = free_tcp_port()
+def lab_started(lab_root: Path, name: str) -> Iterator[Lab]:
+    """A lab (two portals, a Redfish BMC with a password) whose boot server port is free."""
     with Lab(
-        lab_root / name, boot_server_port=boot_port, redfish_auth=(BMC_USER, BMC_PASSWORD)
+        lab_root / name, boot_server_port=free_tcp_port(), redfish_auth=(BMC_USER, BMC_PASSWORD)
     ) as lab:
-        config = (
-            "[deploy]\n"
-            f"http_url = {lab.boot_server_url}\n"
-            "[conductor]\n"
-            "deploy_callback_timeout = 120\n"
-            "heartbeat_interval = 1\n"
-            "sync_power_state_interval = 1\n"
-            "[redfish]\n"
-            "power_state_poll_interval = 0.2\n"
-            "[ipmi]\n"
-            "power_state_poll_interval = 0.2\n"
-            # virtualbmc does not answer while libvirt starts or destroys a domain
-            "command_retry_timeout = 10\n"
-        )
+        yield lab
+
+
+def server_config(lab: Lab) -> str:
+    """`ironbound serve`'s configuration for the lab: quick polls, a bounded boot wait."""
+    return (
+        "[deploy]\n"
+        f"http_url = {lab.boot_server_url}\n"
+        "[conductor]\n"
+        "deploy_callback_timeout = 120\n"
+        "heartbeat_interval = 1\n"
+        "sync_power_state_interval = 1\n"
+        "[redfish]\n"
+        "power_state_poll_interval = 0.2\n"
+        "[ipmi]\n"
+        "power_state_poll_interval = 0.2\n"
+        # virtualbmc does not answer while libvirt starts or destroys a domain
+        "command_retry_timeout = 10\n"
+    )
+
+
+@contextmanager
+def lab_with_server(
+    lab_root: Path, name: str, extra_config: Callable[[Lab], str] | None = None
+) -> Iterator[tuple[Lab, Server]]:
+    """A lab and `ironbound serve` for it (plus `extra_config(lab)` in its configuration)."""
+    with lab_started(lab_root, name) as lab:
+        config = server_config(lab) + (extra_config(lab) if extra_config else "")
         folder = lab_root / f"{name}-server"
         folder.mkdir()
-        with serve(folder, config, boot_port=boot_port) as server:
+        with serve(folder, config, boot_port=lab.boot_server_port) as server:
             yield lab, server
 
 
@@ -82,7 +95,14 @@ def new_machine(lab: Lab, name: str, mac: str, firmware: Firmware) -> tuple[Mach
     return lab.add_machine(name, mac, firmware), f"{IQN}:{name}", marker
 
 
-def enroll(server: Server, lab: Lab, machine: Machine, initiator: str, bmc: str = "redfish") -> str:
+def enroll(
+    server: Server,
+    lab: Lab,
+    machine: Machine,
+    initiator: str,
+    bmc: str = "redfish",
+    storage: str = "external",
+) -> str:
     """The operator's commands from the issue: a redfish (or ipmi) node ready to deploy."""
     if bmc == "ipmi":
         address, port = lab.add_ipmi(machine, (BMC_USER, BMC_PASSWORD))
@@ -103,7 +123,7 @@ def enroll(server: Server, lab: Lab, machine: Machine, initiator: str, bmc: str 
     assert node["driver_info"][f"{bmc}_password"] == "******"
     server.baremetal(f"port create {machine.mac} --node {node['uuid']}")
     server.baremetal(
-        f"node set {machine.name} --boot-interface ipxe --storage-interface external "
+        f"node set {machine.name} --boot-interface ipxe --storage-interface {storage} "
         "--property capabilities=iscsi_boot:True"
     )
     server.baremetal(

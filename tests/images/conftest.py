@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from ironbound.lab import fileserver
 from ironbound.lab.tgt import TgtServer
 
 PATTERN_OFFSET = 1 << 20
@@ -38,32 +36,12 @@ def pattern_at(path: Path) -> bytes:
         return f.read(4)
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        return None
-
-
-class _QuietServer(http.server.ThreadingHTTPServer):
-    """A client that stops reading early (an oversized image) is no error here."""
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        return None
-
-
 @pytest.fixture(scope="module")
 def web_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
     """A folder served over HTTP on loopback: (folder, base URL)."""
     root = tmp_path_factory.mktemp("web")
-    handler = functools.partial(_QuietHandler, directory=str(root))
-    server = _QuietServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with fileserver.serving(root) as base:
+        yield root, base
 
 
 @pytest.fixture(scope="module")

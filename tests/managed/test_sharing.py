@@ -81,11 +81,18 @@ def test_a_restarted_tgtd_gets_the_exports_back(
     own_tgtd.stop()
     own_tgtd.start()
     assert volume.target_iqn not in own_tgtd.show()
-    wait_until(lambda: volume.target_iqn in own_tgtd.show(), what="the export's restoration")
-    assert login(own_tgtd.host_portals[0], volume, iqn).returncode == 0
-    with services.db.read() as session:
-        events = session.scalars(select(NodeEvent.event).where(NodeEvent.event_type == "storage"))
-        assert any("export is restored" in e for e in events)
+    # The target appears first, then its ACL and CHAP account: wait for the whole export.
+    wait_until(
+        lambda: login(own_tgtd.host_portals[0], volume, iqn).returncode == 0,
+        what="the export's restoration",
+    )
+
+    def recorded() -> bool:
+        with services.db.read() as session:
+            events = select(NodeEvent.event).where(NodeEvent.event_type == "storage")
+            return any("export is restored" in e for e in session.scalars(events))
+
+    wait_until(recorded, what="the restoration's event")
     provision(client, node, "deleted", "available")
 
 

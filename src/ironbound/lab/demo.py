@@ -1,74 +1,107 @@
-"""`ironbound demo`: a virtual server boots from an iSCSI volume through Ironbound.
+"""`ironbound demo`: a real Linux boots with its root on an iSCSI volume Ironbound made.
 
-It starts the lab (a QEMU machine with a Redfish BMC, a tgt iSCSI target
-with CHAP), builds a bootable volume, starts `ironbound serve`, and then does
-what an operator does with the real `baremetal` CLI: enroll the machine,
-describe its initiator and boot volume, deploy, watch it boot from the
-volume, undeploy. Every command is printed with its output.
+It starts the lab (a QEMU machine with a Redfish BMC, a tgt iSCSI target),
+serves the Debian image built for iSCSI root (`ironbound image build`, cached)
+over HTTP, starts `ironbound serve` with its defaults plus the `[managed]`
+settings for the lab's tgtd, and then does what an operator does with the
+real `baremetal` CLI: enroll the machine with the `managed` storage
+interface, give it the image, and deploy. Ironbound creates the volume,
+writes the image onto it and boots the machine, whose console shows Linux
+mounting `/` from the iSCSI disk. The first boot writes a file on the
+volume; the demo undeploys keeping the volume, deploys again, and the second
+boot shows the file is still there. Every step prints its timing.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
+import re
 import secrets
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
-from ironbound.lab import images
+import requests
+
+from ironbound.lab import fileserver, osimage, toolenv
 from ironbound.lab.console import clean
 from ironbound.lab.environment import Lab
+from ironbound.lab.errors import LabError
 from ironbound.lab.machines import Machine
 from ironbound.lab.ports import free_tcp_port
 from ironbound.lab.serve import ironbound_serve
 
 BMC_USER = "admin"
-INITIATOR = "iqn.2026-11.org.ironbound.demo:node1"
-VOLUME_IQN = "iqn.2026-11.org.ironbound.demo:boot-volume"
+INITIATOR = "iqn.2026-12.org.ironbound.demo:node1"
 MAC = "52:54:00:de:30:01"
 NODE = "demo-node"
-MARKER = "IRONBOUND-DEMO"
-SHOWN = (
-    "Ironbound:",
-    "SAN device",
-    "iPXE 1.",
-    "Filename:",
-    "http://",
-    "BIOS-DRIVE",
-    MARKER,
+ROOT_GB = 2
+#: Console lines worth showing, in the order a boot prints them.
+SHOWN = re.compile(
+    r"iPXE 1\.|Ironbound:|SAN device|IRONBOUND-(SYSLINUX|GRUB)|Linux version|"
+    r"iscsistart|scsi \d+:\d+:\d+:\d+: Direct-Access|EXT4-fs \(sd|Welcome to|IRONBOUND-"
 )
+FAIL_ON = re.compile(
+    r"Could not open SAN device|Kernel panic|ALERT! |Gave up waiting for root|"
+    r"Boot from SAN device 0x.. failed"
+)
+API_HEADERS = {"X-OpenStack-Ironic-API-Version": "latest"}
+
+
+class DemoFailed(RuntimeError):
+    """A step did not happen; the demo exits non-zero with this message."""
 
 
 class Narrator:
-    """Prints what the demo is doing, step by step, with elapsed time."""
+    """Prints what the demo is doing, step by step, and keeps each step's time."""
 
     def __init__(self, steps: int) -> None:
         self.steps = steps
         self.step = 0
         self.started = time.monotonic()
+        self.timings: dict[str, float] = {}
+        self._current: tuple[str, float] | None = None
 
-    def section(self, text: str) -> None:
+    def section(self, text: str, timing: str | None = None) -> None:
+        self._close()
         self.step += 1
-        print(
-            f"\n[{self.step}/{self.steps}] {text}  (t={time.monotonic() - self.started:.1f} s)",
-            flush=True,
-        )
+        now = time.monotonic()
+        print(f"\n[{self.step}/{self.steps}] {text}  (t={now - self.started:.1f} s)", flush=True)
+        if timing is not None:
+            self._current = (timing, now)
+
+    def _close(self) -> None:
+        if self._current is not None:
+            name, since = self._current
+            self.timings[name] = time.monotonic() - since
+            self._current = None
 
     def note(self, text: str) -> None:
         print(f"    {text}", flush=True)
+
+    def summary(self) -> None:
+        self._close()
+        print("\nSummary", flush=True)
+        for name, seconds in self.timings.items():
+            print(f"    {name:58s} {seconds:7.1f} s", flush=True)
+        print(f"    {'total':58s} {time.monotonic() - self.started:7.1f} s", flush=True)
 
 
 class Operator:
     """Runs `baremetal` commands the way a person would, and shows them."""
 
     def __init__(self, url: str, secret_words: tuple[str, ...]) -> None:
+        self.url = url
         self.env = {
             **os.environ,
             "OS_ENDPOINT": url,
@@ -79,175 +112,273 @@ class Operator:
             "baremetal", path=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
         )
         if found is None:
-            raise RuntimeError(
-                "the baremetal CLI is not installed: pip install python-ironicclient"
-            )
+            raise DemoFailed("the baremetal CLI is not installed: pip install python-ironicclient")
         self.baremetal = found
         self.secret_words = secret_words
 
     def run(self, command: str, show: bool = True) -> str:
         """Run `baremetal COMMAND` (split like a shell would; values hold no spaces)."""
-        args = shlex.split(command)
         shown = command
         for word in self.secret_words:
             shown = shown.replace(word, "******")
         if show:
             print(f"  $ baremetal {shown}", flush=True)
         result = subprocess.run(
-            [self.baremetal, *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
+            [self.baremetal, *shlex.split(command)],
+            env=self.env, capture_output=True, text=True, timeout=900, check=False,
+        )  # fmt: skip
         output = (result.stdout + result.stderr).rstrip()
         if show and output:
             print("\n".join(f"    {line}" for line in output.splitlines()), flush=True)
         if result.returncode != 0:
-            raise RuntimeError(f"baremetal {shown} failed (exit {result.returncode})")
+            raise DemoFailed(f"baremetal {shown} failed (exit {result.returncode})")
         return result.stdout
 
-    def field(self, node: str, name: str) -> str:
-        return self.run(f"node show {node} -f value -c {name}", show=False).strip()
+    def node(self) -> dict[str, Any]:
+        """The node as the API shows it (for polling, without printing)."""
+        found: dict[str, Any] = requests.get(
+            f"{self.url}/v1/nodes/{NODE}", headers=API_HEADERS, timeout=10
+        ).json()
+        return found
+
+    def managed_volumes(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = requests.get(
+            f"{self.url}/v1/volume/managed?detail=True", headers=API_HEADERS, timeout=10
+        ).json()["volumes"]
+        return found
 
 
-def _watch_console(machine: Machine, since: int, marker: str, timeout: float) -> float:
-    """Show the interesting console lines until the marker; seconds waited."""
+@dataclass
+class Boot:
+    """What the guest said about itself on its console."""
+
+    lines: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _watch(machine: Machine, operator: Operator, since: int, timeout: float) -> Boot:
+    """Show deploy progress and the interesting console lines until Linux reaches userspace."""
     started = time.monotonic()
-    offset, pending = since, ""
+    offset, pending, progress = since, "", ""
+    boot = Boot()
     while time.monotonic() - started < timeout:
-        with machine.serial_log.open("rb") as handle:
-            handle.seek(offset)
-            chunk = handle.read()
+        node = operator.node()
+        seen = str(node.get("driver_internal_info", {}).get("progress", ""))
+        if seen and seen != progress:
+            progress = seen
+            print(f"    ironbound | {seen.partition(' ')[2]}", flush=True)
+        if node.get("provision_state") == "deploy failed":
+            raise DemoFailed(f"the deploy failed: {node.get('last_error')}")
+        try:
+            with machine.serial_log.open("rb") as handle:
+                handle.seek(offset)
+                chunk = handle.read()
+        except FileNotFoundError:  # the machine has not started yet
+            chunk = b""
         offset += len(chunk)
         pending += clean(chunk.decode(errors="replace"))
         *lines, pending = pending.replace("\r", "").split("\n")
-        for line in lines:
-            if any(word in line for word in SHOWN):
-                print(f"    console | {line.strip()}", flush=True)
-            if marker in line:
-                return time.monotonic() - started
-        time.sleep(0.1)
-    raise RuntimeError(f"the machine did not print {marker} within {timeout:.0f} s")
+        for raw in lines:
+            line = raw.strip()
+            if FAIL_ON.search(line):
+                raise DemoFailed(f"the boot failed: {line}")
+            if SHOWN.search(line):
+                print(f"    console   | {line[:110]}", flush=True)
+            marker = re.match(r"(IRONBOUND-[A-Z-]+) (.*)", line)
+            if marker:
+                boot.lines[marker.group(1)] = marker.group(2)
+            if line.startswith("IRONBOUND-USERSPACE"):
+                boot.seconds = time.monotonic() - started
+                return boot
+        time.sleep(0.25)
+    raise DemoFailed(f"Linux did not reach userspace within {timeout:.0f} s")
 
 
-@dataclass(frozen=True)
-class Secrets:
-    bmc_password: str
-    chap_password: str
-
-
-def _export_volume(lab: Lab, workdir: Path, firmware: str, secrets_: Secrets) -> None:
-    marker = f"{MARKER}: this machine booted from {VOLUME_IQN} LUN 1"
-    if firmware == "uefi":
-        image = images.build_uefi_disk(workdir / "boot.img", marker)
-    else:
-        image = images.build_bios_disk(workdir / "boot.img", marker)
-    lab.tgt.add_target(VOLUME_IQN, image, lun=1)
-    lab.tgt.allow_initiator(VOLUME_IQN, INITIATOR)
-    lab.tgt.add_chap(VOLUME_IQN, "demo-node", secrets_.chap_password)
-
-
-def _enroll(operator: Operator, lab: Lab, machine: Machine, secrets_: Secrets) -> str:
-    """The admin guide's commands for the external storage path; the node's UUID."""
+def _enroll(operator: Operator, lab: Lab, machine: Machine, bmc_password: str) -> None:
+    """The admin guide's enrolment, with the managed interface (no volume target: the
+    deploy creates it)."""
     operator.run(
         f"node create --driver redfish --name {NODE} "
         f"--driver-info redfish_address={lab.redfish_url} "
         f"--driver-info redfish_system_id={machine.redfish_system} "
         f"--driver-info redfish_username={BMC_USER} "
-        f"--driver-info redfish_password={secrets_.bmc_password} -f value -c uuid"
+        f"--driver-info redfish_password={bmc_password} -f value -c uuid"
     )
-    uuid = operator.field(NODE, "uuid")
+    uuid = operator.run(f"node show {NODE} -f value -c uuid", show=False).strip()
     operator.run(f"port create {MAC} --node {uuid} -f value -c uuid")
     operator.run(
-        f"node set {NODE} --boot-interface ipxe --storage-interface external "
+        f"node set {NODE} --boot-interface ipxe --storage-interface managed "
         "--property capabilities=iscsi_boot:True"
     )
     operator.run(
         f"volume connector create --node {uuid} --type iqn --connector-id {INITIATOR} "
         "-f value -c uuid"
     )
+
+
+def _check_boot(boot: Boot, count: int, first_boot: str | None) -> str:
+    """The guest's own report: / on an iSCSI disk, a session, the boot count; first-boot."""
+    root = boot.lines.get("IRONBOUND-ROOT", "")
+    if not re.search(r"source=/dev/sd[a-z]\d+ fstype=ext4 iscsi=session\d+", root):
+        raise DemoFailed(f"/ is not on an iSCSI disk: IRONBOUND-ROOT {root!r}")
+    if "none" in boot.lines.get("IRONBOUND-ISCSI-SESSION", "none"):
+        raise DemoFailed("the OS holds no iSCSI session")
+    counted = re.search(r"n=(\d+) first-boot=(\S+)", boot.lines.get("IRONBOUND-BOOT-COUNT", ""))
+    if counted is None or int(counted.group(1)) != count:
+        raise DemoFailed(f"expected boot {count} of this volume, the guest said {counted}")
+    if first_boot is not None and counted.group(2) != first_boot:
+        raise DemoFailed(
+            f"the file the first boot wrote changed: {counted.group(2)} != {first_boot}"
+        )
+    return counted.group(2)
+
+
+def _deploy(narrator: Narrator, operator: Operator, machine: Machine, timeout: float) -> Boot:
+    since = machine.console.offset()
+    operator.run(f"node deploy {NODE}")
+    boot = _watch(machine, operator, since, timeout)
+    narrator.note(f"Linux reached userspace {boot.seconds:.1f} s after the deploy call")
+    deadline = time.monotonic() + 60
+    while operator.node()["provision_state"] != "active":
+        if time.monotonic() > deadline:
+            raise DemoFailed("the node did not become active")
+        time.sleep(0.5)
+    return boot
+
+
+def _wait_for_ctrl_c(lab: Lab, url: str, machine: Machine) -> None:
+    print(
+        "\nEverything stays up (--keep). In another shell:\n"
+        f"    export OS_ENDPOINT={url} OS_AUTH_TYPE=none OS_BAREMETAL_API_VERSION=latest\n"
+        f"    .venv/bin/baremetal node show {NODE}\n"
+        f"    curl -s -H 'X-OpenStack-Ironic-API-Version: latest' {url}/v1/volume/managed\n"
+        f"    tail -f {machine.serial_log}    # the machine's console\n"
+        f"    its BMC: {lab.redfish_url}{machine.redfish_system}\n"
+        "Press Ctrl-C to stop everything.",
+        flush=True,
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *args: stop.set())
+    signal.signal(signal.SIGTERM, lambda *args: stop.set())
+    stop.wait()
+
+
+@dataclass(frozen=True)
+class Scene:
+    """What the operator works with once the lab and Ironbound run."""
+
+    lab: Lab
+    machine: Machine
+    operator: Operator
+    image_url: str
+    checksum: str
+    boot_timeout: float
+
+
+def _life_cycle(narrator: Narrator, scene: Scene, keep: bool) -> None:
+    """Deploy (volume made, image written, Linux boots), keep, redeploy, delete."""
+    operator, machine = scene.operator, scene.machine
     operator.run(
-        f"volume target create --node {uuid} --type iscsi --boot-index 0 "
-        f"--volume-id demo-boot-volume --property target_iqn={VOLUME_IQN} "
-        f"--property target_portal={lab.portal} --property target_lun=1 "
-        "--property auth_method=CHAP --property auth_username=demo-node "
-        f"--property auth_password={secrets_.chap_password}"
+        f"node set {NODE} --instance-info image_source={scene.image_url} "
+        f"--instance-info image_checksum=sha256:{scene.checksum} "
+        f"--instance-info root_gb={ROOT_GB} --instance-info keep_boot_volume=true"
     )
     operator.run(f"node validate {NODE}")
     operator.run(f"node manage --wait 60 {NODE}")
     operator.run(f"node provide --wait 60 {NODE}")
-    return uuid
-
-
-def _deploy_cycle(narrator: Narrator, operator: Operator, machine: Machine, uuid: str) -> None:
-    narrator.section("Deploying: Ironbound attaches the volume, serves the script, powers on")
-    since = machine.console.offset()
-    started = time.monotonic()
-    operator.run(f"node deploy {NODE}")
-    seconds = _watch_console(machine, since, MARKER, 180)
-    narrator.note(f"the machine booted from its iSCSI volume {seconds:.1f} s after the deploy")
-    narrator.section("What the API says now")
-    deadline = time.monotonic() + 60
-    while operator.field(NODE, "provision_state") != "active":
-        if time.monotonic() > deadline:
-            raise RuntimeError("the node did not become active")
-        time.sleep(0.5)
-    fields = "provision_state power_state driver_internal_info last_error"
-    operator.run(f"node show {NODE} --fields {fields}")
-    operator.run(f"volume target list --node {uuid} --long")
-    narrator.section("Undeploying: power off, boot script revoked, volume targets removed")
-    operator.run(f"node undeploy --wait 120 {NODE}")
-    operator.run(f"node show {NODE} --fields provision_state power_state")
-    narrator.note(f"whole deploy cycle: {time.monotonic() - started:.1f} s")
-
-
-def run_demo(workdir: Path, firmware: Literal["bios", "uefi"]) -> None:
-    narrator = Narrator(steps=8)
-    secrets_ = Secrets(f"Demo-Bmc-{secrets.token_hex(4)}", f"Demo-Chap-{secrets.token_hex(4)}")
-    boot_port = free_tcp_port()
     narrator.section(
-        "Starting the lab: private libvirtd with a QEMU machine, its Redfish BMC "
-        "(sushy-tools), a tgt iSCSI target"
+        "Deploying: Ironbound creates the volume, writes the image, boots the machine",
+        "deploy -> Linux userspace (image written)",
     )
-    auth = (BMC_USER, secrets_.bmc_password)
-    with Lab(workdir / "lab", boot_server_port=boot_port, redfish_auth=auth) as lab:
+    first = _check_boot(_deploy(narrator, operator, machine, scene.boot_timeout), 1, None)
+    narrator.note(f"/ is on the iSCSI disk; the first boot wrote first-boot={first}")
+    operator.run(f"volume target list --node {NODE} --long")
+    volume = operator.managed_volumes()[0]
+    size = volume["size_bytes"] / 2**30
+    narrator.note(f"managed volume {volume['uuid']}: {volume['state']}, {size:.0f} GiB")
+    narrator.note(f"it holds image {volume['image']}")
+    narrator.section("Undeploying, keeping the volume", "undeploy (keep)")
+    operator.run(f"node undeploy --wait 120 {NODE}")
+    kept = operator.managed_volumes()[0]
+    if kept["state"] != "kept" or kept["uuid"] != volume["uuid"]:
+        raise DemoFailed(f"the volume was not kept: {kept}")
+    narrator.note(f"managed volume {kept['uuid']}: {kept['state']} for {NODE}")
+    narrator.section(
+        "Deploying again onto the kept volume: no rewrite, the data is still there",
+        "redeploy -> Linux userspace (kept volume)",
+    )
+    _check_boot(_deploy(narrator, operator, machine, scene.boot_timeout), 2, first)
+    narrator.note(f"boot 2 of this volume; first-boot={first} survived the redeploy")
+    if keep:
+        narrator.summary()
+        _wait_for_ctrl_c(scene.lab, operator.url, machine)
+    narrator.section("Undeploying and deleting the volume", "undeploy (delete)")
+    operator.run(f"node set {NODE} --instance-info keep_boot_volume=false")
+    operator.run(f"node undeploy --wait 120 {NODE}")
+    if operator.managed_volumes():
+        raise DemoFailed("the volume was not deleted")
+    narrator.note("no managed volume left")
+
+
+def run_demo(workdir: Path, firmware: Literal["bios", "uefi"], keep: bool) -> None:
+    narrator = Narrator(steps=10)
+    bmc_password = f"Demo-Bmc-{secrets.token_hex(4)}"
+    narrator.section("The OS image: Debian 12 built for an iSCSI root", "image (cached)")
+    started = time.monotonic()
+    image = osimage.debian_image(toolenv.default_cache_dir())
+    checksum = hashlib.sha256(image.read_bytes()).hexdigest()
+    narrator.note(f"{image.name}: {image.stat().st_size / 2**20:.0f} MiB qcow2, ready in "
+                  f"{time.monotonic() - started:.1f} s (a first build takes minutes)")  # fmt: skip
+    narrator.section(
+        "Starting the lab: a QEMU machine, its Redfish BMC (sushy-tools), a tgt iSCSI target",
+        "lab start",
+    )
+    auth = (BMC_USER, bmc_password)
+    boot_port = free_tcp_port()
+    with Lab(workdir / "lab", boot_server_port=boot_port, redfish_auth=auth) as lab, \
+            fileserver.serving(image.parent) as base:  # fmt: skip
+        image_url = f"{base}/{image.name}"
         machine = lab.add_machine(NODE, MAC, firmware)
         narrator.note(f"machine {NODE} ({firmware}, MAC {MAC}), powered off")
-        narrator.note(f"its BMC: {lab.redfish_url}{machine.redfish_system}")
-        narrator.section("Building a bootable volume and exporting it over iSCSI with CHAP")
-        _export_volume(lab, workdir, firmware, secrets_)
-        narrator.note(f"{VOLUME_IQN} LUN 1 at {lab.portal} (as the machine sees it)")
-        narrator.note(f"only initiator {INITIATOR} may log in")
-        narrator.section("Starting Ironbound: ironbound serve (API, conductor, boot server)")
+        narrator.note(f"tgtd for Ironbound's volumes; nodes reach it at {lab.portal}")
+        narrator.note(f"the image server: {image_url}")
+        narrator.section("Starting Ironbound: ironbound serve, defaults + [managed]", "serve")
         config = (
             f"[deploy]\nhttp_url = {lab.boot_server_url}\n"
-            "[conductor]\ndeploy_callback_timeout = 180\n"
+            "[conductor]\ndeploy_callback_timeout = 600\n"
+            f"[managed]\ntgt_control_port = {lab.tgt.control_port}\n"
+            f"target_portal = {lab.portal}\n"
         )
         with ironbound_serve(workdir / "ironbound", config, boot_port=boot_port) as served:
-            narrator.note(f"API {served.url}; the machine reaches its boot server at")
-            narrator.note(f"{lab.boot_server_url}")
-            operator = Operator(served.url, (secrets_.bmc_password, secrets_.chap_password))
-            narrator.section("Enrolling the machine, as in Ironic's Boot From Volume guide")
-            uuid = _enroll(operator, lab, machine, secrets_)
-            _deploy_cycle(narrator, operator, machine, uuid)
-    narrator.section("Stopped Ironbound and the lab; nothing is left running")
+            narrator.note(f"API {served.url}; boot server for the machine: {lab.boot_server_url}")
+            operator = Operator(served.url, (bmc_password,))
+            narrator.section("Enrolling the machine with the managed storage interface", "enroll")
+            _enroll(operator, lab, machine, bmc_password)
+            timeout = 600.0 if firmware == "uefi" else 300.0
+            scene = Scene(lab, machine, operator, image_url, checksum, timeout)
+            _life_cycle(narrator, scene, keep)
+            narrator.section("Stopping Ironbound and the lab")
+    narrator.section("Stopped; nothing is left running")
+    narrator.summary()
 
 
 def demo_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="ironbound demo", description=__doc__.splitlines()[0])
     parser.add_argument("--firmware", choices=["bios", "uefi"], default="bios")
-    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, images)")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="after the redeploy, leave the lab and Ironbound up (Ctrl-C stops them) and "
+        "keep the work folder (logs, volumes)",
+    )
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="ironbound-demo-"))
     try:
-        run_demo(workdir, cast(Literal["bios", "uefi"], args.firmware))
-    except (RuntimeError, OSError) as exc:
+        run_demo(workdir, cast(Literal["bios", "uefi"], args.firmware), args.keep)
+    except (DemoFailed, LabError, OSError, requests.RequestException) as exc:
         print(f"\ndemo failed: {exc}\nlogs are in {workdir}", file=sys.stderr)
         return 1
-    finally:
-        if not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
-    print("\nDone: a virtual server booted from an iSCSI volume through Ironbound.")
+    if not args.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print("\nDone: Debian booted from an iSCSI volume Ironbound created and wrote, twice.")
     return 0

@@ -402,26 +402,29 @@ class ManagedStorage(base.StorageInterface):
 
     # --- the image writer's seam ----------------------------------------------
 
-    def _attached(self, task: base.Task) -> records.ManagedVolume:
+    def _attached(self, task: base.Task) -> tuple[records.ManagedVolume, Mapping[str, Any]]:
+        """The boot volume this node's attach exported, and what the attach recorded."""
         for target_uuid, entry in _recorded(task).items():
             target = next((t for t in task.volume_targets if t.uuid == target_uuid), None)
             if target is not None and target.boot_index == 0:
                 volume = task.managed_volumes.get(str(entry["volume_id"]))
                 if volume is not None:
-                    return volume
-        raise errors.StorageError("the node has no managed boot volume attached")
+                    return volume, entry
+        raise errors.StorageError(reason="the node has no managed boot volume attached")
 
     def image_destination(self, task: base.Task) -> records.ImageDestination:
-        volume = self._attached(task)
+        volume, entry = self._attached(task)
         return records.ImageDestination(
             description=f"managed volume {volume.uuid} ({volume.size_bytes // volumes.GIB} GiB)",
             path=volume.path,
             size_bytes=volume.size_bytes,
             current_image=volume.image,
+            # A sparse file this deploy created: nothing but zeroes in it yet.
+            blank=bool(entry.get("created")) and volume.image is None,
         )
 
     def image_written(self, task: base.Task, image: str | None) -> None:
-        task.managed_volumes.save(replace(self._attached(task), image=image))
+        task.managed_volumes.save(replace(self._attached(task)[0], image=image))
 
     # --- reconcile --------------------------------------------------------------
 
