@@ -51,6 +51,18 @@ class InvalidUUID(Invalid):
     template = "Expected UUID for {field}: {value}"
 
 
+class PortgroupNotEmpty(Invalid):
+    template = "Cannot complete the requested action because portgroup {portgroup} contains ports."
+
+
+class NoFreePhysicalPorts(Invalid):
+    template = "Unable to attach VIF {vif}, not enough free physical ports."
+
+
+class VifNotAttached(Invalid):
+    template = "Unable to detach VIF {vif} from node {node} because it is not attached to it."
+
+
 class MalformedRequestURI(Invalid):
     template = "Malformed request URI."
 
@@ -91,6 +103,10 @@ class NodeNotFound(NotFound):
 
 class PortNotFound(NotFound):
     template = "Port {port} could not be found."
+
+
+class PortgroupNotFound(NotFound):
+    template = "Portgroup {portgroup} could not be found."
 
 
 class VolumeConnectorNotFound(NotFound):
@@ -134,6 +150,25 @@ class MACAlreadyExists(Conflict):
 
 class PortAlreadyExists(Conflict):
     template = "A port with UUID {uuid} already exists."
+
+
+class PortgroupAlreadyExists(Conflict):
+    template = "A portgroup with UUID {uuid} already exists."
+
+
+class PortgroupDuplicateName(Conflict):
+    template = "A portgroup with name {name} already exists."
+
+
+class PortgroupMACAlreadyExists(Conflict):
+    template = "A portgroup with MAC address {mac} already exists."
+
+
+class VifAlreadyAttached(Conflict):
+    template = (
+        "Unable to attach VIF because VIF {vif} is already attached to Ironic "
+        "{object_type} {object_uuid}"
+    )
 
 
 class VolumeConnectorAlreadyExists(Conflict):

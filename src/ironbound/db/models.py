@@ -96,6 +96,26 @@ class Port(TimestampMixin, Base):
     local_link_connection: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     pxe_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     internal_info: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    portgroup_id: Mapped[int | None] = mapped_column(
+        ForeignKey("portgroups.id", ondelete="SET NULL"), index=True
+    )
+
+
+class Portgroup(TimestampMixin, Base):
+    """NICs bonded together; a VIF may be attached to the group instead of a port."""
+
+    __tablename__ = "portgroups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    name: Mapped[str | None] = mapped_column(String(255), unique=True)
+    address: Mapped[str | None] = mapped_column(String(18), unique=True, comment="lower-case MAC")
+    node_id: Mapped[int] = mapped_column(ForeignKey("nodes.id", ondelete="CASCADE"), index=True)
+    standalone_ports_supported: Mapped[bool] = mapped_column(Boolean, default=True)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    internal_info: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    mode: Mapped[str | None] = mapped_column(String(255))
+    properties: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
 
 class VolumeConnector(TimestampMixin, Base):
