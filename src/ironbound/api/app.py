@@ -9,7 +9,17 @@ from ironbound.api import errors, queries
 from ironbound.api.auth import Authenticator
 from ironbound.api.bodies import BodyLimits
 from ironbound.api.middleware import ApiMiddleware
-from ironbound.api.routes import drivers, managed_volumes, node_states, nodes, ports, root, volume
+from ironbound.api.routes import (
+    drivers,
+    managed_volumes,
+    node_states,
+    nodes,
+    portgroups,
+    ports,
+    root,
+    vifs,
+    volume,
+)
 from ironbound.api.services import ApiServices
 
 
@@ -26,7 +36,14 @@ def create_app(services: ApiServices) -> FastAPI:
     app.state.services = services
     errors.install(app)
     # Order matters where paths overlap: /v1/nodes/detail before /v1/nodes/{ident}.
-    for router in (root.router, nodes.router, node_states.router, ports.router):
+    for router in (
+        root.router,
+        nodes.router,
+        node_states.router,
+        ports.router,
+        portgroups.router,
+        vifs.router,
+    ):
         app.include_router(router)
     # Before the volume router, whose /v1/volume/{kind}/... would not match it anyway.
     app.include_router(managed_volumes.router)

@@ -239,12 +239,12 @@ def page(
     resource: Resource,
     query: ListQuery,
     items: list[dict[str, Any]],
-    node_uuid: str | None = None,
+    prefix: str | None = None,
 ) -> Response:
     """The list document; its `next` link stays on the same path (a node's list, detail)."""
     collection = resource.collection
-    if node_uuid is not None:
-        collection = f"nodes/{node_uuid}/{collection}"
+    if prefix is not None:
+        collection = f"{prefix}/{collection}"
     if query.detail_path:
         collection = f"{collection}/detail"
     body: dict[str, Any] = {resource.list_key: items}

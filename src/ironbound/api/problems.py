@@ -399,6 +399,24 @@ class PortChangeRefused(errors.InvalidState):
     )
 
 
+class InvalidVifId(errors.InvalidParameterValue):
+    template = (
+        "Invalid VIF id '{value}': expected letters, digits and the characters . _ ~ - "
+        "(at most 255), such as a Neutron port UUID."
+    )
+
+
+class InvalidPortgroupName(errors.InvalidParameterValue):
+    template = "Cannot create portgroup with invalid name '{name}'"
+
+
+class PortgroupOnOtherNode(errors.InvalidParameterValue):
+    template = (
+        "Port cannot be a member of portgroup {portgroup}: the portgroup belongs to node "
+        "{group_node}, the port to node {port_node}."
+    )
+
+
 # --- managed volumes ---------------------------------------------------------
 
 

@@ -7,7 +7,7 @@ paging, field selection and messages.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,9 +21,9 @@ from ironbound.api.deps import Call
 from ironbound.api.policy import Identity
 from ironbound.api.schemas.common import check_uuid
 from ironbound.db import nodes, queries
-from ironbound.db.models import Node, Port, VolumeConnector, VolumeTarget
+from ironbound.db.models import Node, Port, Portgroup, VolumeConnector, VolumeTarget
 
-SubresourceModel = Port | VolumeConnector | VolumeTarget
+SubresourceModel = Port | Portgroup | VolumeConnector | VolumeTarget
 #: A list filter: the query parameter's value as a (column, value) the rows must have.
 Filter = Callable[[Session, str], tuple[str, Any]]
 #: What a sub-resource is rendered from: an ORM object, or a plain row on list pages.
@@ -37,6 +37,15 @@ class Subresource(listing.Resource):
     not_found: Callable[[str], errors.NotFound]
     #: Extra rendering (masking, redaction) applied to each document.
     finish: Callable[[SubresourceRecord, dict[str, Any], Identity], None] | None = None
+    #: Field values the rows do not hold (a port's portgroup_uuid), one mapping per row.
+    relate: Callable[[Session, Sequence[SubresourceRecord]], list[dict[str, Any]]] | None = None
+
+
+def related(
+    session: Session, spec: Subresource, rows: Sequence[SubresourceRecord]
+) -> list[dict[str, Any]]:
+    """What `spec.relate` finds for `rows` (nothing when the resource has no relations)."""
+    return spec.relate(session, rows) if spec.relate is not None else [{} for _ in rows]
 
 
 def render(
@@ -46,15 +55,19 @@ def render(
     names: tuple[str, ...],
     base_url: str,
     identity: Identity,
+    relations: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
+    relations = relations or {}
     out: dict[str, Any] = {}
     for name in names:
         if name == "links":
             out[name] = links.pair(base_url, f"{spec.collection}/{row.uuid}")
         elif name == "node_uuid":
             out[name] = node_uuid
-        elif name == "portgroup_uuid":
-            out[name] = None
+        elif name == "ports":  # a port group's members
+            out[name] = links.pair(base_url, f"{spec.collection}/{row.uuid}/ports")
+        elif name in relations:
+            out[name] = relations[name]
         else:
             out[name] = getattr(row, name)
     if spec.finish is not None:
@@ -91,8 +104,10 @@ def list_page(
     filters: Mapping[str, Filter] | None = None,
     detail_path: bool = False,
     detail_param: bool = False,
+    parent: tuple[str, str, int] | None = None,
 ) -> Response:
-    """A list document of `spec` rows, optionally those of one node."""
+    """A list document of `spec` rows, optionally those of one node, or of another
+    `parent` (its path under /v1, the column naming it, its id)."""
     services, minor, base_url, identity = call.services, call.minor, call.base_url, call.identity
     filters = filters or {}
     query = listing.list_query(
@@ -101,9 +116,13 @@ def list_page(
     names = query.names(spec.fields, minor)
     with services.db.read() as session:
         match: list[tuple[str, Any]] = []
+        prefix = None
+        if parent is not None:
+            prefix, column, parent_id = parent
+            match.append((column, parent_id))
         if node_ident is not None:
             node = nodes.get_by_uuid(session, check_uuid_or_404(node_ident))
-            node_ident = node.uuid
+            prefix = f"nodes/{node.uuid}"
             match.append(("node_id", node.id))
         for name, value in query.filters.items():
             match.append(filters[name](session, value))
@@ -123,8 +142,12 @@ def list_page(
             marker=marker,
         )
         uuids = nodes.uuids_by_id(session, (r.node_id for r in rows))
-        items = [render(spec, r, uuids[r.node_id], names, base_url, identity) for r in rows]
-    return listing.page(call, spec, query, items, node_uuid=node_ident)
+        relations = related(session, spec, rows)
+        items = [
+            render(spec, r, uuids[r.node_id], names, base_url, identity, rel)
+            for r, rel in zip(rows, relations, strict=True)
+        ]
+    return listing.page(call, spec, query, items, prefix=prefix)
 
 
 def check_uuid_or_404(ident: str) -> str:
@@ -148,7 +171,13 @@ def show(call: Call, spec: Subresource, ident: str) -> Response:
     with call.services.db.read() as session:
         row = get(session, spec, ident)
         document = render(
-            spec, row, node_uuid_of(session, row), names, call.base_url, call.identity
+            spec,
+            row,
+            node_uuid_of(session, row),
+            names,
+            call.base_url,
+            call.identity,
+            related(session, spec, [row])[0],
         )
     return responses.json(document)
 

@@ -55,9 +55,24 @@ def deploy(task: NodeTask, args: dict[str, Any]) -> None:
     task.record("deployed")
 
 
+def _forget_instance(task: NodeTask) -> None:
+    removed = task.forget_instance()
+    detached = f"; VIFs detached: {', '.join(removed)}" if removed else ""
+    task.record(f"instance_uuid and instance_info cleared{detached}")
+
+
 def undeploy(task: NodeTask, args: dict[str, Any]) -> None:
-    """active → deleting → cleaning → available."""
-    task.run_step("tear down", lambda: task.driver.deploy.tear_down(task))
+    """active → deleting → cleaning → available.
+
+    Whether or not the tear-down succeeds, the node forgets its instance (as
+    Ironic does): Nova's destroy sends only `deleted` and relies on it.
+    """
+    try:
+        task.run_step("tear down", lambda: task.driver.deploy.tear_down(task))
+    except errors.StepFailed:
+        _forget_instance(task)
+        raise
+    _forget_instance(task)
     task.pass_through(states.CLEANING)
     task.record("cleaning: no clean steps apply to this node")
     task.land()

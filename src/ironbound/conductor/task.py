@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from ironbound import dhcp, errors, records, sensitive, states
 from ironbound.conductor.context import ConductorContext
-from ironbound.db import managed_volumes, nodes, snapshots, tokens, volumes
+from ironbound.db import managed_volumes, nodes, snapshots, tokens, vifs, volumes
 from ironbound.drivers import base
 from ironbound.sensitive import Secret
 
@@ -222,6 +222,21 @@ class NodeTask:
         with self._write() as session:
             nodes.apply_fields(nodes.get_by_id(session, self.node_id), fields)
         self.refresh()
+
+    def forget_instance(self) -> list[str]:
+        """Untie the node from its instance, as Ironic's tear-down does: clear
+        instance_uuid and instance_info, detach every VIF. Returns the VIFs removed."""
+        with self._write() as session:
+            row = nodes.get_by_id(session, self.node_id)
+            fields: dict[str, Any] = {
+                "instance_uuid": None,
+                "instance_info": {},
+                "instance_secrets": None,
+            }
+            nodes.apply_fields(row, fields)
+            removed = vifs.detach_all(session, self.node_id)
+        self.refresh()
+        return removed
 
     def land(self, **fields: Any) -> None:
         """Finish the provision transition on the target the state table set (with `fields`)."""

@@ -147,6 +147,9 @@ def _check_unique(session: Session, node: Node | None, doc: NodeDocument) -> Non
     if doc.name is not None and queries.clashes(session, Node, own_id, {"name": doc.name}):
         raise errors.DuplicateName(name=doc.name)
     if doc.instance_uuid is not None:
+        if node is not None and node.instance_uuid not in (None, doc.instance_uuid):
+            # Nova's reservation: whoever set instance_uuid first keeps the node.
+            raise errors.InstanceAssociated(node=node.uuid, instance_uuid=node.instance_uuid)
         other = nodes.owner_of_instance(session, doc.instance_uuid)
         if other is not None and (node is None or other != node.uuid):
             raise errors.InstanceAssociated(node=other, instance_uuid=doc.instance_uuid)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid as uuidlib
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter
@@ -24,9 +25,20 @@ from ironbound.api.routes.nodes import lookup
 from ironbound.api.schemas.common import validate
 from ironbound.api.schemas.port import PortDocument
 from ironbound.api.schemas.volume import normalize_mac
-from ironbound.db.models import Node, Port
+from ironbound.db import nodes, portgroups, queries
+from ironbound.db.models import Node, Port, Portgroup
 
 router = APIRouter()
+
+
+def _relate(
+    session: Session, rows: Sequence[subresources.SubresourceRecord]
+) -> list[dict[str, Any]]:
+    """Each port's portgroup_uuid, from its group's id."""
+    ids = [getattr(r, "portgroup_id", None) for r in rows]
+    uuids = portgroups.uuids_by_id(session, ids)
+    return [{"portgroup_uuid": uuids.get(i) if i is not None else None} for i in ids]
+
 
 PORTS = subresources.Subresource(
     model=Port,
@@ -51,6 +63,7 @@ PORTS = subresources.Subresource(
     sortable=frozenset({"id", "uuid", "address", "created_at", "updated_at", "pxe_enabled"}),
     uuid_field="port_uuid",
     not_found=lambda ident: errors.PortNotFound(port=ident),
+    relate=_relate,
 )
 
 #: A deployed node's NICs are how it boots: change them only in maintenance.
@@ -128,6 +141,22 @@ def _placed(session: Session, doc: PortDocument, mac: str, own_id: int | None) -
     return node
 
 
+def _group(session: Session, doc: PortDocument, node: Node) -> Portgroup | None:
+    """The port group the port joins: one of the port's own node."""
+    if doc.portgroup_uuid is None:
+        return None
+    group = queries.by_uuid(session, Portgroup, doc.portgroup_uuid)
+    if group is None:
+        raise errors.PortgroupNotFound(portgroup=doc.portgroup_uuid)
+    if group.node_id != node.id:
+        raise problems.PortgroupOnOtherNode(
+            portgroup=group.uuid,
+            group_node=nodes.get_by_id(session, group.node_id).uuid,
+            port_node=node.uuid,
+        )
+    return group
+
+
 @router.post("/v1/ports", status_code=201)
 def create_port(
     body: JsonBody, services: Services, minor: Version, base_url: BaseUrl, identity: CurrentIdentity
@@ -147,10 +176,18 @@ def create_port(
             pxe_enabled=doc.pxe_enabled,
             internal_info={},
         )
+        group = _group(session, doc, node)
+        row.portgroup_id = group.id if group is not None else None
         session.add(row)
         session.flush()
         document = subresources.render(
-            PORTS, row, node.uuid, PORTS.fields.detail(minor), base_url, identity
+            PORTS,
+            row,
+            node.uuid,
+            PORTS.fields.detail(minor),
+            base_url,
+            identity,
+            {"portgroup_uuid": doc.portgroup_uuid},
         )
     return responses.json(document, status=201, location=f"{base_url}/v1/ports/{row.uuid}")
 
@@ -165,7 +202,14 @@ def update_port(ident: str, body: JsonBody, call: CurrentCall) -> Response:
     services, minor, base_url, identity = call.services, call.minor, call.base_url, call.identity
     updatable = [
         f
-        for f in ("address", "node_uuid", "extra", "local_link_connection", "pxe_enabled")
+        for f in (
+            "address",
+            "node_uuid",
+            "extra",
+            "local_link_connection",
+            "pxe_enabled",
+            "portgroup_uuid",
+        )
         if PORTS.fields.since[f] <= minor
     ]
     patch.reject_newer_fields(body, PORTS.fields.since, minor)
@@ -173,7 +217,8 @@ def update_port(ident: str, body: JsonBody, call: CurrentCall) -> Response:
 
     def current(session: Session, node: Node) -> dict[str, Any]:
         row = subresources.get(session, PORTS, ident)
-        return subresources.render(PORTS, row, node.uuid, names, base_url, identity)
+        rel = subresources.related(session, PORTS, [row])[0]
+        return subresources.render(PORTS, row, node.uuid, names, base_url, identity, rel)
 
     def work(before: dict[str, Any]) -> tuple[PortDocument, str]:
         after = patch.apply(before, body, updatable=updatable)
@@ -193,8 +238,12 @@ def update_port(ident: str, body: JsonBody, call: CurrentCall) -> Response:
             row.local_link_connection = doc.local_link_connection
         if "pxe_enabled" in updatable:
             row.pxe_enabled = doc.pxe_enabled
+        if "portgroup_uuid" in updatable:
+            group = _group(session, doc, new_node)
+            row.portgroup_id = group.id if group is not None else None
         session.flush()
-        return subresources.render(PORTS, row, new_node.uuid, names, base_url, identity)
+        rel = {"portgroup_uuid": doc.portgroup_uuid}
+        return subresources.render(PORTS, row, new_node.uuid, names, base_url, identity, rel)
 
     return responses.json(
         optimistic.update(services, subresources.owner(PORTS, ident), current, work, write, "port")

@@ -14,4 +14,4 @@ class PortDocument(StrictModel):
     extra: JsonObject = Field(default_factory=dict)
     local_link_connection: JsonObject = Field(default_factory=dict)
     pxe_enabled: bool = True
-    portgroup_uuid: None = None
+    portgroup_uuid: UUIDStr | None = None
