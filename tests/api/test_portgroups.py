@@ -157,3 +157,26 @@ def test_node_delete_removes_its_groups(client: TestClient, node: str) -> None:
     group = create_group(client, node)
     ok(client.delete(f"/v1/nodes/{node}"), 204)
     error(client.get(f"/v1/portgroups/{group['uuid']}", headers=LATEST), 404)
+
+
+def test_pxe_port_needs_standalone_support(client: TestClient, node: str) -> None:
+    group = create_group(client, node, standalone_ports_supported=False)
+    body = {"node_uuid": node, "address": "52:54:00:00:00:03", "portgroup_uuid": group["uuid"]}
+    assert "standalone" in error(client.post("/v1/ports", json=body), 409)
+    port = ok(client.post("/v1/ports", json={**body, "pxe_enabled": False}), 201)
+    assert port["portgroup_uuid"] == group["uuid"]
+
+
+def test_novas_vif_lookup_by_mac(client: TestClient, node: str) -> None:
+    """Nova's boot-from-volume connector lookup: detail lists filtered by node and address."""
+    group = create_group(client, node)
+    body = {"node_uuid": node, "address": "52:54:00:00:00:04"}
+    port = ok(client.post("/v1/ports", json=body), 201)
+    query = f"node={node}&address={MAC}"
+    found = ok(client.get(f"/v1/portgroups/detail?{query}", headers=v(26)))["portgroups"]
+    assert [g["uuid"] for g in found] == [group["uuid"]]
+    query = f"node={node}&address=52:54:00:00:00:04"
+    ports = ok(client.get(f"/v1/ports/detail?{query}", headers=v(33)))["ports"]
+    assert [p["uuid"] for p in ports] == [port["uuid"]]
+    assert "portgroups" in ok(client.get("/v1", headers=v(23)))
+    assert "portgroups" not in ok(client.get("/v1", headers=v(22)))

@@ -138,9 +138,7 @@ def test_nova_destroy_leaves_the_node_clean(client: TestClient) -> None:
     ok(patch(client, f"/v1/nodes/{node}", add("/instance_uuid", str(uuidlib.uuid4()))))
 
 
-def test_fake_deploy_keeps_targets_but_forgets_the_instance(
-    client: TestClient, node: str
-) -> None:
+def test_fake_deploy_keeps_targets_but_forgets_the_instance(client: TestClient, node: str) -> None:
     """As Ironic's fake deploy: its tear-down deletes no targets; the conductor still
     clears instance_uuid, instance_info and the VIFs."""
     add_port(client, node, "52:54:00:00:00:01")

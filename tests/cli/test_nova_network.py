@@ -15,9 +15,7 @@ def test_port_group_create_list_show_delete(server: Server) -> None:
     assert [{k.lower(): v for k, v in g.items()}["uuid"] for g in listed] == [group["uuid"]]
     shown = server.json("port group show bond0")
     assert shown["address"] == "52:54:00:cc:00:01" and shown["mode"] == "active-backup"
-    port = server.json(
-        f"port create --node {node} --port-group {group['uuid']} 52:54:00:cc:00:02"
-    )
+    port = server.json(f"port create --node {node} --port-group {group['uuid']} 52:54:00:cc:00:02")
     assert port["portgroup_uuid"] == group["uuid"]
     refused = server.baremetal("port group delete bond0", check=False)
     assert refused.returncode != 0 and "contains ports" in refused.stderr

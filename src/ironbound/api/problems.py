@@ -417,6 +417,13 @@ class PortgroupOnOtherNode(errors.InvalidParameterValue):
     )
 
 
+class StandalonePortsUnsupported(errors.Conflict):
+    template = (
+        "Port group {portgroup} doesn't support standalone ports. This port cannot be a "
+        "member of that port group because its 'pxe_enabled' field is True."
+    )
+
+
 # --- managed volumes ---------------------------------------------------------
 
 

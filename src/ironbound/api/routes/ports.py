@@ -154,6 +154,8 @@ def _group(session: Session, doc: PortDocument, node: Node) -> Portgroup | None:
             group_node=nodes.get_by_id(session, group.node_id).uuid,
             port_node=node.uuid,
         )
+    if doc.pxe_enabled and not group.standalone_ports_supported:
+        raise problems.StandalonePortsUnsupported(portgroup=group.uuid)
     return group
 
 

@@ -59,6 +59,8 @@ def v1(minor: Version, base_url: BaseUrl) -> Response:
         "ports": links.pair(base_url, "ports"),
         "drivers": links.pair(base_url, "drivers"),
     }
+    if minor >= mv.PORTGROUP_API:
+        body["portgroups"] = links.pair(base_url, "portgroups")
     if minor >= mv.VOLUME:
         body["volume"] = links.pair(base_url, "volume")
     return responses.json(body)
