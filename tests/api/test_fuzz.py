@@ -28,7 +28,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ironbound.api.routes import drivers, node_states, nodes, ports, root, volume
+from ironbound.api.routes import drivers, node_states, nodes, portgroups, ports, root, vifs, volume
 from tests.api.helpers import (
     IQN,
     TARGET_IQN,
@@ -56,7 +56,7 @@ FUZZ = settings(
 )
 FEWER = settings(FUZZ, max_examples=150)
 
-ROUTERS = (root, nodes, node_states, ports, volume, drivers)
+ROUTERS = (root, nodes, node_states, ports, portgroups, vifs, volume, drivers)
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
@@ -94,6 +94,8 @@ class World:
     ports: list[str] = field(default_factory=list)
     connectors: list[str] = field(default_factory=list)
     targets: list[str] = field(default_factory=list)
+    portgroups: list[str] = field(default_factory=list)
+    vifs: list[str] = field(default_factory=list)
 
 
 @pytest.fixture
@@ -140,6 +142,17 @@ def world(client: TestClient) -> World:
         }
         w.targets.append(create_target(client, node, boot_index=1, properties=multipath)["uuid"])
     w.connectors.append(create_connector(client, enrolled, "wwpn", "21000024ff4b321a")["uuid"])
+    # A port group with a member port, and a VIF on it.
+    body = {"node_uuid": enrolled, "address": "52:54:00:00:01:00", "name": "fuzz-bond"}
+    w.portgroups += [ok(client.post("/v1/portgroups", json=body), 201)["uuid"], "fuzz-bond"]
+    member = {
+        "node_uuid": enrolled,
+        "address": "52:54:00:00:01:01",
+        "portgroup_uuid": w.portgroups[0],
+    }
+    w.ports.append(ok(client.post("/v1/ports", json=member), 201)["uuid"])
+    w.vifs.append(str(uuidlib.uuid4()))
+    ok(client.post(f"/v1/nodes/{enrolled}/vifs", json={"id": w.vifs[0]}), 204)
     return w
 
 
@@ -299,6 +312,10 @@ def ident_for(template: str, world: World) -> Callable[[str], st.SearchStrategy[
     def strategy(param: str) -> st.SearchStrategy[str]:
         if param == "name":
             pool = ["fake-hardware", "ipmi", "redfish"]
+        elif param == "vif_id":
+            pool = world.vifs
+        elif template.startswith("/v1/portgroups/"):
+            pool = world.portgroups
         elif template.startswith("/v1/ports/"):
             pool = world.ports
         elif template.startswith("/v1/volume/connectors/"):
@@ -360,7 +377,26 @@ ROOTS = {
         "provision_state",
         "maintenance",
     ],
-    "ports": ["address", "node_uuid", "extra", "pxe_enabled", "local_link_connection", "uuid"],
+    "ports": [
+        "address",
+        "node_uuid",
+        "extra",
+        "pxe_enabled",
+        "local_link_connection",
+        "portgroup_uuid",
+        "uuid",
+    ],
+    "portgroups": [
+        "address",
+        "name",
+        "node_uuid",
+        "extra",
+        "mode",
+        "properties",
+        "standalone_ports_supported",
+        "internal_info",
+        "uuid",
+    ],
     "volume/connectors": ["connector_id", "type", "node_uuid", "extra", "uuid"],
     "volume/targets": [
         "properties",
@@ -514,8 +550,24 @@ def create_documents(world: World) -> st.SearchStrategy[tuple[str, Any]]:
             "local_link_connection": json_objects,
             "extra": json_objects,
             "uuid": random_uuids | st.sampled_from(world.ports),
+            "portgroup_uuid": random_uuids | st.sampled_from(world.portgroups),
         },
     )
+    portgroup = st.fixed_dictionaries(
+        {"node_uuid": nodes_},
+        optional={
+            "address": often(
+                st.sampled_from(["52:54:00:00:02:00", "52:54:00:00:01:00"]), st.text(max_size=17)
+            ),
+            "name": often(st.sampled_from(["bond1", "fuzz-bond"]), st.text(max_size=12)),
+            "mode": often(st.sampled_from(["802.3ad", "balance-rr"]), json_values),
+            "properties": json_objects,
+            "standalone_ports_supported": often(st.booleans(), json_values),
+            "extra": json_objects,
+            "uuid": random_uuids | st.sampled_from(world.portgroups),
+        },
+    )
+    vif = st.fixed_dictionaries({"id": often(random_uuids, st.text(max_size=300))})
     connector = st.fixed_dictionaries(
         {
             "node_uuid": nodes_,
@@ -533,6 +585,8 @@ def create_documents(world: World) -> st.SearchStrategy[tuple[str, Any]]:
     return st.one_of(
         st.tuples(st.just("/v1/nodes"), mutated(node)),
         st.tuples(st.just("/v1/ports"), mutated(port)),
+        st.tuples(st.just("/v1/portgroups"), mutated(portgroup)),
+        st.tuples(st.sampled_from([f"/v1/nodes/{n}/vifs" for n in world.nodes]), mutated(vif)),
         st.tuples(st.just("/v1/volume/connectors"), mutated(connector)),
         st.tuples(st.just("/v1/volume/targets"), mutated(target)),
     )
@@ -595,6 +649,8 @@ def test_the_fuzzer_knows_every_route() -> None:
         "/v1/volume/connectors/{ident}",
         "/v1/ports/detail",
         "/v1/drivers/{name}/properties",
+        "/v1/portgroups/{ident}/ports",
+        "/v1/nodes/{node_ident}/vifs/{vif_id}",
     ):
         assert expected in paths
     assert len(TEMPLATES) >= 40
@@ -658,6 +714,7 @@ def test_json_patch(client: TestClient, world: World, data: st.DataObject) -> No
             [
                 ("nodes", world.nodes + world.names),
                 ("ports", world.ports),
+                ("portgroups", world.portgroups),
                 ("volume/connectors", world.connectors),
                 ("volume/targets", world.targets),
             ]

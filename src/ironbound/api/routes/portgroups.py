@@ -17,8 +17,7 @@ from ironbound import errors
 from ironbound.api import listing, locking, optimistic, patch, problems, responses, subresources
 from ironbound.api import microversions as mv
 from ironbound.api.deps import CurrentCall, JsonBody
-from ironbound.api.routes.nodes import lookup
-from ironbound.api.routes.ports import PORTS
+from ironbound.api.routes.ports import PORTS, list_of
 from ironbound.api.schemas.common import check_node_name, validate
 from ironbound.api.schemas.portgroup import DEFAULT_MODE, PortgroupDocument
 from ironbound.api.schemas.volume import normalize_mac
@@ -103,16 +102,7 @@ def get(session: Session, ident: str, minor: int) -> Portgroup:
 
 def _list(call: CurrentCall, detail: bool, node_ident: str | None = None) -> Response:
     _need_portgroups(call.minor, mv.PORTGROUPS if node_ident is not None else mv.PORTGROUP_API)
-    if node_ident is not None:
-        with call.services.db.read() as session:
-            node_ident = lookup(session, node_ident, call.minor).uuid
-    return subresources.list_page(
-        call,
-        PORTGROUPS,
-        node_ident=node_ident,
-        filters={} if node_ident else _FILTERS,
-        detail_path=detail,
-    )
+    return list_of(call, PORTGROUPS, _FILTERS, detail, node_ident)
 
 
 @router.get("/v1/portgroups")

@@ -84,17 +84,28 @@ _FILTERS: dict[str, subresources.Filter] = {
 }
 
 
-def _list(call: CurrentCall, detail: bool, node_ident: str | None = None) -> Response:
+def list_of(
+    call: CurrentCall,
+    spec: subresources.Subresource,
+    filters: dict[str, subresources.Filter],
+    detail: bool,
+    node_ident: str | None,
+) -> Response:
+    """A list of `spec` rows: all (with `filters`), or those of one node (UUID or name)."""
     if node_ident is not None:
         with call.services.db.read() as session:
             node_ident = lookup(session, node_ident, call.minor).uuid
     return subresources.list_page(
         call,
-        PORTS,
+        spec,
         node_ident=node_ident,
-        filters={} if node_ident else _FILTERS,
+        filters={} if node_ident else filters,
         detail_path=detail,
     )
+
+
+def _list(call: CurrentCall, detail: bool, node_ident: str | None = None) -> Response:
+    return list_of(call, PORTS, _FILTERS, detail, node_ident)
 
 
 @router.get("/v1/ports")
