@@ -7,6 +7,8 @@ import uuid as uuidlib
 import pytest
 from fastapi.testclient import TestClient
 
+from ironbound import errors
+from ironbound.drivers.fake import FakeDeploy
 from tests.api.helpers import (
     add,
     create_node,
@@ -150,3 +152,23 @@ def test_fake_deploy_keeps_targets_but_forgets_the_instance(client: TestClient, 
     assert ok(client.get(f"/v1/nodes/{node}"))["instance_uuid"] is None
     assert vifs(client, node) == []
     assert len(ok(client.get(f"/v1/nodes/{node}/volume/targets"))["targets"]) == 1
+
+
+def test_failed_tear_down_still_forgets_the_instance(
+    client: TestClient, node: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As Ironic: instance fields and VIFs are cleared even when the tear-down fails."""
+
+    def broken(self: object, task: object) -> None:
+        raise errors.DriverError(reason="the BMC is gone")
+
+    add_port(client, node, "52:54:00:00:00:01")
+    to_active(client, node)
+    ok(patch(client, f"/v1/nodes/{node}", add("/instance_uuid", str(uuidlib.uuid4()))))
+    ok(attach(client, node, VIF), 204)
+    monkeypatch.setattr(FakeDeploy, "tear_down", broken)
+    provision(client, node, "deleted", "error")
+    seen = ok(client.get(f"/v1/nodes/{node}"))
+    assert "the BMC is gone" in seen["last_error"]
+    assert seen["instance_uuid"] is None and seen["instance_info"] == {}
+    assert vifs(client, node) == []
