@@ -13,6 +13,7 @@ from pathlib import Path
 
 import requests
 
+from ironbound.db import migrate
 from ironbound.lab.ports import accepts, free_tcp_port
 
 HEADERS = {"X-OpenStack-Ironic-API-Version": "latest"}
@@ -55,7 +56,7 @@ def test_api_and_conductor_processes_on_postgresql(postgres_url: str, tmp_path: 
         check=False,
     )
     assert upgrade.returncode == 0, upgrade.stderr
-    assert "database revision: 0003" in upgrade.stdout
+    assert f"database revision: {migrate.SCHEMA_REVISION}" in upgrade.stdout
     port = free_tcp_port()
     conductor_argv = _ironbound("conductor", *common, "--boot-port", str(free_tcp_port()))
     with (
