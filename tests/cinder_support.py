@@ -41,6 +41,10 @@ def point_at_cinder(conf: cfg.ConfigOpts, lab: CinderLab, endpoint: str | None =
         conf.set_override(name, value, group="cinder")
     conf.set_override("sync_storage_interval", 1.0, group="conductor")
     conf.set_override("heartbeat_interval", 0.5, group="conductor")
+    # A storage check holds the node while it waits on an unreachable Cinder (its retries
+    # take seconds); a provision request waits for it up to 10 s.
+    conf.set_override("node_locked_retry_attempts", 10, group="conductor")
+    conf.set_override("node_locked_retry_interval", 1.0, group="conductor")
 
 
 def attachments(lab: CinderLab, volume_id: str) -> list[dict[str, Any]]:

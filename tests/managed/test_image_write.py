@@ -26,6 +26,11 @@ def _image(tmp_path: Path, pattern: int) -> dict[str, str]:
     return {"image_source": f"file://{image}", "image_checksum": f"sha256:{sha256(image)}"}
 
 
+def _set(client: TestClient, node: str, info: dict[str, str]) -> None:
+    ops = [{"op": "add", "path": f"/instance_info/{k}", "value": v} for k, v in info.items()]
+    ok(client.patch(f"/v1/nodes/{node}", json=ops))
+
+
 def test_written_once_kept_and_rewritten_on_rebuild(
     client: TestClient, services: ApiServices, tmp_path: Path
 ) -> None:
@@ -37,27 +42,30 @@ def test_written_once_kept_and_rewritten_on_rebuild(
     assert pattern_at(backing) == b"\x61" * 4
     assert backing.stat().st_size == 1 << 30  # the volume keeps its size
 
-    # The node wrote over the image's bytes; a redeploy onto the kept volume keeps them.
+    # The node wrote over the image's bytes; a redeploy onto the kept volume keeps them,
+    # whether it names the same image again (instance_info is cleared at undeploy, as in
+    # Ironic) or none.
     with backing.open("r+b") as f:
         f.seek(1 << 20)
         f.write(b"node")
     provision(client, node, "deleted", "available")
+    assert ok(client.get(f"/v1/nodes/{node}"))["instance_info"] == {}
+    _set(client, node, _image(tmp_path, 0x61))
     provision(client, node, "active", "active")
     assert pattern_at(backing) == b"node"
+    provision(client, node, "deleted", "available")
+    provision(client, node, "active", "active")
+    assert pattern_at(backing) == b"node"
+    _set(client, node, _image(tmp_path, 0x61))
     # A rebuild writes the image again; so does a new image.
     provision(client, node, "rebuild", "active")
     assert pattern_at(backing) == b"\x61" * 4
-    ok(client.patch(f"/v1/nodes/{node}", json=[
-        {"op": "replace", "path": f"/instance_info/{k}", "value": v}
-        for k, v in _image(tmp_path, 0x62).items()
-    ]))  # fmt: skip
+    _set(client, node, _image(tmp_path, 0x62))
     provision(client, node, "rebuild", "active")
     assert pattern_at(backing) == b"\x62" * 4
     shown = volume_of(services, volume.uuid)
     assert shown is not None and shown.image == f"sha256:{sha256(tmp_path / 'os-62.qcow2')}"
-    ok(client.patch(f"/v1/nodes/{node}", json=[
-        {"op": "replace", "path": "/instance_info/keep_boot_volume", "value": "false"}
-    ]))  # fmt: skip
+    _set(client, node, {"keep_boot_volume": "false"})
     provision(client, node, "deleted", "available")
     assert not backing.exists()
 

@@ -5,7 +5,8 @@ target names, or a new sparse file of instance_info/root_gb GiB), exported on
 Ironbound's own iSCSI target for the node's initiator IQN only, with fresh
 CHAP credentials; its boot_index 0 target is created if missing and filled.
 At detach the export ends and the volume is kept for the node's next deploy
-or deleted (instance_info/keep_boot_volume, else [managed]keep_boot_volume).
+or deleted (instance_info/keep_boot_volume; without it a volume kept before stays
+kept and a new one follows [managed]keep_boot_volume).
 A volume a failed deploy created is always deleted: nothing is left behind.
 
 What is recorded, per node, in ``driver_internal_info.volume_attachments``:
@@ -339,16 +340,24 @@ class ManagedStorage(base.StorageInterface):
                 task.record(f"managed volume {volume.uuid} stays exported to its other nodes")
             elif volume.node_uuid != task.node.uuid:
                 task.record(f"managed volume {volume.uuid} detached (it is not this node's)")
-            elif (failed and entry.get("created")) or not (failed or self._keeps(task)):
+            elif (failed and entry.get("created")) or not (failed or self._keeps(task, entry)):
                 self._delete(task, volume.uuid, volume.path)
             else:
                 task.managed_volumes.save(replace(volume, state=records.VOLUME_KEPT))
                 task.record(f"managed volume {volume.uuid} kept for the node's next deploy")
         self._forget(task, target_uuid, entry)
 
-    def _keeps(self, task: base.Task) -> bool:
-        default = task.conf.managed.keep_boot_volume
-        return records.is_true(task.node.instance_info.get(KEEP, default))
+    def _keeps(self, task: base.Task, entry: Mapping[str, Any]) -> bool:
+        """The node's choice for this deployment; without one, a volume kept from before
+        stays kept, and a new one follows [managed]keep_boot_volume.
+
+        instance_info is cleared at every undeploy (as Ironic does), so a redeploy of a
+        kept volume usually names no choice: its data is then never deleted by omission.
+        """
+        chosen = task.node.instance_info.get(KEEP)
+        if chosen is not None:
+            return records.is_true(chosen)
+        return not entry.get("created") or bool(task.conf.managed.keep_boot_volume)
 
     def _end_export(
         self, task: base.Task, volume: records.ManagedVolume, *, quietly: bool
