@@ -1,4 +1,7 @@
-"""What ports, volume connectors and volume targets share: each belongs to a node.
+"""What ports, port groups, volume connectors and targets share: each belongs to a node.
+
+Managed volumes are listed the same way; theirs is the one owner that may be
+absent (a volume no node owns), so `node_uuid` may be None.
 
 One `Subresource` spec per resource says its table, collection path, fields and
 error; the functions here find, list and show any of them with Ironic's
@@ -21,9 +24,16 @@ from ironbound.api.deps import Call
 from ironbound.api.policy import Identity
 from ironbound.api.schemas.common import check_uuid
 from ironbound.db import nodes, queries
-from ironbound.db.models import Node, Port, Portgroup, VolumeConnector, VolumeTarget
+from ironbound.db.models import (
+    ManagedVolume,
+    Node,
+    Port,
+    Portgroup,
+    VolumeConnector,
+    VolumeTarget,
+)
 
-SubresourceModel = Port | Portgroup | VolumeConnector | VolumeTarget
+SubresourceModel = Port | Portgroup | VolumeConnector | VolumeTarget | ManagedVolume
 #: A list filter: the query parameter's value as a (column, value) the rows must have.
 Filter = Callable[[Session, str], tuple[str, Any]]
 #: What a sub-resource is rendered from: an ORM object, or a plain row on list pages.
@@ -51,7 +61,7 @@ def related(
 def render(
     spec: Subresource,
     row: SubresourceRecord,
-    node_uuid: str,
+    node_uuid: str | None,
     names: tuple[str, ...],
     base_url: str,
     identity: Identity,
@@ -83,15 +93,17 @@ def get(session: Session, spec: Subresource, ident: str) -> SubresourceModel:
     return row
 
 
-def node_uuid_of(session: Session, row: SubresourceModel) -> str:
-    return nodes.get_by_id(session, row.node_id).uuid
+def node_uuid_of(session: Session, row: SubresourceModel) -> str | None:
+    return None if row.node_id is None else nodes.get_by_id(session, row.node_id).uuid
 
 
 def owner(spec: Subresource, ident: str) -> Callable[[Session], Node]:
     """How to find the node row `ident` belongs to: the node a change must wait for."""
 
     def find(session: Session) -> Node:
-        return nodes.get_by_id(session, get(session, spec, ident).node_id)
+        node_id = get(session, spec, ident).node_id
+        assert node_id is not None  # ports, groups, connectors and targets always have one
+        return nodes.get_by_id(session, node_id)
 
     return find
 
@@ -141,10 +153,10 @@ def list_page(
             limit=query.limit,
             marker=marker,
         )
-        uuids = nodes.uuids_by_id(session, (r.node_id for r in rows))
+        uuids = nodes.uuids_by_id(session, (r.node_id for r in rows if r.node_id is not None))
         relations = related(session, spec, rows)
         items = [
-            render(spec, r, uuids[r.node_id], names, base_url, identity, rel)
+            render(spec, r, uuids.get(r.node_id), names, base_url, identity, rel)
             for r, rel in zip(rows, relations, strict=True)
         ]
     return listing.page(call, spec, query, items, prefix=prefix)

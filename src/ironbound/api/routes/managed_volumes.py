@@ -9,6 +9,7 @@ callers without the target-properties policy see the usernames masked too.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,10 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ironbound import errors, records, sensitive
-from ironbound.api import links, listing, locking, patch, policy, problems, responses, subresources
-from ironbound.api.deps import CurrentCall, JsonBody, Services, Version
+from ironbound.api import listing, locking, patch, policy, problems, responses, subresources
+from ironbound.api.deps import Call, CurrentCall, JsonBody, Services, Version
 from ironbound.api.microversions import VOLUME
-from ironbound.api.schemas.common import check_uuid
-from ironbound.db import managed_volumes, nodes, queries
+from ironbound.db import nodes
 from ironbound.db.models import ManagedVolume, Node
 
 router = APIRouter()
@@ -34,7 +34,32 @@ _FIELDS = (
 _SECRET = frozenset({"auth_password", "reverse_auth_password"})
 _NAMES = frozenset({"auth_username", "reverse_auth_username"})
 
-RESOURCE = listing.Resource(
+
+def _masked_passwords(
+    session: Session, rows: Sequence[subresources.SubresourceRecord]
+) -> list[dict[str, Any]]:
+    """The CHAP passwords as documents show them: `******` where one is set (the rows
+    hold only the sealed secrets, which a response never opens)."""
+    return [
+        {
+            name: sensitive.MASK if getattr(row, name.replace("password", "username")) else None
+            for name in _SECRET
+        }
+        for row in rows
+    ]
+
+
+def _mask_usernames(
+    row: subresources.SubresourceRecord, out: dict[str, Any], identity: policy.Identity
+) -> None:
+    """Callers without the target-properties policy see the CHAP usernames masked too."""
+    if identity.allowed(policy.VIEW_TARGET_PROPERTIES):
+        return
+    for name in _NAMES & out.keys():
+        out[name] = sensitive.MASK if out[name] else None
+
+
+RESOURCE = subresources.Subresource(
     collection="volume/managed",
     list_key="volumes",
     fields=listing.FieldTable(
@@ -42,31 +67,24 @@ RESOURCE = listing.Resource(
         ("uuid", "node_uuid", "state", "size_bytes", "shareable", "links"),
     ),
     sortable=frozenset({"id", "uuid", "state", "size_bytes", "created_at", "updated_at"}),
+    model=ManagedVolume,
+    uuid_field="volume_uuid",
+    not_found=lambda ident: problems.ManagedVolumeNotFound(volume=ident),
+    finish=_mask_usernames,
+    relate=_masked_passwords,
 )
 
 
-def _render(
-    row: Any,
-    node_uuid: str | None,
-    names: tuple[str, ...],
-    call_base: str,
-    identity: policy.Identity,
-) -> dict[str, Any]:
-    see_names = identity.allowed(policy.VIEW_TARGET_PROPERTIES)
-    out: dict[str, Any] = {}
-    for name in names:
-        if name == "links":
-            out[name] = links.pair(call_base, f"{RESOURCE.collection}/{row.uuid}")
-        elif name == "node_uuid":
-            out[name] = node_uuid
-        elif name in _SECRET:
-            username = getattr(row, name.replace("password", "username"))
-            out[name] = sensitive.MASK if username else None
-        elif name in _NAMES and not see_names:
-            out[name] = sensitive.MASK if getattr(row, name) else None
-        else:
-            out[name] = getattr(row, name)
-    return out
+def _render(session: Session, row: ManagedVolume, names: tuple[str, ...], call: Call) -> Any:
+    return subresources.render(
+        RESOURCE,
+        row,
+        subresources.node_uuid_of(session, row),
+        names,
+        call.base_url,
+        call.identity,
+        subresources.related(session, RESOURCE, [row])[0],
+    )
 
 
 def _need_volume_api(minor: int) -> None:
@@ -75,54 +93,24 @@ def _need_volume_api(minor: int) -> None:
 
 
 def _get(session: Session, ident: str) -> ManagedVolume:
-    row = managed_volumes.by_uuid(session, check_uuid(ident, "volume_uuid"))
-    if row is None:
-        raise problems.ManagedVolumeNotFound(volume=ident)
+    row = subresources.get(session, RESOURCE, ident)
+    assert isinstance(row, ManagedVolume)
     return row
-
-
-def _owner_uuid(session: Session, row: Any) -> str | None:
-    return None if row.node_id is None else nodes.get_by_id(session, row.node_id).uuid
 
 
 @router.get("/v1/volume/managed")
 @router.get("/v1/volume/managed/", include_in_schema=False)
 def list_volumes(call: CurrentCall) -> Response:
     _need_volume_api(call.minor)
-    query = listing.list_query(call, RESOURCE, filters=("node",), detail_param=True)
-    names = query.names(RESOURCE.fields, call.minor)
-    with call.services.db.read() as session:
-        match = [subresources.by_node(session, query.filters["node"])] if query.filters else []
-        marker = None
-        if query.marker is not None:
-            marker = managed_volumes.by_uuid(session, query.marker)
-            if marker is None:
-                raise problems.UnknownMarker(marker=query.marker, kind="volume")
-        rows = queries.page(
-            session,
-            ManagedVolume,
-            match=match,
-            sort_key=query.sort_key,
-            sort_dir=query.sort_dir,
-            limit=query.limit,
-            marker=marker,
-        )
-        uuids = nodes.uuids_by_id(session, (r.node_id for r in rows if r.node_id is not None))
-        items = [
-            _render(r, uuids.get(r.node_id), names, call.base_url, call.identity) for r in rows
-        ]
-    return listing.page(call, RESOURCE, query, items)
+    return subresources.list_page(
+        call, RESOURCE, filters={"node": subresources.by_node}, detail_param=True
+    )
 
 
 @router.get("/v1/volume/managed/{ident}")
 def show_volume(ident: str, call: CurrentCall) -> Response:
     _need_volume_api(call.minor)
-    names = listing.show_names(call, RESOURCE.fields)
-    with call.services.db.read() as session:
-        row = _get(session, ident)
-        return responses.json(
-            _render(row, _owner_uuid(session, row), names, call.base_url, call.identity)
-        )
+    return subresources.show(call, RESOURCE, ident)
 
 
 @router.patch("/v1/volume/managed/{ident}")
@@ -141,7 +129,7 @@ def update_volume(ident: str, body: JsonBody, call: CurrentCall) -> Response:
             raise problems.ManagedVolumeShared(volume=row.uuid, nodes=sorted(row.initiators))
         row.shareable = value
         session.flush()
-        document = _render(row, _owner_uuid(session, row), names, call.base_url, call.identity)
+        document = _render(session, row, names, call)
     return responses.json(document)
 
 
