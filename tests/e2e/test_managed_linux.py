@@ -35,6 +35,7 @@ from tests.e2e.support import (
     lab_started,
     lab_with_server,
     server_config,
+    wait_for_state,
 )
 from tests.serving import Server, serve
 
@@ -108,20 +109,11 @@ def _volumes(server: Server) -> list[dict[str, Any]]:
     return found
 
 
-def _wait_active(server: Server, node: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 120
-    while (shown := server.node(node))["provision_state"] != "active":
-        assert shown["provision_state"] != "deploy failed", shown["last_error"]
-        assert time.monotonic() < deadline, shown
-        time.sleep(1)
-    return shown
-
-
 def _deploy(server: Server, machine: Machine, node: str, firmware: str) -> dict[str, str]:
     since, started = machine.console.offset(), time.monotonic()
     server.baremetal(f"node deploy {node}")
     report = _report(machine, since, started, firmware)
-    _wait_active(server, node)
+    wait_for_state(server, node, "active", timeout=120)
     return report
 
 
