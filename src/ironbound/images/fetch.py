@@ -79,8 +79,8 @@ def _expected(ref: ImageRef, conf: cfg.ConfigOpts) -> Checksum | None:
         return ref.checksum
     timeout = conf.image.download_timeout
     try:
-        response = requests.get(ref.checksum_url, timeout=(timeout, timeout), stream=True)
-        body = response.raw.read(_CHECKSUM_FILE_LIMIT + 1, decode_content=True)
+        with requests.get(ref.checksum_url, timeout=(timeout, timeout), stream=True) as response:
+            body = response.raw.read(_CHECKSUM_FILE_LIMIT + 1, decode_content=True)
     except requests.RequestException as exc:
         raise errors.ImageError(
             reason=f"could not fetch the checksums file {ref.checksum_url}: {exc}"
