@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -81,8 +82,34 @@ class Node(TimestampMixin, Base):
     rescue_interface: Mapped[str | None] = mapped_column(String(255))
     storage_interface: Mapped[str | None] = mapped_column(String(255))
     vendor_interface: Mapped[str | None] = mapped_column(String(255))
+    fault: Mapped[str | None] = mapped_column(
+        String(255), comment="why the conductor set maintenance"
+    )
+    deploy_step: Mapped[dict[str, Any]] = mapped_column(
+        JSONType, default=dict, server_default=text("'{}'")
+    )
+    automated_clean: Mapped[bool | None] = mapped_column(Boolean)
+    protected: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    protected_reason: Mapped[str | None] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(255), index=True)
+    conductor_group: Mapped[str] = mapped_column(
+        String(255), default="", server_default="", index=True
+    )
+    description: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_nodes_reservation", "reservation"),)
+
+
+class NodeTrait(TimestampMixin, Base):
+    """One trait of a node (API 1.37): a scheduling label Nova matches flavors against."""
+
+    __tablename__ = "node_traits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    node_id: Mapped[int] = mapped_column(ForeignKey("nodes.id", ondelete="CASCADE"))
+    trait: Mapped[str] = mapped_column(String(255), index=True)
+
+    __table_args__ = (UniqueConstraint("node_id", "trait"),)
 
 
 class Port(TimestampMixin, Base):
@@ -99,6 +126,7 @@ class Port(TimestampMixin, Base):
     portgroup_id: Mapped[int | None] = mapped_column(
         ForeignKey("portgroups.id", ondelete="SET NULL"), index=True
     )
+    physical_network: Mapped[str | None] = mapped_column(String(64))
 
 
 class Portgroup(TimestampMixin, Base):
@@ -215,6 +243,7 @@ class Conductor(Base):
     driver_properties: Mapped[dict[str, Any]] = mapped_column(
         JSONType, default=dict, comment="per hardware type: driver_info keys it reads"
     )
+    conductor_group: Mapped[str] = mapped_column(String(255), default="", server_default="")
 
 
 class ConductorHardwareInterface(Base):
