@@ -12,6 +12,13 @@ What is recorded, per node, in ``driver_internal_info.volume_attachments``:
 target uuid -> the volume, the attachment id, and the property keys the
 attach wrote (removed again at detach, so no stale CHAP secret stays).
 
+A volume that Cinder already shows attached for the node's instance (Nova
+attaches a server's volumes itself, then creates the targets from the
+connection data Cinder gave it) is used as it is: Ironbound makes no second
+attachment (Cinder would refuse one on a volume that is not multiattach),
+records it as adopted, and leaves it to its owner at tear-down. Ironic skips
+such a volume the same way.
+
 Power actions leave attachments alone while the node is active (Ironic
 detaches at power-off and re-attaches at power-on): the node boots from its
 volume whenever it powers on, by Ironbound or at its BMC, and a re-attach
@@ -98,15 +105,23 @@ def refusal(volume: Volume, task: base.Task) -> str | None:
     )
 
 
-def _recorded(task: base.Task) -> dict[str, tuple[str, str]]:
-    """target uuid -> (attachment id, volume id) of what this interface attached."""
+def _entries(task: base.Task) -> dict[str, Mapping[str, Any]]:
+    """target uuid -> the recorded entry of each attachment this interface holds."""
     found = task.node.driver_internal_info.get(RECORD)
     if not isinstance(found, Mapping):
         return {}
     return {
-        str(target): (str(entry["attachment_id"]), str(entry["volume_id"]))
+        str(target): entry
         for target, entry in found.items()
         if isinstance(entry, Mapping) and "attachment_id" in entry and "volume_id" in entry
+    }
+
+
+def _recorded(task: base.Task) -> dict[str, tuple[str, str]]:
+    """target uuid -> (attachment id, volume id) of what this interface attached or adopted."""
+    return {
+        target: (str(entry["attachment_id"]), str(entry["volume_id"]))
+        for target, entry in _entries(task).items()
     }
 
 
@@ -190,30 +205,75 @@ class CinderStorage(base.StorageInterface):
                 return False
             self._forget(task, target.uuid)
         # Asked again, not taken from validate: another node may have attached it since.
-        problem = self._refusal(task, target.volume_id)
+        volume = self.cinder.get_volume(target.volume_id)
+        problem = refusal(volume, task)
         if problem is not None:
             raise errors.StorageError(problem)
+        held = self._instance_attachment(task, volume)
+        if held is not None:
+            self._adopt(task, target, held)
+            return False
         attachment = self.cinder.attach(target.volume_id, connector(task), task.node.uuid)
         try:
             data = connection_data(attachment)
         except errors.StorageError:
             self.cinder.delete_attachment(attachment.id, target.volume_id, quietly=True)
             raise
-        entries = dict(task.node.driver_internal_info.get(RECORD) or {})
-        entries[target.uuid] = {
-            "volume_id": target.volume_id,
-            "attachment_id": attachment.id,
-            "keys": sorted(data),
-        }
-        task.set_internal_info(**{RECORD: entries})
-        current = next(t for t in task.volume_targets if t.uuid == target.uuid)
-        task.set_target_properties(target.uuid, {**current.properties, **data})
+        self._remember(task, target, attachment, data, adopted=False)
         portal = data.get("target_portal") or data.get("target_portals")
         task.record(
             f"volume {target.volume_id} attached in Cinder (attachment {attachment.id}), "
             f"at {portal}"
         )
         return True
+
+    def _instance_attachment(self, task: base.Task, volume: Volume) -> Attachment | None:
+        """The attachment Cinder holds for the node's instance (Nova's), when it is complete."""
+        instance = task.node.instance_uuid
+        for attachment_id, server in volume.attachments:
+            if instance is not None and server == instance:
+                found = self.cinder.get_attachment(attachment_id, volume.id)
+                if found is not None and found.status == "attached":
+                    return found
+        return None
+
+    def _adopt(self, task: base.Task, target: records.TargetInfo, held: Attachment) -> None:
+        """Use the instance's own attachment; fill in only what the target lacks."""
+        data = connection_data(held)
+        current = next(t for t in task.volume_targets if t.uuid == target.uuid)
+        missing = {k: v for k, v in data.items() if k not in current.properties}
+        self._remember(task, target, held, missing, adopted=True)
+        if missing:
+            task.set_target_properties(target.uuid, {**current.properties, **missing})
+        task.record(
+            f"volume {target.volume_id} is already attached in Cinder for instance "
+            f"{held.instance} (attachment {held.id}); Ironbound boots from it and leaves the "
+            "attachment to its owner"
+        )
+
+    def _remember(
+        self,
+        task: base.Task,
+        target: records.TargetInfo,
+        attachment: Attachment,
+        data: Mapping[str, Any],
+        *,
+        adopted: bool,
+    ) -> None:
+        """Record the attachment and the property keys written; write them to the target."""
+        entries = dict(task.node.driver_internal_info.get(RECORD) or {})
+        entry: dict[str, Any] = {
+            "volume_id": target.volume_id,
+            "attachment_id": attachment.id,
+            "keys": sorted(data),
+        }
+        if adopted:
+            entry["adopted"] = True
+        entries[target.uuid] = entry
+        task.set_internal_info(**{RECORD: entries})
+        if not adopted:
+            current = next(t for t in task.volume_targets if t.uuid == target.uuid)
+            task.set_target_properties(target.uuid, {**current.properties, **data})
 
     def detach_volumes(self, task: base.Task) -> None:
         """Delete every attachment this interface made; keep the record of any that failed."""
@@ -230,7 +290,15 @@ class CinderStorage(base.StorageInterface):
             )
 
     def _detach(self, task: base.Task, target_uuid: str, *, quietly: bool) -> None:
-        attachment_id, volume_id = _recorded(task)[target_uuid]
+        entry = _entries(task)[target_uuid]
+        attachment_id, volume_id = str(entry["attachment_id"]), str(entry["volume_id"])
+        if entry.get("adopted"):
+            self._forget(task, target_uuid)
+            task.record(
+                f"volume {volume_id} left attached in Cinder for its owner (attachment "
+                f"{attachment_id})"
+            )
+            return
         self.cinder.delete_attachment(attachment_id, volume_id, quietly=quietly)
         self._forget(task, target_uuid)
         task.record(f"volume {volume_id} detached in Cinder (attachment {attachment_id})")
