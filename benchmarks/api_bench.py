@@ -15,12 +15,10 @@ per-item cost at 1,000 and at 10,000 nodes.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +26,7 @@ from typing import Any
 
 import requests
 
+from ironbound.lab.measure import Sampler, memory_mib
 from ironbound.lab.serve import ironbound_serve
 
 # Ironic 39.0.0 on the same kind of machine, API 1.33 column of §9.
@@ -42,44 +41,6 @@ IRONIC = {
 IRONIC_PSS_PEAK_MIB = 287.0
 IRONIC_PSS_IDLE_MIB = 188.0
 HEADERS = {"X-OpenStack-Ironic-API-Version": "1.33", "Content-Type": "application/json"}
-
-
-def memory_mib(pid: int) -> tuple[float, float]:
-    """RSS and PSS of a process and its children, in MiB."""
-    pids = [pid]
-    with contextlib.suppress(OSError):
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        pids += [int(c) for c in children]
-    rss = pss = 0
-    for one in pids:
-        try:
-            for line in Path(f"/proc/{one}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Rss:"):
-                    rss += int(line.split()[1])
-                elif line.startswith("Pss:"):
-                    pss += int(line.split()[1])
-        except OSError:
-            continue
-    return rss / 1024, pss / 1024
-
-
-class Sampler(threading.Thread):
-    """Samples the server's memory every 50 ms and keeps the peak."""
-
-    def __init__(self, pid: int) -> None:
-        super().__init__(daemon=True)
-        self.pid = pid
-        self.peak_rss = self.peak_pss = 0.0
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        while not self._stop_event.wait(0.05):
-            rss, pss = memory_mib(self.pid)
-            self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
-
-    def stop(self) -> None:
-        self._stop_event.set()
-        self.join()
 
 
 def timed(func: Callable[[], Any]) -> float:

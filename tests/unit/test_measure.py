@@ -1,0 +1,30 @@
+"""Memory and CPU time of a process tree, as the benchmarks read them from /proc."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from ironbound.lab.measure import Sampler, cpu_seconds, memory_mib, tree
+
+
+def test_measure_counts_the_children_of_a_process() -> None:
+    burn = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\n"
+    child = subprocess.Popen([sys.executable, "-c", burn + "time.sleep(30)"])
+    try:
+        deadline = time.monotonic() + 20
+        while cpu_seconds(child.pid) < 0.3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert child.pid in tree(os.getpid())
+        assert cpu_seconds(os.getpid()) >= cpu_seconds(child.pid) >= 0.3
+        own_rss, own_pss = memory_mib(os.getpid())
+        child_rss, _ = memory_mib(child.pid)
+        assert own_rss > child_rss > 0 and own_pss > 0
+        sampler = Sampler(child.pid)
+        first = sampler.take_peak()
+        assert first[0] > 0 and sampler.peak_rss == first[0]
+    finally:
+        child.kill()
+        child.wait()
