@@ -488,13 +488,15 @@ def target_table(result: TargetResult) -> list[str]:
         f"{result.name}: {result.url} PID {result.pid}, API {result.microversion} "
         f"(serves up to {result.server_version}); PSS idle {result.idle_pss_mib:.0f} MiB, "
         f"peak {result.peak_pss_mib:.0f} MiB",
-        f"  {'phase':<9}{'items':>7}{'wall s':>9}{'per s':>9}{'CPU s':>8}{'PSS MiB':>9}"
-        f"{'fail':>6}{'non-2xx':>8}{'retried':>8}",
+        f"  {'phase':<9}{'items':>7}{'wall s':>9}{'PUTs s':>8}{'per s':>9}{'CPU s':>8}"
+        f"{'PSS MiB':>9}{'fail':>6}{'non-2xx':>8}{'retried':>8}",
     ]
     for p in result.phases:
+        puts = "-" if p.accept_seconds is None else f"{p.accept_seconds:.2f}"
         row = (
-            f"  {p.phase:<9}{p.items:>7}{p.seconds:>9.2f}{p.rate:>9.1f}{p.cpu_seconds:>8.2f}"
-            f"{p.pss_peak_mib:>9.0f}{p.failures:>6}{p.non_2xx:>8}{p.retried:>8}"
+            f"  {p.phase:<9}{p.items:>7}{p.seconds:>9.2f}{puts:>8}{p.rate:>9.1f}"
+            f"{p.cpu_seconds:>8.2f}{p.pss_peak_mib:>9.0f}{p.failures:>6}{p.non_2xx:>8}"
+            f"{p.retried:>8}"
         )
         if p.latency_ms:
             row += "  ms p50/p95/p99 " + "/".join(f"{v:.1f}" for v in p.latency_ms.values())
@@ -508,7 +510,7 @@ def comparison(reference: TargetResult, ours: TargetResult) -> list[str]:
     lines = [
         f"{a} vs {b} (ratio > 1: {b} is faster / uses less)",
         f"  {'phase':<9}{a + ' s':>14}{b + ' s':>14}{'ratio':>8}"
-        f"{a + ' CPU s':>16}{b + ' CPU s':>16}{'ratio':>8}",
+        f"{a + ' CPU s':>17}{b + ' CPU s':>17}{'ratio':>8}",
     ]
     for p in ours.phases:
         q = reference.phase(p.phase)
@@ -517,13 +519,13 @@ def comparison(reference: TargetResult, ours: TargetResult) -> list[str]:
         if p.phase == "reads":
             lines.append(
                 f"  {'reads':<9}{q.rate:>10.1f} r/s{p.rate:>10.1f} r/s{ratio(p.rate, q.rate):>8}"
-                f"{q.cpu_seconds:>16.2f}{p.cpu_seconds:>16.2f}"
+                f"{q.cpu_seconds:>17.2f}{p.cpu_seconds:>17.2f}"
                 f"{ratio(q.cpu_per_item, p.cpu_per_item):>8}"
             )
             continue
         lines.append(
             f"  {p.phase:<9}{q.seconds:>14.2f}{p.seconds:>14.2f}{ratio(q.seconds, p.seconds):>8}"
-            f"{q.cpu_seconds:>16.2f}{p.cpu_seconds:>16.2f}{ratio(q.cpu_seconds, p.cpu_seconds):>8}"
+            f"{q.cpu_seconds:>17.2f}{p.cpu_seconds:>17.2f}{ratio(q.cpu_seconds, p.cpu_seconds):>8}"
         )
     lines.append(
         f"  PSS MiB idle {reference.idle_pss_mib:.0f} / {ours.idle_pss_mib:.0f} "
