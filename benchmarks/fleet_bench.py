@@ -319,7 +319,7 @@ class Fleet:
         rss, pss = self.sampler.take_peak()
         return PhaseResult(
             phase, items, seconds, cpu_seconds(self.pid) - cpu_before, pss, rss,
-            failures=failures + tally.errors, non_2xx=tally.non_2xx, retried=tally.retried,
+            failures=failures, non_2xx=tally.non_2xx, retried=tally.retried,
             errors=tally.errors, statuses={str(k): v for k, v in sorted(tally.statuses.items())},
             **extra,
         )  # fmt: skip
