@@ -28,6 +28,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ironbound.api import microversions as mv
 from ironbound.api.routes import drivers, node_states, nodes, portgroups, ports, root, vifs, volume
 from tests.api.helpers import (
     IQN,
@@ -169,7 +170,7 @@ def check(response: Any) -> None:
     elif response.content:
         assert response.headers["content-type"].startswith("application/json"), where
         json.loads(response.content)
-    assert response.headers["X-OpenStack-Ironic-API-Maximum-Version"] == "1.33", where
+    assert response.headers["X-OpenStack-Ironic-API-Maximum-Version"] == mv.MAX_VERSION, where
 
 
 # --- strategies ---------------------------------------------------------------------------
@@ -749,7 +750,7 @@ def test_target_property_patches(client: TestClient, world: World, data: st.Data
 @given(data=st.data())
 def test_create_documents(client: TestClient, world: World, data: st.DataObject) -> None:
     path, document = data.draw(create_documents(world), label="create")
-    version = data.draw(st.sampled_from(["latest", "1.1", "1.18", "1.31", "1.32", "1.33"]))
+    version = data.draw(st.sampled_from(["latest", "1.1", "1.18", "1.31", "1.32", mv.MAX_VERSION]))
     check(send(client, "POST", path, version, json=document))
 
 

@@ -262,6 +262,24 @@ def test_bad_provision_requests_are_400(
     assert ok(client.get(f"/v1/nodes/{node}"))["provision_state"] == "enroll"
 
 
+@pytest.mark.parametrize(
+    ("verb", "minor", "needle"),
+    [
+        ("rebuild", 34, "only supported when setting provision state to active."),
+        ("rebuild", 35, "configdrive is not supported"),
+        ("active", 34, "configdrive is not supported"),
+        ("deleted", 35, "only supported when setting provision state to active, rebuild."),
+    ],
+)
+def test_configdrive_is_refused_per_version(
+    client: TestClient, services: ApiServices, node: str, verb: str, minor: int, needle: str
+) -> None:
+    force(services, node, provision_state="active")
+    body = {"target": verb, "configdrive": "H4sIAAAA"}
+    assert needle in error(put_provision(client, node, body, headers=v(minor)), 400)
+    assert ok(client.get(f"/v1/nodes/{node}"))["provision_state"] == "active"
+
+
 @pytest.mark.parametrize("configdrive", [None, {}, ""])
 def test_empty_configdrive_means_none(
     client: TestClient, services: ApiServices, node: str, configdrive: Any

@@ -326,6 +326,11 @@ class ConfigdriveUnsupported(errors.InvalidParameterValue):
     )
 
 
+class ConfigdriveWrongTarget(_Names, errors.InvalidParameterValue):
+    template = "Adding a config drive is only supported when setting provision state to {allowed}."
+    lists = ("allowed",)
+
+
 class ManualCleaningUnsupported(errors.InvalidParameterValue):
     template = (
         "Manual cleaning has no steps to run here: Ironbound's interfaces "
@@ -421,6 +426,17 @@ class StandalonePortsUnsupported(errors.Conflict):
     template = (
         "Port group {portgroup} doesn't support standalone ports. This port cannot be a "
         "member of that port group because its 'pxe_enabled' field is True."
+    )
+
+
+class PhysicalNetworkEmpty(errors.InvalidParameterValue):
+    template = "A non-empty value is required when setting physical_network."
+
+
+class PortgroupPhysnetConflict(errors.Conflict):
+    template = (
+        "Port with physical network {physnet} cannot become a member of port group "
+        "{portgroup} which has ports in physical network {group_physnet}."
     )
 
 

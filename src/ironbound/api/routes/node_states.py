@@ -51,6 +51,15 @@ def get_states(ident: str, services: Services, minor: Version) -> Response:
     return responses.json(body)
 
 
+def _refuse_configdrive(verb: str, minor: int) -> None:
+    """A config drive is refused, as Ironic words it for the verbs it allows none with,
+    and for the others because a node booting from a volume has nowhere to put it."""
+    allowed = ["active", "rebuild"] if minor >= mv.REBUILD_CONFIGDRIVE else ["active"]
+    if verb not in allowed:
+        raise problems.ConfigdriveWrongTarget(allowed=allowed)
+    raise problems.ConfigdriveUnsupported()
+
+
 @router.put("/v1/nodes/{ident}/states/provision", status_code=202)
 def set_provision_state(
     ident: str, body: JsonBody, services: Services, minor: Version, base_url: BaseUrl
@@ -62,7 +71,7 @@ def set_provision_state(
         # As Ironic: a verb the requested version does not have is Not Acceptable.
         raise problems.ProvisionTargetTooNew(verb=verb, version=mv.version_string(first))
     if request.configdrive not in (None, {}, ""):
-        raise problems.ConfigdriveUnsupported()
+        _refuse_configdrive(verb, minor)
     if verb == "clean":
         raise problems.ManualCleaningUnsupported()
     if "clean_steps" in request.model_fields_set:
