@@ -12,7 +12,7 @@ from ironbound.api import problems
 
 MAJOR = 1
 MIN_MINOR = 1
-MAX_MINOR = 35
+MAX_MINOR = 49
 
 MIN_VERSION = f"{MAJOR}.{MIN_MINOR}"
 MAX_VERSION = f"{MAJOR}.{MAX_MINOR}"

@@ -110,6 +110,7 @@ def _list(call: CurrentCall, detail: bool, node_ident: str | None = None) -> Res
 
 
 @router.get("/v1/ports")
+@router.get("/v1/ports/", include_in_schema=False)  # the CLI's path when it filters
 def list_ports(call: CurrentCall) -> Response:
     return _list(call, detail=False)
 
