@@ -10,14 +10,10 @@ from fastapi.testclient import TestClient
 from oslo_config import cfg
 
 from ironbound import config, jobspec
-from ironbound.conductor.context import ConductorContext
 from ironbound.conductor.worker import Conductor
 from ironbound.db import jobs, nodes
-from ironbound.db.session import Database
-from ironbound.drivers.registry import Registry
-from ironbound.sensitive import SecretBox
 from tests.api.helpers import create_node, force, ok
-from tests.conftest import wait_for_state
+from tests.conftest import running_conductor, wait_for_state
 
 
 @pytest.fixture
@@ -29,20 +25,8 @@ def rack_a(conf: cfg.ConfigOpts) -> Iterator[Conductor]:
         "conductor.workers_pool_size": 1,
         "conductor.conductor_group": "Rack-A",
     }
-    other = config.load(overrides=overrides)
-    db = Database(config.database_url(other))
-    ctx = ConductorContext(
-        conf=other,
-        db=db,
-        box=SecretBox.from_file(config.state_path(other) / "secret.key"),
-        registry=Registry(other),
-        hostname="rack-a-conductor",
-    )
-    worker = Conductor(ctx)
-    worker.start()
-    yield worker
-    worker.stop()
-    db.dispose()
+    with running_conductor(config.load(overrides=overrides), "rack-a-conductor") as worker:
+        yield worker
 
 
 def test_each_conductor_claims_only_its_groups_jobs(
