@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -74,8 +75,9 @@ def conf(tmp_path: Path, overrides: dict[str, Any], migrated_template: Path) -> 
     return conf
 
 
-@pytest.fixture
-def conductor(conf: cfg.ConfigOpts) -> Iterator[Conductor]:
+@contextmanager
+def running_conductor(conf: cfg.ConfigOpts, hostname: str) -> Iterator[Conductor]:
+    """A conductor with its worker threads, on `conf`'s database, until the block ends."""
     db = Database(config.database_url(conf))
     migrate.upgrade(db.engine)
     ctx = ConductorContext(
@@ -83,13 +85,21 @@ def conductor(conf: cfg.ConfigOpts) -> Iterator[Conductor]:
         db=db,
         box=SecretBox.from_file(config.state_path(conf) / "secret.key"),
         registry=Registry(conf),
-        hostname="test-conductor",
+        hostname=hostname,
     )
     worker = Conductor(ctx)
     worker.start()
-    yield worker
-    worker.stop()
-    db.dispose()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        db.dispose()
+
+
+@pytest.fixture
+def conductor(conf: cfg.ConfigOpts) -> Iterator[Conductor]:
+    with running_conductor(conf, "test-conductor") as worker:
+        yield worker
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ _DEFAULT_ENABLED: dict[str, list[str]] = {
     "network": ["noop"],
     "power": ["fake", "redfish", "ipmi"],
     "raid": ["no-raid", "fake"],
-    "rescue": ["no-rescue", "fake"],
+    "rescue": ["no-rescue"],
     "storage": ["cinder", "external", "managed", "noop"],
     "vendor": ["no-vendor", "fake"],
 }
@@ -161,7 +161,20 @@ _DATABASE_OPTS: list[cfg.Opt] = [
     ),
 ]
 
+#: What a conductor group name may hold (Ironic's rule; stored lower-cased).
+CONDUCTOR_GROUP_PATTERN = r"^[a-zA-Z0-9_\-\.]*$"
+CONDUCTOR_GROUP_MAX = 255
+
 _CONDUCTOR_OPTS: list[cfg.Opt] = [
+    cfg.StrOpt(
+        "conductor_group",
+        default="",
+        regex=CONDUCTOR_GROUP_PATTERN,
+        max_length=CONDUCTOR_GROUP_MAX,
+        help="The conductor group this conductor joins (letters, digits, _ - and ., at most "
+        "255, case-insensitive). It takes work only for nodes whose conductor_group is the "
+        "same; the default, empty, serves nodes in no group.",
+    ),
     cfg.IntOpt(
         "workers_pool_size",
         default=8,

@@ -86,6 +86,10 @@ class InterfaceNotFound(Invalid):
     )
 
 
+class UnsupportedDriverExtension(Invalid):
+    template = "Driver {driver} does not support {extension} (disabled or not implemented)."
+
+
 class NoValidHost(Invalid):
     template = "No valid host was found. Reason: {reason}"
 

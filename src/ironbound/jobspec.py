@@ -64,6 +64,7 @@ class JobKind(StrEnum):
     SYNC_STORAGE = "sync_storage"
     RELEASE_STORAGE = "release_storage", False, False, True
     SET_BOOT_DEVICE = "set_boot_device", False, False, True
+    INJECT_NMI = "inject_nmi", False, False, True
     GET_BOOT_DEVICE = "get_boot_device", False, True, True
     SUPPORTED_BOOT_DEVICES = "supported_boot_devices", False, True, True
     VALIDATE = "validate", False, True, True

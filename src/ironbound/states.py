@@ -94,7 +94,38 @@ TRANSITIONS: dict[tuple[str, str], Transition] = {
     (verb, source): transition for verb, sources, transition in _ROWS for source in sources
 }
 
-VERBS: frozenset[str] = frozenset(verb for verb, _, _ in _ROWS)
+
+@dataclass(frozen=True)
+class Unsupported:
+    """An Ironic verb that no interface here carries out.
+
+    sources: the states Ironic's state machine accepts the verb from; from
+             these the verb fails as Ironic's does on a node whose interface
+             cannot do it, from any other as a verb the state does not allow.
+    min_version: the API microversion that introduced the verb.
+    """
+
+    sources: tuple[str, ...]
+    min_version: int
+
+
+#: Rescue needs a rescue ramdisk, which a node booting from a volume does not
+#: have: every hardware type's rescue interface is `no-rescue`. A node is
+#: therefore never in Ironic's "rescue" states, from which unrescue starts.
+UNSUPPORTED: dict[str, Unsupported] = {
+    "rescue": Unsupported((ACTIVE,), 38),
+    "unrescue": Unsupported((), 38),
+}
+
+VERBS: frozenset[str] = frozenset(verb for verb, _, _ in _ROWS) | frozenset(UNSUPPORTED)
+
+
+def first_version(verb: str) -> int:
+    """The microversion in which `verb` (one of VERBS) appeared."""
+    if verb in UNSUPPORTED:
+        return UNSUPPORTED[verb].min_version
+    return min(t.min_version for (name, _), t in TRANSITIONS.items() if name == verb)
+
 
 #: Where a busy state lands when its flow fails.
 FAILURE: dict[str, str] = {

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ironbound.api import microversions as mv
 from tests.api.helpers import (
     MAX_HEADER,
     MIN_HEADER,
@@ -97,8 +98,8 @@ def test_no_credentials_is_401(client: TestClient) -> None:
     assert "Authentication required" in error(response, 401)
     assert response.headers["www-authenticate"] == 'Basic realm="Baremetal API"'
     assert response.headers[MIN_HEADER] == "1.1"
-    assert response.headers[MAX_HEADER] == "1.33"
-    assert response.headers[VERSION_HEADER] == "1.33"
+    assert response.headers[MAX_HEADER] == mv.MAX_VERSION
+    assert response.headers[VERSION_HEADER] == mv.MAX_VERSION
     assert response.headers["openstack-request-id"].startswith("req-")
 
 

@@ -28,7 +28,18 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ironbound.api.routes import drivers, node_states, nodes, portgroups, ports, root, vifs, volume
+from ironbound.api import microversions as mv
+from ironbound.api.routes import (
+    conductors,
+    drivers,
+    node_states,
+    nodes,
+    portgroups,
+    ports,
+    root,
+    vifs,
+    volume,
+)
 from tests.api.helpers import (
     IQN,
     TARGET_IQN,
@@ -56,7 +67,7 @@ FUZZ = settings(
 )
 FEWER = settings(FUZZ, max_examples=150)
 
-ROUTERS = (root, nodes, node_states, ports, portgroups, vifs, volume, drivers)
+ROUTERS = (root, nodes, node_states, ports, portgroups, vifs, volume, drivers, conductors)
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
@@ -169,7 +180,7 @@ def check(response: Any) -> None:
     elif response.content:
         assert response.headers["content-type"].startswith("application/json"), where
         json.loads(response.content)
-    assert response.headers["X-OpenStack-Ironic-API-Maximum-Version"] == "1.33", where
+    assert response.headers["X-OpenStack-Ironic-API-Maximum-Version"] == mv.MAX_VERSION, where
 
 
 # --- strategies ---------------------------------------------------------------------------
@@ -217,6 +228,11 @@ KNOWN_KEYS = (
     "target_lun",
     "auth_password",
     "ipmi_password",
+    "physical_network",
+    "conductor_group",
+    "rescue_interface",
+    "rescue_password",
+    "enabled",
 )
 #: Integers at the edges of what SQL, JSON encoders and Python's int() accept.
 EDGE_INTEGERS = st.sampled_from(
@@ -252,7 +268,7 @@ LONG_NUMBER = "9" * 5000  # longer than int() converts
 versions = (
     st.none()
     | st.just("latest")
-    | st.integers(min_value=0, max_value=40).map(lambda m: f"1.{m}")
+    | st.integers(min_value=0, max_value=mv.MAX_MINOR + 2).map(lambda m: f"1.{m}")
     | st.sampled_from(
         [
             "2.0",
@@ -298,6 +314,7 @@ query_keys = st.sampled_from(
         "instance_uuid",
         "resource_class",
         "chassis_uuid",
+        "conductor_group",
     ]
 ) | st.text(min_size=1, max_size=8)
 queries = st.dictionaries(query_keys, query_values, max_size=4)
@@ -312,6 +329,8 @@ def ident_for(template: str, world: World) -> Callable[[str], st.SearchStrategy[
     def strategy(param: str) -> st.SearchStrategy[str]:
         if param == "name":
             pool = ["fake-hardware", "ipmi", "redfish"]
+        elif param == "hostname":
+            pool = ["test-conductor"]
         elif param == "vif_id":
             pool = world.vifs
         elif template.startswith("/v1/portgroups/"):
@@ -369,6 +388,8 @@ ROOTS = {
         "driver",
         "instance_uuid",
         "resource_class",
+        "conductor_group",
+        "rescue_interface",
         "storage_interface",
         "boot_interface",
         "deploy_interface",
@@ -384,6 +405,7 @@ ROOTS = {
         "pxe_enabled",
         "local_link_connection",
         "portgroup_uuid",
+        "physical_network",
         "uuid",
     ],
     "portgroups": [
@@ -610,14 +632,30 @@ def target_documents(world: World, nodes_: st.SearchStrategy[Any]) -> st.SearchS
 
 def action_documents(world: World) -> st.SearchStrategy[tuple[str, Any]]:
     verbs = st.sampled_from(
-        ["manage", "provide", "active", "deleted", "rebuild", "abort", "inspect", "adopt", "clean"]
+        [
+            "manage",
+            "provide",
+            "active",
+            "deleted",
+            "rebuild",
+            "abort",
+            "inspect",
+            "adopt",
+            "clean",
+            "rescue",
+            "unrescue",
+        ]
     )
     powers = st.sampled_from(
         ["power on", "power off", "rebooting", "soft power off", "soft rebooting", "off"]
     )
     provision = st.fixed_dictionaries(
         {"target": often(verbs, json_values)},
-        optional={"configdrive": json_values, "clean_steps": json_values},
+        optional={
+            "configdrive": json_values,
+            "clean_steps": json_values,
+            "rescue_password": json_values,
+        },
     )
     power_body = st.fixed_dictionaries(
         {"target": often(powers, json_values)}, optional={"timeout": often(luns, json_values)}
@@ -627,12 +665,15 @@ def action_documents(world: World) -> st.SearchStrategy[tuple[str, Any]]:
         optional={"persistent": json_values},
     )
     maintenance = st.fixed_dictionaries({}, optional={"reason": json_values_or_deep})
+    console = st.fixed_dictionaries({"enabled": often(st.booleans(), json_values)})
     return st.one_of(
         st.tuples(st.just("states/provision"), mutated(provision)),
         st.tuples(st.just("states/power"), mutated(power_body)),
         st.tuples(st.just("management/boot_device"), mutated(boot)),
         st.tuples(st.just("maintenance"), often(maintenance, json_values)),
         st.tuples(st.just("states/raid"), json_values_or_deep),
+        st.tuples(st.just("management/inject_nmi"), json_values),
+        st.tuples(st.just("states/console"), often(console, json_values)),
     )
 
 
@@ -651,6 +692,9 @@ def test_the_fuzzer_knows_every_route() -> None:
         "/v1/drivers/{name}/properties",
         "/v1/portgroups/{ident}/ports",
         "/v1/nodes/{node_ident}/vifs/{vif_id}",
+        "/v1/conductors/{hostname}",
+        "/v1/nodes/{ident}/management/inject_nmi",
+        "/v1/nodes/{ident}/states/console",
     ):
         assert expected in paths
     assert len(TEMPLATES) >= 40
@@ -685,6 +729,7 @@ def test_list_queries(client: TestClient, world: World, data: st.DataObject) -> 
                 "/v1/volume/connectors",
                 "/v1/volume/targets/",
                 "/v1/drivers",
+                "/v1/conductors",
                 f"/v1/nodes/{node}/ports",
                 f"/v1/nodes/{node}/volume/targets",
                 f"/v1/nodes/{node}/volume/connectors/",
@@ -697,7 +742,7 @@ def test_list_queries(client: TestClient, world: World, data: st.DataObject) -> 
     if data.draw(st.booleans()):
         # Valid-looking paging, with markers that exist.
         params["limit"] = str(data.draw(st.integers(min_value=1, max_value=3)))
-        pool = world.targets + world.connectors + world.ports + world.nodes
+        pool = world.targets + world.connectors + world.ports + world.nodes + ["test-conductor"]
         params["marker"] = data.draw(st.sampled_from(pool))
     version = data.draw(versions)
     response = send(client, "GET", path, version, params=params)
@@ -749,7 +794,7 @@ def test_target_property_patches(client: TestClient, world: World, data: st.Data
 @given(data=st.data())
 def test_create_documents(client: TestClient, world: World, data: st.DataObject) -> None:
     path, document = data.draw(create_documents(world), label="create")
-    version = data.draw(st.sampled_from(["latest", "1.1", "1.18", "1.31", "1.32", "1.33"]))
+    version = data.draw(st.sampled_from(["latest", "1.1", "1.18", "1.31", "1.32", mv.MAX_VERSION]))
     check(send(client, "POST", path, version, json=document))
 
 

@@ -917,3 +917,25 @@ def test_delete_of_an_available_node_cascades(client: TestClient, services: ApiS
 def test_delete_of_an_associated_node_is_409(client: TestClient) -> None:
     node = create_node(client, instance_uuid=str(uuidlib.uuid4()))
     assert "associated with instance" in error(client.delete(f"/v1/nodes/{node['uuid']}"), 409)
+
+
+# --- rescue_interface (1.38) ----------------------------------------------------------
+
+
+def test_rescue_interface_is_no_rescue_and_gated_at_1_38(client: TestClient) -> None:
+    node = create_node(client)
+    assert node["rescue_interface"] == "no-rescue"
+    url = f"/v1/nodes/{node['uuid']}"
+    assert "rescue_interface" not in ok(client.get(url, headers=v(37)))
+    assert "rescue_interface" in error(
+        client.get(f"{url}?fields=rescue_interface", headers=v(37)), 406
+    )
+    body = {"driver": "fake-hardware", "rescue_interface": "no-rescue"}
+    error(client.post("/v1/nodes", json=body, headers=v(37)), 406)
+    assert ok(client.post("/v1/nodes", json=body, headers=v(38)), 201)["rescue_interface"] == (
+        "no-rescue"
+    )
+    error(patch(client, url, replace("/rescue_interface", "no-rescue"), headers=v(37)), 406)
+    ok(patch(client, url, replace("/rescue_interface", "no-rescue"), headers=v(38)))
+    message = error(patch(client, url, replace("/rescue_interface", "fake"), headers=v(38)), 400)
+    assert "no-rescue" in message

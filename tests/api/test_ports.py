@@ -31,6 +31,7 @@ FULL = {
     "local_link_connection",
     "pxe_enabled",
     "portgroup_uuid",
+    "physical_network",
     "created_at",
     "updated_at",
     "links",
@@ -147,7 +148,8 @@ def test_fields_shown_per_version(client: TestClient, node: str) -> None:
     assert "internal_info" not in ok(client.get(url, headers=v(17)))
     assert "pxe_enabled" not in ok(client.get(url, headers=v(18)))
     assert "portgroup_uuid" not in ok(client.get(url, headers=v(23)))
-    assert set(ok(client.get(url, headers=v(24)))) == FULL
+    assert set(ok(client.get(url, headers=v(33)))) == FULL - {"physical_network"}
+    assert set(ok(client.get(url, headers=v(34)))) == FULL
 
 
 # --- show and list -------------------------------------------------------------------
@@ -345,3 +347,66 @@ def test_delete_on_an_active_node_needs_maintenance(client: TestClient, node: st
 def test_delete_unknown(client: TestClient) -> None:
     ghost = str(uuidlib.uuid4())
     assert error(client.delete(f"/v1/ports/{ghost}"), 404) == f"Port {ghost} could not be found."
+
+
+# --- physical_network (1.34) -------------------------------------------------------
+
+
+def test_physical_network_is_set_shown_and_changed(client: TestClient, node: str) -> None:
+    port = create_port(client, node, physical_network="physnet1")
+    assert port["physical_network"] == "physnet1"
+    url = f"/v1/ports/{port['uuid']}"
+    assert ok(client.get(f"{url}?fields=physical_network"))["physical_network"] == "physnet1"
+    assert ok(patch(client, url, replace("/physical_network", "physnet2")))["physical_network"] == (
+        "physnet2"
+    )
+    assert ok(patch(client, url, remove("/physical_network")))["physical_network"] is None
+
+
+def test_physical_network_is_gated_at_1_34(client: TestClient, node: str) -> None:
+    body = {"node_uuid": node, "address": MAC, "physical_network": "physnet1"}
+    assert "physical_network" in error(client.post("/v1/ports", json=body, headers=v(33)), 406)
+    port = ok(client.post("/v1/ports", json=body, headers=v(34)), 201)
+    url = f"/v1/ports/{port['uuid']}"
+    assert "physical_network" in error(
+        client.get(f"{url}?fields=physical_network", headers=v(33)), 406
+    )
+    error(patch(client, url, replace("/physical_network", "x"), headers=v(33)), 406)
+    # A PATCH at an older version keeps the physical network it cannot see.
+    ok(patch(client, url, add("/extra/a", 1), headers=v(33)))
+    assert ok(client.get(url))["physical_network"] == "physnet1"
+
+
+@pytest.mark.parametrize("value", ["", "x" * 65, 5])
+def test_bad_physical_network_is_400(client: TestClient, node: str, value: Any) -> None:
+    body = {"node_uuid": node, "address": MAC, "physical_network": value}
+    message = error(client.post("/v1/ports", json=body), 400)
+    assert "physical_network" in message
+
+
+def _group(client: TestClient, node: str) -> str:
+    body = {"node_uuid": node, "address": "52:54:00:aa:bb:cc"}
+    return str(ok(client.post("/v1/portgroups", json=body), 201)["uuid"])
+
+
+def test_ports_of_a_group_share_one_physical_network(client: TestClient, node: str) -> None:
+    group = _group(client, node)
+    create_port(client, node, portgroup_uuid=group, physical_network="physnet1", pxe_enabled=False)
+    body = {
+        "node_uuid": node,
+        "address": "52:54:00:12:34:57",
+        "portgroup_uuid": group,
+        "physical_network": "physnet2",
+    }
+    message = error(client.post("/v1/ports", json=body), 409)
+    assert "physical network physnet2" in message and "physnet1" in message and group in message
+    # Without a group the port may be anywhere; joining the group later is checked too.
+    loose = create_port(client, node, "52:54:00:12:34:58", physical_network="physnet2")
+    url = f"/v1/ports/{loose['uuid']}"
+    error(patch(client, url, add("/portgroup_uuid", group)), 409)
+    joined = ok(
+        patch(client, url, add("/portgroup_uuid", group), replace("/physical_network", "physnet1"))
+    )
+    assert joined["portgroup_uuid"] == group
+    # A member cannot leave the group's network while it has other members.
+    error(patch(client, url, replace("/physical_network", "physnet3")), 409)

@@ -107,6 +107,13 @@ def test_nested_and_instance_info_secrets(client: TestClient, services: ApiServi
     assert sealed == {"/bmc/password": BMC_PASSWORD, "/keys/0/secret": "s1"}
 
 
+def test_rescue_password_in_instance_info_is_a_secret(client: TestClient) -> None:
+    """Ironic keeps a rescue password in instance_info; written there, it is masked."""
+    node = create_node(client, instance_info={"rescue_password": "r3scue"})
+    assert node["instance_info"] == {"rescue_password": MASK}
+    assert "r3scue" not in client.get(f"/v1/nodes/{node['uuid']}").text
+
+
 def test_a_null_password_is_not_a_secret(client: TestClient) -> None:
     node = create_node(client, driver_info={"ipmi_password": None})
     assert node["driver_info"] == {"ipmi_password": None}

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from ironbound.api.services import ApiServices
 from ironbound.conductor.worker import Conductor
 from ironbound.db.models import Job
+from ironbound.drivers.fake import FakeManagement
 from tests.api.helpers import (
     IQN,
     add,
@@ -260,6 +261,24 @@ def test_bad_provision_requests_are_400(
 ) -> None:
     assert needle in error(put_provision(client, node, body), 400)
     assert ok(client.get(f"/v1/nodes/{node}"))["provision_state"] == "enroll"
+
+
+@pytest.mark.parametrize(
+    ("verb", "minor", "needle"),
+    [
+        ("rebuild", 34, "only supported when setting provision state to active."),
+        ("rebuild", 35, "configdrive is not supported"),
+        ("active", 34, "configdrive is not supported"),
+        ("deleted", 35, "only supported when setting provision state to active, rebuild."),
+    ],
+)
+def test_configdrive_is_refused_per_version(
+    client: TestClient, services: ApiServices, node: str, verb: str, minor: int, needle: str
+) -> None:
+    force(services, node, provision_state="active")
+    body = {"target": verb, "configdrive": "H4sIAAAA"}
+    assert needle in error(put_provision(client, node, body, headers=v(minor)), 400)
+    assert ok(client.get(f"/v1/nodes/{node}"))["provision_state"] == "active"
 
 
 @pytest.mark.parametrize("configdrive", [None, {}, ""])
@@ -584,3 +603,130 @@ def test_node_deleted_while_validate_waits_is_404_not_a_timeout(
 def _queued_jobs(services: ApiServices, kind: str) -> int:
     with services.db.read() as session:
         return len(list(session.scalars(select(Job).where(Job.kind == kind))))
+
+
+# --- rescue and unrescue (1.38): no rescue ramdisk, so Ironic's no-rescue refusal ---------
+
+
+def test_rescue_is_refused_as_ironic_refuses_no_rescue(
+    client: TestClient, services: ApiServices, node: str
+) -> None:
+    force(services, node, provision_state="active", instance_uuid=str(uuidlib.uuid4()))
+    body = {"target": "rescue", "rescue_password": "s3cret"}
+    message = error(put_provision(client, node, body, headers=v(38)), 400)
+    assert "Failed to rescue instance" in message and node in message
+    assert "does not support rescue" in message
+    seen = ok(client.get(f"/v1/nodes/{node}"))
+    assert seen["provision_state"] == "active" and seen["target_provision_state"] is None
+    assert "rescue_password" not in seen["instance_info"]
+    with services.db.read() as session:
+        assert session.scalars(select(Job)).all() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "state", "status", "needle"),
+    [
+        ({"target": "rescue", "rescue_password": "x"}, "active", 406, "1.38"),
+        ({"target": "unrescue"}, "active", 406, "1.38"),
+    ],
+)
+def test_rescue_verbs_are_unknown_below_1_38(
+    client: TestClient,
+    services: ApiServices,
+    node: str,
+    body: dict[str, Any],
+    state: str,
+    status: int,
+    needle: str,
+) -> None:
+    force(services, node, provision_state=state)
+    assert needle in error(put_provision(client, node, body, headers=v(37)), status)
+
+
+@pytest.mark.parametrize(
+    ("body", "state", "needle"),
+    [
+        ({"target": "rescue", "rescue_password": "x"}, "available", "can not be performed"),
+        ({"target": "rescue"}, "active", 'A non-empty "rescue_password" is required'),
+        ({"target": "rescue", "rescue_password": "  "}, "active", "non-empty"),
+        ({"target": "rescue", "rescue_password": 5}, "active", "rescue_password must be a string"),
+        ({"target": "unrescue"}, "active", "can not be performed on node"),
+        ({"target": "deleted", "rescue_password": "x"}, "active", "only valid when setting"),
+    ],
+)
+def test_rescue_request_errors(
+    client: TestClient,
+    services: ApiServices,
+    node: str,
+    body: dict[str, Any],
+    state: str,
+    needle: str,
+) -> None:
+    force(services, node, provision_state=state)
+    assert needle in error(put_provision(client, node, body, headers=v(38)), 400)
+    assert ok(client.get(f"/v1/nodes/{node}"))["provision_state"] == state
+
+
+def test_rescue_in_maintenance_says_so(
+    client: TestClient, services: ApiServices, node: str
+) -> None:
+    force(services, node, provision_state="active", maintenance=True)
+    body = {"target": "rescue", "rescue_password": "x"}
+    assert "maintenance" in error(put_provision(client, node, body, headers=v(38)), 400)
+
+
+def test_inspect_wait_is_inspecting_below_1_39(
+    client: TestClient, services: ApiServices, node: str
+) -> None:
+    force(services, node, provision_state="inspect wait")
+    assert ok(client.get(f"/v1/nodes/{node}", headers=v(38)))["provision_state"] == "inspecting"
+    assert ok(client.get(f"/v1/nodes/{node}/states", headers=v(38)))["provision_state"] == (
+        "inspecting"
+    )
+    assert ok(client.get(f"/v1/nodes/{node}", headers=v(39)))["provision_state"] == "inspect wait"
+
+
+# --- inject NMI (1.29) and the console ------------------------------------------------
+
+
+def test_inject_nmi_reaches_the_management_interface(client: TestClient, node: str) -> None:
+    response = client.put(f"/v1/nodes/{node}/management/inject_nmi", json={})
+    assert response.status_code == 204, response.text
+    assert response.content == b""
+    progress = ok(client.get(f"/v1/nodes/{node}"))["driver_internal_info"]["progress"]
+    assert "inject NMI: done" in progress
+    assert client.put(f"/v1/nodes/{node}/management/inject_nmi").status_code == 204
+
+
+def test_inject_nmi_needs_1_29(client: TestClient, node: str) -> None:
+    error(client.put(f"/v1/nodes/{node}/management/inject_nmi", json={}, headers=v(28)), 404)
+
+
+def test_inject_nmi_refusals(client: TestClient, node: str) -> None:
+    url = f"/v1/nodes/{node}/management/inject_nmi"
+    assert "takes no arguments" in error(client.put(url, json={"now": True}), 400)
+    error(client.put(f"/v1/nodes/{uuidlib.uuid4()}/management/inject_nmi", json={}), 404)
+
+
+def test_inject_nmi_a_driver_cannot_do_is_400(
+    client: TestClient, node: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An interface without an NMI of its own gets the base class's refusal: Ironic's 400.
+    monkeypatch.delattr(FakeManagement, "inject_nmi")
+    message = error(client.put(f"/v1/nodes/{node}/management/inject_nmi", json={}), 400)
+    assert message == (
+        "Driver fake-hardware does not support inject_nmi (disabled or not implemented)."
+    )
+
+
+def test_console_is_never_enabled(client: TestClient, node: str) -> None:
+    url = f"/v1/nodes/{node}/states/console"
+    assert ok(client.get(url)) == {"console_enabled": False, "console_info": None}
+    for enabled in (True, False):
+        message = error(client.put(url, json={"enabled": enabled}), 400)
+        assert message.startswith(
+            "Driver fake-hardware does not support console (disabled or not implemented)."
+        )
+    assert "enabled" in error(client.put(url, json={"enabled": "sometimes"}), 400)
+    assert "enabled" in error(client.put(url, json={}), 400)
+    assert ok(client.get(f"/v1/nodes/{node}"))["console_enabled"] is False

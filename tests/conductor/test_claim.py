@@ -21,9 +21,9 @@ def test_a_conductor_claims_only_its_hardware_types(
         node_id = nodes.get_by_uuid(session, uuid).id
         jobs.enqueue(session, node_id, jobspec.JobKind.VALIDATE)
     with db.write() as session:
-        assert jobs.claim(session, "redfish-only", ("redfish",)) is None
+        assert jobs.claim(session, "redfish-only", ("redfish",), group="") is None
     with db.write() as session:
-        job = jobs.claim(session, "fake-too", ("redfish", "fake-hardware"))
+        job = jobs.claim(session, "fake-too", ("redfish", "fake-hardware"), group="")
         assert job is not None and job.node_id == node_id and job.conductor == "fake-too"
     conductor.start()
 

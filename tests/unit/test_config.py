@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from ironbound import config
 from ironbound.db import migrate
 
@@ -42,3 +44,12 @@ def test_committed_sample_lists_every_option() -> None:
 
 def test_schema_revision_is_alembics_head() -> None:
     assert migrate.head_revision() == migrate.SCHEMA_REVISION
+
+
+def test_a_conductor_group_is_ironics_characters(tmp_path: Path) -> None:
+    ini = tmp_path / "ironbound.conf"
+    ini.write_text("[conductor]\nconductor_group = Rack_1.a-b\n")
+    assert config.load([str(ini)]).conductor.conductor_group == "Rack_1.a-b"
+    ini.write_text("[conductor]\nconductor_group = rack 1\n")
+    with pytest.raises(ValueError, match="doesn't match regex"):
+        _ = config.load([str(ini)]).conductor.conductor_group

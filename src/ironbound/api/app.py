@@ -10,6 +10,7 @@ from ironbound.api.auth import Authenticator
 from ironbound.api.bodies import BodyLimits
 from ironbound.api.middleware import ApiMiddleware
 from ironbound.api.routes import (
+    conductors,
     drivers,
     managed_volumes,
     node_states,
@@ -52,6 +53,7 @@ def create_app(services: ApiServices) -> FastAPI:
         volume.router, dependencies=[queries.none_for(volume.volume_root, volume.node_volume)]
     )
     app.include_router(drivers.router)
+    app.include_router(conductors.router)
     # The last added runs first: credentials are checked before a body is read.
     app.add_middleware(BodyLimits, timeout=services.conf.api.request_body_timeout)
     app.add_middleware(ApiMiddleware, authenticator=Authenticator(services.conf))

@@ -216,8 +216,12 @@ def next_link(
     query: ListQuery,
     items: Sequence[dict[str, object]],
     extra: Mapping[str, str] | None = None,
+    marker: str | None = None,
 ) -> str | None:
-    """The URL of the next page, when this page is full (as Ironic does)."""
+    """The URL of the next page, when this page is full (as Ironic does).
+
+    The marker is the last item's UUID unless `marker` names it (a conductor's hostname).
+    """
     if len(items) < query.limit or not items:
         return None
     params: dict[str, str] = dict(query.filters)
@@ -230,7 +234,7 @@ def next_link(
     if query.detail:
         params["detail"] = "True"
     params["limit"] = str(query.limit)
-    params["marker"] = str(items[-1]["uuid"])
+    params["marker"] = marker if marker is not None else str(items[-1]["uuid"])
     return f"{base_url}/v1/{collection}?{urlencode(params, safe=',')}"
 
 
@@ -240,6 +244,7 @@ def page(
     query: ListQuery,
     items: list[dict[str, Any]],
     prefix: str | None = None,
+    marker: str | None = None,
 ) -> Response:
     """The list document; its `next` link stays on the same path (a node's list, detail)."""
     collection = resource.collection
@@ -248,7 +253,7 @@ def page(
     if query.detail_path:
         collection = f"{collection}/detail"
     body: dict[str, Any] = {resource.list_key: items}
-    next_url = next_link(call.base_url, collection, query, items)
+    next_url = next_link(call.base_url, collection, query, items, marker=marker)
     if next_url:
         body["next"] = next_url
     return responses.json(body)

@@ -12,7 +12,7 @@ from ironbound.api import problems
 
 MAJOR = 1
 MIN_MINOR = 1
-MAX_MINOR = 33
+MAX_MINOR = 49
 
 MIN_VERSION = f"{MAJOR}.{MIN_MINOR}"
 MAX_VERSION = f"{MAJOR}.{MAX_MINOR}"
@@ -40,10 +40,18 @@ PORTGROUPS = 24  # a node's and a port group's sub-resources, ports' portgroup_u
 PORTGROUP_MODE = 26  # a port group's mode and properties
 SOFT_POWER = 27
 VIFS = 28
+INJECT_NMI = 29
 DYNAMIC_DRIVERS = 30
 INTERFACE_FIELDS = 31
 VOLUME = 32
 STORAGE_INTERFACE = 33
+PORT_PHYSICAL_NETWORK = 34
+REBUILD_CONFIGDRIVE = 35  # a configdrive may come with "rebuild"
+RESCUE = 38  # rescue_interface, the rescue and unrescue verbs
+INSPECT_WAIT = 39  # "inspect wait" is shown as such ("inspecting" before)
+INSPECT_ABORT = 41  # abort from "inspect wait"
+CONDUCTOR_GROUP = 46
+CONDUCTORS = 49  # /v1/conductors and a node's conductor
 
 HEADER = "X-OpenStack-Ironic-API-Version"
 # ASCII digits only: str.isdigit() also accepts '²', which int() then refuses.

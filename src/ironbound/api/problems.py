@@ -326,6 +326,53 @@ class ConfigdriveUnsupported(errors.InvalidParameterValue):
     )
 
 
+class ConfigdriveWrongTarget(_Names, errors.InvalidParameterValue):
+    template = "Adding a config drive is only supported when setting provision state to {allowed}."
+    lists = ("allowed",)
+
+
+class RescuePasswordNotText(errors.InvalidParameterValue):
+    template = "rescue_password must be a string."
+
+
+class RescuePasswordWithoutRescue(errors.InvalidParameterValue):
+    template = '"rescue_password" is only valid when setting target provision state to rescue.'
+
+
+class RescuePasswordMissing(errors.InvalidParameterValue):
+    template = (
+        'A non-empty "rescue_password" is required when setting target provision state to rescue.'
+    )
+
+
+class RescueUnsupported(errors.InvalidParameterValue):
+    template = (
+        "Failed to rescue instance {instance} for node {node}: Validation failed: Driver "
+        "{driver} does not support rescue (disabled or not implemented). A node that boots "
+        "from a volume has no rescue ramdisk: its rescue interface is no-rescue."
+    )
+
+
+class NmiUnsupported(errors.InvalidParameterValue):
+    template = "{reason}"
+
+
+class ConsoleUnsupported(errors.InvalidParameterValue):
+    template = (
+        "Driver {driver} does not support console (disabled or not implemented). "
+        "Ironbound offers no serial or graphical console: every console interface "
+        "behaves as no-console."
+    )
+
+
+class InvalidConsoleRequest(errors.InvalidParameterValue):
+    template = "Invalid value {value!r} for enabled: expected true or false."
+
+
+class NmiBodyNotEmpty(errors.InvalidParameterValue):
+    template = "Injecting an NMI takes no arguments; send no body or {{}}."
+
+
 class ManualCleaningUnsupported(errors.InvalidParameterValue):
     template = (
         "Manual cleaning has no steps to run here: Ironbound's interfaces "
@@ -424,6 +471,17 @@ class StandalonePortsUnsupported(errors.Conflict):
     )
 
 
+class PhysicalNetworkEmpty(errors.InvalidParameterValue):
+    template = "A non-empty value is required when setting physical_network."
+
+
+class PortgroupPhysnetConflict(errors.Conflict):
+    template = (
+        "Port with physical network {physnet} cannot become a member of port group "
+        "{portgroup} which has ports in physical network {group_physnet}."
+    )
+
+
 # --- managed volumes ---------------------------------------------------------
 
 
@@ -486,6 +544,24 @@ class NoConductorForDriver(errors.NoValidHost):
     template = (
         "No valid host was found. Reason: No conductor service registered which supports "
         "driver {driver}. Available hardware types: {offered}."
+    )
+
+
+class ConductorNotFound(errors.NotFound):
+    template = "Conductor {conductor} could not be found."
+
+
+class NoConductorInGroup(errors.NoValidHost):
+    template = (
+        "No valid host was found. Reason: No conductor service registered which supports "
+        'driver {driver} for conductor group "{group}". Ensure the driver is valid and enabled.'
+    )
+
+
+class InvalidConductorGroup(errors.InvalidParameterValue):
+    template = (
+        "Expected a conductor group but received {group!r}: a conductor group is at most "
+        "255 letters, digits and the characters _ - ."
     )
 
 

@@ -14,9 +14,9 @@ import anyio
 from anyio import to_thread
 
 from ironbound import errors
-from ironbound.api import problems
+from ironbound.api import driver_checks, problems
 from ironbound.api.services import ApiServices
-from ironbound.db import jobs
+from ironbound.db import jobs, nodes
 from ironbound.jobspec import JobKind
 
 _POLL = 0.05
@@ -48,6 +48,7 @@ def _enqueue(
     services: ApiServices, node_id: int, kind: JobKind, args: dict[str, Any] | None
 ) -> int:
     with services.db.write() as session:
+        driver_checks.require_conductor(services, nodes.get_by_id(session, node_id))
         return jobs.enqueue(session, node_id, kind, args).id
 
 

@@ -26,3 +26,8 @@ class ConductorContext:
 
     def __post_init__(self) -> None:
         self.dhcp = dhcp.load(self.conf)
+
+    @property
+    def group(self) -> str:
+        """The conductor group this conductor serves ([conductor]conductor_group, lower case)."""
+        return str(self.conf.conductor.conductor_group).lower()

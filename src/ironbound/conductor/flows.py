@@ -26,6 +26,7 @@ FLOWS: Mapping[JobKind, Flow] = {
     JobKind.SYNC_STORAGE: storage.sync,
     JobKind.RELEASE_STORAGE: storage.release,
     JobKind.SET_BOOT_DEVICE: management.set_boot_device,
+    JobKind.INJECT_NMI: management.inject_nmi,
     JobKind.GET_BOOT_DEVICE: management.get_boot_device,
     JobKind.SUPPORTED_BOOT_DEVICES: management.supported_boot_devices,
     JobKind.VALIDATE: validation.validate,

@@ -1,9 +1,10 @@
-"""Boot device flows: the synchronous management calls the API waits for."""
+"""Boot device and NMI flows: the synchronous management calls the API waits for."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ironbound import errors
 from ironbound.conductor.task import NodeTask
 from ironbound.conductor.validation import require_valid
 
@@ -15,6 +16,19 @@ def set_boot_device(task: NodeTask, args: dict[str, Any]) -> dict[str, Any]:
         f"set boot device {device}",
         lambda: task.driver.management.set_boot_device(task, device, persistent),
     )
+    return {}
+
+
+def inject_nmi(task: NodeTask, args: dict[str, Any]) -> dict[str, Any]:
+    """Inject an NMI; an interface or BMC that cannot is answered, not failed, so the
+    API can refuse the request with a 400 as Ironic does."""
+    require_valid(task, ("management",))
+    try:
+        task.run_step("inject NMI", lambda: task.driver.management.inject_nmi(task))
+    except errors.StepFailed as exc:
+        if isinstance(exc.__cause__, errors.UnsupportedDriverExtension):
+            return {"unsupported": str(exc.__cause__)}
+        raise
     return {}
 
 

@@ -55,7 +55,7 @@ class Conductor:
             for p in registry.profiles.values()
         ]
         with self.ctx.db.write() as session:
-            conductors.register(session, self.ctx.hostname, offers)
+            conductors.register(session, self.ctx.hostname, offers, group=self.ctx.group)
         self._take_over(self.ctx.hostname, "restarted")
         try:  # a full resync: whatever changed while no conductor ran
             self.sync_dhcp()
@@ -129,7 +129,13 @@ class Conductor:
     def run_one(self, kinds: Collection[JobKind] | None = None) -> bool:
         """Claim and run one job (of `kinds`, if given); False when there was none to run."""
         with self.ctx.db.write() as session:
-            job = jobs.claim(session, self.ctx.hostname, tuple(self.ctx.registry.profiles), kinds)
+            job = jobs.claim(
+                session,
+                self.ctx.hostname,
+                tuple(self.ctx.registry.profiles),
+                kinds,
+                group=self.ctx.group,
+            )
             if job is None:
                 return False
             job_id, node_id, kind, args = job.id, job.node_id, JobKind(job.kind), dict(job.args)
@@ -246,7 +252,7 @@ class Conductor:
             return
         self._last_power_sync = now
         with self.ctx.db.write() as session:
-            for node_id in nodes.idle_with_real_power(session):
+            for node_id in nodes.idle_with_real_power(session, self.ctx.group):
                 if not jobs.has_pending(session, node_id, JobKind.SYNC_POWER):
                     jobs.enqueue(session, node_id, JobKind.SYNC_POWER)
         self.ctx.signals.work_queued()
@@ -266,7 +272,7 @@ class Conductor:
         if not names:
             return
         with self.ctx.db.write() as session:
-            for node_id in nodes.idle_active_with_storage(session, names):
+            for node_id in nodes.idle_active_with_storage(session, names, self.ctx.group):
                 if not jobs.has_pending(session, node_id, JobKind.SYNC_STORAGE):
                     jobs.enqueue(session, node_id, JobKind.SYNC_STORAGE)
         self.ctx.signals.work_queued()
@@ -293,7 +299,9 @@ class Conductor:
     def _expire_callbacks(self) -> None:
         timeout = self.ctx.conf.conductor.deploy_callback_timeout
         with self.ctx.db.write() as session:
-            for node_id in nodes.waiting_longer_than(session, states.DEPLOYWAIT, timeout):
+            for node_id in nodes.waiting_longer_than(
+                session, states.DEPLOYWAIT, timeout, self.ctx.group
+            ):
                 if not jobs.has_pending(session, node_id, JobKind.CALLBACK_TIMEOUT):
                     jobs.enqueue(session, node_id, JobKind.CALLBACK_TIMEOUT)
                     self.ctx.signals.work_queued()

@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Row, delete, select, update
 from sqlalchemy.orm import Session
 
+from ironbound.db import queries
 from ironbound.db.base import utcnow
 from ironbound.db.models import Conductor, ConductorHardwareInterface, Job, Node
 from ironbound.jobspec import JobStatus
@@ -24,8 +26,9 @@ class Offer:
     properties: Mapping[str, str] = field(default_factory=dict)
 
 
-def register(session: Session, hostname: str, offers: Sequence[Offer]) -> int:
-    """Record `hostname` as online with its hardware offer; returns the conductor id."""
+def register(session: Session, hostname: str, offers: Sequence[Offer], group: str = "") -> int:
+    """Record `hostname` as online in conductor group `group` with its hardware offer;
+    returns the conductor id."""
     conductor = session.scalars(select(Conductor).where(Conductor.hostname == hostname)).first()
     now = utcnow()
     if conductor is None:
@@ -35,6 +38,7 @@ def register(session: Session, hostname: str, offers: Sequence[Offer]) -> int:
     else:
         conductor.online = True
         conductor.heartbeat_at = now
+    conductor.conductor_group = group
     conductor.driver_properties = {o.hardware_type: dict(o.properties) for o in offers}
     session.execute(
         delete(ConductorHardwareInterface).where(
@@ -104,6 +108,8 @@ class HardwareEntry:
     """The catalogue entry of one hardware type across all live conductors."""
 
     hosts: list[str] = field(default_factory=list)
+    #: The hosts per conductor group.
+    groups: dict[str, list[str]] = field(default_factory=dict)
     enabled: dict[str, list[str]] = field(default_factory=dict)
     defaults: dict[str, str] = field(default_factory=dict)
     properties: dict[str, str] = field(default_factory=dict)
@@ -113,20 +119,58 @@ def catalogue(session: Session, timeout: float) -> dict[str, HardwareEntry]:
     """Hardware types offered by live conductors, with their interfaces and defaults."""
     cutoff = utcnow() - dt.timedelta(seconds=timeout)
     rows = session.execute(
-        select(Conductor.hostname, Conductor.driver_properties, ConductorHardwareInterface)
+        select(
+            Conductor.hostname,
+            Conductor.conductor_group,
+            Conductor.driver_properties,
+            ConductorHardwareInterface,
+        )
         .join(Conductor, Conductor.id == ConductorHardwareInterface.conductor_id)
         .where(Conductor.online, Conductor.heartbeat_at >= cutoff)
         .order_by(ConductorHardwareInterface.id)
     ).all()
     result: dict[str, HardwareEntry] = {}
-    for hostname, properties, row in rows:
+    for hostname, group, properties, row in rows:
         entry = result.setdefault(row.hardware_type, HardwareEntry())
         entry.properties.update(properties.get(row.hardware_type, {}))
         if hostname not in entry.hosts:
             entry.hosts.append(hostname)
+            entry.groups.setdefault(group, []).append(hostname)
         names = entry.enabled.setdefault(row.interface_type, [])
         if row.interface_name not in names:
             names.append(row.interface_name)
         if row.default:
             entry.defaults.setdefault(row.interface_type, row.interface_name)
     return result
+
+
+def by_hostname(session: Session, hostname: str) -> Conductor | None:
+    return session.scalars(select(Conductor).where(Conductor.hostname == hostname)).first()
+
+
+def page(
+    session: Session, *, sort_key: str, sort_dir: str, limit: int, marker: Conductor | None
+) -> list[Row[Any]]:
+    """A page of every registered conductor, live or not (see `queries.page`)."""
+    return queries.page(
+        session, Conductor, sort_key=sort_key, sort_dir=sort_dir, limit=limit, marker=marker
+    )
+
+
+def hardware_types(session: Session, conductor_ids: Sequence[int]) -> dict[int, list[str]]:
+    """The hardware types each of these conductors offers, in one query."""
+    rows = session.execute(
+        select(ConductorHardwareInterface.conductor_id, ConductorHardwareInterface.hardware_type)
+        .where(ConductorHardwareInterface.conductor_id.in_(conductor_ids))
+        .distinct()
+        .order_by(ConductorHardwareInterface.hardware_type)
+    )
+    found: dict[int, list[str]] = {i: [] for i in conductor_ids}
+    for conductor_id, hardware_type in rows:
+        found[conductor_id].append(hardware_type)
+    return found
+
+
+def is_alive(online: bool, heartbeat_at: dt.datetime, timeout: float) -> bool:
+    """Whether a conductor counts as live: online, with a heartbeat fresher than `timeout`."""
+    return online and heartbeat_at >= utcnow() - dt.timedelta(seconds=timeout)

@@ -37,9 +37,12 @@ def claim(
     conductor: str,
     hardware_types: Collection[str],
     kinds: Collection[JobKind] | None = None,
+    *,
+    group: str,
 ) -> Job | None:
     """The next runnable job (of `kinds`, if given) for a node of one of
-    `hardware_types`, now running under `conductor`, or None.
+    `hardware_types` in conductor group `group`, now running under
+    `conductor`, or None.
 
     Exclusive jobs also take the node's lock; shared ones do not. Conductors
     that offer the same hardware type are expected to enable the same
@@ -61,6 +64,7 @@ def claim(
         .where(
             Job.status == JobStatus.QUEUED,
             Node.driver.in_(hardware_types),
+            Node.conductor_group == group,
             or_(
                 Job.kind.in_(SHARED_KINDS),
                 (Node.reservation.is_(None)) & (Job.id == first_in_line),

@@ -160,21 +160,27 @@ def release(session: Session, node_id: int, conductor: str) -> None:
     )
 
 
-def waiting_longer_than(session: Session, state: str, seconds: float) -> list[int]:
-    """Ids of nodes that have sat in `state` for more than `seconds`."""
+def waiting_longer_than(session: Session, state: str, seconds: float, group: str) -> list[int]:
+    """Ids of the conductor group's nodes that have sat in `state` for more than `seconds`."""
     cutoff = utcnow() - dt.timedelta(seconds=seconds)
     return list(
         session.scalars(
-            select(Node.id).where(Node.provision_state == state, Node.provision_updated_at < cutoff)
+            select(Node.id).where(
+                Node.conductor_group == group,
+                Node.provision_state == state,
+                Node.provision_updated_at < cutoff,
+            )
         )
     )
 
 
-def idle_with_real_power(session: Session) -> list[int]:
-    """Nodes whose power a sync should read: unlocked, not in maintenance, real BMC, settled."""
+def idle_with_real_power(session: Session, group: str) -> list[int]:
+    """The conductor group's nodes whose power a sync should read: unlocked, not in
+    maintenance, real BMC, settled."""
     return list(
         session.scalars(
             select(Node.id).where(
+                Node.conductor_group == group,
                 Node.reservation.is_(None),
                 Node.maintenance.is_(False),
                 Node.power_interface != "fake",
@@ -184,11 +190,15 @@ def idle_with_real_power(session: Session) -> list[int]:
     )
 
 
-def idle_active_with_storage(session: Session, storage_interfaces: Sequence[str]) -> list[int]:
-    """Active nodes, unlocked and not in maintenance, that use one of `storage_interfaces`."""
+def idle_active_with_storage(
+    session: Session, storage_interfaces: Sequence[str], group: str
+) -> list[int]:
+    """The conductor group's active nodes, unlocked and not in maintenance, that use one
+    of `storage_interfaces`."""
     return list(
         session.scalars(
             select(Node.id).where(
+                Node.conductor_group == group,
                 Node.reservation.is_(None),
                 Node.maintenance.is_(False),
                 Node.provision_state == states.ACTIVE,

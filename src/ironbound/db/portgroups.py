@@ -25,3 +25,13 @@ def has_ports(session: Session, portgroup_id: int) -> bool:
 
 def by_name(session: Session, name: str) -> Portgroup | None:
     return session.scalars(select(Portgroup).where(Portgroup.name == name)).first()
+
+
+def member_physnets(
+    session: Session, portgroup_id: int, exclude_port: int | None
+) -> set[str | None]:
+    """The physical networks of the group's member ports, except `exclude_port`."""
+    query = select(Port.physical_network).where(Port.portgroup_id == portgroup_id)
+    if exclude_port is not None:
+        query = query.where(Port.id != exclude_port)
+    return set(session.scalars(query))

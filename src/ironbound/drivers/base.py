@@ -200,6 +200,13 @@ class ManagementInterface(BaseInterface):
     def get_boot_device(self, task: Task) -> dict[str, Any]:
         """``{"boot_device": <device or None>, "persistent": <bool or None>}``."""
 
+    def inject_nmi(self, task: Task) -> None:
+        """Send the node a non-maskable interrupt (a diagnostic interrupt) now.
+
+        :raises UnsupportedDriverExtension: the interface or the BMC cannot.
+        """
+        raise errors.UnsupportedDriverExtension(driver=task.node.driver, extension="inject_nmi")
+
 
 class BootInterface(BaseInterface):
     interface_type = "boot"

@@ -80,6 +80,9 @@ class FakeManagement(base.ManagementInterface):
             }
         return {"boot_device": base.PXE, "persistent": False}
 
+    def inject_nmi(self, task: base.Task) -> None:
+        task.record("fake NMI injected")
+
 
 class FakeBoot(base.BootInterface):
     """Claims what iPXE can do, so storage validation passes as it would on real iron."""
@@ -127,10 +130,6 @@ class FakeInspect(base.InspectInterface):
 
 
 class FakeRaid(base.RaidInterface):
-    pass
-
-
-class FakeRescue(base.RescueInterface):
     pass
 
 

@@ -21,7 +21,7 @@ class FakeHardware(HardwareType):
         "network": ("noop",),
         "power": ("fake",),
         "raid": ("fake", "no-raid"),
-        "rescue": ("fake", "no-rescue"),
+        "rescue": ("no-rescue",),  # boot from volume has no rescue ramdisk
         "storage": _STORAGE,
         "vendor": ("fake", "no-vendor"),
     }

@@ -16,12 +16,13 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ironbound import errors, states
-from ironbound.api import locking, problems, queries, responses, sync_jobs
+from ironbound.api import driver_checks, locking, problems, queries, responses, sync_jobs
 from ironbound.api import microversions as mv
 from ironbound.api.deps import BaseUrl, JsonBody, OptionalJsonBody, Services, Version
 from ironbound.api.routes.nodes import lookup
 from ironbound.api.schemas import actions
 from ironbound.api.services import ApiServices
+from ironbound.api.views import node as view
 from ironbound.db import jobs, nodes
 from ironbound.db.models import Node
 from ironbound.jobspec import JobKind
@@ -40,7 +41,7 @@ def get_states(ident: str, services: Services, minor: Version) -> Response:
             "console_enabled": node.console_enabled,
             "last_error": node.last_error,
             "power_state": node.power_state,
-            "provision_state": node.provision_state,
+            "provision_state": view.provision_state(node.provision_state, minor),
             "provision_updated_at": node.provision_updated_at,
             "target_power_state": node.target_power_state,
             "target_provision_state": node.target_provision_state,
@@ -51,18 +52,55 @@ def get_states(ident: str, services: Services, minor: Version) -> Response:
     return responses.json(body)
 
 
+def _refuse_configdrive(verb: str, minor: int) -> None:
+    """A config drive is refused, as Ironic words it for the verbs it allows none with,
+    and for the others because a node booting from a volume has nowhere to put it."""
+    allowed = ["active", "rebuild"] if minor >= mv.REBUILD_CONFIGDRIVE else ["active"]
+    if verb not in allowed:
+        raise problems.ConfigdriveWrongTarget(allowed=allowed)
+    raise problems.ConfigdriveUnsupported()
+
+
+def _refuse_unsupported(
+    services: ApiServices, ident: str, minor: int, request: actions.ProvisionRequest
+) -> None:
+    """Answer rescue and unrescue as Ironic does for a node whose rescue interface is
+    `no-rescue`: the state and password checks first, then the driver's refusal.
+
+    Nothing is written: the node keeps its state and no password is stored.
+    """
+    verb = request.target
+    with services.db.read() as session:
+        node = lookup(session, ident, minor)
+        if node.provision_state not in states.UNSUPPORTED[verb].sources:
+            raise errors.InvalidStateRequested(
+                action=verb, node=node.uuid, state=node.provision_state
+            )
+        if not (request.rescue_password or "").strip():
+            raise problems.RescuePasswordMissing()
+        if node.maintenance:
+            raise problems.NodeInMaintenance(node=node.uuid, verb=verb)
+        raise problems.RescueUnsupported(
+            instance=node.instance_uuid, node=node.uuid, driver=node.driver
+        )
+
+
 @router.put("/v1/nodes/{ident}/states/provision", status_code=202)
 def set_provision_state(
     ident: str, body: JsonBody, services: Services, minor: Version, base_url: BaseUrl
 ) -> Response:
     request = actions.read(actions.ProvisionRequest, body, minor)
     verb = request.target
-    first = min(t.min_version for (name, _), t in states.TRANSITIONS.items() if name == verb)
+    first = states.first_version(verb)
     if first > minor:
         # As Ironic: a verb the requested version does not have is Not Acceptable.
         raise problems.ProvisionTargetTooNew(verb=verb, version=mv.version_string(first))
     if request.configdrive not in (None, {}, ""):
-        raise problems.ConfigdriveUnsupported()
+        _refuse_configdrive(verb, minor)
+    if request.rescue_password is not None and verb != "rescue":
+        raise problems.RescuePasswordWithoutRescue()
+    if verb in states.UNSUPPORTED:
+        _refuse_unsupported(services, ident, minor, request)
     if verb == "clean":
         raise problems.ManualCleaningUnsupported()
     if "clean_steps" in request.model_fields_set:
@@ -76,6 +114,8 @@ def set_provision_state(
             )
         if verb in _NOT_IN_MAINTENANCE and node.maintenance:
             raise problems.NodeInMaintenance(node=node.uuid, verb=verb)
+        if transition.job is not None:
+            driver_checks.require_conductor(services, node)
         nodes.apply_fields(
             node,
             {
@@ -107,6 +147,7 @@ def set_power_state(
     timeout = request.timeout if isinstance(request, actions.SoftPowerRequest) else None
 
     def change(session: Session, node: Node) -> tuple[str, int]:
+        driver_checks.require_conductor(services, node)
         node.target_power_state = states.POWER_TARGET_AFTER_ACTION.get(target, target)
         node.last_error = None
         job = jobs.enqueue(session, node.id, JobKind.POWER, {"target": target, "timeout": timeout})
@@ -199,3 +240,35 @@ async def set_boot_device(
         {"boot_device": device, "persistent": persistent},
     )
     return Response(status_code=204)
+
+
+@router.put("/v1/nodes/{ident}/management/inject_nmi", status_code=204)
+async def inject_nmi(
+    ident: str, services: Services, minor: Version, body: OptionalJsonBody
+) -> Response:
+    """Inject an NMI through the node's management interface (1.29), answered by a conductor."""
+    if minor < mv.INJECT_NMI:
+        raise errors.VersionNotSupported()
+    if body not in (None, {}):
+        raise problems.NmiBodyNotEmpty()
+    answer = await _ask(services, ident, minor, JobKind.INJECT_NMI)
+    if "unsupported" in answer:
+        raise problems.NmiUnsupported(reason=answer["unsupported"])
+    return Response(status_code=204)
+
+
+@router.get("/v1/nodes/{ident}/states/console", dependencies=[queries.NONE])
+def get_console(ident: str, services: Services, minor: Version) -> Response:
+    """What Ironic answers for a console that is not enabled: every node's, here."""
+    with services.db.read() as session:
+        node = lookup(session, ident, minor)
+        return responses.json({"console_enabled": node.console_enabled, "console_info": None})
+
+
+@router.put("/v1/nodes/{ident}/states/console", status_code=202)
+def set_console(ident: str, body: JsonBody, services: Services, minor: Version) -> Response:
+    """Refused as Ironic refuses a node whose console interface is no-console (either way)."""
+    actions.read(actions.ConsoleRequest, body, minor)
+    with services.db.read() as session:
+        node = lookup(session, ident, minor)
+        raise problems.ConsoleUnsupported(driver=node.driver)

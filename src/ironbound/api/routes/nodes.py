@@ -44,6 +44,7 @@ _FILTERS: dict[str, int] = {
     "provision_state": mv.PROVISION_STATE_FILTER,
     "driver": mv.DRIVER_FILTER,
     "resource_class": mv.RESOURCE_CLASS,
+    "conductor_group": mv.CONDUCTOR_GROUP,
 }
 
 #: Fields a PATCH may change, with the microversion that allows it.
@@ -57,6 +58,7 @@ _UPDATABLE: dict[str, int] = {
     "properties": 1,
     "chassis_uuid": 1,
     "resource_class": mv.RESOURCE_CLASS,
+    "conductor_group": mv.CONDUCTOR_GROUP,
     **{f"{i}_interface": v for i, v in driver_checks.INTERFACE_VERSIONS.items()},
 }
 
@@ -84,7 +86,8 @@ def _list(call: Call, detail: bool) -> Response:
                 marker=marker,
             )
         )
-        items = [view.render(n, names, call.minor, call.base_url) for n in rows]
+        catalogue = call.services.catalogue()
+        items = [view.render(n, names, call.minor, call.base_url, catalogue) for n in rows]
     return listing.page(call, view.NODES, query, items)
 
 
@@ -108,12 +111,15 @@ def _filters(filters: dict[str, str]) -> tuple[list[tuple[str, Any]], bool | Non
             match.append((name, listing.parse_bool(name, value)))
         elif name == "instance_uuid":
             match.append((name, check_uuid(value, name)))
+        elif name == "conductor_group":
+            match.append((name, driver_checks.conductor_group(value)))
         elif name != "chassis_uuid":
             match.append((name, value))
     return match, associated
 
 
 @router.get("/v1/nodes")
+@router.get("/v1/nodes/", include_in_schema=False)  # the CLI's path when it filters
 def list_nodes(call: CurrentCall) -> Response:
     return _list(call, detail=False)
 
@@ -128,7 +134,9 @@ def show_node(ident: str, call: CurrentCall) -> Response:
     names = listing.show_names(call, view.NODES.fields)
     with call.services.db.read() as session:
         node = lookup(session, ident, call.minor)
-        return responses.json(view.render(node, names, call.minor, call.base_url))
+        return responses.json(
+            view.render(node, names, call.minor, call.base_url, call.services.catalogue())
+        )
 
 
 def lookup(session: Session, ident: str, minor: int) -> Node:
@@ -159,7 +167,9 @@ def _check_unique(session: Session, node: Node | None, doc: NodeDocument) -> Non
 def create_node(body: JsonBody, services: Services, minor: Version, base_url: BaseUrl) -> Response:
     if isinstance(body, dict):
         creatable = {**_UPDATABLE, "uuid": 1}
-        listing.reject_newer(sorted(k for k, v in body.items() if v is not None), creatable, minor)
+        # As Ironic: an empty conductor_group is no group at any version.
+        given = [k for k, v in body.items() if v not in (None, "") or k != "conductor_group"]
+        listing.reject_newer(sorted(k for k in given if body[k] is not None), creatable, minor)
         unknown = sorted(set(body) - set(creatable))
         if unknown:
             raise problems.NotSettableOnCreate(
@@ -187,15 +197,19 @@ def create_node(body: JsonBody, services: Services, minor: Version, base_url: Ba
         power_state=None,
         maintenance=False,
         driver_internal_info={},
+        conductor_group=driver_checks.conductor_group(doc.conductor_group),
         **{f"{iface}_interface": name for iface, name in interfaces.items()},
     )
+    driver_checks.require_conductor(services, node)
     with services.db.write() as session:
         if queries.clashes(session, Node, None, {"uuid": node.uuid}):
             raise errors.NodeAlreadyExists(uuid=node.uuid)
         _check_unique(session, None, doc)
         session.add(node)
         session.flush()
-        document = view.render(node, view.NODES.fields.detail(minor), minor, base_url)
+        document = view.render(
+            node, view.NODES.fields.detail(minor), minor, base_url, services.catalogue()
+        )
     return responses.json(document, status=201, location=f"{base_url}/v1/nodes/{node.uuid}")
 
 
@@ -226,7 +240,7 @@ def update_node(
     names = view.NODES.fields.detail(minor)
 
     def current(session: Session, node: Node) -> _Seen:
-        before = view.render(node, names, minor, base_url)
+        before = view.render(node, names, minor, base_url, services.catalogue())
         hidden = {k: getattr(node, k) for k in _UPDATABLE if k not in before}
         return _Seen(before, hidden, node.driver_secrets, node.instance_secrets)
 
@@ -252,11 +266,15 @@ def update_node(
             "properties": change.doc.properties,
             "extra": change.doc.extra,
             "resource_class": change.doc.resource_class,
+            "conductor_group": driver_checks.conductor_group(change.doc.conductor_group),
             **change.fields,
         }
+        moved = fields["conductor_group"] != node.conductor_group or node.driver != fields["driver"]
         nodes.apply_fields(node, {k: v for k, v in fields.items() if getattr(node, k) != v})
+        if moved:  # as Ironic: a node no conductor would take is refused (No valid host)
+            driver_checks.require_conductor(services, node)
         session.flush()
-        return view.render(node, names, minor, base_url)
+        return view.render(node, names, minor, base_url, services.catalogue())
 
     document = optimistic.update(
         services, lambda s: lookup(s, ident, minor), current, work, write, "node"

@@ -106,6 +106,7 @@ def _list(call: CurrentCall, detail: bool, node_ident: str | None = None) -> Res
 
 
 @router.get("/v1/portgroups")
+@router.get("/v1/portgroups/", include_in_schema=False)  # the CLI's path when it filters
 def list_portgroups(call: CurrentCall) -> Response:
     return _list(call, detail=False)
 

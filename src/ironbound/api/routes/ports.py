@@ -54,6 +54,7 @@ PORTS = subresources.Subresource(
             "local_link_connection": mv.PORT_LOCAL_LINK,
             "pxe_enabled": mv.PORT_LOCAL_LINK,
             "portgroup_uuid": mv.PORTGROUPS,
+            "physical_network": mv.PORT_PHYSICAL_NETWORK,
             "created_at": 1,
             "updated_at": 1,
             "links": 1,
@@ -109,6 +110,7 @@ def _list(call: CurrentCall, detail: bool, node_ident: str | None = None) -> Res
 
 
 @router.get("/v1/ports")
+@router.get("/v1/ports/", include_in_schema=False)  # the CLI's path when it filters
 def list_ports(call: CurrentCall) -> Response:
     return _list(call, detail=False)
 
@@ -141,6 +143,8 @@ def _parsed(body: Any, minor: int) -> tuple[PortDocument, str]:
     mac = normalize_mac(doc.address)
     if mac is None:
         raise problems.NotAMacAddress(value=doc.address)
+    if doc.physical_network == "":
+        raise problems.PhysicalNetworkEmpty()
     return doc, mac
 
 
@@ -170,6 +174,17 @@ def _group(session: Session, doc: PortDocument, node: Node) -> Portgroup | None:
     return group
 
 
+def _check_physnet(session: Session, group: Portgroup | None, port: Port) -> None:
+    """As Ironic: every port of a port group is on the same physical network (or none)."""
+    if group is None:
+        return
+    others = portgroups.member_physnets(session, group.id, port.id)
+    if others and port.physical_network not in others:
+        raise problems.PortgroupPhysnetConflict(
+            physnet=port.physical_network, portgroup=group.uuid, group_physnet=others.pop()
+        )
+
+
 @router.post("/v1/ports", status_code=201)
 def create_port(
     body: JsonBody, services: Services, minor: Version, base_url: BaseUrl, identity: CurrentIdentity
@@ -188,9 +203,11 @@ def create_port(
             local_link_connection=doc.local_link_connection,
             pxe_enabled=doc.pxe_enabled,
             internal_info={},
+            physical_network=doc.physical_network,
         )
         group = _group(session, doc, node)
         row.portgroup_id = group.id if group is not None else None
+        _check_physnet(session, group, row)
         session.add(row)
         session.flush()
         document = subresources.render(
@@ -222,6 +239,7 @@ def update_port(ident: str, body: JsonBody, call: CurrentCall) -> Response:
             "local_link_connection",
             "pxe_enabled",
             "portgroup_uuid",
+            "physical_network",
         )
         if PORTS.fields.since[f] <= minor
     ]
@@ -251,9 +269,12 @@ def update_port(ident: str, body: JsonBody, call: CurrentCall) -> Response:
             row.local_link_connection = doc.local_link_connection
         if "pxe_enabled" in updatable:
             row.pxe_enabled = doc.pxe_enabled
+        if "physical_network" in updatable:
+            row.physical_network = doc.physical_network
         if "portgroup_uuid" in updatable:
             group = _group(session, doc, new_node)
             row.portgroup_id = group.id if group is not None else None
+            _check_physnet(session, group, row)
         session.flush()
         rel = {"portgroup_uuid": doc.portgroup_uuid}
         return subresources.render(PORTS, row, new_node.uuid, names, base_url, identity, rel)

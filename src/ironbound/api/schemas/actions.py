@@ -61,6 +61,7 @@ class ProvisionRequest(ActionBody):
     target: str
     configdrive: Any = None
     clean_steps: Any = None
+    rescue_password: str | None = None
 
     @field_validator("target")
     @classmethod
@@ -71,6 +72,8 @@ class ProvisionRequest(ActionBody):
 
     @classmethod
     def invalid(cls, field: str, value: Any, minor: int) -> errors.IronboundError:
+        if field == "rescue_password":
+            return problems.RescuePasswordNotText()
         return problems.InvalidProvisionTarget(target=value, allowed=sorted(states.VERBS))
 
 
@@ -124,6 +127,15 @@ class BootDeviceRequest(ActionBody):
     @classmethod
     def invalid(cls, field: str, value: Any, minor: int) -> errors.IronboundError:
         return problems.InvalidBootDeviceRequest()
+
+
+class ConsoleRequest(ActionBody):
+    what = "console state"
+    enabled: bool
+
+    @classmethod
+    def invalid(cls, field: str, value: Any, minor: int) -> errors.IronboundError:
+        return problems.InvalidConsoleRequest(value=value)
 
 
 class MaintenanceRequest(ActionBody):

@@ -17,6 +17,7 @@ class NodeDocument(StrictModel):
     instance_uuid: UUIDStr | None = None
     properties: JsonObject = Field(default_factory=dict)
     resource_class: str | None = Field(default=None, max_length=80)
+    conductor_group: str | None = None  # checked by driver_checks.conductor_group
     chassis_uuid: None = None
     maintenance: bool = False
     maintenance_reason: str | None = Field(default=None, max_length=4096)
@@ -28,5 +29,6 @@ class NodeDocument(StrictModel):
     network_interface: str | None = Field(default=None, max_length=255)
     power_interface: str | None = Field(default=None, max_length=255)
     raid_interface: str | None = Field(default=None, max_length=255)
+    rescue_interface: str | None = Field(default=None, max_length=255)
     storage_interface: str | None = Field(default=None, max_length=255)
     vendor_interface: str | None = Field(default=None, max_length=255)

@@ -15,3 +15,4 @@ class PortDocument(StrictModel):
     local_link_connection: JsonObject = Field(default_factory=dict)
     pxe_enabled: bool = True
     portgroup_uuid: UUIDStr | None = None
+    physical_network: str | None = Field(default=None, max_length=64)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Row
 
 from ironbound import states
-from ironbound.api import links, listing
+from ironbound.api import driver_checks, links, listing
 from ironbound.api import microversions as mv
+from ironbound.db.conductors import HardwareEntry
 from ironbound.db.models import Node
 
 #: Every node field and the microversion that introduced it.
@@ -52,6 +53,9 @@ FIELDS: dict[str, int] = {
     "raid_interface": mv.INTERFACE_FIELDS,
     "vendor_interface": mv.INTERFACE_FIELDS,
     "storage_interface": mv.STORAGE_INTERFACE,
+    "rescue_interface": mv.RESCUE,
+    "conductor_group": mv.CONDUCTOR_GROUP,
+    "conductor": mv.CONDUCTORS,
     "links": 1,
     "ports": 1,
     "states": 1,
@@ -101,12 +105,26 @@ SORTABLE = frozenset(
 NODES = listing.Resource("nodes", "nodes", listing.FieldTable(FIELDS, SUMMARY), SORTABLE)
 
 
+def provision_state(state: str, minor: int) -> str | None:
+    """A provision state as microversion `minor` names it (as Ironic renames newer states)."""
+    if state == states.AVAILABLE and minor < mv.AVAILABLE_STATE_NAME:
+        return None
+    if state == states.INSPECTWAIT and minor < mv.INSPECT_WAIT:
+        return states.INSPECTING
+    return state
+
+
 def render(
-    node: Node | Row[Any], names: Sequence[str], minor: int, base_url: str
+    node: Node | Row[Any],
+    names: Sequence[str],
+    minor: int,
+    base_url: str,
+    catalogue: Mapping[str, HardwareEntry],
 ) -> dict[str, Any]:
     """The node's wire document with exactly `names` (in this order).
 
-    `node` is an ORM object or a plain row of the nodes table (list pages).
+    `node` is an ORM object or a plain row of the nodes table (list pages);
+    `catalogue` (the API's cached one) names the node's conductor without a query.
     """
     out: dict[str, Any] = {}
     for name in names:
@@ -117,9 +135,10 @@ def render(
         elif name == "chassis_uuid":
             out[name] = None
         elif name == "provision_state":
-            state = node.provision_state
-            out[name] = (
-                None if state == states.AVAILABLE and minor < mv.AVAILABLE_STATE_NAME else state
+            out[name] = provision_state(node.provision_state, minor)
+        elif name == "conductor":
+            out[name] = driver_checks.conductor_for(
+                catalogue, node.driver, node.conductor_group, node.uuid
             )
         else:
             out[name] = getattr(node, name)

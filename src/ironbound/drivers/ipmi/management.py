@@ -74,6 +74,13 @@ class IPMIManagement(base.ManagementInterface):
                     ),
                 )
 
+    def inject_nmi(self, task: base.Task) -> None:
+        """Chassis Control "pulse diagnostic interrupt" (pyghmi's power state ``diag``),
+        what ipmitool's ``power diag`` sends for Ironic."""
+        with client.connect(self.conf, task) as bmc:
+            LOG.info("Node %s: injecting an NMI (%s)", bmc.node, bmc.info.where)
+            bmc.call("injecting an NMI", lambda ipmi: ipmi.set_power("diag"))
+
     def get_boot_device(self, task: base.Task) -> dict[str, Any]:
         """The override the BMC reports; None for both when it has none."""
         with client.connect(self.conf, task) as bmc:

@@ -142,6 +142,23 @@ class RedfishManagement(base.ManagementInterface):
         with bmc.talking(f"setting boot mode {mode}"):
             system.set_system_boot_options(mode=BOOT_MODES[mode])
 
+    def inject_nmi(self, task: base.Task) -> None:
+        """The system's reset action with ResetType Nmi, when the BMC offers it.
+
+        :raises UnsupportedDriverExtension: the BMC lists no Nmi reset type.
+        """
+        bmc = client.open_bmc(self.conf, task)
+        system = self._system(bmc)
+        with bmc.talking("reading the reset types on offer"):
+            allowed = set(system.get_allowed_reset_system_values())
+        if sushy.ResetType.NMI not in allowed:
+            raise errors.UnsupportedDriverExtension(
+                driver=task.node.driver, extension="inject_nmi (the BMC offers no Nmi reset)"
+            )
+        LOG.info("Node %s: sending Redfish reset Nmi (%s)", bmc.node, bmc.info.where)
+        with bmc.talking("sending reset Nmi"):
+            system.reset_system(sushy.ResetType.NMI)
+
     @staticmethod
     def _system(bmc: client.BMC) -> Any:
         with bmc.talking("reading the system"):

@@ -36,6 +36,10 @@ class FakeBmc(bmc.Bmc):  # type: ignore[misc]  # pyghmi is untyped
     def power_reset(self) -> None:
         pass
 
+    def pulse_diag(self) -> None:
+        if self.stuck:  # a BMC that does not do NMIs: "invalid command" (0xcc)
+            raise NotImplementedError
+
     def get_boot_device(self) -> object:
         return self.bootdev
 

@@ -240,6 +240,14 @@ def test_boot_devices(bmc_port: int) -> None:
         management.set_boot_device(task, "floppy")
 
 
+def test_inject_nmi(bmc_port: int, stuck_port: int) -> None:
+    task = _task(bmc_port)
+    IPMIManagement(task.conf).inject_nmi(task)  # Chassis Control 4, accepted
+    refusing = _task(stuck_port)
+    with pytest.raises(errors.BMCError, match="injecting an NMI"):
+        IPMIManagement(refusing.conf).inject_nmi(refusing)
+
+
 def test_wrong_password_is_not_retried_and_not_shown(bmc_port: int) -> None:
     task = _task(bmc_port, password=WRONG)
     with pytest.raises(errors.BMCError) as raised:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import sushy
 from sushy.connector import Connector
+from sushy.resources.system.system import System
 
 from ironbound import errors
 from ironbound.drivers.redfish.management import RedfishManagement
@@ -37,6 +39,33 @@ def sent_boot(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
     monkeypatch.setattr(Connector, "patch", patch)
     return sent
+
+
+def test_inject_nmi_sends_the_nmi_reset(
+    management: RedfishManagement, task: FakeTask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[Any] = []
+    original = Connector.post
+
+    def post(self: Connector, path: str = "", data: Any = None, **kwargs: Any) -> Any:
+        sent.append(data)
+        return original(self, path, data=data, **kwargs)
+
+    monkeypatch.setattr(Connector, "post", post)
+    # sushy-tools' fake system lists Nmi among its reset types but answers it with 501.
+    with pytest.raises(errors.BMCError, match=r"HTTP 501 .*while sending reset Nmi"):
+        management.inject_nmi(task)
+    assert {"ResetType": "Nmi"} in sent
+
+
+def test_inject_nmi_without_an_nmi_reset_is_unsupported(
+    management: RedfishManagement, task: FakeTask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        System, "get_allowed_reset_system_values", lambda self: {sushy.ResetType.ON}
+    )
+    with pytest.raises(errors.UnsupportedDriverExtension, match="does not support inject_nmi"):
+        management.inject_nmi(task)
 
 
 def test_supported_boot_devices_are_those_the_bmc_lists(
