@@ -8,8 +8,6 @@ reader; the `baremetal` CLI and openstacksdk find Ironbound through the catalogu
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +16,7 @@ import pytest
 import requests
 
 from ironbound.lab.keystone import ADMIN_PASSWORD, KeystoneLab
-from tests.serving import BIN, Server, serve
+from tests.serving import Server, serve
 
 pytestmark = pytest.mark.keystone
 
@@ -103,10 +101,10 @@ def test_roles_decide_what_a_token_may_do_and_see(
     assert _get(server, "/v1/nodes", reader).status_code == 200
 
 
-def _cli_env(keystone_lab: KeystoneLab) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-    return {
-        **keep,
+def test_the_baremetal_cli_authenticates_with_keystone(
+    server: Server, keystone_lab: KeystoneLab
+) -> None:
+    auth = {
         "OS_AUTH_TYPE": "password",
         "OS_AUTH_URL": keystone_lab.url,
         "OS_USERNAME": "admin",
@@ -114,37 +112,13 @@ def _cli_env(keystone_lab: KeystoneLab) -> dict[str, str]:
         "OS_PROJECT_NAME": "admin",
         "OS_USER_DOMAIN_NAME": "Default",
         "OS_PROJECT_DOMAIN_NAME": "Default",
-        "OS_BAREMETAL_API_VERSION": "latest",
     }
-
-
-def test_the_baremetal_cli_authenticates_with_keystone(
-    server: Server, keystone_lab: KeystoneLab
-) -> None:
-    env = _cli_env(keystone_lab)
-
-    def baremetal(*args: str) -> str:
-        done = subprocess.run(
-            [str(BIN / "baremetal"), *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-    created = baremetal(
-        "node", "create", "--driver", "fake-hardware", "--name", "ks-cli", "-f", "value", "-c", "uuid"
-    )  # fmt: skip
-    assert created.strip() in baremetal("node", "list", "-f", "value", "-c", "UUID")
-    env["OS_PASSWORD"] = "wrong"
-    failed = subprocess.run(
-        [str(BIN / "baremetal"), "node", "list"], env=env, capture_output=True, text=True,
-        timeout=300, check=False,
-    )  # fmt: skip
-    assert failed.returncode != 0
+    created = server.baremetal(
+        "node create --driver fake-hardware --name ks-cli -f value -c uuid", auth=auth
+    ).stdout.strip()
+    assert created in server.baremetal("node list -f value -c UUID", auth=auth).stdout
+    wrong = server.baremetal("node list", check=False, auth={**auth, "OS_PASSWORD": "wrong"})
+    assert wrong.returncode != 0
 
 
 @pytest.mark.filterwarnings("ignore::openstack.warnings._RemovedInSDKWarning")

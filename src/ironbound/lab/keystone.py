@@ -5,8 +5,9 @@ and every file under the work dir: `keystone-manage db_sync`, `fernet_setup`,
 `credential_setup` and `bootstrap` (user admin, project admin, the identity endpoint
 as public, internal and admin URL), then Keystone's WSGI app behind a threaded
 wsgiref server from the standard library on 127.0.0.1 and a free port, stopped by its
-PID. Keystone's app parses the command line of the process that loads it, so the server
-is a small script of ours that hides its own arguments first (gunicorn's would fail).
+PID (recorded in the lab's state file too). Keystone's app parses the command line of
+the process that loads it, so the server is a small script of ours that hides its own
+arguments first (under gunicorn, Keystone fails on gunicorn's arguments).
 
 On top of bootstrap: a `service` project with the users `ironic` and `nova` (role
 `service`), and a `demo` project with `mike` (role `member`) and `rita` (role `reader`).
@@ -18,12 +19,12 @@ import logging
 import os
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 import requests
 
 from ironbound.lab import ports, procs, toolenv
+from ironbound.lab.state import LabState
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +82,7 @@ class KeystoneLab:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     def start(self) -> Self:
@@ -124,6 +120,10 @@ class KeystoneLab:
             self.workdir / "keystone.out",
             env,
         )
+        # Recorded, so that `ironbound lab` teardown can stop it if this process dies.
+        state = LabState(owner=procs.ProcessRecord.of("keystone-lab", os.getpid()))
+        state.processes.append(self._daemon.record)
+        state.save(self.workdir)
         try:
             procs.wait_until(lambda: ports.accepts(self.port), "keystone", 60.0, self._daemon)
             self._make_users()
