@@ -8,7 +8,7 @@ import pytest
 from ironbound import errors
 from ironbound.api import problems
 from ironbound.api.auth import Authenticator
-from ironbound.api.keystone import roles_for
+from ironbound.api.keystone import CHECK_THREADS, roles_for
 from ironbound.api.policy import Identity
 from tests.keystone_support import AUTH_URI, FakeKeystone, keystone_conf
 
@@ -105,3 +105,39 @@ def test_keystone_unreachable_is_503_and_not_remembered() -> None:
     for _ in range(2):
         with pytest.raises(problems.CredentialsUncheckable):
             _auth(authenticator, "whatever")
+
+
+def test_callers_waiting_for_a_validation_survive_its_callers_cancellation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    keystone = FakeKeystone(monkeypatch, delay=0.3)
+    keystone.add("t", ["reader"])
+    authenticator = Authenticator(keystone_conf())
+    seen: list[Identity] = []
+
+    async def first(scope: anyio.CancelScope) -> None:
+        with scope:
+            await authenticator.authenticate({"x-auth-token": "t"})
+
+    async def waiter() -> None:
+        seen.append(await authenticator.authenticate({"x-auth-token": "t"}))
+
+    async def other(token: str) -> None:
+        with pytest.raises(errors.NotAuthorized):
+            await authenticator.authenticate({"x-auth-token": token})
+
+    async def race() -> None:
+        scope = anyio.CancelScope()
+        async with anyio.create_task_group() as group:
+            for index in range(CHECK_THREADS):  # every validation thread busy
+                group.start_soon(other, f"other-{index}")
+            await anyio.sleep(0.05)
+            group.start_soon(first, scope)
+            await anyio.sleep(0.05)  # the first caller waits for a thread
+            group.start_soon(waiter)
+            await anyio.sleep(0.05)  # the waiter waits for that validation
+            scope.cancel()  # the first caller goes away (its client disconnected, say)
+
+    anyio.run(race)
+    assert [identity.roles for identity in seen] == [{"reader"}]
+    assert keystone.calls.count("t") == 1

@@ -114,15 +114,22 @@ class KeystoneTokens:
         :raises CredentialsUncheckable: Keystone cannot be reached or failed.
         """
         key = hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
-        accepted = self._accepted.get(key)
-        if accepted is not None:
-            return accepted.identity
-        rejected = self._rejected.get(key)
-        if rejected is not None:
-            raise rejected
-        pending = self._pending.get(key)
-        if pending is not None:  # someone is validating this token already
-            return await asyncio.shield(pending)
+        while True:
+            accepted = self._accepted.get(key)
+            if accepted is not None:
+                return accepted.identity
+            rejected = self._rejected.get(key)
+            if rejected is not None:
+                raise rejected
+            pending = self._pending.get(key)
+            if pending is None:
+                break
+            try:  # someone is validating this token already
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                if not pending.cancelled():
+                    raise  # this caller was cancelled
+                # the validating caller went away before the answer: look again
         future: asyncio.Future[Identity] = asyncio.get_running_loop().create_future()
         self._pending[key] = future
         try:
