@@ -51,6 +51,7 @@ REJECTED_SECONDS = 60.0
 CHECK_THREADS = 4
 #: Where the synthetic request tells keystonemiddleware to find its token cache.
 _CACHE_ENVIRON_KEY = "ironbound.keystone_token_cache"
+_REFUSED = "The Keystone token is invalid or has expired."
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ class KeystoneTokens:
         self._accepted: TLRUCache[str, _Accepted] = TLRUCache(
             REMEMBER_MAX, ttu=lambda _key, value, _now: value.until, timer=time.monotonic
         )
-        self._rejected: TTLCache[str, errors.IronboundError] = TTLCache(
+        self._rejected: TTLCache[str, bool] = TTLCache(
             REMEMBER_MAX, REJECTED_SECONDS, timer=time.monotonic
         )
         self._pending: dict[str, asyncio.Future[Identity]] = {}
@@ -118,9 +119,8 @@ class KeystoneTokens:
             accepted = self._accepted.get(key)
             if accepted is not None:
                 return accepted.identity
-            rejected = self._rejected.get(key)
-            if rejected is not None:
-                raise rejected
+            if key in self._rejected:
+                raise errors.NotAuthorized(_REFUSED)
             pending = self._pending.get(key)
             if pending is None:
                 break
@@ -137,7 +137,7 @@ class KeystoneTokens:
                 self._validate, token, limiter=self._checks
             )
         except errors.NotAuthorized as exc:
-            self._rejected[key] = exc
+            self._rejected[key] = True
             _fail(future, exc)
             raise
         except BaseException as exc:
@@ -179,7 +179,7 @@ class KeystoneTokens:
         user = plugin.user if plugin is not None and statuses == ["200 OK"] else None
         if user is None:
             if statuses and statuses[0].startswith("401"):
-                raise errors.NotAuthorized("The Keystone token is invalid or has expired.")
+                raise errors.NotAuthorized(_REFUSED)
             LOG.error("Keystone did not validate a token: the middleware answered %s", statuses)
             raise problems.CredentialsUncheckable()
         roles = roles_for(
