@@ -32,6 +32,7 @@ from ironbound.drivers.registry import Registry
 from ironbound.lab.bridges import GATEWAY
 from ironbound.lab.cinder import CinderLab
 from ironbound.lab.environment import GUEST_CINDER_PORTAL_PORT
+from ironbound.lab.keystone import KeystoneLab
 from ironbound.lab.state import STATE_FILE
 from ironbound.lab.teardown import stop_lab_dir
 from ironbound.sensitive import SecretBox
@@ -190,6 +191,14 @@ def lab_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def lab_dir(lab_root: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix="t", dir=lab_root))
+
+
+@pytest.fixture(scope="session")
+def keystone_lab(lab_root: Path) -> Iterator[KeystoneLab]:
+    """One real Keystone (SQLite, loopback) for the whole run, on demand."""
+    with KeystoneLab(Path(tempfile.mkdtemp(prefix="k", dir=lab_root))) as lab:
+        print(f"\nkeystone lab started in {lab.timings['total']:.1f} s: {lab.timings}")
+        yield lab
 
 
 @pytest.fixture(scope="session")

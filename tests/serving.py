@@ -27,17 +27,19 @@ class Server:
     process: subprocess.Popen[bytes]
     log: Path
 
-    def baremetal(self, command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def baremetal(
+        self, command: str, check: bool = True, auth: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """Run `baremetal COMMAND` against this server, as an operator would.
 
         The command is split as a shell would split it, so tests read like the
         admin guide's transcript (and shell quoting means what it means there).
+        auth: OS_* variables instead of auth type none with this server as endpoint.
         """
         args = shlex.split(command)
         env = {
             **os.environ,
-            "OS_ENDPOINT": self.url,
-            "OS_AUTH_TYPE": "none",
+            **(auth or {"OS_ENDPOINT": self.url, "OS_AUTH_TYPE": "none"}),
             "OS_BAREMETAL_API_VERSION": "latest",
         }
         result = subprocess.run(

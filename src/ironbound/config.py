@@ -14,6 +14,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from keystoneauth1 import loading as ks_loading
+from keystonemiddleware import auth_token
 from oslo_config import cfg, generator
 
 INTERFACE_TYPES: tuple[str, ...] = (
@@ -75,9 +76,19 @@ _DEFAULT_OPTS: list[cfg.Opt] = [
         choices=[
             ("noauth", "no authentication"),
             ("http_basic", "HTTP basic authentication against an htpasswd file"),
+            ("keystone", "OpenStack Keystone tokens, checked by keystonemiddleware"),
         ],
         help="noauth: every caller is an administrator (for loopback use). "
-        "http_basic: callers authenticate against http_basic_auth_user_file.",
+        "http_basic: callers authenticate against http_basic_auth_user_file. "
+        "keystone: callers send a Keystone token (X-Auth-Token), validated against the "
+        "Keystone that [keystone_authtoken] names, as Ironic's auth_token middleware does.",
+    ),
+    cfg.StrOpt(
+        "rbac_service_project_name",
+        default="service",
+        help="With auth_strategy keystone: a token with the 'service' role scoped to this "
+        "project (Nova's service user, say) may do everything an admin may, as Ironic's "
+        "service_role rule allows.",
     ),
     cfg.StrOpt(
         "http_basic_auth_user_file",
@@ -568,6 +579,21 @@ def _cinder_library_opts() -> list[cfg.Opt]:
     )
 
 
+#: keystonemiddleware's options Ironbound does not honour: it keeps validated tokens in
+#: its own bounded in-process cache (ironbound.api.keystone), never in memcached.
+_IGNORED_AUTHTOKEN_PREFIXES = ("memcache", "cache")
+
+
+def _authtoken_opts() -> list[cfg.Opt]:
+    """keystonemiddleware's [keystone_authtoken] options that Ironbound honours."""
+    return [
+        opt
+        for _group, opts in auth_token.list_opts()
+        for opt in opts
+        if not opt.dest.startswith(_IGNORED_AUTHTOKEN_PREFIXES)
+    ]
+
+
 def register_opts(conf: cfg.ConfigOpts) -> None:
     """Register every Ironbound option on `conf`."""
     conf.register_opts(_DEFAULT_OPTS)
@@ -590,6 +616,8 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     ks_loading.register_auth_conf_options(conf, "cinder")
     ks_loading.register_adapter_conf_options(conf, "cinder")
     conf.set_default("service_type", _CINDER_SERVICE_TYPE, group="cinder")
+    for group, opts in auth_token.list_opts():
+        conf.register_opts(opts, group=group)
 
 
 def load(
@@ -664,6 +692,10 @@ def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
         ("ipmi", _IPMI_OPTS),
         ("cinder", _CINDER_OPTS + _cinder_library_opts()),
         ("managed", _MANAGED_OPTS),
+        (
+            "keystone_authtoken",
+            _authtoken_opts() + ks_loading.get_auth_plugin_conf_options("password"),
+        ),
     ]
 
 

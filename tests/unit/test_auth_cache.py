@@ -23,7 +23,7 @@ def _header(user: str, password: str) -> str:
 
 
 def _authenticate(authenticator: auth.Authenticator, header: str) -> Identity:
-    return anyio.run(authenticator.authenticate, header)
+    return anyio.run(authenticator.authenticate, {"authorization": header})
 
 
 @pytest.fixture

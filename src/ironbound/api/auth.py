@@ -1,4 +1,6 @@
-"""Authentication: noauth, or HTTP basic against an htpasswd file (as Ironic).
+"""Authentication: noauth, HTTP basic against an htpasswd file, or Keystone tokens (as Ironic).
+
+Keystone tokens are ironbound.api.keystone's business; the rest is here.
 
 bcrypt is slow by design (tens of milliseconds a check), so a successful
 check is remembered for a short while, keyed by a hash of the credentials,
@@ -27,6 +29,7 @@ from oslo_config import cfg
 
 from ironbound import errors
 from ironbound.api import problems
+from ironbound.api.keystone import KeystoneTokens
 from ironbound.api.policy import ADMIN, Identity
 
 LOG = logging.getLogger(__name__)
@@ -58,8 +61,16 @@ class Authenticator:
         self._unreadable_logged = False
         self._checks = anyio.CapacityLimiter(_CHECK_THREADS)
         self._remembered: TTLCache[str, Identity] = TTLCache(_REMEMBER_MAX, _REMEMBER_SECONDS)
+        self._keystone = KeystoneTokens(conf) if self.strategy == "keystone" else None
         if self.strategy == "http_basic":
             self._load()
+
+    @property
+    def challenge(self) -> bytes:
+        """The WWW-Authenticate header of a 401."""
+        if self._keystone is not None:
+            return self._keystone.challenge.encode("latin-1")
+        return b'Basic realm="Baremetal API"'
 
     def _load(self) -> None:
         try:
@@ -84,10 +95,19 @@ class Authenticator:
         )
         self._remembered.clear()
 
-    async def authenticate(self, authorization: str | None) -> Identity:
-        """:raises NotAuthorized: missing, malformed or wrong credentials."""
+    async def authenticate(self, headers: dict[str, str]) -> Identity:
+        """`headers`: the request's, with lower-case names.
+
+        :raises NotAuthorized: missing, malformed or wrong credentials.
+        """
         if self.strategy == "noauth":
             return ADMIN
+        if self._keystone is not None:
+            token = headers.get("x-auth-token", "").strip()
+            if not token:
+                raise errors.NotAuthorized("Authentication required: send a Keystone token.")
+            return await self._keystone.identity(token)
+        authorization = headers.get("authorization")
         if not authorization or not authorization.lower().startswith("basic "):
             raise errors.NotAuthorized("Authentication required: send HTTP basic credentials.")
         try:

@@ -51,7 +51,7 @@ class ApiMiddleware:
             extra.append((mv.HEADER.lower().encode(), mv.version_string(minor).encode()))
             identity = policy.ADMIN
             if scope["path"] not in PUBLIC_PATHS:
-                identity = await self.authenticator.authenticate(headers.get("authorization"))
+                identity = await self.authenticator.authenticate(headers)
                 write = scope["method"] not in ("GET", "HEAD", "OPTIONS")
                 identity.enforce(policy.WRITE if write else policy.READ)
         except errors.IronboundError as exc:
@@ -59,7 +59,7 @@ class ApiMiddleware:
             response = envelope(status, exc.message)
             response.raw_headers.extend(extra)
             if status == 401:
-                response.raw_headers.append((b"www-authenticate", b'Basic realm="Baremetal API"'))
+                response.raw_headers.append((b"www-authenticate", self.authenticator.challenge))
             await response(scope, receive, send)
             return
         state = scope.setdefault("state", {})

@@ -1,10 +1,10 @@
-"""The lab's cache: tool venvs (sushy-tools, virtualbmc, OpenStack Cinder) and libvirt's probe.
+"""The lab's cache: tool venvs (sushy-tools, virtualbmc, Cinder, Keystone) and libvirt's probe.
 
 sushy-tools and virtualbmc drive libvirt through its binding, which PyPI only has as
 source (libvirt-python, built against libvirt-dev). Debian's python3-libvirt works out of the
 box, so the emulator and virtualbmc run from venvs made with /usr/bin/python3 and
---system-site-packages. Cinder needs nothing from the system: its venv is made with the
-python that runs the lab (Cinder 29 needs >= 3.11). Each venv is created once, when
+--system-site-packages. Cinder and Keystone need nothing from the system: their venvs are
+made with the python that runs the lab (Cinder 29 needs >= 3.11). Each venv is created once, when
 missing, and reused by every lab.
 """
 
@@ -20,6 +20,7 @@ from ironbound.lab.errors import LabError, MissingToolError
 SUSHY_TOOLS = "sushy-tools==2.2.0"
 VIRTUALBMC = "virtualbmc==3.3.0"
 CINDER = "cinder==29.0.0"
+KEYSTONE = "keystone==30.0.0"
 _STAMP = "ironbound-requirement.txt"
 
 
@@ -104,3 +105,10 @@ def _base_python() -> str:
 def cinder_venv(cache_dir: Path) -> Path:
     """Path to a venv with OpenStack Cinder, creating it first if needed (takes ~40 s)."""
     return _cached_venv(cache_dir, "cinder-venv", CINDER, "cinder-volume", system_libvirt=False)
+
+
+def keystone_venv(cache_dir: Path) -> Path:
+    """Path to a venv with OpenStack Keystone, creating it first if needed (takes ~1 min)."""
+    return _cached_venv(
+        cache_dir, "keystone-venv", KEYSTONE, "keystone-manage", system_libvirt=False
+    )
