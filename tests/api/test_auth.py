@@ -97,8 +97,8 @@ def test_no_credentials_is_401(client: TestClient) -> None:
     assert "Authentication required" in error(response, 401)
     assert response.headers["www-authenticate"] == 'Basic realm="Baremetal API"'
     assert response.headers[MIN_HEADER] == "1.1"
-    assert response.headers[MAX_HEADER] == "1.33"
-    assert response.headers[VERSION_HEADER] == "1.33"
+    assert response.headers[MAX_HEADER] == "1.51"
+    assert response.headers[VERSION_HEADER] == "1.51"
     assert response.headers["openstack-request-id"].startswith("req-")
 
 

@@ -28,7 +28,18 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ironbound.api.routes import drivers, node_states, nodes, portgroups, ports, root, vifs, volume
+from ironbound.api.routes import (
+    drivers,
+    node_bios,
+    node_states,
+    node_traits,
+    nodes,
+    portgroups,
+    ports,
+    root,
+    vifs,
+    volume,
+)
 from tests.api.helpers import (
     IQN,
     TARGET_IQN,
@@ -56,7 +67,18 @@ FUZZ = settings(
 )
 FEWER = settings(FUZZ, max_examples=150)
 
-ROUTERS = (root, nodes, node_states, ports, portgroups, vifs, volume, drivers)
+ROUTERS = (
+    root,
+    nodes,
+    node_states,
+    node_traits,
+    node_bios,
+    ports,
+    portgroups,
+    vifs,
+    volume,
+    drivers,
+)
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
@@ -169,7 +191,7 @@ def check(response: Any) -> None:
     elif response.content:
         assert response.headers["content-type"].startswith("application/json"), where
         json.loads(response.content)
-    assert response.headers["X-OpenStack-Ironic-API-Maximum-Version"] == "1.33", where
+    assert response.headers["X-OpenStack-Ironic-API-Maximum-Version"] == "1.51", where
 
 
 # --- strategies ---------------------------------------------------------------------------
@@ -252,7 +274,7 @@ LONG_NUMBER = "9" * 5000  # longer than int() converts
 versions = (
     st.none()
     | st.just("latest")
-    | st.integers(min_value=0, max_value=40).map(lambda m: f"1.{m}")
+    | st.integers(min_value=0, max_value=55).map(lambda m: f"1.{m}")
     | st.sampled_from(
         [
             "2.0",
@@ -298,6 +320,9 @@ query_keys = st.sampled_from(
         "instance_uuid",
         "resource_class",
         "chassis_uuid",
+        "fault",
+        "owner",
+        "reset_interfaces",
     ]
 ) | st.text(min_size=1, max_size=8)
 queries = st.dictionaries(query_keys, query_values, max_size=4)
@@ -312,6 +337,10 @@ def ident_for(template: str, world: World) -> Callable[[str], st.SearchStrategy[
     def strategy(param: str) -> st.SearchStrategy[str]:
         if param == "name":
             pool = ["fake-hardware", "ipmi", "redfish"]
+        elif param == "trait":
+            pool = ["CUSTOM_FUZZ", "HW_CPU_X86_AVX2", "custom_bad"]
+        elif param == "setting":
+            pool = ["ProcVirtualization"]
         elif param == "vif_id":
             pool = world.vifs
         elif template.startswith("/v1/portgroups/"):
@@ -373,7 +402,16 @@ ROOTS = {
         "boot_interface",
         "deploy_interface",
         "network_interface",
+        "bios_interface",
+        "automated_clean",
+        "protected",
+        "protected_reason",
+        "owner",
+        "description",
         "uuid",
+        "traits",
+        "fault",
+        "deploy_step",
         "provision_state",
         "maintenance",
     ],
@@ -532,6 +570,10 @@ def create_documents(world: World) -> st.SearchStrategy[tuple[str, Any]]:
             "deploy_interface": interfaces,
             "storage_interface": interfaces,
             "network_interface": interfaces,
+            "bios_interface": interfaces,
+            "automated_clean": st.booleans() | json_values,
+            "owner": st.text(max_size=8) | json_values,
+            "description": st.text(max_size=8) | json_values,
         },
     )
     port = st.fixed_dictionaries(
@@ -651,6 +693,8 @@ def test_the_fuzzer_knows_every_route() -> None:
         "/v1/drivers/{name}/properties",
         "/v1/portgroups/{ident}/ports",
         "/v1/nodes/{node_ident}/vifs/{vif_id}",
+        "/v1/nodes/{ident}/traits/{trait}",
+        "/v1/nodes/{ident}/bios/{setting}",
     ):
         assert expected in paths
     assert len(TEMPLATES) >= 40

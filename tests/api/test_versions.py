@@ -37,7 +37,7 @@ def get_plain(client: TestClient, path: str, **headers: str) -> httpx2.Response:
 def assert_range_headers(response: httpx2.Response) -> None:
     headers = response.headers
     assert headers[MIN_HEADER] == "1.1"
-    assert headers[MAX_HEADER] == "1.33"
+    assert headers[MAX_HEADER] == "1.51"
 
 
 def assert_request_ids(response: httpx2.Response) -> None:
@@ -67,15 +67,15 @@ def test_no_header_hides_newer_fields(client: TestClient) -> None:
 
 def test_latest_is_the_maximum(client: TestClient) -> None:
     response = client.get("/v1", headers=v("latest"))
-    assert response.headers[VERSION_HEADER] == "1.33"
+    assert response.headers[VERSION_HEADER] == "1.51"
     assert "volume" in response.json()
 
 
 def test_latest_is_case_insensitive(client: TestClient) -> None:
-    assert client.get("/v1", headers=v("LATEST")).headers[VERSION_HEADER] == "1.33"
+    assert client.get("/v1", headers=v("LATEST")).headers[VERSION_HEADER] == "1.51"
 
 
-@pytest.mark.parametrize("minor", [1, 5, 31, 32, 33])
+@pytest.mark.parametrize("minor", [1, 5, 31, 32, 33, 51])
 def test_explicit_version_is_echoed(client: TestClient, minor: int) -> None:
     response = client.get("/v1/nodes", headers=v(minor))
     assert response.status_code == 200
@@ -90,7 +90,7 @@ def test_openstack_api_version_header(client: TestClient) -> None:
 
 def test_openstack_api_version_header_latest(client: TestClient) -> None:
     response = get_plain(client, "/v1", **{"OpenStack-API-Version": "baremetal latest"})
-    assert response.headers[VERSION_HEADER] == "1.33"
+    assert response.headers[VERSION_HEADER] == "1.51"
 
 
 def test_openstack_api_version_for_another_service_is_ignored(client: TestClient) -> None:
@@ -99,18 +99,18 @@ def test_openstack_api_version_for_another_service_is_ignored(client: TestClient
     assert response.headers[VERSION_HEADER] == "1.1"
 
 
-@pytest.mark.parametrize("value", ["1.999", "1.34", "1.0", "2.0", "0.9"])
+@pytest.mark.parametrize("value", ["1.999", "1.52", "1.0", "2.0", "0.9"])
 def test_out_of_range_is_406_with_both_range_headers(client: TestClient, value: str) -> None:
     response = client.get("/v1/nodes", headers={VERSION_HEADER: value})
     message = error(response, 406)
     assert message == (
         f"Version {value} was requested but the minor version is not supported by this "
-        "service. The supported version range is: [1.1, 1.33]."
+        "service. The supported version range is: [1.1, 1.51]."
     )
     assert_range_headers(response)
     assert_request_ids(response)
     # Either absent or a version we serve; never the rejected one.
-    assert response.headers.get(VERSION_HEADER) in (None, "1.1", "1.33")
+    assert response.headers.get(VERSION_HEADER) in (None, "1.1", "1.51")
 
 
 @pytest.mark.parametrize(
@@ -123,7 +123,7 @@ def test_malformed_version_is_406(client: TestClient, value: str) -> None:
 
 
 def test_openstack_header_out_of_range_is_406(client: TestClient) -> None:
-    response = get_plain(client, "/v1", **{"OpenStack-API-Version": "baremetal 1.50"})
+    response = get_plain(client, "/v1", **{"OpenStack-API-Version": "baremetal 1.52"})
     error(response, 406)
     assert_range_headers(response)
 
@@ -238,7 +238,7 @@ def test_root_document(client: TestClient) -> None:
         "links": [{"href": "http://127.0.0.1:6385/v1/", "rel": "self"}],
         "status": "CURRENT",
         "min_version": "1.1",
-        "version": "1.33",
+        "version": "1.51",
     }
     assert body["versions"] == [version]
 
@@ -247,7 +247,7 @@ def test_root_document(client: TestClient) -> None:
 def test_v1_document(client: TestClient, path: str) -> None:
     body = ok(client.get(path))
     assert body["id"] == "v1"
-    assert body["version"]["version"] == "1.33"
+    assert body["version"]["version"] == "1.51"
     assert body["media_types"][0]["type"] == "application/vnd.openstack.ironic.v1+json"
     assert {link["rel"] for link in body["links"]} == {"self", "describedby"}
     for resource in ("nodes", "ports", "drivers", "volume"):

@@ -12,7 +12,9 @@ from ironbound.api.middleware import ApiMiddleware
 from ironbound.api.routes import (
     drivers,
     managed_volumes,
+    node_bios,
     node_states,
+    node_traits,
     nodes,
     portgroups,
     ports,
@@ -40,6 +42,8 @@ def create_app(services: ApiServices) -> FastAPI:
         root.router,
         nodes.router,
         node_states.router,
+        node_traits.router,
+        node_bios.router,
         ports.router,
         portgroups.router,
         vifs.router,

@@ -24,6 +24,7 @@ INTERFACE_VERSIONS: dict[str, int] = {
     "raid": mv.INTERFACE_FIELDS,
     "vendor": mv.INTERFACE_FIELDS,
     "storage": mv.STORAGE_INTERFACE,
+    "bios": mv.BIOS_INTERFACE,
 }
 
 
