@@ -169,3 +169,22 @@ BOOTABLE_STATES: frozenset[str] = frozenset({DEPLOYING, DEPLOYWAIT, ACTIVE})
 def transition_for(verb: str, source: str) -> Transition | None:
     """The transition `verb` takes from `source`, or None if the table forbids it."""
     return TRANSITIONS.get((verb, source))
+
+
+#: A node may be made protected (API 1.48) only while deployed. Ironic also
+#: allows `rescue`, a state Ironbound's table does not have.
+PROTECTABLE_STATES: tuple[str, ...] = (ACTIVE,)
+
+#: The provision verbs a protected node refuses (undeploy and rebuild; Ironic's NodeProtected).
+PROTECTED_VERBS: frozenset[str] = frozenset({"deleted", "rebuild"})
+
+#: Why a conductor put a node into maintenance (a node's `fault`, API 1.42): Ironic's names.
+FAULTS: tuple[str, ...] = (
+    "power failure",
+    "clean failure",
+    "rescue abort failure",
+    "service failure",
+)
+
+#: States in which a node's `deploy_step` (API 1.44) names the running step.
+DEPLOY_STEP_STATES: frozenset[str] = frozenset({DEPLOYING, DEPLOYWAIT})

@@ -52,11 +52,14 @@ def test_list_detail(client: TestClient) -> None:
     assert driver["default_boot_interface"] == "fake"
     assert driver["enabled_boot_interfaces"] == ["fake", "ipxe"]
     assert driver["enabled_deploy_interfaces"] == ["fake", "direct", "ramdisk"]
-    assert "default_bios_interface" not in driver
     assert driver["default_rescue_interface"] == "no-rescue"
     assert driver["enabled_rescue_interfaces"] == ["no-rescue"]
     at_1_37 = ok(client.get("/v1/drivers?detail=True", headers=v(37)))["drivers"][0]
     assert "default_rescue_interface" not in at_1_37
+    assert driver["default_bios_interface"] == "fake"
+    assert driver["enabled_bios_interfaces"] == ["fake", "no-bios"]
+    before_bios = ok(client.get("/v1/drivers?detail=True", headers=v(39)))["drivers"][0]
+    assert "default_bios_interface" not in before_bios
     assert "default_boot_interface" not in ok(client.get("/v1/drivers"))["drivers"][0]
 
 

@@ -32,7 +32,9 @@ from ironbound.api import microversions as mv
 from ironbound.api.routes import (
     conductors,
     drivers,
+    node_bios,
     node_states,
+    node_traits,
     nodes,
     portgroups,
     ports,
@@ -67,7 +69,19 @@ FUZZ = settings(
 )
 FEWER = settings(FUZZ, max_examples=150)
 
-ROUTERS = (root, nodes, node_states, ports, portgroups, vifs, volume, drivers, conductors)
+ROUTERS = (
+    root,
+    nodes,
+    node_states,
+    node_traits,
+    node_bios,
+    ports,
+    portgroups,
+    vifs,
+    volume,
+    drivers,
+    conductors,
+)
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
@@ -315,6 +329,9 @@ query_keys = st.sampled_from(
         "resource_class",
         "chassis_uuid",
         "conductor_group",
+        "fault",
+        "owner",
+        "reset_interfaces",
     ]
 ) | st.text(min_size=1, max_size=8)
 queries = st.dictionaries(query_keys, query_values, max_size=4)
@@ -331,6 +348,10 @@ def ident_for(template: str, world: World) -> Callable[[str], st.SearchStrategy[
             pool = ["fake-hardware", "ipmi", "redfish"]
         elif param == "hostname":
             pool = ["test-conductor"]
+        elif param == "trait":
+            pool = ["CUSTOM_FUZZ", "HW_CPU_X86_AVX2", "custom_bad"]
+        elif param == "setting":
+            pool = ["ProcVirtualization"]
         elif param == "vif_id":
             pool = world.vifs
         elif template.startswith("/v1/portgroups/"):
@@ -394,7 +415,16 @@ ROOTS = {
         "boot_interface",
         "deploy_interface",
         "network_interface",
+        "bios_interface",
+        "automated_clean",
+        "protected",
+        "protected_reason",
+        "owner",
+        "description",
         "uuid",
+        "traits",
+        "fault",
+        "deploy_step",
         "provision_state",
         "maintenance",
     ],
@@ -554,6 +584,10 @@ def create_documents(world: World) -> st.SearchStrategy[tuple[str, Any]]:
             "deploy_interface": interfaces,
             "storage_interface": interfaces,
             "network_interface": interfaces,
+            "bios_interface": interfaces,
+            "automated_clean": st.booleans() | json_values,
+            "owner": st.text(max_size=8) | json_values,
+            "description": st.text(max_size=8) | json_values,
         },
     )
     port = st.fixed_dictionaries(
@@ -695,6 +729,8 @@ def test_the_fuzzer_knows_every_route() -> None:
         "/v1/conductors/{hostname}",
         "/v1/nodes/{ident}/management/inject_nmi",
         "/v1/nodes/{ident}/states/console",
+        "/v1/nodes/{ident}/traits/{trait}",
+        "/v1/nodes/{ident}/bios/{setting}",
     ):
         assert expected in paths
     assert len(TEMPLATES) >= 40

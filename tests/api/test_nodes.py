@@ -320,7 +320,8 @@ def test_detail_with_fields_is_400(client: TestClient) -> None:
 
 
 def test_detail_query_parameter_is_400_at_1_33(client: TestClient) -> None:
-    assert "detail" in error(client.get("/v1/nodes", params={"detail": "True"}), 400)
+    response = client.get("/v1/nodes", params={"detail": "True"}, headers=v(33))
+    assert "Invalid query parameter ?detail=True received." in error(response, 400)
 
 
 def test_unknown_filter_is_400(client: TestClient) -> None:
@@ -762,7 +763,8 @@ def test_driver_change_resets_interfaces_to_the_new_defaults(
     client: TestClient, other_hardware: str
 ) -> None:
     node = create_node(client, boot_interface="fake", storage_interface="external")
-    updated = ok(patch(client, f"/v1/nodes/{node['uuid']}", replace("/driver", other_hardware)))
+    url = f"/v1/nodes/{node['uuid']}?reset_interfaces=true"
+    updated = ok(patch(client, url, replace("/driver", other_hardware)))
     assert updated["driver"] == other_hardware
     assert updated["boot_interface"] == "ipxe"
     assert updated["deploy_interface"] == "direct"
@@ -773,7 +775,7 @@ def test_driver_change_resets_interfaces_to_the_new_defaults(
 
 def test_driver_change_with_an_interface(client: TestClient, other_hardware: str) -> None:
     node = create_node(client)
-    url = f"/v1/nodes/{node['uuid']}"
+    url = f"/v1/nodes/{node['uuid']}?reset_interfaces=true"
     updated = ok(
         patch(
             client, url, replace("/driver", other_hardware), add("/storage_interface", "external")
@@ -786,9 +788,9 @@ def test_driver_change_with_an_interface(client: TestClient, other_hardware: str
 def test_driver_change_resets_an_interface_given_unchanged(
     client: TestClient, other_hardware: str
 ) -> None:
-    # As in Ironic: only interfaces the patch changes survive a driver change.
+    # As in Ironic: with reset_interfaces, only interfaces the patch changes survive.
     node = create_node(client, storage_interface="external")
-    url = f"/v1/nodes/{node['uuid']}"
+    url = f"/v1/nodes/{node['uuid']}?reset_interfaces=true"
     updated = ok(
         patch(
             client, url, replace("/driver", other_hardware), add("/storage_interface", "external")

@@ -126,6 +126,21 @@ def test_abort_while_waiting_for_the_boot(client: TestClient) -> None:
     )
 
 
+def test_deploy_step_shows_the_running_step(client: TestClient) -> None:
+    uuid = _node(client)
+    client.put(f"/v1/nodes/{uuid}/states/provision", json={"target": "active"})
+    wait_until(
+        lambda: _state(client, uuid)["provision_state"] == "wait call-back", what="wait call-back"
+    )
+    step = _state(client, uuid)["deploy_step"]
+    assert step["interface"] == "deploy"
+    assert set(step) == {"interface", "step", "priority", "argsinfo"}
+    assert step["step"] == "power on"  # the last step before the wait for the boot report
+    client.put(f"/v1/nodes/{uuid}/states/provision", json={"target": "abort"})
+    wait_until(lambda: _state(client, uuid)["provision_state"] == "deploy failed", what="abort")
+    assert _state(client, uuid)["deploy_step"] == {}
+
+
 def test_rebuild_and_adopt_on_fake_deploy(client: TestClient) -> None:
     uuid = str(client.post("/v1/nodes", json={"driver": "fake-hardware"}).json()["uuid"])
     for verb, state in (

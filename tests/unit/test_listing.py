@@ -77,13 +77,30 @@ def test_unknown_parameters_are_listed_with_the_allowed_ones() -> None:
 def test_detail_only_where_allowed() -> None:
     with pytest.raises(errors.InvalidParameterValue, match="detail"):
         parse("detail=True")
-    assert parse("detail=True", detail_param=True).detail is True
-    assert parse("detail=0", detail_param=True).detail is False
+    assert parse("detail=True", detail_since=1).detail is True
+    assert parse("detail=0", detail_since=1).detail is False
+
+
+def test_detail_below_its_version_is_400_naming_the_parameter() -> None:
+    with pytest.raises(errors.InvalidParameterValue, match=r"\?detail=True received"):
+        parse("detail=True", minor=42, detail_since=43)
+    assert parse("detail=True", minor=43, detail_since=43).detail is True
+
+
+def test_detail_path_takes_no_detail_parameter() -> None:
+    with pytest.raises(errors.InvalidParameterValue, match="Unknown query parameter"):
+        parse("detail=True", detail_since=1, detail_path=True)
+
+
+def test_sort_key_newer_than_the_version_is_406() -> None:
+    with pytest.raises(errors.NotAcceptable, match="name"):
+        parse("sort_key=name", minor=4)
+    assert parse("sort_key=name", minor=5).sort_key == "name"
 
 
 def test_detail_and_fields_together_are_refused() -> None:
     with pytest.raises(errors.InvalidParameterValue, match="Can't fetch a subset"):
-        parse("detail=True&fields=uuid", detail_param=True)
+        parse("detail=True&fields=uuid", detail_since=1)
 
 
 @pytest.mark.parametrize(
@@ -193,7 +210,7 @@ def test_next_on_a_full_page() -> None:
 
 
 def test_next_keeps_detail_and_extra_parameters() -> None:
-    query = parse("limit=1&detail=true", detail_param=True)
+    query = parse("limit=1&detail=true", detail_since=1)
     link = listing.next_link("http://h", "volume/targets", query, items(1), extra={"x": "y z"})
     assert link is not None
     assert parse_qs(urlsplit(link).query)["detail"] == ["True"]

@@ -30,6 +30,7 @@ INTERFACE_VERSIONS: dict[str, int] = {
     "vendor": mv.INTERFACE_FIELDS,
     "storage": mv.STORAGE_INTERFACE,
     "rescue": mv.RESCUE,
+    "bios": mv.BIOS_INTERFACE,
 }
 
 

@@ -134,17 +134,26 @@ def parse(
     fields_table: Mapping[str, int],
     sortable: Collection[str],
     filters: Collection[str] = (),
-    detail_param: bool = False,
+    detail_since: int | None = None,
     detail_path: bool = False,
 ) -> ListQuery:
     """Parse and check a list request's query string.
 
+    `detail_since` is the microversion from which `?detail=` is accepted
+    (None: the list takes no such parameter); a `/detail` path takes none.
+
     :raises InvalidParameterValue: unknown parameter or bad value.
+    :raises NotAcceptable: a `fields` or `sort_key` name newer than `minor`.
     """
     allowed = {"limit", "marker", "sort_key", "sort_dir", "fields", *filters}
-    if detail_param:
+    if detail_path:
+        detail_since = None
+    if detail_since is not None:
         allowed.add("detail")
     reject_unknown(params.keys(), allowed)
+    if "detail" in params and detail_since is not None and minor < detail_since:
+        # As Ironic: below its version, ?detail= is a bad parameter, not a missing feature.
+        raise problems.DetailQueryTooNew(value=params["detail"])
     limit = max_limit
     if "limit" in params:
         text = params["limit"].strip()
@@ -159,6 +168,7 @@ def parse(
     if sort_dir not in ("asc", "desc"):
         raise problems.InvalidSortDirection(value=params["sort_dir"])
     sort_key = params.get("sort_key", "id")
+    reject_newer([sort_key], fields_table, minor)
     if sort_key not in sortable:
         raise problems.InvalidSortKey(key=sort_key, sortable=sorted(sortable))
     detail = parse_bool("detail", params["detail"]) if "detail" in params else False
@@ -182,7 +192,7 @@ def list_query(
     resource: Resource,
     *,
     filters: Collection[str] = (),
-    detail_param: bool = False,
+    detail_since: int | None = None,
     detail_path: bool = False,
 ) -> ListQuery:
     """`parse` for a list request of `resource`."""
@@ -193,7 +203,7 @@ def list_query(
         fields_table=resource.fields.since,
         sortable=resource.sortable,
         filters=filters,
-        detail_param=detail_param,
+        detail_since=detail_since,
         detail_path=detail_path,
     )
 

@@ -12,7 +12,7 @@ from ironbound.api import problems
 
 MAJOR = 1
 MIN_MINOR = 1
-MAX_MINOR = 49
+MAX_MINOR = 51
 
 MIN_VERSION = f"{MAJOR}.{MIN_MINOR}"
 MAX_VERSION = f"{MAJOR}.{MAX_MINOR}"
@@ -47,11 +47,21 @@ VOLUME = 32
 STORAGE_INTERFACE = 33
 PORT_PHYSICAL_NETWORK = 34
 REBUILD_CONFIGDRIVE = 35  # a configdrive may come with "rebuild"
+NODE_TRAITS = 37  # a node's traits field and /v1/nodes/{id}/traits
 RESCUE = 38  # rescue_interface, the rescue and unrescue verbs
 INSPECT_WAIT = 39  # "inspect wait" is shown as such ("inspecting" before)
+BIOS_INTERFACE = 40  # bios_interface and /v1/nodes/{id}/bios
 INSPECT_ABORT = 41  # abort from "inspect wait"
+NODE_FAULT = 42  # the fault field and filter
+DETAIL_QUERY = 43  # ?detail= on node, port and port group lists
+NODE_DEPLOY_STEP = 44
+RESET_INTERFACES = 45  # ?reset_interfaces= on a node PATCH
 CONDUCTOR_GROUP = 46
+NODE_AUTOMATED_CLEAN = 47
+NODE_PROTECTED = 48  # protected and protected_reason
 CONDUCTORS = 49  # /v1/conductors and a node's conductor
+NODE_OWNER = 50  # the owner field and filter
+NODE_DESCRIPTION = 51
 
 HEADER = "X-OpenStack-Ironic-API-Version"
 # ASCII digits only: str.isdigit() also accepts '²', which int() then refuses.

@@ -98,6 +98,21 @@ class DetailWithFields(errors.InvalidParameterValue):
     template = "Can't fetch a subset of fields with 'detail' set"
 
 
+class DetailQueryTooNew(errors.InvalidParameterValue):
+    template = (
+        "Invalid query parameter ?detail={value} received. ?detail= needs API version "
+        "1.43 or later; use the /detail path below it."
+    )
+
+
+class FilterTooNew(_Names, errors.NotAcceptable):
+    template = (
+        "Request not acceptable. The minimal required API version should be {version} "
+        "for the filter(s) {names}."
+    )
+    lists = ("names",)
+
+
 class UnknownMarker(errors.InvalidParameterValue):
     template = "Marker {marker} is not a known {kind}."
 
@@ -139,6 +154,69 @@ class InvalidNodeName(errors.InvalidParameterValue):
 
 class UnknownBodyNode(errors.InvalidParameterValue):
     template = "Node {node} given as node_uuid could not be found."
+
+
+class TraitsNotPatchable(errors.InvalidParameterValue):
+    template = (
+        "Cannot update node traits via node patch. Node traits should be updated via the "
+        "node traits API (PUT or DELETE /v1/nodes/<node>/traits)."
+    )
+
+
+class ResetInterfacesWithoutDriver(errors.InvalidParameterValue):
+    template = "The reset_interfaces parameter can only be used when changing the node's driver."
+
+
+class ResetInterfacesTooNew(errors.NotAcceptable):
+    template = "The reset_interfaces parameter needs API version {version} or later."
+
+
+class ProtectedReasonWithoutProtected(errors.InvalidParameterValue):
+    template = "The protected_reason field can only be set when protected is True"
+
+
+class InvalidFault(_Names, errors.InvalidParameterValue):
+    template = 'Unrecognized fault "{fault}" is specified, allowed faults are {allowed}'
+    lists = ("allowed",)
+
+
+# --- traits (1.37) -------------------------------------------------------------
+
+
+class InvalidTrait(errors.InvalidParameterValue):
+    template = (
+        "Invalid trait {trait!r}: a trait is a standard trait of os-traits (e.g. "
+        "HW_CPU_X86_AVX2) or CUSTOM_ followed by upper-case letters, digits and _, at most "
+        "255 characters."
+    )
+
+
+class TraitsBodyInvalid(errors.InvalidParameterValue):
+    template = (
+        "A single node trait may be added via PUT /v1/nodes/<node identifier>/traits/<trait> "
+        "with no body, or all node traits may be replaced via PUT /v1/nodes/<node "
+        "identifier>/traits with the list of traits specified in the request body "
+        '({{"traits": [...]}}).'
+    )
+
+
+class TraitBodyGiven(errors.InvalidParameterValue):
+    template = "No body should be provided when adding a trait"
+
+
+class TooManyTraits(errors.InvalidParameterValue):
+    template = (
+        "Could not modify traits for node {node} as it would exceed the maximum number of "
+        "traits per node ({count} vs. {limit})"
+    )
+
+
+class TraitNotFound(errors.NotFound):
+    template = "Node {node} doesn't have a trait '{trait}'"
+
+
+class BiosSettingNotFound(errors.NotFound):
+    template = "Node {node} doesn't have a BIOS setting '{name}'"
 
 
 class RedactedPropertiesWritten(errors.InvalidParameterValue):
@@ -437,6 +515,18 @@ class NodeDeleteRefused(errors.InvalidState):
         'provision states to perform deletion are: "{allowed}", or set the node into '
         "maintenance mode"
     )
+
+
+class ProtectRefused(_Names, errors.InvalidState):
+    template = (
+        "Node {node} can only be made protected in provision state(s) {allowed}, the "
+        "current state is '{state}'"
+    )
+    lists = ("allowed",)
+
+
+class NodeProtected(errors.Forbidden):
+    template = "Node {node} is protected and cannot be undeployed, rebuilt or deleted"
 
 
 class PortChangeRefused(errors.InvalidState):

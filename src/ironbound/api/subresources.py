@@ -115,7 +115,7 @@ def list_page(
     node_ident: str | None = None,
     filters: Mapping[str, Filter] | None = None,
     detail_path: bool = False,
-    detail_param: bool = False,
+    detail_since: int | None = None,
     parent: tuple[str, str, int] | None = None,
 ) -> Response:
     """A list document of `spec` rows, optionally those of one node, or of another
@@ -123,7 +123,7 @@ def list_page(
     services, minor, base_url, identity = call.services, call.minor, call.base_url, call.identity
     filters = filters or {}
     query = listing.list_query(
-        call, spec, filters=tuple(filters), detail_param=detail_param, detail_path=detail_path
+        call, spec, filters=tuple(filters), detail_since=detail_since, detail_path=detail_path
     )
     names = query.names(spec.fields, minor)
     with services.db.read() as session:

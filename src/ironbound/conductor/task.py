@@ -109,7 +109,11 @@ class NodeTask:
         A StepFailed from a step nested inside this one passes through as it
         is, so last_error names the innermost step that failed, once.
         """
-        self.record(f"{name}: started")
+        step = None
+        if self.node.provision_state in states.DEPLOY_STEP_STATES:
+            # What Ironic's deploy_step (1.44) shows: the step running now.
+            step = {"interface": "deploy", "step": name, "priority": 0, "argsinfo": None}
+        self.record(f"{name}: started", deploy_step=step)
         try:
             result = action()
         except errors.StepFailed:
@@ -124,7 +128,14 @@ class NodeTask:
         self.record(f"{name}: done")
         return result
 
-    def record(self, message: str, *, event_type: str = "progress", severity: str = "info") -> None:
+    def record(
+        self,
+        message: str,
+        *,
+        event_type: str = "progress",
+        severity: str = "info",
+        deploy_step: Mapping[str, Any] | None = None,
+    ) -> None:
         with self._write() as session:
             nodes.record_progress(
                 session,
@@ -133,6 +144,7 @@ class NodeTask:
                 event_type=event_type,
                 severity=severity,
                 conductor=self.ctx.hostname,
+                deploy_step=deploy_step,
             )
 
     def set_internal_info(self, **values: Any) -> None:

@@ -226,9 +226,14 @@ def held_by(session: Session, conductor: str) -> list[Node]:
 
 
 def apply_fields(row: Node, fields: Mapping[str, Any]) -> None:
-    """Set node columns, stamping provision_updated_at when the provision state moves."""
+    """Set node columns, stamping provision_updated_at when the provision state moves.
+
+    A node that leaves the deploy states no longer shows a deploy step (as Ironic).
+    """
     if "provision_state" in fields and fields["provision_state"] != row.provision_state:
         row.provision_updated_at = utcnow()
+        if fields["provision_state"] not in states.DEPLOY_STEP_STATES and row.deploy_step:
+            row.deploy_step = {}
     for key, value in fields.items():
         setattr(row, key, value)
 
@@ -253,8 +258,10 @@ def record_progress(
     event_type: str,
     severity: str,
     conductor: str,
+    deploy_step: Mapping[str, Any] | None = None,
 ) -> None:
-    """Add an event and show it as driver_internal_info.progress (with its time).
+    """Add an event and show it as driver_internal_info.progress (with its time);
+    `deploy_step`, when given, becomes the node's deploy_step in the same write.
 
     Every client sees progress that way (`baremetal node show`), since
     Ironic's node history API lies beyond the microversions served here.
@@ -264,3 +271,5 @@ def record_progress(
     )
     stamp = utcnow().isoformat(timespec="seconds")
     merge_internal_info(session, node_id, {"progress": f"{stamp} {message}"})
+    if deploy_step is not None:
+        get_by_id(session, node_id).deploy_step = dict(deploy_step)

@@ -88,7 +88,7 @@ def _marker(session: Session, hostname: str | None) -> Conductor | None:
 @router.get("/v1/conductors/", include_in_schema=False)  # the CLI's path when it filters
 def list_conductors(call: CurrentCall) -> Response:
     _check_version(call)
-    query = listing.list_query(call, CONDUCTORS, detail_param=True)
+    query = listing.list_query(call, CONDUCTORS, detail_since=mv.CONDUCTORS)
     names = query.names(CONDUCTORS.fields, call.minor)
     timeout = call.services.conf.conductor.heartbeat_timeout
     with call.services.db.read() as session:

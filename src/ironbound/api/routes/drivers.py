@@ -17,12 +17,13 @@ router = APIRouter()
 
 #: When each interface appears in a driver's detail: all of them with the
 #: dynamic drivers (1.30), storage with the storage interface (1.33), rescue
-#: with rescue (1.38), as in
-#: Ironic; node documents show some of them only from 1.31.
+#: with rescue (1.38), bios with the bios interface (1.40), as in Ironic; node
+#: documents show some of them only from 1.31.
 _DETAIL_SINCE: dict[str, int] = {
     **{iface: mv.DYNAMIC_DRIVERS for iface in driver_checks.INTERFACE_VERSIONS},
     "storage": mv.STORAGE_INTERFACE,
     "rescue": mv.RESCUE,
+    "bios": mv.BIOS_INTERFACE,
 }
 
 

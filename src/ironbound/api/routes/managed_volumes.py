@@ -103,7 +103,7 @@ def _get(session: Session, ident: str) -> ManagedVolume:
 def list_volumes(call: CurrentCall) -> Response:
     _need_volume_api(call.minor)
     return subresources.list_page(
-        call, RESOURCE, filters={"node": subresources.by_node}, detail_param=True
+        call, RESOURCE, filters={"node": subresources.by_node}, detail_since=1
     )
 
 

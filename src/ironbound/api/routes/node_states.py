@@ -112,6 +112,8 @@ def set_provision_state(
             raise errors.InvalidStateRequested(
                 action=verb, node=node.uuid, state=node.provision_state
             )
+        if verb in states.PROTECTED_VERBS and node.protected:
+            raise problems.NodeProtected(node=node.uuid)
         if verb in _NOT_IN_MAINTENANCE and node.maintenance:
             raise problems.NodeInMaintenance(node=node.uuid, verb=verb)
         if transition.job is not None:
@@ -194,6 +196,9 @@ def _set_maintenance(
         node = lookup(session, ident, minor)
         node.maintenance = on
         node.maintenance_reason = reason if on else None
+        if not on:
+            # As Ironic: the fault that put the node into maintenance goes with it.
+            node.fault = None
 
 
 @router.put("/v1/nodes/{ident}/maintenance", status_code=202)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from anyio import to_thread
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -29,7 +29,7 @@ from ironbound.api.schemas.node import NodeDocument
 from ironbound.api.services import ApiServices
 from ironbound.api.views import node as view
 from ironbound.config import INTERFACE_TYPES
-from ironbound.db import managed_volumes, nodes, queries
+from ironbound.db import managed_volumes, nodes, queries, traits
 from ironbound.db.models import Node
 from ironbound.jobspec import JobKind
 from ironbound.records import VOLUME_ATTACHMENTS
@@ -45,6 +45,8 @@ _FILTERS: dict[str, int] = {
     "driver": mv.DRIVER_FILTER,
     "resource_class": mv.RESOURCE_CLASS,
     "conductor_group": mv.CONDUCTOR_GROUP,
+    "fault": mv.NODE_FAULT,
+    "owner": mv.NODE_OWNER,
 }
 
 #: Fields a PATCH may change, with the microversion that allows it.
@@ -60,15 +62,49 @@ _UPDATABLE: dict[str, int] = {
     "resource_class": mv.RESOURCE_CLASS,
     "conductor_group": mv.CONDUCTOR_GROUP,
     **{f"{i}_interface": v for i, v in driver_checks.INTERFACE_VERSIONS.items()},
+    "automated_clean": mv.NODE_AUTOMATED_CLEAN,
+    "protected": mv.NODE_PROTECTED,
+    "protected_reason": mv.NODE_PROTECTED,
+    "owner": mv.NODE_OWNER,
+    "description": mv.NODE_DESCRIPTION,
 }
+
+#: Fields a create may set: the updatable ones but protection, which needs a deployed node.
+_CREATABLE: dict[str, int] = {
+    **{k: v for k, v in _UPDATABLE.items() if k not in ("protected", "protected_reason")},
+    "uuid": 1,
+}
+
+#: Fields a create or PATCH stores as the document gives them.
+_PLAIN_FIELDS = (
+    "name",
+    "driver",
+    "instance_uuid",
+    "properties",
+    "extra",
+    "resource_class",
+    "automated_clean",
+    "protected",
+    "protected_reason",
+    "owner",
+    "description",
+)
 
 #: Interface and driver changes are refused outside these states unless in maintenance.
 _INTERFACE_UPDATE_STATES = states.STORAGE_UPDATE_ALLOWED_STATES
 
 
 def _list(call: Call, detail: bool) -> Response:
-    filters = [name for name, since in _FILTERS.items() if since <= call.minor]
-    query = listing.list_query(call, view.NODES, filters=filters, detail_path=detail)
+    too_new = [n for n, since in _FILTERS.items() if since > call.minor]
+    given = [n for n in too_new if n in call.request.query_params]
+    if given:
+        # As Ironic: a filter the requested version does not have is Not Acceptable.
+        since = min(_FILTERS[n] for n in given)
+        raise problems.FilterTooNew(names=given, version=mv.version_string(since))
+    filters = [name for name in _FILTERS if name not in too_new]
+    query = listing.list_query(
+        call, view.NODES, filters=filters, detail_path=detail, detail_since=mv.DETAIL_QUERY
+    )
     names = query.names(view.NODES.fields, call.minor)
     with call.services.db.read() as session:
         marker = _marker(session, query.marker)
@@ -87,7 +123,11 @@ def _list(call: Call, detail: bool) -> Response:
             )
         )
         catalogue = call.services.catalogue()
-        items = [view.render(n, names, call.minor, call.base_url, catalogue) for n in rows]
+        found = traits.by_node(session, [n.id for n in rows]) if "traits" in names else {}
+        items = [
+            view.render(n, names, call.minor, call.base_url, catalogue, found.get(n.id, ()))
+            for n in rows
+        ]
     return listing.page(call, view.NODES, query, items)
 
 
@@ -113,6 +153,10 @@ def _filters(filters: dict[str, str]) -> tuple[list[tuple[str, Any]], bool | Non
             match.append((name, check_uuid(value, name)))
         elif name == "conductor_group":
             match.append((name, driver_checks.conductor_group(value)))
+        elif name == "fault":
+            if value not in states.FAULTS:
+                raise problems.InvalidFault(fault=value, allowed=states.FAULTS)
+            match.append((name, value))
         elif name != "chassis_uuid":
             match.append((name, value))
     return match, associated
@@ -134,8 +178,9 @@ def show_node(ident: str, call: CurrentCall) -> Response:
     names = listing.show_names(call, view.NODES.fields)
     with call.services.db.read() as session:
         node = lookup(session, ident, call.minor)
+        found = traits.names(session, node.id) if "traits" in names else ()
         return responses.json(
-            view.render(node, names, call.minor, call.base_url, call.services.catalogue())
+            view.render(node, names, call.minor, call.base_url, call.services.catalogue(), found)
         )
 
 
@@ -166,14 +211,13 @@ def _check_unique(session: Session, node: Node | None, doc: NodeDocument) -> Non
 @router.post("/v1/nodes", status_code=201)
 def create_node(body: JsonBody, services: Services, minor: Version, base_url: BaseUrl) -> Response:
     if isinstance(body, dict):
-        creatable = {**_UPDATABLE, "uuid": 1}
         # As Ironic: an empty conductor_group is no group at any version.
         given = [k for k, v in body.items() if v not in (None, "") or k != "conductor_group"]
-        listing.reject_newer(sorted(k for k in given if body[k] is not None), creatable, minor)
-        unknown = sorted(set(body) - set(creatable))
+        listing.reject_newer(sorted(k for k in given if body[k] is not None), _CREATABLE, minor)
+        unknown = sorted(set(body) - set(_CREATABLE))
         if unknown:
             raise problems.NotSettableOnCreate(
-                unknown=unknown, allowed=sorted(listing.visible(creatable, minor))
+                unknown=unknown, allowed=sorted(listing.visible(_CREATABLE, minor))
             )
     doc: NodeDocument = validate(NodeDocument, body, "node")
     if doc.name is not None:
@@ -183,16 +227,11 @@ def create_node(body: JsonBody, services: Services, minor: Version, base_url: Ba
     instance_info, instance_secrets = sensitive.split(doc.instance_info, {})
     node = Node(
         uuid=doc.uuid or str(uuidlib.uuid4()),
-        name=doc.name,
-        driver=doc.driver,
+        **{name: getattr(doc, name) for name in _PLAIN_FIELDS},
         driver_info=driver_info,
         driver_secrets=services.box.seal(driver_secrets),
         instance_info=instance_info,
         instance_secrets=services.box.seal(instance_secrets),
-        instance_uuid=doc.instance_uuid,
-        properties=doc.properties,
-        extra=doc.extra,
-        resource_class=doc.resource_class,
         provision_state=states.ENROLL if minor >= mv.ENROLL_ON_CREATE else states.AVAILABLE,
         power_state=None,
         maintenance=False,
@@ -231,12 +270,43 @@ class _Change:
     fields: dict[str, Any]
 
 
+def _reset_interfaces(request: Request, body: Any, minor: int) -> bool:
+    """The `reset_interfaces` parameter (1.45), allowed only with a change of driver."""
+    if "reset_interfaces" not in request.query_params:
+        return False
+    if minor < mv.RESET_INTERFACES:
+        raise problems.ResetInterfacesTooNew(version=mv.version_string(mv.RESET_INTERFACES))
+    reset = listing.parse_bool("reset_interfaces", request.query_params["reset_interfaces"])
+    if reset and not _touches(body, "driver", ops=("add", "replace")):
+        raise problems.ResetInterfacesWithoutDriver()
+    return reset
+
+
+def _touches(body: Any, root: str, ops: tuple[str, ...] = patch.OPS) -> bool:
+    """Whether the JSON Patch `body` has an operation in `ops` on the field `root`."""
+    return isinstance(body, list) and any(
+        isinstance(op, dict)
+        and op.get("op") in ops
+        and isinstance(op.get("path"), str)
+        and op["path"].split("/")[1:2] == [root]
+        for op in body
+    )
+
+
 @router.patch("/v1/nodes/{ident}")
 def update_node(
-    ident: str, body: JsonBody, services: Services, minor: Version, base_url: BaseUrl
+    ident: str,
+    body: JsonBody,
+    request: Request,
+    services: Services,
+    minor: Version,
+    base_url: BaseUrl,
 ) -> Response:
     updatable = [name for name, since in _UPDATABLE.items() if since <= minor]
+    if _touches(body, "traits"):
+        raise problems.TraitsNotPatchable()
     patch.reject_newer_fields(body, _UPDATABLE, minor)
+    reset = _reset_interfaces(request, body, minor)
     names = view.NODES.fields.detail(minor)
 
     def current(session: Session, node: Node) -> _Seen:
@@ -258,23 +328,20 @@ def update_node(
 
     def write(session: Session, node: Node, change: _Change) -> dict[str, Any]:
         _check_unique(session, node, change.doc)
-        _apply_interfaces(services, node, change.doc, minor)
+        _apply_interfaces(services, node, change.doc, minor, reset)
         fields = {
-            "name": change.doc.name,
-            "driver": change.doc.driver,
-            "instance_uuid": change.doc.instance_uuid,
-            "properties": change.doc.properties,
-            "extra": change.doc.extra,
-            "resource_class": change.doc.resource_class,
+            **{name: getattr(change.doc, name) for name in _PLAIN_FIELDS},
             "conductor_group": driver_checks.conductor_group(change.doc.conductor_group),
             **change.fields,
         }
+        _check_protection(node, fields)
         moved = fields["conductor_group"] != node.conductor_group or node.driver != fields["driver"]
         nodes.apply_fields(node, {k: v for k, v in fields.items() if getattr(node, k) != v})
         if moved:  # as Ironic: a node no conductor would take is refused (No valid host)
             driver_checks.require_conductor(services, node)
         session.flush()
-        return view.render(node, names, minor, base_url, services.catalogue())
+        found = traits.names(session, node.id) if "traits" in names else ()
+        return view.render(node, names, minor, base_url, services.catalogue(), found)
 
     document = optimistic.update(
         services, lambda s: lookup(s, ident, minor), current, work, write, "node"
@@ -299,11 +366,33 @@ def _secret_fields(services: ApiServices, seen: _Seen, doc: NodeDocument) -> dic
     return fields
 
 
-def _apply_interfaces(services: ApiServices, node: Node, doc: NodeDocument, minor: int) -> None:
+def _check_protection(node: Node, fields: dict[str, Any]) -> None:
+    """Ironic's rules for `protected`: set only on a deployed node; unsetting it drops the
+    reason (`fields` is changed so); a reason needs it set.
+
+    :raises InvalidState: protecting a node that is not deployed.
+    :raises InvalidParameterValue: a reason without protection.
+    """
+    if fields["protected"] != node.protected:
+        if not fields["protected"]:
+            fields["protected_reason"] = None
+        elif node.provision_state not in states.PROTECTABLE_STATES:
+            raise problems.ProtectRefused(
+                node=node.uuid, allowed=states.PROTECTABLE_STATES, state=node.provision_state
+            )
+    reason = fields["protected_reason"]
+    if reason != node.protected_reason and reason and not fields["protected"]:
+        raise problems.ProtectedReasonWithoutProtected()
+
+
+def _apply_interfaces(
+    services: ApiServices, node: Node, doc: NodeDocument, minor: int, reset: bool
+) -> None:
     """Driver and interface changes: checked against the catalogue and the node's state.
 
-    A removed interface goes back to the hardware type's default; a new
-    driver starts from its own defaults for every interface not asked for.
+    A removed interface goes back to the hardware type's default. With a new
+    driver, the other interfaces stay (and must suit it), or with `reset`
+    (`?reset_interfaces=true`, 1.45) go to the new driver's defaults, as in Ironic.
     """
     requested = _requested_interfaces(doc)
     visible = [i for i, since in driver_checks.INTERFACE_VERSIONS.items() if since <= minor]
@@ -317,7 +406,7 @@ def _apply_interfaces(services: ApiServices, node: Node, doc: NodeDocument, mino
         raise problems.InterfaceUpdateRefused(
             node=node.uuid, what=what, allowed=_INTERFACE_UPDATE_STATES, state=node.provision_state
         )
-    wanted: dict[str, str | None] = {} if driver_changed else dict(current)
+    wanted: dict[str, str | None] = {} if driver_changed and reset else dict(current)
     wanted.update(asked)
     chosen = driver_checks.resolve(services, doc.driver, wanted)
     for iface in current:
@@ -325,12 +414,15 @@ def _apply_interfaces(services: ApiServices, node: Node, doc: NodeDocument, mino
 
 
 def _check_deletable(node: Node) -> None:
+    """Ironic's checks, in its order: an instance, protection, the provision state."""
+    if node.instance_uuid is not None and not node.maintenance:
+        raise errors.InstanceAssociated(node=node.uuid, instance_uuid=node.instance_uuid)
+    if node.protected:
+        raise problems.NodeProtected(node=node.uuid)
     if node.provision_state not in states.DELETE_ALLOWED_STATES and not node.maintenance:
         raise problems.NodeDeleteRefused(
             node=node.uuid, state=node.provision_state, allowed=states.DELETE_ALLOWED_STATES
         )
-    if node.instance_uuid is not None and not node.maintenance:
-        raise errors.InstanceAssociated(node=node.uuid, instance_uuid=node.instance_uuid)
 
 
 def _check_no_kept_volumes(session: Session, node: Node) -> None:

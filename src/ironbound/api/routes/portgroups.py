@@ -131,7 +131,9 @@ def _member_ports(call: CurrentCall, ident: str, detail: bool) -> Response:
     with call.services.db.read() as session:
         group = get(session, ident, call.minor)
         parent = (f"portgroups/{group.uuid}", "portgroup_id", group.id)
-    return subresources.list_page(call, PORTS, detail_path=detail, parent=parent)
+    return subresources.list_page(
+        call, PORTS, detail_path=detail, detail_since=mv.DETAIL_QUERY, parent=parent
+    )
 
 
 @router.get("/v1/portgroups/{ident}/ports")

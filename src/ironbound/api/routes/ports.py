@@ -102,6 +102,7 @@ def list_of(
         node_ident=node_ident,
         filters={} if node_ident else filters,
         detail_path=detail,
+        detail_since=mv.DETAIL_QUERY,
     )
 
 

@@ -130,7 +130,7 @@ def _list(kind: str, call: CurrentCall, node_ident: str | None = None) -> Respon
     spec = _KINDS[kind]
     filters = {} if node_ident else {"node": subresources.by_node}
     return subresources.list_page(
-        call, spec, node_ident=node_ident, filters=filters, detail_param=True
+        call, spec, node_ident=node_ident, filters=filters, detail_since=mv.VOLUME
     )
 
 

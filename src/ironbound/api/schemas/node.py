@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated, Any
 
+from pydantic import BeforeValidator, Field
+
+from ironbound import errors
+from ironbound.api import listing
 from ironbound.api.schemas.common import JsonObject, StrictModel, UUIDStr
+
+
+def _flag(value: Any) -> Any:
+    """A boolean, or one spelt as text: the `baremetal` CLI sends `--protected` as "True",
+    and Ironic reads these fields with its lenient boolean."""
+    if isinstance(value, str):
+        try:
+            return listing.parse_bool("flag", value)
+        except errors.InvalidParameterValue:
+            raise ValueError("Input should be a valid boolean") from None
+    return value
+
+
+Flag = Annotated[bool, BeforeValidator(_flag)]
 
 
 class NodeDocument(StrictModel):
@@ -32,3 +50,11 @@ class NodeDocument(StrictModel):
     rescue_interface: str | None = Field(default=None, max_length=255)
     storage_interface: str | None = Field(default=None, max_length=255)
     vendor_interface: str | None = Field(default=None, max_length=255)
+    bios_interface: str | None = Field(default=None, max_length=255)
+    automated_clean: Flag | None = None
+    #: Only through a PATCH, and only on a deployed node (see routes/nodes).
+    protected: Flag = False
+    protected_reason: str | None = Field(default=None, max_length=4096)
+    owner: str | None = Field(default=None, max_length=255)
+    #: Ironic's bound on a description.
+    description: str | None = Field(default=None, max_length=4096)

@@ -56,6 +56,15 @@ FIELDS: dict[str, int] = {
     "rescue_interface": mv.RESCUE,
     "conductor_group": mv.CONDUCTOR_GROUP,
     "conductor": mv.CONDUCTORS,
+    "traits": mv.NODE_TRAITS,
+    "bios_interface": mv.BIOS_INTERFACE,
+    "fault": mv.NODE_FAULT,
+    "deploy_step": mv.NODE_DEPLOY_STEP,
+    "automated_clean": mv.NODE_AUTOMATED_CLEAN,
+    "protected": mv.NODE_PROTECTED,
+    "protected_reason": mv.NODE_PROTECTED,
+    "owner": mv.NODE_OWNER,
+    "description": mv.NODE_DESCRIPTION,
     "links": 1,
     "ports": 1,
     "states": 1,
@@ -82,9 +91,16 @@ _SUBRESOURCES = {
     "volume": "volume",
 }
 
-#: Fields a client may sort by.
+#: Fields a client may sort by (one newer than the request's version is a 406).
 SORTABLE = frozenset(
     {
+        "bios_interface",
+        "fault",
+        "automated_clean",
+        "protected",
+        "protected_reason",
+        "owner",
+        "description",
         "id",
         "uuid",
         "name",
@@ -120,11 +136,14 @@ def render(
     minor: int,
     base_url: str,
     catalogue: Mapping[str, HardwareEntry],
+    traits: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The node's wire document with exactly `names` (in this order).
 
     `node` is an ORM object or a plain row of the nodes table (list pages);
-    `catalogue` (the API's cached one) names the node's conductor without a query.
+    `catalogue` (the API's cached one) names the node's conductor without a query;
+    `traits` are its traits (`db/traits`), read by the caller when `names`
+    has them, once for a whole page.
     """
     out: dict[str, Any] = {}
     for name in names:
@@ -132,6 +151,8 @@ def render(
             out[name] = links.pair(base_url, f"nodes/{node.uuid}")
         elif name in _SUBRESOURCES:
             out[name] = links.pair(base_url, f"nodes/{node.uuid}/{_SUBRESOURCES[name]}")
+        elif name == "traits":
+            out[name] = list(traits)
         elif name == "chassis_uuid":
             out[name] = None
         elif name == "provision_state":
