@@ -54,3 +54,19 @@ def test_fail_pattern_stops_the_wait_with_context(tmp_path: Path) -> None:
         console.wait_for("MARKER", timeout=5, fail_on=[r"^Could not open SAN device"])
     assert "Operation not permitted" in str(failure.value)
     assert "Registered SAN device 0x80" in str(failure.value)
+
+
+def test_a_line_written_in_pieces_is_matched_whole(tmp_path: Path) -> None:
+    console = SerialConsole(tmp_path / "serial.log")
+    console.path.write_text("IRONBOUND-ISCSI-SESSION tcp: [1] 10.0.2.2:3260,1 iqn.2010-10.org.op")
+    writer = _append_later(console.path, "enstack:ironbound-42\r\n", 0.4)
+    match = console.wait_for(r"IRONBOUND-ISCSI-SESSION ", timeout=5)
+    writer.join()
+    assert match.line.endswith("iqn.2010-10.org.openstack:ironbound-42")
+
+
+def test_a_last_line_that_never_ends_is_matched_once_the_console_settles(tmp_path: Path) -> None:
+    console = SerialConsole(tmp_path / "serial.log")
+    console.path.write_text("boot: MARKER-7")
+    match = console.wait_for(r"MARKER-\d+", timeout=5)
+    assert match.line == "boot: MARKER-7"
