@@ -47,8 +47,12 @@ async def ask(
 def _enqueue(
     services: ApiServices, node_id: int, kind: JobKind, args: dict[str, Any] | None
 ) -> int:
-    with services.db.write() as session:
+    # Checked in a read, before the write: many callers at once queue their writes
+    # behind each other, so what each holds the write lock for must stay minimal.
+    with services.db.read() as session:
         driver_checks.require_conductor(services, nodes.get_by_id(session, node_id))
+    with services.db.write() as session:
+        nodes.get_by_id(session, node_id)  # deleted meanwhile: NotFound, not a broken key
         return jobs.enqueue(session, node_id, kind, args).id
 
 
