@@ -230,8 +230,10 @@ class CinderStorage(base.StorageInterface):
     def _instance_attachment(self, task: base.Task, volume: Volume) -> Attachment | None:
         """The attachment Cinder holds for the node's instance (Nova's), when it is complete."""
         instance = task.node.instance_uuid
+        if instance is None:
+            return None
         for attachment_id, server in volume.attachments:
-            if instance is not None and server == instance:
+            if server == instance:
                 found = self.cinder.get_attachment(attachment_id, volume.id)
                 if found is not None and found.status == "attached":
                     return found
@@ -243,8 +245,6 @@ class CinderStorage(base.StorageInterface):
         current = next(t for t in task.volume_targets if t.uuid == target.uuid)
         missing = {k: v for k, v in data.items() if k not in current.properties}
         self._remember(task, target, held, missing, adopted=True)
-        if missing:
-            task.set_target_properties(target.uuid, {**current.properties, **missing})
         task.record(
             f"volume {target.volume_id} is already attached in Cinder for instance "
             f"{held.instance} (attachment {held.id}); Ironbound boots from it and leaves the "
@@ -260,7 +260,7 @@ class CinderStorage(base.StorageInterface):
         *,
         adopted: bool,
     ) -> None:
-        """Record the attachment and the property keys written; write them to the target."""
+        """Record the attachment and the property keys `data` writes; write them to the target."""
         entries = dict(task.node.driver_internal_info.get(RECORD) or {})
         entry: dict[str, Any] = {
             "volume_id": target.volume_id,
@@ -271,7 +271,7 @@ class CinderStorage(base.StorageInterface):
             entry["adopted"] = True
         entries[target.uuid] = entry
         task.set_internal_info(**{RECORD: entries})
-        if not adopted:
+        if data:
             current = next(t for t in task.volume_targets if t.uuid == target.uuid)
             task.set_target_properties(target.uuid, {**current.properties, **data})
 
