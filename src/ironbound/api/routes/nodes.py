@@ -122,8 +122,8 @@ def _list(call: Call, detail: bool) -> Response:
                 marker=marker,
             )
         )
-        catalogue = call.services.catalogue()
         found = traits.by_node(session, [n.id for n in rows]) if "traits" in names else {}
+        catalogue = call.services.catalogue
         items = [
             view.render(n, names, call.minor, call.base_url, catalogue, found.get(n.id, ()))
             for n in rows
@@ -180,7 +180,7 @@ def show_node(ident: str, call: CurrentCall) -> Response:
         node = lookup(session, ident, call.minor)
         found = traits.names(session, node.id) if "traits" in names else ()
         return responses.json(
-            view.render(node, names, call.minor, call.base_url, call.services.catalogue(), found)
+            view.render(node, names, call.minor, call.base_url, call.services.catalogue, found)
         )
 
 
@@ -247,7 +247,7 @@ def create_node(body: JsonBody, services: Services, minor: Version, base_url: Ba
         session.add(node)
         session.flush()
         document = view.render(
-            node, view.NODES.fields.detail(minor), minor, base_url, services.catalogue()
+            node, view.NODES.fields.detail(minor), minor, base_url, services.catalogue
         )
     return responses.json(document, status=201, location=f"{base_url}/v1/nodes/{node.uuid}")
 
@@ -310,7 +310,7 @@ def update_node(
     names = view.NODES.fields.detail(minor)
 
     def current(session: Session, node: Node) -> _Seen:
-        before = view.render(node, names, minor, base_url, services.catalogue())
+        before = view.render(node, names, minor, base_url, services.catalogue)
         hidden = {k: getattr(node, k) for k in _UPDATABLE if k not in before}
         return _Seen(before, hidden, node.driver_secrets, node.instance_secrets)
 
@@ -341,7 +341,7 @@ def update_node(
             driver_checks.require_conductor(services, node)
         session.flush()
         found = traits.names(session, node.id) if "traits" in names else ()
-        return view.render(node, names, minor, base_url, services.catalogue(), found)
+        return view.render(node, names, minor, base_url, services.catalogue, found)
 
     document = optimistic.update(
         services, lambda s: lookup(s, ident, minor), current, work, write, "node"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Row
@@ -135,13 +135,14 @@ def render(
     names: Sequence[str],
     minor: int,
     base_url: str,
-    catalogue: Mapping[str, HardwareEntry],
+    catalogue: Callable[[], Mapping[str, HardwareEntry]],
     traits: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The node's wire document with exactly `names` (in this order).
 
     `node` is an ORM object or a plain row of the nodes table (list pages);
-    `catalogue` (the API's cached one) names the node's conductor without a query;
+    `catalogue` gives the API's cached catalogue, asked only when `names` has the
+    node's conductor (it names it without a query);
     `traits` are its traits (`db/traits`), read by the caller when `names`
     has them, once for a whole page.
     """
@@ -159,7 +160,7 @@ def render(
             out[name] = provision_state(node.provision_state, minor)
         elif name == "conductor":
             out[name] = driver_checks.conductor_for(
-                catalogue, node.driver, node.conductor_group, node.uuid
+                catalogue(), node.driver, node.conductor_group, node.uuid
             )
         else:
             out[name] = getattr(node, name)
