@@ -29,7 +29,7 @@ class Offer:
 def register(session: Session, hostname: str, offers: Sequence[Offer], group: str = "") -> int:
     """Record `hostname` as online in conductor group `group` with its hardware offer;
     returns the conductor id."""
-    conductor = session.scalars(select(Conductor).where(Conductor.hostname == hostname)).first()
+    conductor = by_hostname(session, hostname)
     now = utcnow()
     if conductor is None:
         conductor = Conductor(hostname=hostname, online=True, created_at=now, heartbeat_at=now)

@@ -39,11 +39,9 @@ def replace(session: Session, node_id: int, traits: Iterable[str]) -> None:
 
 
 def add(session: Session, node_id: int, trait: str) -> None:
-    """Give the node `trait`, unless it has it already."""
-    present = select(NodeTrait.id).where(NodeTrait.node_id == node_id, NodeTrait.trait == trait)
-    if session.scalars(present).first() is None:
-        session.add(NodeTrait(node_id=node_id, trait=trait))
-        session.flush()
+    """Give the node `trait`, which it must not have yet (see `names`)."""
+    session.add(NodeTrait(node_id=node_id, trait=trait))
+    session.flush()
 
 
 def remove(session: Session, node_id: int, trait: str) -> bool:

@@ -79,8 +79,10 @@ def add_trait(
     check_trait(trait)
 
     def change(session: Session, node: Node) -> None:
-        _check_count(node, {*traits.names(session, node.id), trait})
-        traits.add(session, node.id, trait)
+        present = traits.names(session, node.id)
+        if trait not in present:
+            _check_count(node, {*present, trait})
+            traits.add(session, node.id, trait)
 
     _change(services, ident, minor, change)
     response = Response(status_code=204)
