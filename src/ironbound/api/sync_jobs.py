@@ -37,7 +37,7 @@ async def ask(
     :raises NotFound: the node was deleted before a conductor answered.
     """
     job_id = await to_thread.run_sync(_enqueue, services, node_id, kind, args)
-    services.signals.work_queued()
+    services.signals.work_queued(quick=True)
     deadline = time.monotonic() + services.conf.conductor.sync_job_timeout
     while (answer := await to_thread.run_sync(_answer, services, job_id, deadline)) is None:
         await anyio.sleep(_POLL)
@@ -82,11 +82,19 @@ def _answer(services: ApiServices, job_id: int, deadline: float) -> dict[str, An
 
 
 def settle(services: ApiServices, job_id: int) -> None:
-    """Give a just-queued job up to [api]settle_time to finish (see that option)."""
+    """Give a just-queued job up to [api]settle_time to finish (see that option).
+
+    An in-process conductor wakes this caller when this job finishes; the
+    look at the row every _POLL seconds serves conductors in other processes.
+    """
     services.signals.work_queued()
     deadline = time.monotonic() + services.conf.api.settle_time
-    while time.monotonic() < deadline:
-        with services.db.read() as session:
-            if not jobs.exists(session, job_id):
+    with services.signals.watch(job_id) as finished:
+        while True:
+            with services.db.read() as session:
+                if not jobs.exists(session, job_id):
+                    return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 return
-        services.signals.wait_for_finish(min(_POLL, max(0.0, deadline - time.monotonic())))
+            finished.wait(min(_POLL, remaining))

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from ironbound import dhcp, errors, records, sensitive, states
@@ -86,10 +87,15 @@ class NodeTask:
         A flow that outlived its conductor's stop, or whose conductor was taken
         over, must not touch a node that others may now be working on.
         """
-        with self.ctx.db.write() as session:
-            if self.holds_lock:
-                nodes.get_held(session, self.node_id, self.ctx.hostname)
+        with self._write_node() as (session, _held):
             yield session
+
+    @contextmanager
+    def _write_node(self) -> Iterator[tuple[Session, Row[Any]]]:
+        """`_write`, with the node's columns that writes of its own fields depend on."""
+        with self.ctx.db.write() as session:
+            holder = self.ctx.hostname if self.holds_lock else None
+            yield session, nodes.check_held(session, self.node_id, holder)
 
     def refresh(self) -> None:
         """Reload the snapshot (after this task or someone else changed the node)."""
@@ -99,6 +105,16 @@ class NodeTask:
         self.ports = snapshot.ports
         self.volume_connectors = snapshot.volume_connectors
         self.volume_targets = snapshot.volume_targets
+        self.driver = self.ctx.registry.driver_for(self.node.driver, self.node.interfaces)
+
+    def _write_fields(self, fields: Mapping[str, Any]) -> None:
+        """Write node columns and reload the node in the same transaction.
+
+        Only the node itself: ports, connectors and targets do not change with it.
+        """
+        with self._write_node() as (session, held):
+            nodes.write_fields(session, held, self.node_id, fields)
+            self.node = snapshots.node_info(session, self.node_id, self.ctx.box)
         self.driver = self.ctx.registry.driver_for(self.node.driver, self.node.interfaces)
 
     # --- the `Task` protocol ---------------------------------------------------
@@ -136,9 +152,10 @@ class NodeTask:
         severity: str = "info",
         deploy_step: Mapping[str, Any] | None = None,
     ) -> None:
-        with self._write() as session:
+        with self._write_node() as (session, held):
             nodes.record_progress(
                 session,
+                held,
                 self.node_id,
                 message,
                 event_type=event_type,
@@ -148,9 +165,12 @@ class NodeTask:
             )
 
     def set_internal_info(self, **values: Any) -> None:
-        with self._write() as session:
-            nodes.merge_internal_info(session, self.node_id, values)
-        self.refresh()
+        """Merge `values` into driver_internal_info; a None value removes its key."""
+        with self._write_node() as (session, held):
+            info = {k: v for k, v in held.driver_internal_info.items() if k not in values}
+            info.update({k: v for k, v in values.items() if v is not None})
+            nodes.write_fields(session, held, self.node_id, {"driver_internal_info": info})
+            self.node = snapshots.node_info(session, self.node_id, self.ctx.box)
 
     def set_last_error(self, message: str | None) -> None:
         self.save(last_error=message)
@@ -231,9 +251,7 @@ class NodeTask:
 
     def save(self, **fields: Any) -> None:
         """Write node fields; a provision_state change also stamps provision_updated_at."""
-        with self._write() as session:
-            nodes.apply_fields(nodes.get_by_id(session, self.node_id), fields)
-        self.refresh()
+        self._write_fields(fields)
 
     def forget_instance(self) -> list[str]:
         """Untie the node from its instance, as Ironic's tear-down does: clear

@@ -17,12 +17,13 @@ import time
 from collections.abc import Callable, Collection
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from ironbound import dhcp, errors, states
 from ironbound.conductor.context import ConductorContext
 from ironbound.conductor.flows import FLOWS
 from ironbound.conductor.task import NodeTask
 from ironbound.db import conductors, jobs, nodes, tokens
-from ironbound.db.models import Node
 from ironbound.drivers.base import RECONCILES
 from ironbound.jobspec import SYNCHRONOUS_KINDS, JobKind
 
@@ -124,7 +125,7 @@ class Conductor:
                 LOG.exception("Worker loop error; continuing")
                 ran = False
             if not ran:
-                self.ctx.signals.wait_for_work(poll)
+                self.ctx.signals.wait_for_work(poll, quick=kinds is not None)
 
     def run_one(self, kinds: Collection[JobKind] | None = None) -> bool:
         """Claim and run one job (of `kinds`, if given); False when there was none to run."""
@@ -142,8 +143,11 @@ class Conductor:
         try:
             self._run(job_id, node_id, kind, args)
         finally:
-            self.ctx.signals.job_finished()
-            self.ctx.signals.work_queued()  # the node is free: its next job may run
+            self.ctx.signals.job_finished(job_id)
+            if kinds is not None:
+                # The node is free: its next job may be one only the other workers take.
+                # (A worker of those claims again by itself when its job is done.)
+                self.ctx.signals.work_queued()
         return True
 
     def _run(self, job_id: int, node_id: int, kind: JobKind, args: dict[str, Any]) -> None:
@@ -163,21 +167,21 @@ class Conductor:
                 LOG.exception("Job %s (%s) for node %s crashed", job_id, kind, node_id)
                 error = f"{kind} failed: unexpected {type(exc).__name__}: {exc}"
         with self.ctx.db.write() as session:
-            node = nodes.find_by_id(session, node_id)
-            # Taken over or abandoned meanwhile: the node is someone else's now.
-            ours = node is not None and (kind.shared or node.reservation == self.ctx.hostname)
-            if ours and error is not None and not kind.synchronous:
-                assert node is not None
-                self._record_failure(node, kind, error)
-            if ours and not kind.shared:
+            if error is not None and not kind.synchronous:
+                self._record_failure(session, node_id, kind, error)
+            if not kind.shared:
                 nodes.release(session, node_id, self.ctx.hostname)
             if kind.synchronous:
                 jobs.finish(session, job_id, result=result or {}, error=error)
             else:
                 jobs.remove(session, job_id)
 
-    @staticmethod
-    def _record_failure(node: Node, kind: JobKind, error: str) -> None:
+    def _record_failure(self, session: Session, node_id: int, kind: JobKind, error: str) -> None:
+        """Show a failed job on its node, unless the node is gone or someone else's now
+        (taken over or abandoned meanwhile)."""
+        node = nodes.find_by_id(session, node_id)
+        if node is None or not (kind.shared or node.reservation == self.ctx.hostname):
+            return
         fields: dict[str, Any] = {"last_error": error, "target_power_state": None}
         if kind.provision and node.provision_state in states.FAILURE:
             fields["provision_state"] = states.FAILURE[node.provision_state]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from ironbound.db.models import NodeEvent
@@ -16,8 +17,8 @@ def add(
     severity: str = "info",
     conductor: str | None = None,
 ) -> None:
-    session.add(
-        NodeEvent(
+    session.execute(
+        insert(NodeEvent).values(
             node_id=node_id,
             event=event,
             event_type=event_type,

@@ -10,10 +10,11 @@ serialises writers anyway (BEGIN IMMEDIATE).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import Select, bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from ironbound.db import nodes
@@ -48,6 +49,23 @@ def claim(
     that offer the same hardware type are expected to enable the same
     interfaces for it.
     """
+    postgres = session.get_bind().dialect.name == "postgresql"
+    query = _claim_query(tuple(hardware_types), None if kinds is None else tuple(kinds), postgres)
+    job = session.scalars(query, {"group": group}).first()
+    if job is None:
+        return None
+    if job.kind not in SHARED_KINDS and not nodes.reserve(session, job.node_id, conductor):
+        return None
+    job.status = JobStatus.RUNNING
+    job.conductor = conductor
+    return job
+
+
+@functools.lru_cache(maxsize=16)
+def _claim_query(
+    hardware_types: tuple[str, ...], kinds: tuple[JobKind, ...] | None, postgres: bool
+) -> Select[Job]:
+    """claim's query, built once per conductor (building it costs more than running it)."""
     ahead = aliased(Job)
     first_in_line = (
         select(func.min(ahead.id))
@@ -64,7 +82,7 @@ def claim(
         .where(
             Job.status == JobStatus.QUEUED,
             Node.driver.in_(hardware_types),
-            Node.conductor_group == group,
+            Node.conductor_group == bindparam("group"),
             or_(
                 Job.kind.in_(SHARED_KINDS),
                 (Node.reservation.is_(None)) & (Job.id == first_in_line),
@@ -75,16 +93,9 @@ def claim(
     )
     if kinds is not None:
         query = query.where(Job.kind.in_(kinds))
-    if session.get_bind().dialect.name == "postgresql":
+    if postgres:
         query = query.with_for_update(of=Job, skip_locked=True)
-    job = session.scalars(query).first()
-    if job is None:
-        return None
-    if job.kind not in SHARED_KINDS and not nodes.reserve(session, job.node_id, conductor):
-        return None
-    job.status = JobStatus.RUNNING
-    job.conductor = conductor
-    return job
+    return query
 
 
 def finish(
@@ -131,7 +142,7 @@ def remove(session: Session, job_id: int) -> None:
 
 
 def exists(session: Session, job_id: int) -> bool:
-    return session.get(Job, job_id) is not None
+    return session.scalar(select(Job.id).where(Job.id == job_id)) is not None
 
 
 def is_pending(session: Session, job_id: int) -> bool:

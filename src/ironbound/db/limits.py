@@ -46,17 +46,18 @@ def _name(row: Any, column: str) -> str:
     return f"{column} of {kind} {ident}" if ident else f"{column} of a {kind}"
 
 
-def check_document(row: Any, column: str, document: Any) -> None:
-    """:raises InvalidParameterValue: `document` is nested too deep or too large to store."""
+def check_document(what: str, document: Any) -> None:
+    """:raises InvalidParameterValue: `document` (`what`: its column and row) is nested too
+    deep or too large to store."""
     if depth(document) > MAX_DEPTH:
         raise errors.InvalidParameterValue(
-            reason=f"The {_name(row, column)} would be nested more than {MAX_DEPTH} levels "
+            reason=f"The {what} would be nested more than {MAX_DEPTH} levels "
             f"deep after this change; at most {MAX_DEPTH} levels can be stored."
         )
     size = len(orjson.dumps(document))
     if size > MAX_BYTES:
         raise errors.InvalidParameterValue(
-            reason=f"The {_name(row, column)} would take {size} bytes after this change; at "
+            reason=f"The {what} would take {size} bytes after this change; at "
             f"most {MAX_BYTES} bytes can be stored in one document."
         )
 
@@ -70,4 +71,4 @@ def check_session(session: Session, _context: Any, _instances: Any) -> None:
                 continue
             attribute = state.attrs[column.key]
             if row in session.new or attribute.history.has_changes():
-                check_document(row, column.key, attribute.value)
+                check_document(_name(row, column.key), attribute.value)

@@ -12,11 +12,11 @@ import uuid as uuidlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Row, exists, select, update
+from sqlalchemy import JSON, Row, exists, select, update
 from sqlalchemy.orm import Session
 
 from ironbound import errors, states
-from ironbound.db import events, queries
+from ironbound.db import events, limits, queries
 from ironbound.db.base import utcnow
 from ironbound.db.models import Job, Node
 from ironbound.jobspec import PENDING, SHARED_KINDS
@@ -208,16 +208,28 @@ def idle_active_with_storage(
     )
 
 
-def get_held(session: Session, node_id: int, conductor: str) -> Node:
-    """The node, if `conductor` still holds its lock: the fence for a flow's every write.
+def check_held(session: Session, node_id: int, conductor: str | None) -> Row[Any]:
+    """The fence for a flow's every write: the node, if `conductor` still holds its lock.
+
+    Reads only the columns that writes of the node's own fields depend on:
+    uuid, reservation, provision_state and driver_internal_info; the row
+    stays locked until the transaction ends (PostgreSQL: FOR UPDATE). With
+    `conductor` None (a job that takes no lock), nobody's lock is checked.
 
     :raises NodeNotFound: the node is gone.
     :raises LockLost: another conductor took the node over, or a stop abandoned it.
     """
-    node = lock_row(session, get_by_id(session, node_id))
-    if node.reservation != conductor:
-        raise errors.LockLost(node=node.uuid, host=conductor)
-    return node
+    query = select(
+        Node.uuid, Node.reservation, Node.provision_state, Node.driver_internal_info
+    ).where(Node.id == node_id)
+    if session.get_bind().dialect.name != "sqlite":
+        query = query.with_for_update()
+    row = session.execute(query).first()
+    if row is None:
+        raise errors.NodeNotFound(node=node_id)
+    if conductor is not None and row.reservation != conductor:
+        raise errors.LockLost(node=row.uuid, host=conductor)
+    return row
 
 
 def held_by(session: Session, conductor: str) -> list[Node]:
@@ -230,28 +242,42 @@ def apply_fields(row: Node, fields: Mapping[str, Any]) -> None:
 
     A node that leaves the deploy states no longer shows a deploy step (as Ironic).
     """
-    if "provision_state" in fields and fields["provision_state"] != row.provision_state:
-        row.provision_updated_at = utcnow()
-        if fields["provision_state"] not in states.DEPLOY_STEP_STATES and row.deploy_step:
-            row.deploy_step = {}
-    for key, value in fields.items():
+    for key, value in _with_stamps(row.provision_state, bool(row.deploy_step), fields).items():
         setattr(row, key, value)
 
 
-def merge_internal_info(session: Session, node_id: int, values: Mapping[str, Any]) -> None:
-    """Merge `values` into the node's driver_internal_info; a None value removes its key."""
-    row = get_by_id(session, node_id)
-    info = dict(row.driver_internal_info)
+def _with_stamps(current_state: str, has_step: bool, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """`fields` plus what a move of the provision state changes with it (see apply_fields)."""
+    values = dict(fields)
+    new_state = fields.get("provision_state", current_state)
+    if new_state != current_state:
+        values["provision_updated_at"] = utcnow()
+        if new_state not in states.DEPLOY_STEP_STATES and has_step:
+            values["deploy_step"] = {}
+    return values
+
+
+def write_fields(session: Session, held: Row[Any], node_id: int, fields: Mapping[str, Any]) -> None:
+    """apply_fields for a flow: one UPDATE of the node `check_held` returned as `held`.
+
+    The flow's lock keeps every other writer of these columns out, so no row
+    is loaded; JSON documents are bounded as the ORM's writes are.
+    """
+    values = _with_stamps(held.provision_state, True, fields)
     for key, value in values.items():
-        if value is None:
-            info.pop(key, None)
-        else:
-            info[key] = value
-    row.driver_internal_info = info
+        if isinstance(Node.__table__.c[key].type, JSON):
+            limits.check_document(f"{key} of Node {held.uuid}", value)
+    session.execute(
+        update(Node)
+        .where(Node.id == node_id)
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def record_progress(
     session: Session,
+    held: Row[Any],
     node_id: int,
     message: str,
     *,
@@ -263,13 +289,17 @@ def record_progress(
     """Add an event and show it as driver_internal_info.progress (with its time);
     `deploy_step`, when given, becomes the node's deploy_step in the same write.
 
-    Every client sees progress that way (`baremetal node show`), since
-    Ironic's node history API lies beyond the microversions served here.
+    `held` is the node as `check_held` read it. Every client sees progress that
+    way (`baremetal node show`), since Ironic's node history API lies beyond
+    the microversions served here. Two statements and no row loaded: a flow
+    records each step it starts and ends.
     """
     events.add(
         session, node_id, message, event_type=event_type, severity=severity, conductor=conductor
     )
     stamp = utcnow().isoformat(timespec="seconds")
-    merge_internal_info(session, node_id, {"progress": f"{stamp} {message}"})
+    info = {**held.driver_internal_info, "progress": f"{stamp} {message}"}
+    fields: dict[str, Any] = {"driver_internal_info": info}
     if deploy_step is not None:
-        get_by_id(session, node_id).deploy_step = dict(deploy_step)
+        fields["deploy_step"] = dict(deploy_step)
+    write_fields(session, held, node_id, fields)

@@ -12,10 +12,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ironbound import records, sensitive
+from ironbound import errors, records, sensitive
 from ironbound.config import INTERFACE_TYPES
-from ironbound.db import nodes
-from ironbound.db.models import Port, VolumeConnector, VolumeTarget
+from ironbound.db.models import Node, Port, VolumeConnector, VolumeTarget
 from ironbound.sensitive import Secret, SecretBox
 
 
@@ -24,13 +23,24 @@ def _with_secrets(masked: dict[str, Any], sealed: str | None, box: SecretBox) ->
     return sensitive.reveal(masked, {k: Secret(str(v)) for k, v in revealed.items()})
 
 
-def load(session: Session, node_id: int, box: SecretBox) -> records.NodeSnapshot:
-    """The node with its ports (by id), connectors (by id) and targets (by boot_index).
+_NODE_COLUMNS = (
+    Node.id, Node.uuid, Node.name, Node.driver, Node.driver_info, Node.driver_secrets,
+    Node.driver_internal_info, Node.instance_info, Node.instance_secrets, Node.properties,
+    Node.provision_state, Node.target_provision_state, Node.power_state, Node.maintenance,
+    Node.instance_uuid, Node.last_error,
+    *(getattr(Node, f"{iface}_interface") for iface in INTERFACE_TYPES),
+)  # fmt: skip
+
+
+def node_info(session: Session, node_id: int, box: SecretBox) -> records.NodeInfo:
+    """The node as a driver sees it: only the columns that holds, as a plain row.
 
     :raises NodeNotFound: the node is gone.
     """
-    row = nodes.get_by_id(session, node_id)
-    node = records.NodeInfo(
+    row = session.execute(select(*_NODE_COLUMNS).where(Node.id == node_id)).first()
+    if row is None:
+        raise errors.NodeNotFound(node=node_id)
+    return records.NodeInfo(
         id=row.id,
         uuid=row.uuid,
         name=row.name,
@@ -47,6 +57,14 @@ def load(session: Session, node_id: int, box: SecretBox) -> records.NodeSnapshot
         instance_uuid=row.instance_uuid,
         last_error=row.last_error,
     )
+
+
+def load(session: Session, node_id: int, box: SecretBox) -> records.NodeSnapshot:
+    """The node with its ports (by id), connectors (by id) and targets (by boot_index).
+
+    :raises NodeNotFound: the node is gone.
+    """
+    node = node_info(session, node_id, box)
     ports = [
         records.PortInfo(uuid=p.uuid, address=p.address, pxe_enabled=p.pxe_enabled, extra=p.extra)
         for p in session.scalars(select(Port).where(Port.node_id == node_id).order_by(Port.id))
