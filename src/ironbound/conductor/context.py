@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from oslo_config import cfg
 
 from ironbound import dhcp
+from ironbound.conductor.progress import Backlog
 from ironbound.db.session import Database
 from ironbound.drivers.registry import Registry
 from ironbound.sensitive import SecretBox
@@ -21,6 +22,8 @@ class ConductorContext:
     registry: Registry
     hostname: str
     signals: Signals = field(default_factory=Signals)
+    #: Tasks whose progress records wait for their next write (conductor/progress.py).
+    progress: Backlog = field(default_factory=Backlog)
     #: The DHCP provider [dhcp]dhcp_provider names, loaded with the context.
     dhcp: dhcp.DHCPProvider = field(init=False)
 

@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from ironbound import dhcp, errors, records, sensitive, states
 from ironbound.conductor.context import ConductorContext
-from ironbound.db import managed_volumes, nodes, snapshots, tokens, vifs, volumes
+from ironbound.db import events, managed_volumes, nodes, snapshots, tokens, vifs, volumes
+from ironbound.db.base import utcnow
 from ironbound.drivers import base
 from ironbound.sensitive import Secret
 
@@ -78,6 +79,10 @@ class NodeTask:
         self.node_id = node_id
         self.holds_lock = holds_lock
         self.managed_volumes = _VolumeStore(self)
+        self._progress: list[events.Progress] = []  # see conductor/progress.py
+        self._writing = (
+            threading.RLock()
+        )  # one write at a time: the flow's or the progress thread's
         self.refresh()
 
     @contextmanager
@@ -91,11 +96,48 @@ class NodeTask:
             yield session
 
     @contextmanager
-    def _write_node(self) -> Iterator[tuple[Session, Row[Any]]]:
-        """`_write`, with the node's columns that writes of its own fields depend on."""
-        with self.ctx.db.write() as session:
-            holder = self.ctx.hostname if self.holds_lock else None
-            yield session, nodes.check_held(session, self.node_id, holder)
+    def _write_node(self) -> Iterator[tuple[Session, nodes.Held]]:
+        """`_write`, with the node's columns that writes of its own fields depend on.
+
+        The progress records kept so far are written in the same transaction.
+        """
+        with self._writing:
+            kept = list(self._progress)
+            with self.ctx.db.write() as session:
+                holder = self.ctx.hostname if self.holds_lock else None
+                held = nodes.check_held(session, self.node_id, holder)
+                if kept:
+                    held = nodes.record_progress(session, held, kept, self.ctx.hostname)
+                yield session, held
+            del self._progress[: len(kept)]
+            if not self._progress:
+                self.ctx.progress.discard(self)
+
+    def write_progress(self, older_than: float, *, wait: bool) -> None:
+        """Write the progress records kept, if the oldest is older than `older_than` seconds.
+
+        `wait` False (the progress thread): skip a task that is writing now,
+        its records go with that write. Records of a node that is gone or no
+        longer ours are dropped: the flow finds that out by itself.
+        """
+        if not self._writing.acquire(blocking=wait):
+            return
+        try:
+            if self._progress and (utcnow() - self._progress[0].at).total_seconds() >= older_than:
+                with self._write():
+                    pass
+        except (errors.LockLost, errors.NodeNotFound):
+            self._progress.clear()
+            self.ctx.progress.discard(self)
+        finally:
+            self._writing.release()
+
+    def close(self) -> None:
+        """The flow has ended: write the progress records it still keeps."""
+        try:
+            self.write_progress(0.0, wait=True)
+        finally:
+            self.ctx.progress.discard(self)
 
     def refresh(self) -> None:
         """Reload the snapshot (after this task or someone else changed the node)."""
@@ -113,7 +155,7 @@ class NodeTask:
         Only the node itself: ports, connectors and targets do not change with it.
         """
         with self._write_node() as (session, held):
-            nodes.write_fields(session, held, self.node_id, fields)
+            nodes.write_fields(session, held, fields)
             self.node = snapshots.node_info(session, self.node_id, self.ctx.box)
         self.driver = self.ctx.registry.driver_for(self.node.driver, self.node.interfaces)
 
@@ -152,24 +194,23 @@ class NodeTask:
         severity: str = "info",
         deploy_step: Mapping[str, Any] | None = None,
     ) -> None:
-        with self._write_node() as (session, held):
-            nodes.record_progress(
-                session,
-                held,
-                self.node_id,
-                message,
-                event_type=event_type,
-                severity=severity,
-                conductor=self.ctx.hostname,
-                deploy_step=deploy_step,
+        with self._writing:
+            self._progress.append(
+                events.Progress(
+                    message,
+                    event_type,
+                    severity,
+                    None if deploy_step is None else dict(deploy_step),
+                )
             )
+        self.ctx.progress.add(self)
 
     def set_internal_info(self, **values: Any) -> None:
         """Merge `values` into driver_internal_info; a None value removes its key."""
         with self._write_node() as (session, held):
             info = {k: v for k, v in held.driver_internal_info.items() if k not in values}
             info.update({k: v for k, v in values.items() if v is not None})
-            nodes.write_fields(session, held, self.node_id, {"driver_internal_info": info})
+            nodes.write_fields(session, held, {"driver_internal_info": info})
             self.node = snapshots.node_info(session, self.node_id, self.ctx.box)
 
     def set_last_error(self, message: str | None) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ironbound import dhcp, errors, states
+from ironbound.conductor import progress
 from ironbound.conductor.context import ConductorContext
 from ironbound.conductor.flows import FLOWS
 from ironbound.conductor.task import NodeTask
@@ -74,6 +75,7 @@ class Conductor:
         # more worker takes only those, so they never queue behind long flows.
         self._spawn(lambda: self._work_loop(SYNCHRONOUS_KINDS), "ironbound-quick")
         self._spawn(self._periodic_loop, "ironbound-periodic")
+        self._spawn(self._progress_loop, "ironbound-progress")
         LOG.info(
             "Conductor %s started with hardware types %s",
             self.ctx.hostname,
@@ -155,7 +157,10 @@ class Conductor:
         error: str | None = None
         try:
             task = NodeTask(self.ctx, node_id, holds_lock=not kind.shared)
-            result = FLOWS[kind](task, args)
+            try:
+                result = FLOWS[kind](task, args)
+            finally:
+                task.close()
         except errors.NodeNotFound:
             error = "the node was deleted"
         except errors.LockLost as exc:
@@ -188,6 +193,14 @@ class Conductor:
             fields["target_provision_state"] = None
         nodes.apply_fields(node, fields)
         LOG.warning("Node %s: %s", node.uuid, error)
+
+    def _progress_loop(self) -> None:
+        """Write the progress of steps that run long (see conductor/progress.py)."""
+        while not self._stop.wait(progress.DELAY / 2):
+            try:
+                self.ctx.progress.write_overdue()
+            except Exception:
+                LOG.exception("Writing the progress of long steps failed; trying again")
 
     # --- periodic duties --------------------------------------------------------
 

@@ -2,27 +2,43 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from ironbound.db.base import utcnow
 from ironbound.db.models import NodeEvent
 
 
-def add(
-    session: Session,
-    node_id: int,
-    event: str,
-    *,
-    event_type: str = "progress",
-    severity: str = "info",
-    conductor: str | None = None,
-) -> None:
+@dataclass(frozen=True)
+class Progress:
+    """One progress record of a flow, stamped when it happened (it may be written later)."""
+
+    message: str
+    event_type: str = "progress"
+    severity: str = "info"
+    #: The deploy step (Ironic 1.44) the node shows from this record on, if any.
+    deploy_step: Mapping[str, Any] | None = None
+    at: dt.datetime = field(default_factory=utcnow)
+
+
+def add(session: Session, node_id: int, records: list[Progress], conductor: str | None) -> None:
+    """Store `records` as the node's events, in one statement."""
     session.execute(
-        insert(NodeEvent).values(
-            node_id=node_id,
-            event=event,
-            event_type=event_type,
-            severity=severity,
-            conductor=conductor,
-        )
+        insert(NodeEvent),
+        [
+            {
+                "node_id": node_id,
+                "created_at": record.at,
+                "event": record.message,
+                "event_type": record.event_type,
+                "severity": record.severity,
+                "conductor": conductor,
+            }
+            for record in records
+        ],
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid as uuidlib
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import JSON, Row, exists, select, update
 from sqlalchemy.orm import Session
@@ -208,13 +208,21 @@ def idle_active_with_storage(
     )
 
 
-def check_held(session: Session, node_id: int, conductor: str | None) -> Row[Any]:
+class Held(NamedTuple):
+    """The node as a flow's fenced write sees it (`check_held`)."""
+
+    id: int
+    uuid: str
+    provision_state: str
+    driver_internal_info: dict[str, Any]
+
+
+def check_held(session: Session, node_id: int, conductor: str | None) -> Held:
     """The fence for a flow's every write: the node, if `conductor` still holds its lock.
 
-    Reads only the columns that writes of the node's own fields depend on:
-    uuid, reservation, provision_state and driver_internal_info; the row
-    stays locked until the transaction ends (PostgreSQL: FOR UPDATE). With
-    `conductor` None (a job that takes no lock), nobody's lock is checked.
+    Reads only the columns that writes of the node's own fields depend on;
+    the row stays locked until the transaction ends (PostgreSQL: FOR UPDATE).
+    With `conductor` None (a job that takes no lock), nobody's lock is checked.
 
     :raises NodeNotFound: the node is gone.
     :raises LockLost: another conductor took the node over, or a stop abandoned it.
@@ -229,7 +237,7 @@ def check_held(session: Session, node_id: int, conductor: str | None) -> Row[Any
         raise errors.NodeNotFound(node=node_id)
     if conductor is not None and row.reservation != conductor:
         raise errors.LockLost(node=row.uuid, host=conductor)
-    return row
+    return Held(node_id, row.uuid, row.provision_state, row.driver_internal_info)
 
 
 def held_by(session: Session, conductor: str) -> list[Node]:
@@ -257,7 +265,7 @@ def _with_stamps(current_state: str, has_step: bool, fields: Mapping[str, Any]) 
     return values
 
 
-def write_fields(session: Session, held: Row[Any], node_id: int, fields: Mapping[str, Any]) -> None:
+def write_fields(session: Session, held: Held, fields: Mapping[str, Any]) -> None:
     """apply_fields for a flow: one UPDATE of the node `check_held` returned as `held`.
 
     The flow's lock keeps every other writer of these columns out, so no row
@@ -269,37 +277,31 @@ def write_fields(session: Session, held: Row[Any], node_id: int, fields: Mapping
             limits.check_document(f"{key} of Node {held.uuid}", value)
     session.execute(
         update(Node)
-        .where(Node.id == node_id)
+        .where(Node.id == held.id)
         .values(values)
         .execution_options(synchronize_session=False)
     )
 
 
 def record_progress(
-    session: Session,
-    held: Row[Any],
-    node_id: int,
-    message: str,
-    *,
-    event_type: str,
-    severity: str,
-    conductor: str,
-    deploy_step: Mapping[str, Any] | None = None,
-) -> None:
-    """Add an event and show it as driver_internal_info.progress (with its time);
-    `deploy_step`, when given, becomes the node's deploy_step in the same write.
+    session: Session, held: Held, records: list[events.Progress], conductor: str
+) -> Held:
+    """Store `records` as events and show the last as driver_internal_info.progress
+    (with its time); the last deploy step among them becomes the node's deploy_step.
 
-    `held` is the node as `check_held` read it. Every client sees progress that
-    way (`baremetal node show`), since Ironic's node history API lies beyond
-    the microversions served here. Two statements and no row loaded: a flow
-    records each step it starts and ends.
+    Every client sees progress that way (`baremetal node show`), since
+    Ironic's node history API lies beyond the microversions served here.
+    Returns `held` as it is now.
     """
-    events.add(
-        session, node_id, message, event_type=event_type, severity=severity, conductor=conductor
-    )
-    stamp = utcnow().isoformat(timespec="seconds")
-    info = {**held.driver_internal_info, "progress": f"{stamp} {message}"}
+    events.add(session, held.id, records, conductor)
+    last = records[-1]
+    info = {
+        **held.driver_internal_info,
+        "progress": f"{last.at.isoformat(timespec='seconds')} {last.message}",
+    }
     fields: dict[str, Any] = {"driver_internal_info": info}
-    if deploy_step is not None:
-        fields["deploy_step"] = dict(deploy_step)
-    write_fields(session, held, node_id, fields)
+    steps = [record.deploy_step for record in records if record.deploy_step is not None]
+    if steps:
+        fields["deploy_step"] = dict(steps[-1])
+    write_fields(session, held, fields)
+    return held._replace(driver_internal_info=info)
