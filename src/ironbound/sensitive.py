@@ -18,6 +18,7 @@ import base64
 import copy
 import os
 import re
+import tempfile
 from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -255,14 +256,24 @@ class SecretBox:
 
     @classmethod
     def from_file(cls, path: Path) -> SecretBox:
-        """Load the key, creating it owner-readable only if it does not exist yet."""
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
+        """Load the key, creating it owner-readable only if it does not exist yet.
+
+        A new key is written whole to a private file first and then linked into
+        place, so a process starting at the same moment reads either no key
+        file or a complete one, never an empty one.
+        """
+        if path.exists():
             return cls(path.read_bytes().strip())
         key = base64.urlsafe_b64encode(os.urandom(32))  # a Fernet key
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(key)
+        fd, draft = tempfile.mkstemp(dir=path.parent, prefix=".secret-key-")  # mode 0600
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(key)
+            os.link(draft, path)
+        except FileExistsError:
+            return cls(path.read_bytes().strip())
+        finally:
+            Path(draft).unlink()
         return cls(key)
 
     def seal(self, secrets: dict[str, Any]) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import stat
 from pathlib import Path
 from typing import Any
@@ -246,6 +247,24 @@ def test_box_key_file_is_created_private_and_reused(tmp_path: Path) -> None:
     sealed = first.seal({"/p": "x"})
     second = SecretBox.from_file(path)
     assert second.open(sealed) == {"/p": "x"}
+
+
+def test_box_key_file_made_by_another_process_meanwhile_is_the_one_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes starting on a fresh state folder end up with one key, never an empty one."""
+    path = tmp_path / "secret.key"
+    theirs = Fernet.generate_key()
+    link = os.link
+
+    def they_were_first(source: str, target: Path) -> None:
+        target.write_bytes(theirs)
+        link(source, target)
+
+    monkeypatch.setattr(os, "link", they_were_first)
+    ours = SecretBox.from_file(path)
+    assert ours.open(SecretBox(theirs).seal({"/p": "z"})) == {"/p": "z"}
+    assert [entry.name for entry in tmp_path.iterdir()] == ["secret.key"]
 
 
 def test_box_key_file_with_a_trailing_newline(tmp_path: Path) -> None:
