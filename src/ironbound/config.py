@@ -258,8 +258,9 @@ _CONDUCTOR_OPTS: list[cfg.Opt] = [
         "job_poll_interval",
         default=1.0,
         min=0.05,
-        help="Seconds between looks at the job queue when no in-process wake-up arrives "
-        "(matters when API and conductor run in different processes).",
+        help="Seconds between the conductor's looks at the job queue (one read each) for "
+        "jobs that no in-process wake-up announced: those queued by API processes of "
+        "their own beside it.",
     ),
     cfg.ListOpt(
         "file_url_allowed_paths",

@@ -89,7 +89,10 @@ def test_restart_under_the_same_name_fails_what_it_left(
 
 
 @pytest.mark.parametrize(
-    "overrides", [{"fake.deploy_delay": 0.5, "conductor.heartbeat_timeout": 60.0}]
+    # The deploy step outlasts the PUT's [api]settle_time (0.5 s) well: the test takes the
+    # node over while the step runs.
+    "overrides",
+    [{"fake.deploy_delay": 1.5, "conductor.heartbeat_timeout": 60.0}],
 )
 def test_a_flow_that_lost_its_lock_writes_nothing_more(
     client: TestClient, conductor: Conductor
@@ -111,7 +114,7 @@ def test_a_flow_that_lost_its_lock_writes_nothing_more(
     with conductor.ctx.db.write() as session:
         conductors.register(session, "usurper", [])  # a live conductor took the node over
         session.execute(update(Node).where(Node.uuid == uuid).values(reservation="usurper"))
-    time.sleep(1.5)  # the fake deploy step ends and the flow tries to land the node
+    time.sleep(2.0)  # the fake deploy step ends and the flow tries to land the node
     node = client.get(f"/v1/nodes/{uuid}").json()
     assert node["provision_state"] == "deploying"
     assert node["reservation"] == "usurper"

@@ -29,6 +29,9 @@ from ironbound.drivers.base import RECONCILES
 from ironbound.jobspec import SYNCHRONOUS_KINDS, JobKind
 
 LOG = logging.getLogger(__name__)
+#: An idle worker looks at the queue by itself after this many poll intervals without a
+#: wake-up (the queue watch wakes it as soon as there is work).
+_IDLE_POLLS = 10
 
 
 class Conductor:
@@ -76,6 +79,7 @@ class Conductor:
         self._spawn(lambda: self._work_loop(SYNCHRONOUS_KINDS), "ironbound-quick")
         self._spawn(self._periodic_loop, "ironbound-periodic")
         self._spawn(self._progress_loop, "ironbound-progress")
+        self._spawn(self._watch_queue, "ironbound-queue-watch")
         LOG.info(
             "Conductor %s started with hardware types %s",
             self.ctx.hostname,
@@ -119,7 +123,9 @@ class Conductor:
     # --- jobs -----------------------------------------------------------------
 
     def _work_loop(self, kinds: Collection[JobKind] | None = None) -> None:
-        poll = self.ctx.conf.conductor.job_poll_interval
+        # Wake-ups come from this process's API and boot server, and from the queue
+        # watch (jobs queued elsewhere); the timeout is a safety net only.
+        idle = self.ctx.conf.conductor.job_poll_interval * _IDLE_POLLS
         while not self._stop.is_set():
             try:
                 ran = self.run_one(kinds)
@@ -127,7 +133,33 @@ class Conductor:
                 LOG.exception("Worker loop error; continuing")
                 ran = False
             if not ran:
-                self.ctx.signals.wait_for_work(poll, quick=kinds is not None)
+                self.ctx.signals.wait_for_work(idle, quick=kinds is not None)
+
+    def _watch_queue(self) -> None:
+        """Every [conductor]job_poll_interval, wake a worker for each job it could run.
+
+        Jobs queued by other processes (an `ironbound api` beside this
+        conductor) wake nobody here. One cheap read per interval looks for
+        them, instead of every idle worker trying to claim (a write) on its own.
+        """
+        conf = self.ctx.conf.conductor
+        types = tuple(self.ctx.registry.profiles)
+        while not self._stop.wait(conf.job_poll_interval):
+            try:
+                with self.ctx.db.read() as session:
+                    found = jobs.runnable(
+                        session, types, None, group=self.ctx.group, up_to=conf.workers_pool_size
+                    )
+                    quick = jobs.runnable(
+                        session, types, SYNCHRONOUS_KINDS, group=self.ctx.group, up_to=1
+                    )
+            except Exception:
+                LOG.exception("Looking at the job queue failed; trying again")
+                continue
+            if quick:
+                self.ctx.signals.work_queued(quick=True)
+            for _ in range(found - quick):
+                self.ctx.signals.work_queued()
 
     def run_one(self, kinds: Collection[JobKind] | None = None) -> bool:
         """Claim and run one job (of `kinds`, if given); False when there was none to run."""

@@ -61,6 +61,20 @@ def claim(
     return job
 
 
+def runnable(
+    session: Session,
+    hardware_types: Collection[str],
+    kinds: Collection[JobKind] | None,
+    *,
+    group: str,
+    up_to: int,
+) -> int:
+    """How many jobs `claim` could hand out now (counting at most `up_to`): a read."""
+    query = _claim_query(tuple(hardware_types), None if kinds is None else tuple(kinds), False)
+    counted = select(func.count()).select_from(query.limit(up_to).subquery())
+    return session.scalar(counted, {"group": group}) or 0
+
+
 @functools.lru_cache(maxsize=16)
 def _claim_query(
     hardware_types: tuple[str, ...], kinds: tuple[JobKind, ...] | None, postgres: bool
