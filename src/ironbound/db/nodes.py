@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid as uuidlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Row, exists, select, update
@@ -90,8 +90,9 @@ def page(
     sort_dir: str,
     limit: int,
     marker: Node | None,
+    columns: Collection[str] | None = None,
 ) -> list[Row[Any]]:
-    """A page of nodes, as `queries.page` reads it.
+    """A page of nodes, as `queries.page` reads it (with only `columns`, when given).
 
     `associated` True keeps the nodes with an instance, False those without.
     """
@@ -108,6 +109,7 @@ def page(
         sort_dir=sort_dir,
         limit=limit,
         marker=marker,
+        columns=columns,
     )
 
 

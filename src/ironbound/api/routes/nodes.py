@@ -120,6 +120,7 @@ def _list(call: Call, detail: bool) -> Response:
                 sort_dir=query.sort_dir,
                 limit=query.limit,
                 marker=marker,
+                columns=view.columns(names),
             )
         )
         found = traits.by_node(session, [n.id for n in rows]) if "traits" in names else {}

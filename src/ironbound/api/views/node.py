@@ -118,6 +118,9 @@ SORTABLE = frozenset(
     }
 )
 
+#: The nodes table's columns, which `render` shows as stored unless named below.
+_COLUMNS = frozenset(Node.__table__.columns.keys())
+
 NODES = listing.Resource("nodes", "nodes", listing.FieldTable(FIELDS, SUMMARY), SORTABLE)
 
 
@@ -128,6 +131,20 @@ def provision_state(state: str, minor: int) -> str | None:
     if state == states.INSPECTWAIT and minor < mv.INSPECT_WAIT:
         return states.INSPECTING
     return state
+
+
+def columns(names: Sequence[str]) -> set[str]:
+    """The node columns `render` reads for `names`, so that a list page selects only those.
+
+    Every page needs the row id (its traits) and the UUID (links, the next marker).
+    """
+    needed = {"id", "uuid"}
+    for name in names:
+        if name == "conductor":
+            needed.update(("driver", "conductor_group"))
+        elif name in _COLUMNS:
+            needed.add(name)
+    return needed
 
 
 def render(
