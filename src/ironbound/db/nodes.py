@@ -12,7 +12,7 @@ import uuid as uuidlib
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Row, exists, select, update
+from sqlalchemy import Row, bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from ironbound import errors, states
@@ -31,17 +31,46 @@ def is_uuid_like(value: str) -> bool:
     return len(value) in (32, 36)
 
 
+# The lookups by UUID or name, built once: building a statement (and its
+# cache key) costs more than SQLite takes to run it.
+_IDENTS = ("uuid", "name")
+_NODE_BY = {name: select(Node).where(getattr(Node, name) == bindparam("key")) for name in _IDENTS}
+_ROW_BY = {
+    name: select(*Node.__table__.columns).where(Node.__table__.c[name] == bindparam("key"))
+    for name in _IDENTS
+}
+
+
+def _ident(ident: str) -> tuple[str, dict[str, str]]:
+    """The column that `ident` names a node by (UUID, else name), and its bound value."""
+    if is_uuid_like(ident):
+        return "uuid", {"key": ident.lower()}
+    return "name", {"key": ident}
+
+
 def get(session: Session, ident: str) -> Node:
     """The node with UUID or name `ident`.
 
     :raises NodeNotFound: no such node.
     """
-    column = Node.uuid if is_uuid_like(ident) else Node.name
-    key = ident.lower() if column is Node.uuid else ident
-    node = session.scalars(select(Node).where(column == key)).first()
+    column, key = _ident(ident)
+    node = session.scalars(_NODE_BY[column], key).first()
     if node is None:
         raise errors.NodeNotFound(node=ident)
     return node
+
+
+def get_row(session: Session, ident: str) -> Row[Any]:
+    """`get` as a plain row of the nodes table, for a read that only renders the node
+    (an ORM object costs it several times more).
+
+    :raises NodeNotFound: no such node.
+    """
+    column, key = _ident(ident)
+    row = session.execute(_ROW_BY[column], key).first()
+    if row is None:
+        raise errors.NodeNotFound(node=ident)
+    return row
 
 
 def get_by_uuid(session: Session, node_uuid: str) -> Node:
