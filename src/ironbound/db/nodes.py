@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid as uuidlib
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Row, bindparam, exists, select, update
 from sqlalchemy.orm import Session
@@ -20,6 +20,8 @@ from ironbound.db import events, queries
 from ironbound.db.base import utcnow
 from ironbound.db.models import Job, Node
 from ironbound.jobspec import PENDING, SHARED_KINDS
+
+T = TypeVar("T")
 
 
 def is_uuid_like(value: str) -> bool:
@@ -48,16 +50,20 @@ def _ident(ident: str) -> tuple[str, dict[str, str]]:
     return "name", {"key": ident}
 
 
+def _found(found: T | None, ident: str) -> T:
+    """:raises NodeNotFound: nothing was `found` for `ident`."""
+    if found is None:
+        raise errors.NodeNotFound(node=ident)
+    return found
+
+
 def get(session: Session, ident: str) -> Node:
     """The node with UUID or name `ident`.
 
     :raises NodeNotFound: no such node.
     """
     column, key = _ident(ident)
-    node = session.scalars(_NODE_BY[column], key).first()
-    if node is None:
-        raise errors.NodeNotFound(node=ident)
-    return node
+    return _found(session.scalars(_NODE_BY[column], key).first(), ident)
 
 
 def get_row(session: Session, ident: str) -> Row[Any]:
@@ -67,10 +73,7 @@ def get_row(session: Session, ident: str) -> Row[Any]:
     :raises NodeNotFound: no such node.
     """
     column, key = _ident(ident)
-    row = session.execute(_ROW_BY[column], key).first()
-    if row is None:
-        raise errors.NodeNotFound(node=ident)
-    return row
+    return _found(session.execute(_ROW_BY[column], key).first(), ident)
 
 
 def get_by_uuid(session: Session, node_uuid: str) -> Node:
