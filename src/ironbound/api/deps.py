@@ -1,4 +1,8 @@
-"""Request-scoped values for handlers, named once as Annotated aliases."""
+"""Request-scoped values for handlers, named once as Annotated aliases.
+
+The providers are coroutines although they never wait: FastAPI runs a plain
+function dependency in its thread pool, a thread hop per value per request.
+"""
 
 from __future__ import annotations
 
@@ -23,21 +27,21 @@ _LOWEST, _HIGHEST = -(2**63), 2**64 - 1
 _LONG_NUMBER = re.compile(rb"[0-9]{19}")
 
 
-def _version(request: Request) -> int:
+async def _version(request: Request) -> int:
     return int(request.state.version)
 
 
-def _identity(request: Request) -> Identity:
+async def _identity(request: Request) -> Identity:
     identity: Identity = request.state.identity
     return identity
 
 
-def _services(request: Request) -> ApiServices:
+async def _services(request: Request) -> ApiServices:
     services: ApiServices = request.app.state.services
     return services
 
 
-def _base_url(request: Request) -> str:
+async def _base_url(request: Request) -> str:
     services: ApiServices = request.app.state.services
     if services.conf.api.public_endpoint:
         return str(services.conf.api.public_endpoint).rstrip("/")
@@ -90,9 +94,13 @@ class Call:
     identity: Identity
 
 
-def _call(request: Request) -> Call:
+async def _call(request: Request) -> Call:
     return Call(
-        request, _services(request), _version(request), _base_url(request), _identity(request)
+        request,
+        await _services(request),
+        await _version(request),
+        await _base_url(request),
+        await _identity(request),
     )
 
 

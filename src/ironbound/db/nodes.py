@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid as uuidlib
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import JSON, Row, exists, select, update
+from sqlalchemy import JSON, Row, bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from ironbound import errors, states
@@ -20,6 +20,8 @@ from ironbound.db import events, limits, queries
 from ironbound.db.base import utcnow
 from ironbound.db.models import Job, Node
 from ironbound.jobspec import PENDING, SHARED_KINDS
+
+T = TypeVar("T")
 
 
 def is_uuid_like(value: str) -> bool:
@@ -31,17 +33,47 @@ def is_uuid_like(value: str) -> bool:
     return len(value) in (32, 36)
 
 
+# The lookups by UUID or name, built once: building a statement (and its
+# cache key) costs more than SQLite takes to run it.
+_IDENTS = ("uuid", "name")
+_NODE_BY = {name: select(Node).where(getattr(Node, name) == bindparam("key")) for name in _IDENTS}
+_ROW_BY = {
+    name: select(*Node.__table__.columns).where(Node.__table__.c[name] == bindparam("key"))
+    for name in _IDENTS
+}
+
+
+def _ident(ident: str) -> tuple[str, dict[str, str]]:
+    """The column that `ident` names a node by (UUID, else name), and its bound value."""
+    if is_uuid_like(ident):
+        return "uuid", {"key": ident.lower()}
+    return "name", {"key": ident}
+
+
+def _found(found: T | None, ident: str) -> T:
+    """:raises NodeNotFound: nothing was `found` for `ident`."""
+    if found is None:
+        raise errors.NodeNotFound(node=ident)
+    return found
+
+
 def get(session: Session, ident: str) -> Node:
     """The node with UUID or name `ident`.
 
     :raises NodeNotFound: no such node.
     """
-    column = Node.uuid if is_uuid_like(ident) else Node.name
-    key = ident.lower() if column is Node.uuid else ident
-    node = session.scalars(select(Node).where(column == key)).first()
-    if node is None:
-        raise errors.NodeNotFound(node=ident)
-    return node
+    column, key = _ident(ident)
+    return _found(session.scalars(_NODE_BY[column], key).first(), ident)
+
+
+def get_row(session: Session, ident: str) -> Row[Any]:
+    """`get` as a plain row of the nodes table, for a read that only renders the node
+    (an ORM object costs it several times more).
+
+    :raises NodeNotFound: no such node.
+    """
+    column, key = _ident(ident)
+    return _found(session.execute(_ROW_BY[column], key).first(), ident)
 
 
 def get_by_uuid(session: Session, node_uuid: str) -> Node:
@@ -90,8 +122,9 @@ def page(
     sort_dir: str,
     limit: int,
     marker: Node | None,
+    columns: Collection[str] | None = None,
 ) -> list[Row[Any]]:
-    """A page of nodes, as `queries.page` reads it.
+    """A page of nodes, as `queries.page` reads it (with only `columns`, when given).
 
     `associated` True keeps the nodes with an instance, False those without.
     """
@@ -108,6 +141,7 @@ def page(
         sort_dir=sort_dir,
         limit=limit,
         marker=marker,
+        columns=columns,
     )
 
 

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from ironbound.db.models import NodeTrait
 
+# Built once: every node show from 1.37 on reads the traits.
+_NAMES = (
+    select(NodeTrait.trait)
+    .where(NodeTrait.node_id == bindparam("node_id"))
+    .order_by(NodeTrait.trait)
+)
+
 
 def names(session: Session, node_id: int) -> list[str]:
     """The node's traits, sorted."""
-    query = select(NodeTrait.trait).where(NodeTrait.node_id == node_id).order_by(NodeTrait.trait)
-    return list(session.scalars(query))
+    return list(session.scalars(_NAMES, {"node_id": node_id}))
 
 
 def by_node(session: Session, node_ids: Iterable[int]) -> dict[int, list[str]]:

@@ -120,6 +120,7 @@ def _list(call: Call, detail: bool) -> Response:
                 sort_dir=query.sort_dir,
                 limit=query.limit,
                 marker=marker,
+                columns=view.columns(names),
             )
         )
         found = traits.by_node(session, [n.id for n in rows]) if "traits" in names else {}
@@ -176,18 +177,24 @@ def list_nodes_detail(call: CurrentCall) -> Response:
 @router.get("/v1/nodes/{ident}")
 def show_node(ident: str, call: CurrentCall) -> Response:
     names = listing.show_names(call, view.NODES.fields)
+    _check_ident(ident, call.minor)
     with call.services.db.read() as session:
-        node = lookup(session, ident, call.minor)
+        node = nodes.get_row(session, ident)
         found = traits.names(session, node.id) if "traits" in names else ()
         return responses.json(
             view.render(node, names, call.minor, call.base_url, call.services.catalogue, found)
         )
 
 
-def lookup(session: Session, ident: str, minor: int) -> Node:
-    """A node by UUID, or by name from 1.5 on."""
+def _check_ident(ident: str, minor: int) -> None:
+    """:raises InvalidUUID: `ident` is a name, before 1.5 named nodes."""
     if minor < mv.NODE_NAMES and not nodes.is_uuid_like(ident):
         raise errors.InvalidUUID(field="node", value=ident)
+
+
+def lookup(session: Session, ident: str, minor: int) -> Node:
+    """A node by UUID, or by name from 1.5 on."""
+    _check_ident(ident, minor)
     return nodes.get(session, ident)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Row
@@ -91,6 +92,11 @@ _SUBRESOURCES = {
     "volume": "volume",
 }
 
+#: Fields `render` computes; every other field is the column of its name, as stored.
+_DERIVED = frozenset(
+    {"links", *_SUBRESOURCES, "traits", "chassis_uuid", "provision_state", "conductor"}
+)
+
 #: Fields a client may sort by (one newer than the request's version is a 406).
 SORTABLE = frozenset(
     {
@@ -118,6 +124,9 @@ SORTABLE = frozenset(
     }
 )
 
+#: The nodes table's columns, which `render` shows as stored unless named below.
+_COLUMNS = frozenset(Node.__table__.columns.keys())
+
 NODES = listing.Resource("nodes", "nodes", listing.FieldTable(FIELDS, SUMMARY), SORTABLE)
 
 
@@ -128,6 +137,20 @@ def provision_state(state: str, minor: int) -> str | None:
     if state == states.INSPECTWAIT and minor < mv.INSPECT_WAIT:
         return states.INSPECTING
     return state
+
+
+def columns(names: Sequence[str]) -> set[str]:
+    """The node columns `render` reads for `names`, so that a list page selects only those.
+
+    Every page needs the row id (its traits) and the UUID (links, the next marker).
+    """
+    needed = {"id", "uuid"}
+    for name in names:
+        if name == "conductor":
+            needed.update(("driver", "conductor_group"))
+        elif name in _COLUMNS:
+            needed.add(name)
+    return needed
 
 
 def render(
@@ -146,22 +169,24 @@ def render(
     `traits` are its traits (`db/traits`), read by the caller when `names`
     has them, once for a whole page.
     """
+    # A row's mapping reads a column several times faster than the row's attribute.
+    column = node._mapping.__getitem__ if isinstance(node, Row) else partial(getattr, node)
     out: dict[str, Any] = {}
     for name in names:
-        if name == "links":
-            out[name] = links.pair(base_url, f"nodes/{node.uuid}")
+        if name not in _DERIVED:
+            out[name] = column(name)
+        elif name == "links":
+            out[name] = links.pair(base_url, f"nodes/{column('uuid')}")
         elif name in _SUBRESOURCES:
-            out[name] = links.pair(base_url, f"nodes/{node.uuid}/{_SUBRESOURCES[name]}")
+            out[name] = links.pair(base_url, f"nodes/{column('uuid')}/{_SUBRESOURCES[name]}")
         elif name == "traits":
             out[name] = list(traits)
         elif name == "chassis_uuid":
             out[name] = None
         elif name == "provision_state":
-            out[name] = provision_state(node.provision_state, minor)
+            out[name] = provision_state(column(name), minor)
         elif name == "conductor":
             out[name] = driver_checks.conductor_for(
-                catalogue(), node.driver, node.conductor_group, node.uuid
+                catalogue(), column("driver"), column("conductor_group"), column("uuid")
             )
-        else:
-            out[name] = getattr(node, name)
     return out
