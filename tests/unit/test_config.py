@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -79,19 +77,3 @@ def test_library_options_registered_late_read_the_file(tmp_path: Path) -> None:
 def test_overrides_of_library_options_register_them() -> None:
     conf = config.load(overrides={"keystone_authtoken.token_cache_time": 9})
     assert conf.keystone_authtoken.token_cache_time == 9
-
-
-def test_serving_imports_no_client_library() -> None:
-    # The service and the cinder interface (loaded at start) leave keystonemiddleware,
-    # keystoneauth, openstacksdk, the config generator and the BMC libraries to their
-    # first use: they keep memory resident that most configurations never use.
-    heavy = ["keystonemiddleware", "keystoneauth1", "openstack", "oslo_config.generator"]
-    heavy += ["sushy", "pyghmi"]
-    probe = (
-        "import sys, ironbound.service, ironbound.drivers.storage.cinder\n"
-        f"print([m for m in {heavy!r} if m in sys.modules])"
-    )
-    found = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
-    ).stdout
-    assert found.strip() == "[]"
