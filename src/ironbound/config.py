@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import io
 import socket
+import threading
 from collections.abc import Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from keystoneauth1 import loading as ks_loading
-from keystonemiddleware import auth_token
-from oslo_config import cfg, generator
+from oslo_config import cfg
 
 INTERFACE_TYPES: tuple[str, ...] = (
     "bios",
@@ -572,12 +571,21 @@ _MANAGED_OPTS: list[cfg.Opt] = [
 
 def _cinder_library_opts() -> list[cfg.Opt]:
     """keystoneauth's options for the [cinder] group, as Ironic offers them."""
+    from keystoneauth1 import loading as ks_loading  # noqa: PLC0415 (see register_library_opts)
+
     return (
         ks_loading.get_session_conf_options()
         + ks_loading.get_auth_common_conf_options()
-        + ks_loading.get_auth_plugin_conf_options("password")
+        + _password_opts()
         + ks_loading.get_adapter_conf_options()
     )
+
+
+def _password_opts() -> list[cfg.Opt]:
+    """keystoneauth's password plugin options, which the sample lists for both groups."""
+    from keystoneauth1 import loading as ks_loading  # noqa: PLC0415 (see register_library_opts)
+
+    return list(ks_loading.get_auth_plugin_conf_options("password"))
 
 
 #: keystonemiddleware's options Ironbound does not honour: it keeps validated tokens in
@@ -587,6 +595,8 @@ _IGNORED_AUTHTOKEN_PREFIXES = ("memcache", "cache")
 
 def _authtoken_opts() -> list[cfg.Opt]:
     """keystonemiddleware's [keystone_authtoken] options that Ironbound honours."""
+    from keystonemiddleware import auth_token  # noqa: PLC0415 (see register_library_opts)
+
     return [
         opt
         for _group, opts in auth_token.list_opts()
@@ -613,12 +623,36 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(_IPMI_OPTS, group="ipmi")
     conf.register_opts(_CINDER_OPTS, group="cinder")
     conf.register_opts(_MANAGED_OPTS, group="managed")
-    ks_loading.register_session_conf_options(conf, "cinder")
-    ks_loading.register_auth_conf_options(conf, "cinder")
-    ks_loading.register_adapter_conf_options(conf, "cinder")
-    conf.set_default("service_type", _CINDER_SERVICE_TYPE, group="cinder")
-    for group, opts in auth_token.list_opts():
-        conf.register_opts(opts, group=group)
+
+
+#: The groups whose options keystoneauth and keystonemiddleware define.
+LIBRARY_GROUPS = ("cinder", "keystone_authtoken")
+_LIBRARY_LOCK = threading.Lock()
+_LIBRARY_REGISTERED = "ironbound_library_opts"
+
+
+def register_library_opts(conf: cfg.ConfigOpts) -> None:
+    """Register the [cinder] and [keystone_authtoken] options of the keystone libraries.
+
+    Their readers (the Cinder client, Keystone tokens) call this, not `load`:
+    the two libraries keep about 20 MiB resident that an API without Keystone
+    and a conductor that never attaches a Cinder volume have no use for.
+    oslo.config reads an option's value from the files when it is registered
+    after parsing too. Safe to call again, from any thread.
+    """
+    with _LIBRARY_LOCK:
+        if vars(conf).get(_LIBRARY_REGISTERED):
+            return
+        from keystoneauth1 import loading as ks_loading  # noqa: PLC0415 (see docstring)
+        from keystonemiddleware import auth_token  # noqa: PLC0415
+
+        ks_loading.register_session_conf_options(conf, "cinder")
+        ks_loading.register_auth_conf_options(conf, "cinder")
+        ks_loading.register_adapter_conf_options(conf, "cinder")
+        conf.set_default("service_type", _CINDER_SERVICE_TYPE, group="cinder")
+        for group, opts in auth_token.list_opts():
+            conf.register_opts(opts, group=group)
+        vars(conf)[_LIBRARY_REGISTERED] = True
 
 
 def load(
@@ -635,6 +669,8 @@ def load(
     for path in config_files:
         args += ["--config-file", path]
     conf(args=args, project="ironbound", default_config_files=[], default_config_dirs=[])
+    if any(key.rpartition(".")[0] in LIBRARY_GROUPS for key in overrides or {}):
+        register_library_opts(conf)
     for key, value in (overrides or {}).items():
         group, _, name = key.rpartition(".")
         conf.set_override(name, value, group=group or None)
@@ -693,10 +729,7 @@ def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
         ("ipmi", _IPMI_OPTS),
         ("cinder", _CINDER_OPTS + _cinder_library_opts()),
         ("managed", _MANAGED_OPTS),
-        (
-            "keystone_authtoken",
-            _authtoken_opts() + ks_loading.get_auth_plugin_conf_options("password"),
-        ),
+        ("keystone_authtoken", _authtoken_opts() + _password_opts()),
     ]
 
 
@@ -707,6 +740,8 @@ def sample() -> str:
     """
     if not entry_points(group="oslo.config.opts", name="ironbound"):
         raise RuntimeError("Ironbound's oslo.config.opts entry point is missing: run scripts/setup")
+    from oslo_config import generator  # noqa: PLC0415 (only this command needs it, and yaml)
+
     conf = cfg.ConfigOpts()
     generator.register_cli_opts(conf)
     conf(args=["--namespace", "ironbound"], default_config_files=[], default_config_dirs=[])

@@ -1,12 +1,14 @@
 """The parts of docs/architecture.md an import contract cannot see.
 
 `lint-imports` (scripts/check) keeps the rooms layered; these keep every SQL
-statement in db/ and every kind of job runnable.
+statement in db/, every kind of job runnable and heavy libraries out of start-up.
 """
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -78,3 +80,22 @@ def test_only_reading_jobs_are_shared() -> None:
     assert shared == {JobKind.VALIDATE, JobKind.GET_BOOT_DEVICE, JobKind.SUPPORTED_BOOT_DEVICES}
     assert all(kind.synchronous for kind in shared)
     assert not any(kind.provision for kind in shared)
+
+
+def test_serving_imports_no_client_library() -> None:
+    """Start-up leaves the client libraries to their first use (they cost resident memory).
+
+    The service, the boot server and the cinder interface (the registry loads it at start)
+    import neither keystonemiddleware, keystoneauth, openstacksdk, the config generator,
+    Jinja2 nor the BMC libraries: most configurations never use them.
+    """
+    heavy = ["keystonemiddleware", "keystoneauth1", "openstack", "oslo_config.generator"]
+    heavy += ["sushy", "pyghmi", "jinja2"]
+    probe = (
+        "import sys, ironbound.service, ironbound.bootserver.app, ironbound.drivers.storage.cinder\n"
+        f"print([m for m in {heavy!r} if m in sys.modules])"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert found.strip() == "[]"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from oslo_config import cfg
 
 from ironbound import config
 from ironbound.db import migrate
@@ -53,3 +54,26 @@ def test_a_conductor_group_is_ironics_characters(tmp_path: Path) -> None:
     ini.write_text("[conductor]\nconductor_group = rack 1\n")
     with pytest.raises(ValueError, match="doesn't match regex"):
         _ = config.load([str(ini)]).conductor.conductor_group
+
+
+def test_library_options_registered_late_read_the_file(tmp_path: Path) -> None:
+    ini = tmp_path / "ironbound.conf"
+    ini.write_text(
+        "[cinder]\nauth_type = admin_token\nregion_name = east\ntimeout = 7\n"
+        "[keystone_authtoken]\ntoken_cache_time = 42\n"
+    )
+    conf = config.load([str(ini)])
+    with pytest.raises(cfg.NoSuchOptError):
+        _ = conf.cinder.region_name
+    config.register_library_opts(conf)
+    config.register_library_opts(conf)  # a second call changes nothing
+    assert conf.cinder.auth_type == "admin_token"
+    assert conf.cinder.region_name == "east"
+    assert conf.cinder.timeout == 7
+    assert conf.cinder.service_type == "volumev3"
+    assert conf.keystone_authtoken.token_cache_time == 42
+
+
+def test_overrides_of_library_options_register_them() -> None:
+    conf = config.load(overrides={"keystone_authtoken.token_cache_time": 9})
+    assert conf.keystone_authtoken.token_cache_time == 9

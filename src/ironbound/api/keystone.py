@@ -34,10 +34,9 @@ from typing import Any
 
 import anyio
 from cachetools import TLRUCache, TTLCache
-from keystonemiddleware import auth_token
 from oslo_config import cfg
 
-from ironbound import errors
+from ironbound import config, errors
 from ironbound.api import problems
 from ironbound.api.policy import Identity
 
@@ -91,6 +90,11 @@ class KeystoneTokens:
     """Validates Keystone tokens; safe to share between requests."""
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
+        # Imported here, not with the module: keystonemiddleware keeps about
+        # 20 MiB resident that the other auth strategies never use.
+        from keystonemiddleware import auth_token  # noqa: PLC0415
+
+        config.register_library_opts(conf)
         self._service_project: str = conf.rbac_service_project_name
         self._remember_seconds = float(conf.keystone_authtoken.token_cache_time)
         self._protocol = auth_token.AuthProtocol(
