@@ -18,10 +18,18 @@ seconds and PSS peak (its whole process tree, from /proc), failures and
 non-2xx answers. Every client thread has its own keep-alive session, and every
 server is asked for the same microversion. Targets: a fresh `ironbound serve`
 (SQLite, noauth), the Ironic 39 anchor (its install.sh, start.sh and stop.sh,
-with a private state folder), and any running server by URL and PID.
+with a private state folder), any running server by URL and PID, and
+Ironbound scaled out on a private PostgreSQL: N `ironbound api` plus N
+`ironbound conductor` processes for each N of --scale-out, one configuration
+after the other, each on a fresh database. Client thread i then sends to API
+i % N; CPU and PSS are summed over the configuration's processes (PostgreSQL's
+CPU is shown apart), and the database is checked after the provision phases
+(no node locked, every node at its goal, no job left or run twice) and after
+the delete.
 
     python benchmarks/fleet_bench.py [--nodes 1000] [--ironic-anchor DIR] [--json FILE]
     python benchmarks/fleet_bench.py --no-ironbound --url URL --pid PID
+    python benchmarks/fleet_bench.py --no-ironbound --scale-out 1,2
 """
 
 from __future__ import annotations
@@ -40,15 +48,18 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import psycopg
 import requests
 
 from ironbound.lab.measure import Sampler, cpu_seconds, memory_mib
+from ironbound.lab.postgres import postgres_server
 from ironbound.lab.procs import ProcessRecord, stop_record
+from ironbound.lab.scaleout import ironbound_scale_out
 from ironbound.lab.serve import ironbound_serve
 
 PHASES = ("create", "manage", "provide", "deploy", "undeploy", "reads", "delete")
@@ -86,6 +97,10 @@ power_delay = 0
 boot_delay = 0
 deploy_delay = 0
 """
+#: Scaled out, nothing wakes a conductor when another process queues a job: it polls.
+SCALE_OUT_CONFIG = IRONBOUND_CONFIG + "[conductor]\njob_poll_interval = 0.1\n"
+#: How long a node may keep its lock after reaching its goal (the release is the job's last write).
+UNLOCK_SECONDS = 10.0
 
 T = TypeVar("T")
 
@@ -107,6 +122,8 @@ class PhaseResult:
     statuses: dict[str, int] = field(default_factory=dict)
     accept_seconds: float | None = None
     latency_ms: dict[str, float] | None = None
+    #: The database server's CPU seconds in the phase, when it runs apart (PostgreSQL).
+    db_cpu_seconds: float | None = None
 
     @property
     def rate(self) -> float:
@@ -119,9 +136,11 @@ class PhaseResult:
 
 @dataclass
 class TargetResult:
+    """One server; a scaled-out one has several API URLs and processes."""
+
     name: str
-    url: str
-    pid: int
+    urls: list[str]
+    pids: list[int]
     server_version: str
     microversion: str
     node_body: dict[str, Any]
@@ -130,6 +149,8 @@ class TargetResult:
     peak_pss_mib: float = 0.0
     peak_rss_mib: float = 0.0
     phases: list[PhaseResult] = field(default_factory=list)
+    #: What the database recorded (scale-out only): see Ledger.
+    ledger: dict[str, Any] | None = None
 
     def phase(self, name: str) -> PhaseResult | None:
         return next((p for p in self.phases if p.phase == name), None)
@@ -236,16 +257,20 @@ def send(
         time.sleep(RETRY_SLEEP)
 
 
+Work = Callable[[requests.Session, str, T], None]
+
+
 def in_threads(
-    count: int, microversion: str, items: Sequence[T], work: Callable[[requests.Session, T], None]
+    count: int, microversion: str, urls: Sequence[str], items: Sequence[T], work: Work[T]
 ) -> None:
-    """`work` on every item from `count` threads, each with its own keep-alive session."""
+    """`work` on every item from `count` threads, each with its own keep-alive session;
+    thread i sends to API URL i % len(urls)."""
     pending: queue.SimpleQueue[T] = queue.SimpleQueue()
     for item in items:
         pending.put(item)
     failed: list[BaseException] = []
 
-    def loop() -> None:
+    def loop(url: str) -> None:
         with new_session(microversion) as session:
             while not failed:
                 try:
@@ -253,11 +278,11 @@ def in_threads(
                 except queue.Empty:
                     return
                 try:
-                    work(session, item)
+                    work(session, url, item)
                 except BaseException as exc:  # handed to the main thread below
                     failed.append(exc)
 
-    threads = [threading.Thread(target=loop) for _ in range(count)]
+    threads = [threading.Thread(target=loop, args=(urls[i % len(urls)],)) for i in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -269,9 +294,14 @@ def in_threads(
 class Fleet:
     """The phases against one server, its nodes and its measurements."""
 
-    def __init__(self, url: str, pid: int, settings: Settings, sampler: Sampler) -> None:
-        self.url = url.rstrip("/")
-        self.pid = pid
+    def __init__(
+        self, urls: Sequence[str], pids: Sequence[int], settings: Settings, sampler: Sampler,
+        db_pids: Sequence[int] = (),
+    ) -> None:  # fmt: skip
+        self.urls = [url.rstrip("/") for url in urls]
+        self.url = self.urls[0]  # for the single client that prepares and polls
+        self.pids = pids
+        self.db_pids = db_pids
         self.settings = settings
         self.sampler = sampler
         self.body: dict[str, Any] = {}
@@ -302,7 +332,7 @@ class Fleet:
 
     def run(self, phase: str) -> PhaseResult:
         tally = Tally()
-        cpu_before = cpu_seconds(self.pid)
+        cpu_before, db_before = cpu_seconds(*self.pids), cpu_seconds(*self.db_pids)
         self.sampler.take_peak()
         started = time.perf_counter()
         deadline = time.monotonic() + self.settings.phase_timeout
@@ -317,34 +347,36 @@ class Fleet:
             items, failures, extra["accept_seconds"] = self.provision(phase, tally, deadline)
         seconds = time.perf_counter() - started
         rss, pss = self.sampler.take_peak()
+        if self.db_pids:
+            extra["db_cpu_seconds"] = cpu_seconds(*self.db_pids) - db_before
         return PhaseResult(
-            phase, items, seconds, cpu_seconds(self.pid) - cpu_before, pss, rss,
+            phase, items, seconds, cpu_seconds(*self.pids) - cpu_before, pss, rss,
             failures=failures, non_2xx=tally.non_2xx, retried=tally.retried,
             errors=tally.errors, statuses={str(k): v for k, v in sorted(tally.statuses.items())},
             **extra,
         )  # fmt: skip
 
     def create(self, tally: Tally, deadline: float) -> tuple[int, int]:
-        def one(session: requests.Session, _: int) -> None:
-            response = send(session, "POST", f"{self.url}/v1/nodes", tally, deadline, self.body)
+        def one(session: requests.Session, url: str, _: int) -> None:
+            response = send(session, "POST", f"{url}/v1/nodes", tally, deadline, self.body)
             if response is not None and response.ok:
                 self.created.append(response.json()["uuid"])
 
         count = self.settings.nodes
-        in_threads(self.settings.threads, self.settings.microversion, range(count), one)
+        in_threads(self.settings.threads, self.settings.microversion, self.urls, range(count), one)
         self.healthy = list(self.created)
         return count, count - len(self.created)
 
     def delete(self, tally: Tally, deadline: float) -> tuple[int, int]:
         gone: list[str] = []
 
-        def one(session: requests.Session, uuid: str) -> None:
-            response = send(session, "DELETE", f"{self.url}/v1/nodes/{uuid}", tally, deadline)
+        def one(session: requests.Session, url: str, uuid: str) -> None:
+            response = send(session, "DELETE", f"{url}/v1/nodes/{uuid}", tally, deadline)
             if response is not None and response.ok:
                 gone.append(uuid)
 
         total = len(self.created)
-        in_threads(self.settings.threads, self.settings.microversion, self.created, one)
+        in_threads(self.settings.threads, self.settings.microversion, self.urls, self.created, one)
         self.created = self.healthy = []
         return total, total - len(gone)
 
@@ -354,14 +386,14 @@ class Fleet:
         accepted: list[str] = []
         started = time.perf_counter()
 
-        def one(session: requests.Session, uuid: str) -> None:
-            url = f"{self.url}/v1/nodes/{uuid}/states/provision"
-            response = send(session, "PUT", url, tally, deadline, {"target": verb})
+        def one(session: requests.Session, url: str, uuid: str) -> None:
+            target = f"{url}/v1/nodes/{uuid}/states/provision"
+            response = send(session, "PUT", target, tally, deadline, {"target": verb})
             if response is not None and response.ok:
                 accepted.append(uuid)
 
         nodes = self.healthy
-        in_threads(self.settings.threads, self.settings.microversion, nodes, one)
+        in_threads(self.settings.threads, self.settings.microversion, self.urls, nodes, one)
         accept_seconds = time.perf_counter() - started
         final = self.settle(set(accepted), goal, tally, deadline)
         self.healthy = [uuid for uuid in nodes if final.get(uuid) == goal]
@@ -405,14 +437,14 @@ class Fleet:
             raise RuntimeError("no nodes left to read")
         far = time.monotonic() + self.settings.phase_timeout
 
-        def reader(session: requests.Session, offset: int) -> None:
+        def reader(session: requests.Session, base: str, offset: int) -> None:
             mine: list[float] = []
             bad, turn = 0, offset
             while time.perf_counter() < stop_at:
                 if turn % 2:
-                    url = f"{self.url}/v1/nodes?limit=100"
+                    url = f"{base}/v1/nodes?limit=100"
                 else:
-                    url = f"{self.url}/v1/nodes/{nodes[(turn // 2) % len(nodes)]}"
+                    url = f"{base}/v1/nodes/{nodes[(turn // 2) % len(nodes)]}"
                 began = time.perf_counter()
                 response = send(session, "GET", url, tally, far)
                 mine.append(time.perf_counter() - began)
@@ -422,7 +454,8 @@ class Fleet:
             failures.append(bad)
 
         threads = self.settings.read_threads
-        in_threads(threads, self.settings.microversion, [i * 7 for i in range(threads)], reader)
+        offsets = [i * 7 for i in range(threads)]
+        in_threads(threads, self.settings.microversion, self.urls, offsets, reader)
         return (
             len(latencies),
             sum(failures),
@@ -430,26 +463,133 @@ class Fleet:
         )
 
 
+def progress_records(
+    nodes: Iterable[str], events: Iterable[tuple[str, str, str | None]]
+) -> dict[str, Any]:
+    """Each node's progress record (its events, counted) against the most common one.
+
+    Every node of the fleet went through the same phases, so every node
+    should hold the same record; a job run twice records its steps twice
+    (`repeated`), a lost or cut-short one records fewer (`missing`).
+    """
+    per_node: dict[str, Counter[str]] = {uuid: Counter() for uuid in nodes}
+    by_conductor: Counter[str] = Counter()
+    for uuid, event, conductor in events:
+        per_node.setdefault(uuid, Counter())[event] += 1
+        by_conductor[conductor or "-"] += 1
+    shapes = Counter(frozenset(record.items()) for record in per_node.values())
+    common: Counter[str] = Counter(dict(shapes.most_common(1)[0][0])) if shapes else Counter()
+    return {
+        "record": dict(common),
+        "repeated": {u: dict(r - common) for u, r in per_node.items() if r - common},
+        "missing": {u: dict(common - r) for u, r in per_node.items() if common - r},
+        "events_by_conductor": dict(sorted(by_conductor.items())),
+    }
+
+
+class Ledger:
+    """What a scaled-out server's PostgreSQL records, read with SQL as an operator would.
+
+    Read before the delete phase (a node's events go with it) and after it.
+    """
+
+    def __init__(self, conninfo: str) -> None:
+        self.conninfo = conninfo
+        self.report: dict[str, Any] = {}
+
+    def _rows(self, sql: str) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.conninfo, autocommit=True) as conn:
+            return conn.execute(sql).fetchall()
+
+    def _jobs(self) -> dict[str, int]:
+        rows = self._rows("SELECT kind, status, count(*) FROM jobs GROUP BY kind, status")
+        return {f"{kind} {status}": count for kind, status, count in rows}
+
+    def before_delete(self, goal: str) -> None:
+        """No node locked (after UNLOCK_SECONDS), every node at `goal`, the queue empty,
+        the same progress record on every node."""
+        deadline = time.monotonic() + UNLOCK_SECONDS
+        locked = self._rows("SELECT uuid, reservation FROM nodes WHERE reservation IS NOT NULL")
+        while locked and time.monotonic() < deadline:
+            time.sleep(0.2)
+            locked = self._rows("SELECT uuid, reservation FROM nodes WHERE reservation IS NOT NULL")
+        states = self._rows("SELECT provision_state, count(*) FROM nodes GROUP BY provision_state")
+        nodes = [uuid for (uuid,) in self._rows("SELECT uuid FROM nodes")]
+        events = self._rows(
+            "SELECT n.uuid, e.event, e.conductor FROM node_events e "
+            "JOIN nodes n ON n.id = e.node_id ORDER BY e.id"
+        )
+        self.report.update(
+            goal=goal,
+            nodes=len(nodes),
+            states=dict(states),
+            locked=dict(locked),
+            jobs_left=self._jobs(),
+            **progress_records(nodes, events),
+        )
+
+    def after_delete(self) -> None:
+        self.report["nodes_after_delete"] = self._rows("SELECT count(*) FROM nodes")[0][0]
+        self.report["jobs_after_delete"] = self._jobs()
+
+
+def goal_of(phases: Sequence[str]) -> str:
+    """The state every node is in after `phases` (before the delete)."""
+    last = [p for p in phases if p in PROVISION]
+    return PROVISION[last[-1]][1] if last else "enroll"
+
+
 def measure(
-    name: str, url: str, pid: int, settings: Settings, phases: Sequence[str]
-) -> TargetResult:
+    name: str, urls: Sequence[str], pids: Sequence[int], settings: Settings,
+    phases: Sequence[str], *, db_pids: Sequence[int] = (), ledger: Ledger | None = None,
+) -> TargetResult:  # fmt: skip
     time.sleep(1.0)  # let start-up work finish before the idle reading
-    idle_rss, idle_pss = memory_mib(pid)
-    sampler = Sampler(pid)
+    idle_rss, idle_pss = memory_mib(*pids)
+    sampler = Sampler(*pids)
     sampler.start()
     try:
-        fleet = Fleet(url, pid, settings, sampler)
+        fleet = Fleet(urls, pids, settings, sampler, db_pids)
         newest = fleet.prepare()
         result = TargetResult(
-            name, url, pid, newest, settings.microversion, fleet.body, idle_pss, idle_rss
-        )
+            name, list(urls), list(pids), newest, settings.microversion, fleet.body,
+            idle_pss, idle_rss,
+        )  # fmt: skip
         for phase in phases:
+            if phase == "delete" and ledger is not None:
+                ledger.before_delete(goal_of(phases))
             print(f"  {name}: {phase} ...", file=sys.stderr, flush=True)
             result.phases.append(fleet.run(phase))
+        if ledger is not None:
+            ledger.after_delete()
+            result.ledger = ledger.report
     finally:
         sampler.stop()
     result.peak_rss_mib, result.peak_pss_mib = sampler.peak_rss, sampler.peak_pss
     return result
+
+
+def scale_out(
+    counts: Sequence[int], settings: Settings, phases: Sequence[str], workdir: Path
+) -> list[TargetResult]:
+    """For each N: N API and N conductor processes on a fresh database of one private
+    PostgreSQL, measured and checked, then stopped before the next N starts."""
+    results = []
+    with postgres_server() as postgres:
+        for count in counts:
+            database = f"fleet_{count}x{count}"
+            url = postgres.create_database(database)
+            with ironbound_scale_out(
+                workdir / database, SCALE_OUT_CONFIG, url, apis=count, conductors=count
+            ) as cluster:
+                name = f"{count}-of-each"  # N api and N conductor processes
+                result = measure(
+                    name, cluster.api_urls, cluster.pids, settings, phases,
+                    db_pids=[postgres.pid], ledger=Ledger(postgres.conninfo(database)),
+                )  # fmt: skip
+            assert result.ledger is not None
+            result.ledger["exit_statuses"] = cluster.exit_statuses
+            results.append(result)
+    return results
 
 
 @contextlib.contextmanager
@@ -484,23 +624,63 @@ def ratio(numerator: float, denominator: float) -> str:
 
 
 def target_table(result: TargetResult) -> list[str]:
+    with_db = any(p.db_cpu_seconds is not None for p in result.phases)
     lines = [
-        f"{result.name}: {result.url} PID {result.pid}, API {result.microversion} "
-        f"(serves up to {result.server_version}); PSS idle {result.idle_pss_mib:.0f} MiB, "
-        f"peak {result.peak_pss_mib:.0f} MiB",
+        f"{result.name}: {', '.join(result.urls)} PID {', '.join(map(str, result.pids))}, "
+        f"API {result.microversion} (serves up to {result.server_version}); "
+        f"PSS idle {result.idle_pss_mib:.0f} MiB, peak {result.peak_pss_mib:.0f} MiB",
         f"  {'phase':<9}{'items':>7}{'wall s':>9}{'PUTs s':>8}{'per s':>9}{'CPU s':>8}"
-        f"{'PSS MiB':>9}{'fail':>6}{'non-2xx':>8}{'retried':>8}",
+        + (f"{'DB CPU s':>9}" if with_db else "")
+        + f"{'PSS MiB':>9}{'fail':>6}{'non-2xx':>8}{'retried':>8}",
     ]
     for p in result.phases:
         puts = "-" if p.accept_seconds is None else f"{p.accept_seconds:.2f}"
+        db = f"{p.db_cpu_seconds or 0.0:>9.2f}" if with_db else ""
         row = (
             f"  {p.phase:<9}{p.items:>7}{p.seconds:>9.2f}{puts:>8}{p.rate:>9.1f}"
-            f"{p.cpu_seconds:>8.2f}{p.pss_peak_mib:>9.0f}{p.failures:>6}{p.non_2xx:>8}"
+            f"{p.cpu_seconds:>8.2f}{db}{p.pss_peak_mib:>9.0f}{p.failures:>6}{p.non_2xx:>8}"
             f"{p.retried:>8}"
         )
         if p.latency_ms:
             row += "  ms p50/p95/p99 " + "/".join(f"{v:.1f}" for v in p.latency_ms.values())
         lines.append(row)
+    return lines
+
+
+def _some(found: dict[str, Any], limit: int = 3) -> str:
+    shown = ", ".join(f"{key}: {value}" for key, value in list(found.items())[:limit])
+    return shown + (f" and {len(found) - limit} more" if len(found) > limit else "")
+
+
+def ledger_lines(result: TargetResult) -> list[str]:
+    """The database checks of a scaled-out run, one line each, `ok` or what went wrong."""
+    report = result.ledger
+    if report is None:
+        return []
+    off_goal = {k: v for k, v in report["states"].items() if k != report["goal"]}
+    moved = sum(report["states"].values()) - sum(off_goal.values())
+    record, share = report["record"], report["events_by_conductor"]
+    total = sum(share.values()) or 1
+    checks = [
+        ("locked", report["locked"], f"no node holds a reservation {UNLOCK_SECONDS:g} s on"),
+        ("lost", off_goal, f"all {moved} nodes {report['goal']}"),
+        ("cut short", report["missing"], "no node misses a step of the common record"),
+        ("duplicated", report["repeated"],
+         f"every node has the same progress record ({sum(record.values())} events)"),
+        ("queue", report["jobs_left"], "the job queue is empty"),
+        ("leftovers", {**report["jobs_after_delete"], "nodes": report["nodes_after_delete"]}
+         if report["nodes_after_delete"] or report["jobs_after_delete"] else {},
+         "no node and no job after the delete"),
+        ("exit", {k: v for k, v in report["exit_statuses"].items() if v},
+         f"all {len(report['exit_statuses'])} processes stopped with status 0"),
+    ]  # fmt: skip
+    lines = [f"  checks of {result.name}:"]
+    for name, found, fine in checks:
+        lines.append(f"    {name:<13}" + (f"PROBLEM {_some(found)}" if found else f"ok: {fine}"))
+    lines.append(
+        "    work         events by "
+        + ", ".join(f"{host} {count / total:.0%}" for host, count in share.items())
+    )
     return lines
 
 
@@ -536,6 +716,15 @@ def comparison(reference: TargetResult, ours: TargetResult) -> list[str]:
     return lines
 
 
+def same_record(a: TargetResult, b: TargetResult) -> list[str]:
+    """Whether two scaled-out runs left the same progress record on their nodes."""
+    if a.ledger is None or b.ledger is None:
+        return []
+    if a.ledger["record"] == b.ledger["record"]:
+        return [f"  progress record per node: the same in both ({len(a.ledger['record'])} kinds)"]
+    return [f"  progress record per node: PROBLEM, {a.ledger['record']} != {b.ledger['record']}"]
+
+
 def to_json(settings: Settings, results: Sequence[TargetResult]) -> dict[str, Any]:
     targets = []
     for result in results:
@@ -544,6 +733,17 @@ def to_json(settings: Settings, results: Sequence[TargetResult]) -> dict[str, An
             data["per_second"] = phase.rate
         targets.append(doc)
     return {"settings": dataclasses.asdict(settings), "cpus": os.cpu_count(), "targets": targets}
+
+
+def process_counts(text: str) -> list[int]:
+    """--scale-out's value: 1,2 -> [1, 2]."""
+    try:
+        counts = [int(n) for n in text.split(",") if n.strip()]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"process counts of 1 or more, like 1,2: not {text!r}")
+    return counts
 
 
 def main() -> int:
@@ -557,6 +757,8 @@ def main() -> int:
                         help="the Ironic anchor: install.sh, start.sh, stop.sh")  # fmt: skip
     parser.add_argument("--url", help="a running Ironic-compatible API (with --pid)")
     parser.add_argument("--pid", type=int, help="the PID of the server at --url")
+    parser.add_argument("--scale-out", type=process_counts, default=[], metavar="N,...",
+                        help="N api + N conductor processes on PostgreSQL, for each N")  # fmt: skip
     parser.add_argument("--name", default="server", help="what to call the server at --url")
     parser.add_argument("--microversion", default="1.33")
     parser.add_argument("--threads", type=int, default=8, help="client threads that write")
@@ -581,28 +783,38 @@ def main() -> int:
     )  # fmt: skip
     results: list[TargetResult] = []
     with tempfile.TemporaryDirectory(prefix="fleet-bench-") as tmp:
-        if args.ironbound or (args.ironbound is None and args.url is None):
+        if args.ironbound or (args.ironbound is None and args.url is None and not args.scale_out):
             with ironbound_serve(Path(tmp) / "ironbound", IRONBOUND_CONFIG) as served:
                 results.append(
-                    measure("Ironbound", served.url, served.process.pid, settings, phases)
+                    measure("Ironbound", [served.url], [served.process.pid], settings, phases)
                 )
         if args.ironic_anchor:
             with ironic_anchor(args.ironic_anchor.resolve(), Path(tmp)) as (url, pid):
-                results.append(measure("Ironic", url, pid, settings, phases))
+                results.append(measure("Ironic", [url], [pid], settings, phases))
         if args.url:
-            results.append(measure(args.name, args.url, args.pid, settings, phases))
+            results.append(measure(args.name, [args.url], [args.pid], settings, phases))
+        scaled = scale_out(args.scale_out, settings, phases, Path(tmp))
+    print_report(settings, results + scaled, scaled)
+    if args.json:
+        args.json.write_text(json.dumps(to_json(settings, results + scaled), indent=2) + "\n")
+    return 0
+
+
+def print_report(
+    settings: Settings, results: Sequence[TargetResult], scaled: Sequence[TargetResult]
+) -> None:
+    """Each server's table; each other server against Ironbound; scale-outs against the first."""
     print(f"Fleet benchmark: {settings.nodes} nodes, {settings.threads} writer threads, "
           f"{settings.read_threads} reader threads for {settings.read_seconds:g} s, "
           f"{os.cpu_count()} CPUs")  # fmt: skip
     for result in results:
-        print("\n".join(target_table(result)))
+        print("\n".join(target_table(result) + ledger_lines(result)))
     ours = next((r for r in results if r.name == "Ironbound"), None)
     for other in results:
-        if ours is not None and other is not ours:
+        if ours is not None and other is not ours and other not in scaled:
             print("\n".join(comparison(other, ours)))
-    if args.json:
-        args.json.write_text(json.dumps(to_json(settings, results), indent=2) + "\n")
-    return 0
+    for more in scaled[1:]:
+        print("\n".join(comparison(scaled[0], more) + same_record(scaled[0], more)))
 
 
 if __name__ == "__main__":

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 from benchmarks.fleet_bench import (
     PhaseResult,
     TargetResult,
     comparison,
+    goal_of,
+    ledger_lines,
     node_body,
     percentiles,
     plan,
+    process_counts,
+    progress_records,
 )
 
 ALL = ["create", "manage", "provide", "deploy", "undeploy", "reads", "delete"]
@@ -64,7 +70,7 @@ def phase(name: str, seconds: float, cpu: float, items: int = 100) -> PhaseResul
 
 
 def target(name: str, phases: list[PhaseResult], idle: float, peak: float) -> TargetResult:
-    return TargetResult(name, "http://x", 1, "1.33", "1.33", {}, idle, idle, peak, peak, phases)
+    return TargetResult(name, ["http://x"], [1], "1.33", "1.33", {}, idle, idle, peak, peak, phases)
 
 
 def test_comparison_ratios_are_how_many_times_ironbound_is_ahead() -> None:
@@ -89,3 +95,82 @@ def test_comparison_ratios_are_how_many_times_ironbound_is_ahead() -> None:
     assert reads[1:] == ["43.0", "r/s", "164.0", "r/s", "3.81x", "30.00", "20.00", "5.72x"]
     assert not any(line.lstrip().startswith("create") for line in lines)  # Ironic has none
     assert lines[-1].strip() == "PSS MiB idle 188 / 94 (2.00x), peak 287 / 144 (2.00x)"
+
+
+def test_scale_out_counts() -> None:
+    assert process_counts("1,2") == [1, 2]
+    for bad in ("", "0,1", "two"):
+        with pytest.raises(argparse.ArgumentTypeError, match="process counts"):
+            process_counts(bad)
+
+
+def test_goal_is_the_state_of_the_last_provision_phase() -> None:
+    assert goal_of(ALL) == "available"
+    assert goal_of(["create", "manage", "reads", "delete"]) == "manageable"
+    assert goal_of(["create", "reads", "delete"]) == "enroll"
+
+
+def test_progress_records_find_a_repeated_and_a_cut_short_job() -> None:
+    steps = ["verify: started", "verify: done", "clean", "clean"]
+    events = [(uuid, step, "c0") for uuid in ("a", "b", "c", "d") for step in steps]
+    events += [("b", "verify: started", "c1"), ("b", "verify: done", "c1")]  # ran twice
+    events.remove(("c", "clean", "c0"))  # one clean lost
+    found = progress_records(["a", "b", "c", "d", "e"], events)
+    assert found["record"] == {"verify: started": 1, "verify: done": 1, "clean": 2}
+    assert found["repeated"] == {"b": {"verify: started": 1, "verify: done": 1}}
+    # e recorded nothing at all: every step is missing.
+    assert found["missing"] == {"c": {"clean": 1}, "e": found["record"]}
+    assert found["events_by_conductor"] == {"c0": 15, "c1": 2}
+
+
+def ledger(**changes: object) -> dict[str, object]:
+    fine: dict[str, object] = {
+        "goal": "available",
+        "nodes": 3,
+        "states": {"available": 3},
+        "locked": {},
+        "jobs_left": {},
+        "record": {"verify: started": 1},
+        "repeated": {},
+        "missing": {},
+        "events_by_conductor": {"c0": 2, "c1": 1},
+        "nodes_after_delete": 0,
+        "jobs_after_delete": {},
+        "exit_statuses": {"c0": 0, "c1": 0},
+    }
+    return {**fine, **changes}
+
+
+def checks(report: dict[str, object]) -> dict[str, str]:
+    result = target("2-of-each", [], 1.0, 1.0)
+    result.ledger = report
+    lines = ledger_lines(result)
+    assert lines[0] == "  checks of 2-of-each:"
+    return {line.split()[0]: line for line in lines[1:]}
+
+
+def test_ledger_lines_are_ok_for_a_clean_run() -> None:
+    found = checks(ledger())
+    assert all(" ok: " in line for name, line in found.items() if name != "work")
+    assert found["lost"].endswith("ok: all 3 nodes available")
+    assert found["work"].endswith("events by c0 67%, c1 33%")
+
+
+def test_ledger_lines_name_each_problem() -> None:
+    found = checks(
+        ledger(
+            states={"available": 2, "deploy failed": 1},
+            locked={"u1": "c1"},
+            repeated={"u2": {"verify: started": 1}},
+            jobs_left={"deploy queued": 1},
+            nodes_after_delete=1,
+            exit_statuses={"c0": 0, "c1": -9},
+        )
+    )
+    assert "PROBLEM u1: c1" in found["locked"]
+    assert "PROBLEM deploy failed: 1" in found["lost"]
+    assert "PROBLEM u2: {'verify: started': 1}" in found["duplicated"]
+    assert "PROBLEM deploy queued: 1" in found["queue"]
+    assert "PROBLEM nodes: 1" in found["leftovers"]
+    assert "PROBLEM c1: -9" in found["exit"]
+    assert " ok: " in found["cut"]

@@ -28,3 +28,20 @@ def test_measure_counts_the_children_of_a_process() -> None:
     finally:
         child.kill()
         child.wait()
+
+
+def test_measure_sums_several_trees_and_counts_each_process_once() -> None:
+    sleepers = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])]
+    sleepers.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]))
+    try:
+        first, second = (p.pid for p in sleepers)
+        assert sorted(tree(first, second)) == sorted([first, second])
+        # A child named beside its parent is still counted once.
+        mine = tree(os.getpid(), first)
+        assert mine.count(first) == 1 and second in mine
+        assert memory_mib(first, second)[0] > memory_mib(first)[0] > 0
+        assert Sampler(first, second).take_peak()[0] > memory_mib(first)[0]
+    finally:
+        for sleeper in sleepers:
+            sleeper.kill()
+            sleeper.wait()

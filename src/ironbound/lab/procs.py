@@ -145,10 +145,12 @@ class Daemon:
                 f"{log_tail(self.log_path)}"
             )
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 10.0) -> int:
+        """Stop it (SIGTERM, then SIGKILL after `timeout`); its exit status."""
         stop_record(self.record, timeout)
-        self._popen.wait()
+        status = self._popen.wait()
         kill_leftover_group(self.record)
+        return status
 
 
 def wait_until(
