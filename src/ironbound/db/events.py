@@ -26,10 +26,13 @@ class Progress:
     at: dt.datetime = field(default_factory=utcnow)
 
 
+_INSERT = insert(NodeEvent)  # built once: a flow writes events at every step
+
+
 def add(session: Session, node_id: int, records: list[Progress], conductor: str | None) -> None:
     """Store `records` as the node's events, in one statement."""
     session.execute(
-        insert(NodeEvent),
+        _INSERT,
         [
             {
                 "node_id": node_id,

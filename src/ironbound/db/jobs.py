@@ -152,11 +152,16 @@ def drop_running(session: Session, conductor: str) -> None:
 
 def remove(session: Session, job_id: int) -> None:
     """Delete a finished asynchronous job (if it is still there)."""
-    session.execute(delete(Job).where(Job.id == job_id))
+    session.execute(_REMOVE, {"job_id": job_id})
 
 
 def exists(session: Session, job_id: int) -> bool:
-    return session.scalar(select(Job.id).where(Job.id == job_id)) is not None
+    return session.scalar(_EXISTS, {"job_id": job_id}) is not None
+
+
+# Run for every job (and by every settling caller), so built once.
+_REMOVE = delete(Job).where(Job.id == bindparam("job_id"))
+_EXISTS = select(Job.id).where(Job.id == bindparam("job_id"))
 
 
 def is_pending(session: Session, job_id: int) -> bool:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import uuid as uuidlib
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 
-from sqlalchemy import JSON, Row, bindparam, exists, select, update
+from sqlalchemy import JSON, Row, Table, bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from ironbound import errors, states
@@ -161,37 +161,42 @@ def busy_with(session: Session, node: Node) -> str | None:
     """Who is working on the node: the conductor holding it, "queued work", or None."""
     if node.reservation:
         return node.reservation
-    pending = session.scalar(
-        select(
-            exists().where(
-                Job.node_id == node.id,
-                Job.status.in_(PENDING),
-                Job.kind.not_in(SHARED_KINDS),
-            )
-        )
-    )
+    pending = session.scalar(_QUEUED_WORK, {"node_id": node.id})
     return "queued work" if pending else None
+
+
+_QUEUED_WORK = select(  # built once: every change of a node asks
+    exists().where(
+        Job.node_id == bindparam("node_id"),
+        Job.status.in_(PENDING),
+        Job.kind.not_in(SHARED_KINDS),
+    )
+)
 
 
 def reserve(session: Session, node_id: int, conductor: str) -> bool:
     """Take the node's lock for `conductor`; False if someone else holds it."""
-    result = session.execute(
-        update(Node)
-        .where(Node.id == node_id, Node.reservation.is_(None))
-        .values(reservation=conductor)
-        .execution_options(synchronize_session=False)
-    )
+    result = session.execute(_RESERVE, {"node_id": node_id, "holder": conductor})
     return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
 
 def release(session: Session, node_id: int, conductor: str) -> None:
     """Give the node's lock back (only if `conductor` holds it)."""
-    session.execute(
-        update(Node)
-        .where(Node.id == node_id, Node.reservation == conductor)
-        .values(reservation=None)
-        .execution_options(synchronize_session=False)
-    )
+    session.execute(_RELEASE, {"node_id": node_id, "holder": conductor})
+
+
+_RESERVE = (
+    update(Node)
+    .where(Node.id == bindparam("node_id"), Node.reservation.is_(None))
+    .values(reservation=bindparam("holder"))
+    .execution_options(synchronize_session=False)
+)
+_RELEASE = (
+    update(Node)
+    .where(Node.id == bindparam("node_id"), Node.reservation == bindparam("holder"))
+    .values(reservation=None)
+    .execution_options(synchronize_session=False)
+)
 
 
 def waiting_longer_than(session: Session, state: str, seconds: float, group: str) -> list[int]:
@@ -251,6 +256,15 @@ class Held(NamedTuple):
     driver_internal_info: dict[str, Any]
 
 
+# Statements of every flow's every write, built once (see db/snapshots.py).
+_HELD = select(Node.uuid, Node.reservation, Node.provision_state, Node.driver_internal_info).where(
+    Node.id == bindparam("node_id")
+)
+_HELD_FOR_UPDATE = _HELD.with_for_update()
+_NODES = cast(Table, Node.__table__)
+_UPDATE_NODE = update(_NODES).where(_NODES.c.id == bindparam("node_id_"))
+
+
 def check_held(session: Session, node_id: int, conductor: str | None) -> Held:
     """The fence for a flow's every write: the node, if `conductor` still holds its lock.
 
@@ -261,12 +275,8 @@ def check_held(session: Session, node_id: int, conductor: str | None) -> Held:
     :raises NodeNotFound: the node is gone.
     :raises LockLost: another conductor took the node over, or a stop abandoned it.
     """
-    query = select(
-        Node.uuid, Node.reservation, Node.provision_state, Node.driver_internal_info
-    ).where(Node.id == node_id)
-    if session.get_bind().dialect.name != "sqlite":
-        query = query.with_for_update()
-    row = session.execute(query).first()
+    query = _HELD if session.get_bind().dialect.name == "sqlite" else _HELD_FOR_UPDATE
+    row = session.execute(query, {"node_id": node_id}).first()
     if row is None:
         raise errors.NodeNotFound(node=node_id)
     if conductor is not None and row.reservation != conductor:
@@ -309,12 +319,7 @@ def write_fields(session: Session, held: Held, fields: Mapping[str, Any]) -> Non
     for key, value in values.items():
         if isinstance(Node.__table__.c[key].type, JSON):
             limits.check_document(f"{key} of Node {held.uuid}", value)
-    session.execute(
-        update(Node)
-        .where(Node.id == held.id)
-        .values(values)
-        .execution_options(synchronize_session=False)
-    )
+    session.connection().execute(_UPDATE_NODE, {"node_id_": held.id, **values})
 
 
 def record_progress(

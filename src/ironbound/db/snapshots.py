@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ironbound import errors, records, sensitive
@@ -30,6 +30,20 @@ _NODE_COLUMNS = (
     Node.instance_uuid, Node.last_error,
     *(getattr(Node, f"{iface}_interface") for iface in INTERFACE_TYPES),
 )  # fmt: skip
+# The statements a conductor runs for every job, built once: building one costs
+# more than SQLite takes to run it.
+_NODE_INFO = select(*_NODE_COLUMNS).where(Node.id == bindparam("node_id"))
+_PORTS = select(Port).where(Port.node_id == bindparam("node_id")).order_by(Port.id)
+_CONNECTORS = (
+    select(VolumeConnector)
+    .where(VolumeConnector.node_id == bindparam("node_id"))
+    .order_by(VolumeConnector.id)
+)
+_TARGETS = (
+    select(VolumeTarget)
+    .where(VolumeTarget.node_id == bindparam("node_id"))
+    .order_by(VolumeTarget.boot_index)
+)
 
 
 def node_info(session: Session, node_id: int, box: SecretBox) -> records.NodeInfo:
@@ -37,7 +51,7 @@ def node_info(session: Session, node_id: int, box: SecretBox) -> records.NodeInf
 
     :raises NodeNotFound: the node is gone.
     """
-    row = session.execute(select(*_NODE_COLUMNS).where(Node.id == node_id)).first()
+    row = session.execute(_NODE_INFO, {"node_id": node_id}).first()
     if row is None:
         raise errors.NodeNotFound(node=node_id)
     return records.NodeInfo(
@@ -67,15 +81,11 @@ def load(session: Session, node_id: int, box: SecretBox) -> records.NodeSnapshot
     node = node_info(session, node_id, box)
     ports = [
         records.PortInfo(uuid=p.uuid, address=p.address, pxe_enabled=p.pxe_enabled, extra=p.extra)
-        for p in session.scalars(select(Port).where(Port.node_id == node_id).order_by(Port.id))
+        for p in session.scalars(_PORTS, {"node_id": node_id})
     ]
     connectors = [
         records.ConnectorInfo(uuid=c.uuid, type=c.type, connector_id=c.connector_id)
-        for c in session.scalars(
-            select(VolumeConnector)
-            .where(VolumeConnector.node_id == node_id)
-            .order_by(VolumeConnector.id)
-        )
+        for c in session.scalars(_CONNECTORS, {"node_id": node_id})
     ]
     targets = [
         records.TargetInfo(
@@ -86,10 +96,6 @@ def load(session: Session, node_id: int, box: SecretBox) -> records.NodeSnapshot
             properties=_with_secrets(t.properties, t.secret_properties, box),
             extra=t.extra,
         )
-        for t in session.scalars(
-            select(VolumeTarget)
-            .where(VolumeTarget.node_id == node_id)
-            .order_by(VolumeTarget.boot_index)
-        )
+        for t in session.scalars(_TARGETS, {"node_id": node_id})
     ]
     return records.NodeSnapshot(node, ports, connectors, targets)
