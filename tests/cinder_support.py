@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 
+from ironbound import config
 from ironbound.lab.cinder import CinderLab
 from tests.api.helpers import add, create_connector, create_node, ok, patch, provision
 
@@ -29,6 +30,7 @@ def cinder_config(lab: CinderLab) -> str:
 def point_at_cinder(conf: cfg.ConfigOpts, lab: CinderLab, endpoint: str | None = None) -> None:
     """The same [cinder] settings on an in-process configuration, plus a storage check
     every second."""
+    config.register_library_opts(conf)  # what the Cinder client would do at its first call
     conf.register_opts(ks_loading.get_auth_plugin_conf_options("admin_token"), group="cinder")
     for name, value in (
         ("auth_type", "admin_token"),
