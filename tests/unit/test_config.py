@@ -22,11 +22,17 @@ def test_defaults_need_no_file(tmp_path: Path) -> None:
     assert (tmp_path.stat().st_mode & 0o777) == 0o700
 
 
-def test_ironic_option_names_from_a_file(tmp_path: Path) -> None:
+def _ini(tmp_path: Path, text: str) -> Path:
     ini = tmp_path / "ironbound.conf"
-    ini.write_text(
+    ini.write_text(text)
+    return ini
+
+
+def test_ironic_option_names_from_a_file(tmp_path: Path) -> None:
+    ini = _ini(
+        tmp_path,
         "[DEFAULT]\nenabled_storage_interfaces = external,noop\n"
-        "default_storage_interface = external\n[api]\nport = 7000\n"
+        "default_storage_interface = external\n[api]\nport = 7000\n",
     )
     conf = config.load([str(ini)])
     assert conf.enabled_storage_interfaces == ["external", "noop"]
@@ -57,10 +63,10 @@ def test_a_conductor_group_is_ironics_characters(tmp_path: Path) -> None:
 
 
 def test_library_options_registered_late_read_the_file(tmp_path: Path) -> None:
-    ini = tmp_path / "ironbound.conf"
-    ini.write_text(
+    ini = _ini(
+        tmp_path,
         "[cinder]\nauth_type = admin_token\nregion_name = east\ntimeout = 7\n"
-        "[keystone_authtoken]\ntoken_cache_time = 42\n"
+        "[keystone_authtoken]\ntoken_cache_time = 42\n",
     )
     conf = config.load([str(ini)])
     with pytest.raises(cfg.NoSuchOptError):
