@@ -80,9 +80,8 @@ class NodeTask:
         self.holds_lock = holds_lock
         self.managed_volumes = _VolumeStore(self)
         self._progress: list[events.Progress] = []  # see conductor/progress.py
-        self._writing = (
-            threading.RLock()
-        )  # one write at a time: the flow's or the progress thread's
+        # One write at a time: the flow's own, or the progress thread's.
+        self._writing = threading.RLock()
         self.refresh()
 
     @contextmanager
@@ -156,7 +155,11 @@ class NodeTask:
         """
         with self._write_node() as (session, held):
             nodes.write_fields(session, held, fields)
-            self.node = snapshots.node_info(session, self.node_id, self.ctx.box)
+            self._reload_node(session)
+
+    def _reload_node(self, session: Session) -> None:
+        """Reload the node alone, in the transaction that just changed it."""
+        self.node = snapshots.node_info(session, self.node_id, self.ctx.box)
         self.driver = self.ctx.registry.driver_for(self.node.driver, self.node.interfaces)
 
     # --- the `Task` protocol ---------------------------------------------------
@@ -211,7 +214,7 @@ class NodeTask:
             info = {k: v for k, v in held.driver_internal_info.items() if k not in values}
             info.update({k: v for k, v in values.items() if v is not None})
             nodes.write_fields(session, held, {"driver_internal_info": info})
-            self.node = snapshots.node_info(session, self.node_id, self.ctx.box)
+            self._reload_node(session)
 
     def set_last_error(self, message: str | None) -> None:
         self.save(last_error=message)

@@ -305,7 +305,7 @@ def _with_stamps(current_state: str, has_step: bool, fields: Mapping[str, Any]) 
     if new_state != current_state:
         values["provision_updated_at"] = utcnow()
         if new_state not in states.DEPLOY_STEP_STATES and has_step:
-            values["deploy_step"] = {}
+            values.setdefault("deploy_step", {})
     return values
 
 
@@ -317,7 +317,7 @@ def write_fields(session: Session, held: Held, fields: Mapping[str, Any]) -> Non
     """
     values = _with_stamps(held.provision_state, True, fields)
     for key, value in values.items():
-        if isinstance(Node.__table__.c[key].type, JSON):
+        if isinstance(_NODES.c[key].type, JSON):
             limits.check_document(f"{key} of Node {held.uuid}", value)
     session.connection().execute(_UPDATE_NODE, {"node_id_": held.id, **values})
 
