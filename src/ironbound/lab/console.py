@@ -12,8 +12,6 @@ from ironbound.lab.errors import LabError
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[()][0-9A-Za-z]|[@-Z\\-_])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _CONTEXT_LINES = 25
-#: Seconds a console must stay unchanged before a last line without its end is matched.
-_UNENDED_LINE_SETTLES = 1.0
 
 
 def clean(text: str) -> str:
@@ -78,18 +76,14 @@ class SerialConsole:
         failures = [re.compile(failure) for failure in fail_on]
         start = time.monotonic() if started is None else started
         deadline = time.monotonic() + timeout
-        seen, grew_at = -1, time.monotonic()
         while True:
             text, offset = self._read(since)
             lines = text.splitlines()
-            # A last line without its end may still be being written: it is matched only
-            # once the console has stopped growing for a while, so a match never holds
-            # half a line (QEMU writes the serial log in pieces).
-            now = time.monotonic()
-            if len(text) != seen:
-                seen, grew_at = len(text), now
-            settled = text.endswith("\n") or now - grew_at >= _UNENDED_LINE_SETTLES
-            for line in lines if settled else lines[:-1]:
+            # Only ended lines are matched: QEMU writes the serial log in pieces and a
+            # guest under TCG can stall for seconds mid-line, so a last line without its
+            # end may be half a line (even half an escape sequence), however long it sat.
+            ended = lines if text.endswith("\n") else lines[:-1]
+            for line in ended:
                 if wanted.search(line):
                     return ConsoleMatch(line.strip(), time.monotonic() - start, offset)
                 if any(failure.search(line) for failure in failures):
