@@ -34,6 +34,8 @@ class Signals:
         self._any = _Lane()
         self._quick = _Lane()  # the worker that takes only the jobs a caller waits on
         self._closed = False
+        #: A conductor runs in this process: its wake-ups say when its jobs finish.
+        self.conductor_running = False
         self._done = threading.Condition()
         self._watched: dict[int, threading.Event] = {}
         self._watched_lock = threading.Lock()
@@ -57,12 +59,15 @@ class Signals:
 
     def close(self) -> None:
         """Wake every waiting worker now and keep waking them (the conductor is stopping)."""
+        self.conductor_running = False
         for lane in (self._any, self._quick):
             with lane.condition:
                 self._closed = True
                 lane.condition.notify_all()
 
     def reopen(self) -> None:
+        """The conductor of this process (re)starts."""
+        self.conductor_running = True
         for lane in (self._any, self._quick):
             with lane.condition:
                 self._closed = False
