@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from ironbound import jobspec
 from ironbound.conductor.worker import Conductor
 from ironbound.db import jobs, nodes
+from ironbound.db.models import Job
 from tests.conftest import wait_until
 
 
@@ -24,7 +25,9 @@ def test_a_conductor_claims_only_its_hardware_types(
         assert jobs.claim(session, "redfish-only", ("redfish",), group="") is None
     with db.write() as session:
         job = jobs.claim(session, "fake-too", ("redfish", "fake-hardware"), group="")
-        assert job is not None and job.node_id == node_id and job.conductor == "fake-too"
+        assert job is not None and job.node_id == node_id
+        row = session.get(Job, job.id)
+        assert row is not None and (row.status, row.conductor) == ("running", "fake-too")
     conductor.start()
 
 

@@ -14,7 +14,7 @@ from ironbound import jobspec
 from ironbound.conductor.worker import Conductor
 from ironbound.db import conductors, jobs
 from ironbound.db.models import Conductor as ConductorRow
-from ironbound.db.models import Node
+from ironbound.db.models import Job, Node
 from tests.conftest import wait_for_state, wait_until
 
 
@@ -44,7 +44,8 @@ def test_dead_conductor_is_taken_over(client: TestClient, conductor: Conductor) 
                     reservation="crashed-host", target_power_state="power on")
         )  # fmt: skip
         node_id = session.query(Node.id).filter(Node.uuid == uuid).scalar()
-        job = jobs.enqueue(session, node_id, jobspec.JobKind.DEPLOY)
+        job = session.get(Job, jobs.enqueue(session, node_id, jobspec.JobKind.DEPLOY))
+        assert job is not None
         job.status, job.conductor = "running", "crashed-host"
 
     def failed() -> bool:

@@ -51,8 +51,8 @@ def deploy(task: NodeTask, args: dict[str, Any]) -> None:
         task.pass_through(states.DEPLOYWAIT)
         task.record("waiting for the node to report that it boots")
         return
-    task.land()
     task.record("deployed")
+    task.land()
 
 
 def _forget_instance(task: NodeTask) -> None:
@@ -172,8 +172,8 @@ def boot_event(task: NodeTask, args: dict[str, Any]) -> None:
         _boot_failed(task, message)
     elif task.node.provision_state == states.DEPLOYWAIT:
         task.set_internal_info(**{DEPLOY_BOOT: True})
-        task.land()
         task.record("deployed")
+        task.land()
     elif task.node.provision_state == states.ACTIVE:
         _booted_again(task)
 

@@ -28,6 +28,8 @@ from ironbound.sensitive import Secret
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
+#: Node columns a write sets, computed from the node as its fence read it.
+_Fields = Callable[[nodes.Held], Mapping[str, Any]]
 
 
 class _VolumeStore:
@@ -72,7 +74,18 @@ class NodeTask:
     rebuilding: bool
     managed_volumes: base.VolumeStore
 
-    def __init__(self, ctx: ConductorContext, node_id: int, *, holds_lock: bool) -> None:
+    def __init__(
+        self,
+        ctx: ConductorContext,
+        node_id: int,
+        snapshot: records.NodeSnapshot | None = None,
+        *,
+        holds_lock: bool,
+        end_job: Callable[[Session], None] | None = None,
+    ) -> None:
+        """`snapshot`: the node as loaded with the claim (else it is loaded here).
+        `end_job`: writes the job's end but for letting the node go; `land` runs it in
+        the landing's transaction, whose UPDATE lets the node go."""
         self.rebuilding = False
         self.ctx = ctx
         self.conf = ctx.conf
@@ -82,35 +95,46 @@ class NodeTask:
         self._progress: list[events.Progress] = []  # see conductor/progress.py
         # One write at a time: the flow's own, or the progress thread's.
         self._writing = threading.RLock()
-        self.refresh()
+        self._end_job = end_job
+        self.job_ended = False
+        if snapshot is None:
+            self.refresh()
+        else:
+            self._take(snapshot)
 
     @contextmanager
-    def _write(self) -> Iterator[Session]:
+    def _write(self, fields: _Fields | None = None) -> Iterator[Session]:
         """A write transaction, fenced: it fails with LockLost once the node's lock is gone.
 
         A flow that outlived its conductor's stop, or whose conductor was taken
-        over, must not touch a node that others may now be working on.
-        """
-        with self._write_node() as (session, _held):
-            yield session
-
-    @contextmanager
-    def _write_node(self) -> Iterator[tuple[Session, nodes.Held]]:
-        """`_write`, with the node's columns that writes of its own fields depend on.
-
-        The progress records kept so far are written in the same transaction.
+        over, must not touch a node that others may now be working on. The
+        progress records kept so far are written in the same transaction, and
+        with `fields` (node columns, given the node as held) in one UPDATE.
         """
         with self._writing:
+            if self.job_ended:  # its lock may be another job's of this conductor now
+                raise errors.LockLost(host=self.ctx.hostname, node=self.node.uuid)
             kept = list(self._progress)
             with self.ctx.db.write() as session:
                 holder = self.ctx.hostname if self.holds_lock else None
                 held = nodes.check_held(session, self.node_id, holder)
+                shown: dict[str, Any] = {}
                 if kept:
-                    held = nodes.record_progress(session, held, kept, self.ctx.hostname)
-                yield session, held
+                    held, shown = nodes.record_progress(session, held, kept, self.ctx.hostname)
+                if fields is not None or shown:
+                    nodes.write_fields(session, held, {} if fields is None else fields(held), shown)
+                yield session
             del self._progress[: len(kept)]
             if not self._progress:
                 self.ctx.progress.discard(self)
+
+    @contextmanager
+    def _write_reloading(self, fields: _Fields | None = None) -> Iterator[Session]:
+        """`_write` for changes beyond the node's own columns: the whole snapshot is
+        reloaded in the same transaction."""
+        with self._write(fields) as session:
+            yield session
+            self._take(snapshots.load(session, self.node_id, self.ctx.box))
 
     def write_progress(self, older_than: float, *, wait: bool) -> None:
         """Write the progress records kept, if the oldest is older than `older_than` seconds.
@@ -141,7 +165,9 @@ class NodeTask:
     def refresh(self) -> None:
         """Reload the snapshot (after this task or someone else changed the node)."""
         with self.ctx.db.read() as session:
-            snapshot = snapshots.load(session, self.node_id, self.ctx.box)
+            self._take(snapshots.load(session, self.node_id, self.ctx.box))
+
+    def _take(self, snapshot: records.NodeSnapshot) -> None:
         self.node = snapshot.node
         self.ports = snapshot.ports
         self.volume_connectors = snapshot.volume_connectors
@@ -153,8 +179,7 @@ class NodeTask:
 
         Only the node itself: ports, connectors and targets do not change with it.
         """
-        with self._write_node() as (session, held):
-            nodes.write_fields(session, held, fields)
+        with self._write(lambda _held: fields) as session:
             self._reload_node(session)
 
     def _reload_node(self, session: Session) -> None:
@@ -210,10 +235,13 @@ class NodeTask:
 
     def set_internal_info(self, **values: Any) -> None:
         """Merge `values` into driver_internal_info; a None value removes its key."""
-        with self._write_node() as (session, held):
+
+        def merged(held: nodes.Held) -> dict[str, Any]:
             info = {k: v for k, v in held.driver_internal_info.items() if k not in values}
             info.update({k: v for k, v in values.items() if v is not None})
-            nodes.write_fields(session, held, {"driver_internal_info": info})
+            return {"driver_internal_info": info}
+
+        with self._write(merged) as session:
             self._reload_node(session)
 
     def set_last_error(self, message: str | None) -> None:
@@ -222,24 +250,18 @@ class NodeTask:
     def set_target_properties(self, target_uuid: str, properties: Mapping[str, Any]) -> None:
         plain = {k: (v.reveal() if isinstance(v, Secret) else v) for k, v in properties.items()}
         masked, found = sensitive.split(plain, {})
-        with self._write() as session:
+        with self._write_reloading() as session:
             volumes.set_target_properties(
                 session, self.node_id, target_uuid, masked, self.ctx.box.seal(found)
             )
-        self.refresh()
 
     def delete_volume_targets(self, target_uuids: Sequence[str] | None = None) -> None:
-        with self._write() as session:
+        with self._write_reloading() as session:
             volumes.delete_targets(session, self.node_id, target_uuids)
-        self.refresh()
 
     def add_volume_target(self, volume_type: str, boot_index: int, volume_id: str) -> str:
-        with self._write() as session:
-            target_uuid = volumes.add_target(
-                session, self.node_id, volume_type, boot_index, volume_id
-            )
-        self.refresh()
-        return target_uuid
+        with self._write_reloading() as session:
+            return volumes.add_target(session, self.node_id, volume_type, boot_index, volume_id)
 
     def issue_boot_token(self) -> str:
         token = secrets.token_urlsafe(32)
@@ -300,26 +322,41 @@ class NodeTask:
     def forget_instance(self) -> list[str]:
         """Untie the node from its instance, as Ironic's tear-down does: clear
         instance_uuid and instance_info, detach every VIF. Returns the VIFs removed."""
-        with self._write() as session:
-            row = nodes.get_by_id(session, self.node_id)
-            fields: dict[str, Any] = {
-                "instance_uuid": None,
-                "instance_info": {},
-                "instance_secrets": None,
-            }
-            nodes.apply_fields(row, fields)
-            removed = vifs.detach_all(session, self.node_id)
-        self.refresh()
-        return removed
+        forgotten: dict[str, Any] = {
+            "instance_uuid": None,
+            "instance_info": {},
+            "instance_secrets": None,
+        }
+        with self._write_reloading(lambda _held: forgotten) as session:
+            return vifs.detach_all(session, self.node_id)
 
     def land(self, **fields: Any) -> None:
-        """Finish the provision transition on the target the state table set (with `fields`)."""
+        """Finish the provision transition on the target the state table set (with `fields`).
+
+        Landing is the flow's last act on the node: the landing, the records kept
+        and the job's end (the node let go) are one transaction, after which
+        the task writes nothing more.
+        """
         target = self.node.target_provision_state
         if target is None:
             raise errors.InvalidState(
                 reason=f"Node {self.node.uuid} has no target provision state to land on."
             )
-        self.save(**fields, provision_state=target, target_provision_state=None, last_error=None)
+        landing = {
+            **fields,
+            "provision_state": target,
+            "target_provision_state": None,
+            "last_error": None,
+        }
+        if self._end_job is None:
+            self.save(**landing)
+            return
+        if self.holds_lock:
+            landing["reservation"] = None  # let go in the same UPDATE
+        with self._writing:  # the progress thread waits until the task is marked ended
+            with self._write(lambda _held: landing) as session:
+                self._end_job(session)
+            self.job_ended = True
 
     def pass_through(self, state: str) -> None:
         """Show an intermediate state on the way to the same target (e.g. cleaning)."""

@@ -19,12 +19,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ironbound import dhcp, errors, states
+from ironbound import dhcp, errors, records, states
 from ironbound.conductor import progress
 from ironbound.conductor.context import ConductorContext
 from ironbound.conductor.flows import FLOWS
 from ironbound.conductor.task import NodeTask
-from ironbound.db import conductors, jobs, nodes, tokens
+from ironbound.db import conductors, jobs, nodes, snapshots, tokens
 from ironbound.drivers.base import RECONCILES
 from ironbound.jobspec import SYNCHRONOUS_KINDS, JobKind
 
@@ -32,6 +32,17 @@ LOG = logging.getLogger(__name__)
 #: An idle worker looks at the queue by itself after this many poll intervals without a
 #: wake-up (the queue watch wakes it as soon as there is work).
 _IDLE_POLLS = 10
+
+
+def _snapshot_or_none(
+    session: Session, node_id: int, ctx: ConductorContext
+) -> records.NodeSnapshot | None:
+    """The node as its job is claimed, in the claim's transaction (one transaction fewer
+    per job); None if it cannot be read there: the task then loads it, and fails, itself."""
+    try:
+        return snapshots.load(session, node_id, ctx.box)
+    except (errors.IronboundError, ValueError):  # gone, or its secrets unreadable
+        return None
 
 
 class Conductor:
@@ -173,45 +184,70 @@ class Conductor:
             )
             if job is None:
                 return False
-            job_id, node_id, kind, args = job.id, job.node_id, JobKind(job.kind), dict(job.args)
+            snapshot = _snapshot_or_none(session, job.node_id, self.ctx)
         try:
-            self._run(job_id, node_id, kind, args)
+            self._run(job, snapshot)
         finally:
-            self.ctx.signals.job_finished(job_id)
+            self.ctx.signals.job_finished(job.id)
             if kinds is not None:
                 # The node is free: its next job may be one only the other workers take.
                 # (A worker of those claims again by itself when its job is done.)
                 self.ctx.signals.work_queued()
         return True
 
-    def _run(self, job_id: int, node_id: int, kind: JobKind, args: dict[str, Any]) -> None:
+    def _run(self, job: jobs.Claimed, snapshot: records.NodeSnapshot | None) -> None:
         result: dict[str, Any] | None = None
         error: str | None = None
+        task: NodeTask | None = None
         try:
-            task = NodeTask(self.ctx, node_id, holds_lock=not kind.shared)
+            task = NodeTask(
+                self.ctx,
+                job.node_id,
+                snapshot,
+                holds_lock=not job.kind.shared,
+                end_job=lambda session: self._end_job(session, job, released=True),
+            )
             try:
-                result = FLOWS[kind](task, args)
+                result = FLOWS[job.kind](task, job.args)
             finally:
                 task.close()
         except errors.NodeNotFound:
             error = "the node was deleted"
         except errors.LockLost as exc:
-            LOG.warning("Job %s (%s) stopped: %s", job_id, kind, exc)
+            LOG.warning("Job %s (%s) stopped: %s", job.id, job.kind, exc)
             error = str(exc)
         except Exception as exc:
             error = str(exc) if isinstance(exc, errors.IronboundError) else None
             if error is None:
-                LOG.exception("Job %s (%s) for node %s crashed", job_id, kind, node_id)
-                error = f"{kind} failed: unexpected {type(exc).__name__}: {exc}"
+                LOG.exception("Job %s (%s) for node %s crashed", job.id, job.kind, job.node_id)
+                error = f"{job.kind} failed: unexpected {type(exc).__name__}: {exc}"
+        if task is not None and task.job_ended:
+            # The landing ended the job and let the node go: it may be another job's now.
+            if error is not None:
+                LOG.warning("Job %s (%s) failed after landing: %s", job.id, job.kind, error)
+            return
         with self.ctx.db.write() as session:
-            if error is not None and not kind.synchronous:
-                self._record_failure(session, node_id, kind, error)
-            if not kind.shared:
-                nodes.release(session, node_id, self.ctx.hostname)
-            if kind.synchronous:
-                jobs.finish(session, job_id, result=result or {}, error=error)
-            else:
-                jobs.remove(session, job_id)
+            self._end_job(session, job, result, error)
+
+    def _end_job(
+        self,
+        session: Session,
+        job: jobs.Claimed,
+        result: dict[str, Any] | None = None,
+        error: str | None = None,
+        *,
+        released: bool = False,
+    ) -> None:
+        """Record a failure, let the node go (unless `released` already), and leave the
+        answer or remove the job."""
+        if error is not None and not job.kind.synchronous:
+            self._record_failure(session, job.node_id, job.kind, error)
+        if not (job.kind.shared or released):
+            nodes.release(session, job.node_id, self.ctx.hostname)
+        if job.kind.synchronous:
+            jobs.finish(session, job.id, result=result or {}, error=error)
+        else:
+            jobs.remove(session, job.id)
 
     def _record_failure(self, session: Session, node_id: int, kind: JobKind, error: str) -> None:
         """Show a failed job on its node, unless the node is gone or someone else's now

@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Collection
-from typing import Any
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Select, bindparam, delete, func, or_, select
+from sqlalchemy import Select, Table, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from ironbound.db import nodes
@@ -25,12 +25,31 @@ from ironbound.jobspec import FINISHED, PENDING, SHARED_KINDS, JobKind, JobStatu
 
 def enqueue(
     session: Session, node_id: int, kind: JobKind, args: dict[str, Any] | None = None
-) -> Job:
-    """Queue `kind` for the node; runs after every job queued before it for that node."""
-    job = Job(node_id=node_id, kind=kind, args=args or {}, status=JobStatus.QUEUED)
-    session.add(job)
-    session.flush()
-    return job
+) -> int:
+    """Queue `kind` for the node; runs after every job queued before it for that node.
+
+    Returns the job's id. A Core INSERT: the queue is written on every state change.
+    """
+    values = {
+        "node_id": node_id,
+        "kind": kind.value,
+        "args": args or {},
+        "status": JobStatus.QUEUED,
+    }
+    result = session.connection().execute(_ENQUEUE, values)
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+_ENQUEUE = insert(cast(Table, Job.__table__))
+
+
+class Claimed(NamedTuple):
+    """A job a conductor now runs."""
+
+    id: int
+    node_id: int
+    kind: JobKind
+    args: dict[str, Any]
 
 
 def claim(
@@ -40,7 +59,7 @@ def claim(
     kinds: Collection[JobKind] | None = None,
     *,
     group: str,
-) -> Job | None:
+) -> Claimed | None:
     """The next runnable job (of `kinds`, if given) for a node of one of
     `hardware_types` in conductor group `group`, now running under
     `conductor`, or None.
@@ -51,14 +70,22 @@ def claim(
     """
     postgres = session.get_bind().dialect.name == "postgresql"
     query = _claim_query(tuple(hardware_types), None if kinds is None else tuple(kinds), postgres)
-    job = session.scalars(query, {"group": group}).first()
-    if job is None:
+    row = session.execute(query, {"group": group}).first()
+    if row is None:
         return None
+    job = Claimed(row.id, row.node_id, JobKind(row.kind), dict(row.args))
     if job.kind not in SHARED_KINDS and not nodes.reserve(session, job.node_id, conductor):
         return None
-    job.status = JobStatus.RUNNING
-    job.conductor = conductor
+    session.execute(_START, {"job_id": job.id, "conductor": conductor})
     return job
+
+
+_START = (
+    update(Job)
+    .where(Job.id == bindparam("job_id"))
+    .values(status=JobStatus.RUNNING, conductor=bindparam("conductor"))
+    .execution_options(synchronize_session=False)
+)
 
 
 def runnable(
@@ -78,7 +105,7 @@ def runnable(
 @functools.lru_cache(maxsize=16)
 def _claim_query(
     hardware_types: tuple[str, ...], kinds: tuple[JobKind, ...] | None, postgres: bool
-) -> Select[Job]:
+) -> Select[tuple[int, int, str, dict[str, Any]]]:
     """claim's query, built once per conductor (building it costs more than running it)."""
     ahead = aliased(Job)
     first_in_line = (
@@ -91,7 +118,7 @@ def _claim_query(
         .scalar_subquery()
     )
     query = (
-        select(Job)
+        select(Job.id, Job.node_id, Job.kind, Job.args)
         .join(Node, Node.id == Job.node_id)
         .where(
             Job.status == JobStatus.QUEUED,

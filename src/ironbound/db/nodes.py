@@ -309,13 +309,21 @@ def _with_stamps(current_state: str, has_step: bool, fields: Mapping[str, Any]) 
     return values
 
 
-def write_fields(session: Session, held: Held, fields: Mapping[str, Any]) -> None:
+def write_fields(
+    session: Session,
+    held: Held,
+    fields: Mapping[str, Any],
+    shown: Mapping[str, Any] | None = None,
+) -> None:
     """apply_fields for a flow: one UPDATE of the node `check_held` returned as `held`.
 
-    The flow's lock keeps every other writer of these columns out, so no row
-    is loaded; JSON documents are bounded as the ORM's writes are.
+    `shown`: what `record_progress` returned, written in the same UPDATE;
+    `fields` win over it (a landing that leaves the deploy states clears the
+    step the progress showed). The flow's lock keeps every other writer of
+    these columns out, so no row is loaded; JSON documents are bounded as
+    the ORM's writes are.
     """
-    values = _with_stamps(held.provision_state, True, fields)
+    values = {**(shown or {}), **_with_stamps(held.provision_state, True, fields)}
     for key, value in values.items():
         if isinstance(_NODES.c[key].type, JSON):
             limits.check_document(f"{key} of Node {held.uuid}", value)
@@ -324,13 +332,14 @@ def write_fields(session: Session, held: Held, fields: Mapping[str, Any]) -> Non
 
 def record_progress(
     session: Session, held: Held, records: list[events.Progress], conductor: str
-) -> Held:
-    """Store `records` as events and show the last as driver_internal_info.progress
-    (with its time); the last deploy step among them becomes the node's deploy_step.
+) -> tuple[Held, dict[str, Any]]:
+    """Store `records` as events; returns `held` as it is to be, and the fields that
+    show the last record (for `write_fields`, with the flow's own, in one UPDATE).
 
-    Every client sees progress that way (`baremetal node show`), since
-    Ironic's node history API lies beyond the microversions served here.
-    Returns `held` as it is now.
+    The last record shows as driver_internal_info.progress (with its time) and
+    the last deploy step among them becomes the node's deploy_step. Every
+    client sees progress that way (`baremetal node show`), since Ironic's
+    node history API lies beyond the microversions served here.
     """
     events.add(session, held.id, records, conductor)
     last = records[-1]
@@ -338,9 +347,8 @@ def record_progress(
         **held.driver_internal_info,
         "progress": f"{last.at.isoformat(timespec='seconds')} {last.message}",
     }
-    fields: dict[str, Any] = {"driver_internal_info": info}
+    shown: dict[str, Any] = {"driver_internal_info": info}
     steps = [record.deploy_step for record in records if record.deploy_step is not None]
     if steps:
-        fields["deploy_step"] = dict(steps[-1])
-    write_fields(session, held, fields)
-    return held._replace(driver_internal_info=info)
+        shown["deploy_step"] = dict(steps[-1])
+    return held._replace(driver_internal_info=info), shown

@@ -131,7 +131,7 @@ def set_provision_state(
             if transition.job
             else None
         )
-        return node.uuid, job.id if job else None
+        return node.uuid, job
 
     node_uuid, job_id = locking.with_free_node(services, lambda s: lookup(s, ident, minor), change)
     if job_id is not None:
@@ -153,7 +153,7 @@ def set_power_state(
         node.target_power_state = states.POWER_TARGET_AFTER_ACTION.get(target, target)
         node.last_error = None
         job = jobs.enqueue(session, node.id, JobKind.POWER, {"target": target, "timeout": timeout})
-        return node.uuid, job.id
+        return node.uuid, job
 
     node_uuid, job_id = locking.with_free_node(services, lambda s: lookup(s, ident, minor), change)
     sync_jobs.settle(services, job_id)
