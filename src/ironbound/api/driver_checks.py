@@ -11,6 +11,7 @@ from ironbound.api import microversions as mv
 from ironbound.api import problems
 from ironbound.api.services import ApiServices
 from ironbound.config import CONDUCTOR_GROUP_MAX, CONDUCTOR_GROUP_PATTERN, INTERFACE_TYPES
+from ironbound.db import nodes
 from ironbound.db.conductors import HardwareEntry
 from ironbound.db.models import Node
 
@@ -97,7 +98,7 @@ def conductor_for(
     return max(hosts, key=lambda host: hashlib.sha256(f"{node_uuid}/{host}".encode()).digest())
 
 
-def require_conductor(services: ApiServices, node: Node) -> None:
+def require_conductor(services: ApiServices, node: Node | nodes.Changing) -> None:
     """Refuse at once work that no live conductor would take: none of the node's conductor
     group offers its hardware type.
 

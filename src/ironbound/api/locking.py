@@ -21,6 +21,7 @@ from ironbound.db import nodes
 from ironbound.db.models import Node
 
 T = TypeVar("T")
+N = TypeVar("N", bound=nodes.Holdable)
 _POLL = 0.05
 
 
@@ -31,11 +32,18 @@ def with_free_node(
 
     :raises NodeLocked: the node stayed busy for the whole wait.
     """
+    return with_free(services, lambda session: nodes.lock_row(session, lookup(session)), change)
+
+
+def with_free(
+    services: ApiServices, lookup: Callable[[Session], N], change: Callable[[Session, N], T]
+) -> T:
+    """`with_free_node` for a `lookup` that locks the row itself (`nodes.get_for_change`)."""
     conf = services.conf.conductor
     deadline = time.monotonic() + conf.node_locked_retry_attempts * conf.node_locked_retry_interval
     while True:
         with services.db.write() as session:
-            node = nodes.lock_row(session, lookup(session))
+            node = lookup(session)
             holder = nodes.busy_with(session, node)
             if holder is None:
                 return change(session, node)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from ironbound.db.base import utcnow
@@ -26,12 +26,13 @@ class Progress:
     at: dt.datetime = field(default_factory=utcnow)
 
 
-_INSERT = insert(NodeEvent)  # built once: a flow writes events at every step
+# Built once, run as plain Core: a flow writes events at every step.
+_INSERT = insert(cast(Table, NodeEvent.__table__))
 
 
 def add(session: Session, node_id: int, records: list[Progress], conductor: str | None) -> None:
     """Store `records` as the node's events, in one statement."""
-    session.execute(
+    session.connection().execute(
         _INSERT,
         [
             {

@@ -40,7 +40,17 @@ def enqueue(
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
-_ENQUEUE = insert(cast(Table, Job.__table__))
+# The statements of every job, plain Core on the session's connection: built once, and
+# clear of the ORM's execution path, which cost more than the statements themselves.
+_JOBS = cast(Table, Job.__table__)
+_ENQUEUE = insert(_JOBS)
+_START = (
+    update(_JOBS)
+    .where(_JOBS.c.id == bindparam("job_id"))
+    .values(status=JobStatus.RUNNING, conductor=bindparam("conductor"))
+)
+_REMOVE = delete(_JOBS).where(_JOBS.c.id == bindparam("job_id"))
+_EXISTS = select(_JOBS.c.id).where(_JOBS.c.id == bindparam("job_id"))
 
 
 class Claimed(NamedTuple):
@@ -70,22 +80,14 @@ def claim(
     """
     postgres = session.get_bind().dialect.name == "postgresql"
     query = _claim_query(tuple(hardware_types), None if kinds is None else tuple(kinds), postgres)
-    row = session.execute(query, {"group": group}).first()
+    row = session.connection().execute(query, {"group": group}).first()
     if row is None:
         return None
     job = Claimed(row.id, row.node_id, JobKind(row.kind), dict(row.args))
     if job.kind not in SHARED_KINDS and not nodes.reserve(session, job.node_id, conductor):
         return None
-    session.execute(_START, {"job_id": job.id, "conductor": conductor})
+    session.connection().execute(_START, {"job_id": job.id, "conductor": conductor})
     return job
-
-
-_START = (
-    update(Job)
-    .where(Job.id == bindparam("job_id"))
-    .values(status=JobStatus.RUNNING, conductor=bindparam("conductor"))
-    .execution_options(synchronize_session=False)
-)
 
 
 def runnable(
@@ -179,16 +181,11 @@ def drop_running(session: Session, conductor: str) -> None:
 
 def remove(session: Session, job_id: int) -> None:
     """Delete a finished asynchronous job (if it is still there)."""
-    session.execute(_REMOVE, {"job_id": job_id})
+    session.connection().execute(_REMOVE, {"job_id": job_id})
 
 
 def exists(session: Session, job_id: int) -> bool:
-    return session.scalar(_EXISTS, {"job_id": job_id}) is not None
-
-
-# Run for every job (and by every settling caller), so built once.
-_REMOVE = delete(Job).where(Job.id == bindparam("job_id"))
-_EXISTS = select(Job.id).where(Job.id == bindparam("job_id"))
+    return session.connection().execute(_EXISTS, {"job_id": job_id}).first() is not None
 
 
 def is_pending(session: Session, job_id: int) -> bool:

@@ -33,17 +33,27 @@ _NODE_COLUMNS = (
 # The statements a conductor runs for every job, built once: building one costs
 # more than SQLite takes to run it.
 _NODE_INFO = select(*_NODE_COLUMNS).where(Node.id == bindparam("node_id"))
-_PORTS = select(Port).where(Port.node_id == bindparam("node_id")).order_by(Port.id)
+# Only the columns the records hold, run as plain Core on the session's connection:
+# loading ORM objects cost more than the queries.
+_PORTS = (
+    select(Port.uuid, Port.address, Port.pxe_enabled, Port.extra)
+    .where(Port.node_id == bindparam("node_id"))
+    .order_by(Port.id)
+)
 _CONNECTORS = (
-    select(VolumeConnector)
+    select(VolumeConnector.uuid, VolumeConnector.type, VolumeConnector.connector_id)
     .where(VolumeConnector.node_id == bindparam("node_id"))
     .order_by(VolumeConnector.id)
 )
 _TARGETS = (
-    select(VolumeTarget)
+    select(
+        VolumeTarget.uuid, VolumeTarget.volume_type, VolumeTarget.boot_index,
+        VolumeTarget.volume_id, VolumeTarget.properties, VolumeTarget.secret_properties,
+        VolumeTarget.extra,
+    )
     .where(VolumeTarget.node_id == bindparam("node_id"))
     .order_by(VolumeTarget.boot_index)
-)
+)  # fmt: skip
 
 
 def node_info(session: Session, node_id: int, box: SecretBox) -> records.NodeInfo:
@@ -51,7 +61,7 @@ def node_info(session: Session, node_id: int, box: SecretBox) -> records.NodeInf
 
     :raises NodeNotFound: the node is gone.
     """
-    row = session.execute(_NODE_INFO, {"node_id": node_id}).first()
+    row = session.connection().execute(_NODE_INFO, {"node_id": node_id}).first()
     if row is None:
         raise errors.NodeNotFound(node=node_id)
     return records.NodeInfo(
@@ -78,14 +88,17 @@ def load(session: Session, node_id: int, box: SecretBox) -> records.NodeSnapshot
 
     :raises NodeNotFound: the node is gone.
     """
+    session.flush()  # what this transaction changed through the ORM, for the Core reads
     node = node_info(session, node_id, box)
+    run = session.connection().execute
+    key = {"node_id": node_id}
     ports = [
         records.PortInfo(uuid=p.uuid, address=p.address, pxe_enabled=p.pxe_enabled, extra=p.extra)
-        for p in session.scalars(_PORTS, {"node_id": node_id})
+        for p in run(_PORTS, key)
     ]
     connectors = [
         records.ConnectorInfo(uuid=c.uuid, type=c.type, connector_id=c.connector_id)
-        for c in session.scalars(_CONNECTORS, {"node_id": node_id})
+        for c in run(_CONNECTORS, key)
     ]
     targets = [
         records.TargetInfo(
@@ -96,6 +109,6 @@ def load(session: Session, node_id: int, box: SecretBox) -> records.NodeSnapshot
             properties=_with_secrets(t.properties, t.secret_properties, box),
             extra=t.extra,
         )
-        for t in session.scalars(_TARGETS, {"node_id": node_id})
+        for t in run(_TARGETS, key)
     ]
     return records.NodeSnapshot(node, ports, connectors, targets)

@@ -19,7 +19,7 @@ from ironbound import errors, states
 from ironbound.api import driver_checks, locking, problems, queries, responses, sync_jobs
 from ironbound.api import microversions as mv
 from ironbound.api.deps import BaseUrl, JsonBody, OptionalJsonBody, Services, Version
-from ironbound.api.routes.nodes import lookup
+from ironbound.api.routes.nodes import lookup, lookup_for_change
 from ironbound.api.schemas import actions
 from ironbound.api.services import ApiServices
 from ironbound.api.views import node as view
@@ -106,7 +106,7 @@ def set_provision_state(
     if "clean_steps" in request.model_fields_set:
         raise problems.CleanStepsWithoutClean()
 
-    def change(session: Session, node: Node) -> tuple[str, int | None]:
+    def change(session: Session, node: nodes.Changing) -> tuple[str, int | None]:
         transition = states.transition_for(verb, node.provision_state)
         if transition is None or transition.min_version > minor:
             raise errors.InvalidStateRequested(
@@ -118,7 +118,8 @@ def set_provision_state(
             raise problems.NodeInMaintenance(node=node.uuid, verb=verb)
         if transition.job is not None:
             driver_checks.require_conductor(services, node)
-        nodes.apply_fields(
+        nodes.change_state(
+            session,
             node,
             {
                 "provision_state": transition.busy or transition.target,
@@ -133,7 +134,9 @@ def set_provision_state(
         )
         return node.uuid, job
 
-    node_uuid, job_id = locking.with_free_node(services, lambda s: lookup(s, ident, minor), change)
+    node_uuid, job_id = locking.with_free(
+        services, lambda s: lookup_for_change(s, ident, minor), change
+    )
     if job_id is not None:
         sync_jobs.settle(services, job_id)
     return responses.accepted(f"{base_url}/v1/nodes/{node_uuid}/states")
@@ -148,14 +151,16 @@ def set_power_state(
     target = request.target
     timeout = request.timeout if isinstance(request, actions.SoftPowerRequest) else None
 
-    def change(session: Session, node: Node) -> tuple[str, int]:
+    def change(session: Session, node: nodes.Changing) -> tuple[str, int]:
         driver_checks.require_conductor(services, node)
-        node.target_power_state = states.POWER_TARGET_AFTER_ACTION.get(target, target)
-        node.last_error = None
+        after = states.POWER_TARGET_AFTER_ACTION.get(target, target)
+        nodes.change_state(session, node, {"target_power_state": after, "last_error": None})
         job = jobs.enqueue(session, node.id, JobKind.POWER, {"target": target, "timeout": timeout})
         return node.uuid, job
 
-    node_uuid, job_id = locking.with_free_node(services, lambda s: lookup(s, ident, minor), change)
+    node_uuid, job_id = locking.with_free(
+        services, lambda s: lookup_for_change(s, ident, minor), change
+    )
     sync_jobs.settle(services, job_id)
     return responses.accepted(f"{base_url}/v1/nodes/{node_uuid}/states")
 

@@ -198,6 +198,12 @@ def lookup(session: Session, ident: str, minor: int) -> Node:
     return nodes.get(session, ident)
 
 
+def lookup_for_change(session: Session, ident: str, minor: int) -> nodes.Changing:
+    """`lookup` for a state change: the columns it decides on, the row locked."""
+    _check_ident(ident, minor)
+    return nodes.get_for_change(session, ident)
+
+
 def _requested_interfaces(doc: NodeDocument) -> dict[str, str | None]:
     return {i: getattr(doc, f"{i}_interface") for i in driver_checks.INTERFACE_VERSIONS}
 
