@@ -81,7 +81,7 @@ class NodeTask:
         snapshot: records.NodeSnapshot | None = None,
         *,
         holds_lock: bool,
-        end_job: Callable[[Session], None] | None = None,
+        end_job: Callable[[Session], None],
     ) -> None:
         """`snapshot`: the node as loaded with the claim (else it is loaded here).
         `end_job`: writes the job's end but for letting the node go; `land` runs it in
@@ -348,9 +348,6 @@ class NodeTask:
             "target_provision_state": None,
             "last_error": None,
         }
-        if self._end_job is None:
-            self.save(**landing)
-            return
         if self.holds_lock:
             landing["reservation"] = None  # let go in the same UPDATE
         with self._writing:  # the progress thread waits until the task is marked ended

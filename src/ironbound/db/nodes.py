@@ -103,16 +103,11 @@ class Changing(NamedTuple):
     conductor_group: str
 
 
-_CHANGING = tuple(Node.__table__.c[name] for name in Changing._fields)
+_CHANGING = tuple(_NODES.c[name] for name in Changing._fields)
 _CHANGING_BY = {
-    (name, lock): (
-        select(*_CHANGING).where(Node.__table__.c[name] == bindparam("key")).with_for_update()
-        if lock
-        else select(*_CHANGING).where(Node.__table__.c[name] == bindparam("key"))
-    )
-    for name in _IDENTS
-    for lock in (False, True)
+    name: select(*_CHANGING).where(_NODES.c[name] == bindparam("key")) for name in _IDENTS
 }
+_CHANGING_FOR_UPDATE = {name: query.with_for_update() for name, query in _CHANGING_BY.items()}
 
 
 def get_for_change(session: Session, ident: str) -> Changing:
@@ -124,8 +119,8 @@ def get_for_change(session: Session, ident: str) -> Changing:
     :raises NodeNotFound: no such node.
     """
     column, key = _ident(ident)
-    lock = session.get_bind().dialect.name != "sqlite"
-    row = session.connection().execute(_CHANGING_BY[column, lock], key).first()
+    by = _CHANGING_BY if session.get_bind().dialect.name == "sqlite" else _CHANGING_FOR_UPDATE
+    row = session.connection().execute(by[column], key).first()
     return Changing(*_found(row, ident))
 
 
@@ -220,7 +215,7 @@ def busy_with(session: Session, node: Holdable) -> str | None:
     """Who is working on the node: the conductor holding it, "queued work", or None."""
     if node.reservation:
         return node.reservation
-    pending = session.scalar(_QUEUED_WORK, {"node_id": node.id})
+    pending = session.connection().execute(_QUEUED_WORK, {"node_id": node.id}).scalar()
     return "queued work" if pending else None
 
 
@@ -337,7 +332,7 @@ def check_held(session: Session, node_id: int, conductor: str | None) -> Held:
     :raises LockLost: another conductor took the node over, or a stop abandoned it.
     """
     query = _HELD if session.get_bind().dialect.name == "sqlite" else _HELD_FOR_UPDATE
-    row = session.execute(query, {"node_id": node_id}).first()
+    row = session.connection().execute(query, {"node_id": node_id}).first()
     if row is None:
         raise errors.NodeNotFound(node=node_id)
     if conductor is not None and row.reservation != conductor:
