@@ -61,6 +61,7 @@ def conf(tmp_path: Path, overrides: dict[str, Any], migrated_template: Path) -> 
     base: dict[str, Any] = {
         "state_path": str(tmp_path / "state"),
         "deploy.http_url": "http://192.0.2.1:8080",
+        "deploy.boot_settle_time": 0.3,
         "conductor.node_locked_retry_attempts": 2,
         "conductor.node_locked_retry_interval": 0.2,
         "conductor.sync_job_timeout": 20.0,

@@ -48,6 +48,11 @@ _DEFAULT_ENABLED: dict[str, list[str]] = {
     "vendor": ["no-vendor", "fake"],
 }
 
+#: [deploy]boot_confirmation: when a deploy that reports its boot is done (docs/boot.md).
+BOOT_SETTLE = "settle"  # a short settle after the boot handed over to the volume
+BOOT_CONFIRMED_BY_OS = "os"  # when the booted operating system confirms it came up
+BOOT_CONFIRMATIONS = (BOOT_SETTLE, BOOT_CONFIRMED_BY_OS)
+
 _DEFAULT_OPTS: list[cfg.Opt] = [
     cfg.StrOpt(
         "host",
@@ -334,6 +339,35 @@ _DEPLOY_OPTS: list[cfg.Opt] = [
         help="Base URL at which nodes reach the boot server, e.g. http://192.0.2.1:8080. "
         "The ipxe boot interface needs it; the boot server's own links fall back to "
         "http://<[bootserver]host>:<[bootserver]port> without it.",
+    ),
+    cfg.StrOpt(
+        "boot_confirmation",
+        default=BOOT_SETTLE,
+        choices=[
+            (
+                BOOT_SETTLE,
+                "The node goes active boot_settle_time seconds after its boot script handed "
+                "over to the volume (sanboot), unless sanboot reports a failure first. Any "
+                "image boots this way.",
+            ),
+            (
+                BOOT_CONFIRMED_BY_OS,
+                "The node goes active only when its booted operating system confirms it "
+                "came up, at /boot/<token>/events/up (cloud-init's phone_home); a deploy "
+                "whose system never confirms fails at [conductor]deploy_callback_timeout.",
+            ),
+        ],
+        help="When a deploy that boots through the boot server is done. A node's "
+        "instance_info or driver_info boot_confirmation overrides it (see docs/boot.md).",
+    ),
+    cfg.FloatOpt(
+        "boot_settle_time",
+        default=10.0,
+        min=0.0,
+        help="Seconds between a deploy's boot handing over to its volume and the node going "
+        "active, when boot_confirmation is settle: a sanboot that fails (nothing bootable, "
+        "no EFI loader) reports within this time, so the node never shows active for a "
+        "boot that failed. The conductor looks every [conductor]job_poll_interval.",
     ),
 ]
 

@@ -21,11 +21,12 @@ from ironbound.db.models import VolumeTarget
 from tests.conftest import fault, wait_for_state, wait_until
 
 BOOT_URL = "http://192.0.2.1:8080"
+BOOT_OVERRIDES: dict[str, Any] = {"deploy.http_url": BOOT_URL, "conductor.heartbeat_interval": 0.2}
 
 
 @pytest.fixture
 def overrides() -> dict[str, Any]:
-    return {"deploy.http_url": BOOT_URL, "conductor.heartbeat_interval": 0.2}
+    return dict(BOOT_OVERRIDES)
 
 
 @pytest.fixture

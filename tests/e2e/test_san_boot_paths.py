@@ -218,8 +218,12 @@ def test_uefi_loader_off_the_fallback_path(
     add_target(server, lab, node, volume, 0)
     make_available(server, node)
     # Without efi_boot_loader the firmware looks for \EFI\BOOT\BOOTX64.EFI: not there.
+    # The sanboot fails after the script reported booting. Waiting for the operating
+    # system's confirmation, the node cannot show active however late the failure comes.
+    server.baremetal(f"node set {node} --instance-info boot_confirmation=os")
     error = deploy_fails(server, machine, node, "Boot from SAN device 0x80 failed: Error 0x7f2220")
     assert "iPXE error 0x7f2220" in error and "set efi_boot_loader" in error
+    server.baremetal(f"node unset {node} --instance-info boot_confirmation")
     (target,) = server.json(f"volume target list --node {node}")
     server.baremetal(f"volume target set {target['uuid']} --property 'efi_boot_loader={loader}'")
     elapsed = deploy_and_watch(server, machine, node, marker)

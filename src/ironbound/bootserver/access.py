@@ -12,7 +12,8 @@ to be the node.
 Writes are bounded: a request writes only when it pins a token, opens a new
 boot cycle (one script fetch event per cycle, however often the script is
 fetched), reports (at most twice a cycle: `booting`, then `failed` if sanboot
-fails), or contests a token for the first time.
+fails or `up` when the operating system confirms it came up), or contests a
+token for the first time.
 """
 
 from __future__ import annotations
@@ -81,14 +82,22 @@ def open_cycle(db: Database, node_id: int, row: BootToken, event: dict[str, str]
             or (current.awaiting_report and not current.handed_over)
         ):
             return False
-        current.awaiting_report, current.handed_over = True, False
+        current.awaiting_report, current.handed_over, current.settle_at = True, False, None
         jobs.enqueue(session, node_id, JobKind.BOOT_EVENT, event)
         return True
 
 
+#: What a boot cycle takes after its script reported `booting`: sanboot's own failure,
+#: or the booted operating system's confirmation.
+AFTER_HANDOVER = frozenset({"failed", "up"})
+
+
 def _accepts(row: BootToken, event: str) -> bool:
-    """A cycle takes one report; after `booting`, one `failed` more (sanboot's own)."""
-    return row.awaiting_report and (not row.handed_over or event == "failed")
+    """Before the handover a cycle takes `booting` or `failed`; after it, one of
+    `AFTER_HANDOVER`, which ends the cycle."""
+    if not row.awaiting_report:
+        return False
+    return event in AFTER_HANDOVER if row.handed_over else event != "up"
 
 
 def close_cycle(db: Database, node_id: int, row: BootToken, report: dict[str, str]) -> bool:
@@ -96,7 +105,8 @@ def close_cycle(db: Database, node_id: int, row: BootToken, report: dict[str, st
 
     The script reports `booting` just before `sanboot`, which never returns when it
     works; when it fails (nothing bootable, no EFI loader at the path), the script
-    reports `failed` too. So a cycle takes at most two reports.
+    reports `failed` too, and when it works the operating system may report `up`.
+    So a cycle takes at most two reports.
     """
     event = report["event"]
     if not _accepts(row, event):
@@ -107,5 +117,6 @@ def close_cycle(db: Database, node_id: int, row: BootToken, report: dict[str, st
             return False
         current.handed_over = event == "booting"
         current.awaiting_report = current.handed_over
+        current.settle_at = None
         jobs.enqueue(session, node_id, JobKind.BOOT_EVENT, report)
         return True

@@ -5,7 +5,9 @@
   node is being deployed or is active with a boot token.
 * ``GET /boot/<token>/script.ipxe``: the node's script, rendered now from the
   database; the token is created at deploy and revoked at undeploy.
-* ``GET /boot/<token>/events/<event>``: progress reports from the script.
+* ``GET /boot/<token>/events/<event>``: progress reports from the script, and
+  (``up``, GET or POST as cloud-init's ``phone_home`` sends it) the booted
+  operating system's confirmation that it came up; a POST's body is never read.
 
 Anything else, an unknown token or MAC included, is the same plain 404, so a
 caller learns nothing about which nodes exist. Tokens never reach the log.
@@ -33,7 +35,7 @@ from ironbound.signals import Signals
 LOG = logging.getLogger(__name__)
 
 _MAC = re.compile(r"^([0-9a-f]{2}-){5}[0-9a-f]{2}\Z")
-_EVENTS = frozenset({"booting", "failed"})
+_EVENTS = frozenset({"booting", "failed", "up"})
 _ERRNO = re.compile(r"^(0x)?[0-9a-fA-F]{1,8}\Z")
 IPXE = "text/plain; charset=utf-8"
 
@@ -168,7 +170,7 @@ def create_boot_app(
             Route("/boot.ipxe", server.entry),
             Route("/boot/mac/{mac}", server.by_mac),
             Route("/boot/{token}/script.ipxe", server.script),
-            Route("/boot/{token}/events/{event}", server.report),
+            Route("/boot/{token}/events/{event}", server.report, methods=["GET", "POST"]),
         ],
         redirect_slashes=False,
     )

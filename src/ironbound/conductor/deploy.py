@@ -14,9 +14,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ironbound import errors, states
+from ironbound import config, errors, states
 from ironbound.conductor.task import NodeTask
 from ironbound.conductor.validation import require_valid
+from ironbound.drivers import base
 
 LOG = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ def abort(task: NodeTask, args: dict[str, Any]) -> None:
 #: that a later good boot clears that error and never another one.
 BOOT_FAILURE = "boot_failure"
 #: driver_internal_info key: the node is active because the boot its deploy started
-#: reported `booting`; until its next fetch, a failed `sanboot` still fails the deploy.
+#: settled; until its next fetch, a failed `sanboot` still fails the deploy.
 DEPLOY_BOOT = "deploy_boot"
 
 
@@ -146,9 +147,53 @@ def _server_side_event(event: dict[str, str]) -> str | None:
     return None
 
 
+def _deployed(task: NodeTask, why: str) -> None:
+    task.record(f"deployed: {why}")
+    task.land()
+
+
+def _handed_over(task: NodeTask) -> None:
+    """The deploy's boot handed over to its volume (sanboot), which may still fail: the
+    deploy is done when the operating system confirms, or after the settle time."""
+    if base.boot_confirmation(task) == config.BOOT_CONFIRMED_BY_OS:
+        task.record("waiting for the operating system to confirm that it came up")
+        return
+    seconds = task.conf.deploy.boot_settle_time
+    task.settle_boot(seconds)
+    task.record(f"the deploy is done in {seconds:g} s unless the boot reports a failure first")
+
+
+def _settled(task: NodeTask) -> None:
+    """The settle time after the deploy's handover passed with no failure reported."""
+    status = task.node.driver_internal_info.get("boot_status") or {}
+    if task.node.provision_state != states.DEPLOYWAIT or status.get("status") != "booting":
+        return  # the boot failed, or booted again, meanwhile
+    # Until the node's next fetch, a failed sanboot still fails the deploy.
+    task.set_internal_info(**{DEPLOY_BOOT: True})
+    _deployed(task, "no boot failure was reported within the settle time")
+
+
+def _system_up(task: NodeTask) -> None:
+    """The booted operating system confirmed that it came up."""
+    message = "the operating system came up and confirmed its boot"
+    task.set_internal_info(boot_status={"status": "up", "detail": message})
+    task.record(message, event_type="boot")
+    if task.node.provision_state == states.DEPLOYWAIT:
+        _deployed(task, message)
+    elif task.node.provision_state == states.ACTIVE:
+        _booted_again(task)
+
+
 def boot_event(task: NodeTask, args: dict[str, Any]) -> None:
-    """A report about the booting node, from its iPXE script or from the boot server."""
+    """A report about the booting node, from its iPXE script, its booted operating
+    system, the boot server, or (``settled``) the conductor's own settle timer."""
     event = {str(k): str(v) for k, v in args.items()}
+    if event.get("event") == "settled":
+        _settled(task)
+        return
+    if event.get("event") == "up":
+        _system_up(task)
+        return
     if event.get("event") == "script_fetched":
         task.record("the node fetched its boot script", event_type="boot")
         if task.node.provision_state == states.DEPLOYWAIT:
@@ -171,9 +216,7 @@ def boot_event(task: NodeTask, args: dict[str, Any]) -> None:
     elif not succeeded:
         _boot_failed(task, message)
     elif task.node.provision_state == states.DEPLOYWAIT:
-        task.set_internal_info(**{DEPLOY_BOOT: True})
-        task.record("deployed")
-        task.land()
+        _handed_over(task)
     elif task.node.provision_state == states.ACTIVE:
         _booted_again(task)
 
@@ -182,11 +225,19 @@ def callback_timeout(task: NodeTask, args: dict[str, Any]) -> None:
     """The node never reported back within [conductor]deploy_callback_timeout."""
     if task.node.provision_state != states.DEPLOYWAIT:
         return
-    seen = task.node.driver_internal_info.get("boot_status", {})
-    hint = (
-        "it fetched its boot script but never reported attaching its boot volume"
-        if isinstance(seen, dict) and seen.get("status") == "script fetched"
-        else "it never fetched its boot script (check DHCP and the boot server URL)"
+    seen = task.node.driver_internal_info.get("boot_status") or {}
+    hint = _TIMEOUT_HINTS.get(
+        str(seen.get("status")) if isinstance(seen, dict) else "",
+        "it never fetched its boot script (check DHCP and the boot server URL)",
     )
     _power_off_quietly(task, "the deploy timeout")
     task.fail(f"Timeout reached while waiting for the node to boot: {hint}.")
+
+
+#: What the node last reported (its boot_status), said for a deploy that timed out.
+_TIMEOUT_HINTS = {
+    "script fetched": "it fetched its boot script but never reported attaching its boot volume",
+    "booting": "it attached its volumes and handed over to its boot volume, but its operating "
+    "system never confirmed that it came up (boot_confirmation is 'os': the image must "
+    "report, e.g. through cloud-init's phone_home; see docs/boot.md)",
+}

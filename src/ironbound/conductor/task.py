@@ -294,6 +294,12 @@ class NodeTask:
             else:
                 self.record(f"DHCP ({provider.name}): entry withdrawn")
 
+    def settle_boot(self, seconds: float) -> None:
+        """The deploy's boot handed over to its volume: it settles in `seconds` (the
+        conductor's queue watch then queues the `settled` report) unless it ends first."""
+        with self._write() as session:
+            tokens.settle(session, self.node_id, seconds)
+
     def power_action(self, power_state: str, timeout: float | None = None) -> None:
         power = self.driver.power
         if power_state in (states.POWER_ON, states.REBOOT, states.SOFT_REBOOT):

@@ -147,7 +147,8 @@ class Conductor:
                 self.ctx.signals.wait_for_work(idle, quick=kinds is not None)
 
     def _watch_queue(self) -> None:
-        """Every [conductor]job_poll_interval, wake a worker for each job it could run.
+        """Every [conductor]job_poll_interval, wake a worker for each job it could run,
+        and settle the boots that are due to (see `_settle_boots`).
 
         Jobs queued by other processes (an `ironbound api` beside this
         conductor) wake nobody here. One cheap read per interval looks for
@@ -164,6 +165,9 @@ class Conductor:
                     quick = jobs.runnable(
                         session, types, SYNCHRONOUS_KINDS, group=self.ctx.group, up_to=1
                     )
+                    due = tokens.settle_due(session, states.DEPLOYWAIT, self.ctx.group)
+                if due:
+                    found += self._settle_boots(due)
             except Exception:
                 LOG.exception("Looking at the job queue failed; trying again")
                 continue
@@ -171,6 +175,15 @@ class Conductor:
                 self.ctx.signals.work_queued(quick=True)
             for _ in range(found - quick):
                 self.ctx.signals.work_queued()
+
+    def _settle_boots(self, due: Collection[int]) -> int:
+        """Queue the `settled` report of each deploy whose boot handed over to its volume
+        [deploy]boot_settle_time ago with nothing reported since; how many were queued."""
+        with self.ctx.db.write() as session:
+            taken = tokens.take_settled(session, due)
+            for node_id in taken:
+                jobs.enqueue(session, node_id, JobKind.BOOT_EVENT, {"event": "settled"})
+        return len(taken)
 
     def run_one(self, kinds: Collection[JobKind] | None = None) -> bool:
         """Claim and run one job (of `kinds`, if given); False when there was none to run."""

@@ -303,6 +303,12 @@ class BootToken(Base):
         server_default=false(),
         comment="the script reported booting; its sanboot may still report a failure",
     )
+    settle_at: Mapped[dt.datetime | None] = mapped_column(
+        UTCDateTime,
+        index=True,
+        comment="the deploy's boot handed over; it settles (active) at this time "
+        "unless its sanboot reports a failure first",
+    )
 
 
 class NodeEvent(Base):

@@ -5,12 +5,14 @@ See docs/security.md ("The boot server") for the model these rows keep.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Collection
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from ironbound.db.base import utcnow
 from ironbound.db.models import BootToken, Node, Port
 
 
@@ -33,8 +35,51 @@ def unpin(session: Session, node_id: int) -> None:
     session.execute(
         update(BootToken)
         .where(BootToken.node_id == node_id)
-        .values(pinned_address=None, awaiting_report=False, handed_over=False, contested=False)
+        .values(
+            pinned_address=None,
+            awaiting_report=False,
+            handed_over=False,
+            contested=False,
+            settle_at=None,
+        )
     )
+
+
+def settle(session: Session, node_id: int, seconds: float) -> None:
+    """The deploy's boot handed over to its volume: it settles in `seconds` unless its
+    boot cycle ends first (a failed sanboot, the operating system's confirmation)."""
+    session.execute(
+        update(BootToken)
+        .where(BootToken.node_id == node_id, BootToken.handed_over.is_(True))
+        .values(settle_at=utcnow() + dt.timedelta(seconds=seconds))
+    )
+
+
+def settle_due(session: Session, provision_state: str, group: str) -> list[int]:
+    """Ids of the conductor group's nodes in `provision_state` whose boot is due to settle."""
+    return list(
+        session.scalars(
+            select(BootToken.node_id)
+            .join(Node, Node.id == BootToken.node_id)
+            .where(
+                BootToken.settle_at <= utcnow(),
+                Node.provision_state == provision_state,
+                Node.conductor_group == group,
+            )
+        )
+    )
+
+
+def take_settled(session: Session, node_ids: Collection[int]) -> list[int]:
+    """Of `node_ids`, those whose settle time is still set, clearing it: each boot
+    settles once, whichever conductor takes it first."""
+    taken = session.execute(
+        update(BootToken)
+        .where(BootToken.node_id.in_(node_ids), BootToken.settle_at.is_not(None))
+        .values(settle_at=None)
+        .returning(BootToken.node_id)
+    )
+    return list(taken.scalars())
 
 
 def by_token(session: Session, token: str) -> tuple[Node, BootToken] | None:

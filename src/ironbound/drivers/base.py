@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 from oslo_config import cfg
 
-from ironbound import errors, states
+from ironbound import config, errors, states
 from ironbound.records import (
     ConnectorInfo,
     ImageDestination,
@@ -52,6 +52,26 @@ ATTACH_FILLS_TARGETS = "attach_fills_targets"  # targets get their connection da
 RECONCILES = "reconciles"  # compares its attachments with the storage's (see reconcile)
 WRITES_IMAGES = "writes_images"  # a deploy can write instance_info/image_source onto the volume
 PROVIDES_BOOT_VOLUME = "provides_boot_volume"  # attach creates the boot volume and its target
+
+
+def boot_confirmation(task: Task) -> str:
+    """When the node's deploy is done once it boots: instance_info's boot_confirmation
+    (this deploy), else driver_info's (this node), else [deploy]boot_confirmation.
+
+    :raises InvalidParameterValue: the node names neither of the two.
+    """
+    for field, values in (("instance_info", task.node.instance_info),
+                          ("driver_info", task.node.driver_info)):  # fmt: skip
+        chosen = values.get("boot_confirmation")
+        if chosen is None:
+            continue
+        if chosen not in config.BOOT_CONFIRMATIONS:
+            raise errors.InvalidParameterValue(
+                reason=f"{field}/boot_confirmation is {chosen!r}; it must be one of "
+                f"{', '.join(config.BOOT_CONFIRMATIONS)}"
+            )
+        return str(chosen)
+    return str(task.conf.deploy.boot_confirmation)
 
 
 class Driver(Protocol):

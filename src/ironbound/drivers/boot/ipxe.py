@@ -105,6 +105,7 @@ class IPXEBoot(base.BootInterface):
                 reason=f"Node {task.node.uuid} does not have any port associated with it "
                 "(with pxe_enabled): the boot server recognises a booting node by its MAC."
             )
+        base.boot_confirmation(task)
         ramdisk = _boots_ramdisk(task)
         if not (ramdisk or checks.boots_from_volume(task)) or _awaits_attach(task):
             return
