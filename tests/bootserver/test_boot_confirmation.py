@@ -47,6 +47,18 @@ def deploy_with(client: TestClient, confirmation: str | None) -> str:
     return uuid
 
 
+def handed_over(client: TestClient, boot: TestClient, confirmation: str | None) -> tuple[str, str]:
+    """A deploy whose script was fetched and reported booting: (node, script URL)."""
+    uuid = deploy_with(client, confirmation)
+    url, _ = fetch_script(boot)
+    assert report(boot, url, "booting") == 200
+    return uuid, url
+
+
+def up_path(url: str) -> str:
+    return url.removeprefix(flow.BOOT_URL).removesuffix("script.ipxe") + "events/up"
+
+
 def test_settle_is_the_default() -> None:
     assert config.load().deploy.boot_confirmation == config.BOOT_SETTLE
 
@@ -56,9 +68,7 @@ def test_a_sanboot_failing_within_the_settle_never_shows_active(
     client: TestClient, boot: TestClient, services: ApiServices
 ) -> None:
     """The race that made a deploy --wait return 0 for a boot that then failed."""
-    uuid = deploy_with(client, None)
-    url, _ = fetch_script(boot)
-    assert report(boot, url, "booting") == 200
+    uuid, url = handed_over(client, boot, None)
     wait_for_event(services, uuid, "the deploy is done in 3600 s unless the boot reports")
     node = shown(client, uuid)
     assert node["provision_state"] == "wait call-back"
@@ -76,9 +86,7 @@ def test_a_sanboot_failing_within_the_settle_never_shows_active(
 def test_a_boot_that_settles_goes_active(
     client: TestClient, boot: TestClient, services: ApiServices
 ) -> None:
-    uuid = deploy_with(client, None)
-    url, _ = fetch_script(boot)
-    assert report(boot, url, "booting") == 200
+    uuid, url = handed_over(client, boot, None)
     node = wait_for_state(client, uuid, "active")
     assert node["driver_internal_info"]["deploy_boot"] is True
     assert "deployed: no boot failure was reported within the settle time" in events_of(
@@ -105,7 +113,7 @@ def test_the_operating_system_confirms_its_boot(
     with services.db.read() as session:  # no settle time runs for this node
         assert session.query(BootToken.settle_at).scalar() is None
     # cloud-init's phone_home POSTs form fields; their content is never read.
-    path = url.removeprefix(flow.BOOT_URL).removesuffix("script.ipxe") + "events/up"
+    path = up_path(url)
     confirmed = boot.post(path, data={"instance_id": "x" * 100, "hostname": "h"})
     assert confirmed.status_code == 200
     node = wait_for_state(client, uuid, "active")
@@ -120,10 +128,8 @@ def test_the_operating_system_confirms_its_boot(
 def test_a_confirmation_from_another_host_is_refused(
     client: TestClient, boot: TestClient, services: ApiServices
 ) -> None:
-    uuid = deploy_with(client, config.BOOT_CONFIRMED_BY_OS)
-    url, _ = fetch_script(boot)
-    assert report(boot, url, "booting") == 200
-    path = url.removeprefix(flow.BOOT_URL).removesuffix("script.ipxe") + "events/up"
+    uuid, url = handed_over(client, boot, config.BOOT_CONFIRMED_BY_OS)
+    path = up_path(url)
     app = boot.app
     with TestClient(app, base_url=flow.BOOT_URL, client=("192.0.2.66", 40000)) as other:
         assert other.post(path).status_code == 404
@@ -134,9 +140,7 @@ def test_a_confirmation_from_another_host_is_refused(
 def test_a_timeout_after_the_handover_names_the_missing_confirmation(
     client: TestClient, boot: TestClient, services: ApiServices, conductor: Any
 ) -> None:
-    uuid = deploy_with(client, config.BOOT_CONFIRMED_BY_OS)
-    url, _ = fetch_script(boot)
-    assert report(boot, url, "booting") == 200
+    uuid, _ = handed_over(client, boot, config.BOOT_CONFIRMED_BY_OS)
     wait_for_event(services, uuid, "waiting for the operating system to confirm")
     conductor.ctx.conf.set_override("deploy_callback_timeout", 1, group="conductor")
     wait_until(
