@@ -17,12 +17,7 @@ from ironbound.lab.tgt import TgtServer
 from tests.api.helpers import add, error, ok, patch, provision, replace
 from tests.conftest import wait_until
 from tests.managed.conftest import point_at
-from tests.managed.support import boot_target, enroll, initiator, login, volume_of
-
-
-def _name_volume(client: TestClient, node: str, volume_uuid: str) -> None:
-    body = {"node_uuid": node, "volume_type": "iscsi", "boot_index": 0, "volume_id": volume_uuid}
-    ok(client.post("/v1/volume/targets", json=body), 201)
+from tests.managed.support import boot_target, enroll, initiator, login, name_volume, volume_of
 
 
 def test_a_second_node_is_refused_unless_the_volume_is_shareable(
@@ -34,14 +29,14 @@ def test_a_second_node_is_refused_unless_the_volume_is_shareable(
     before = boot_target(client, first)
     shared = before["volume_id"]
     second = enroll(client, second_iqn)
-    _name_volume(client, second, shared)
+    name_volume(client, second, shared)
     provision(client, second, "active", "deploy failed")
     last_error = ok(client.get(f"/v1/nodes/{second}"))["last_error"]
     assert f"is attached for node {first}" in last_error and "not shareable" in last_error
 
     ok(patch(client, f"/v1/volume/managed/{shared}", replace("/shareable", True)))
     provision(client, second, "deleted", "available")
-    _name_volume(client, second, shared)
+    name_volume(client, second, shared)
     provision(client, second, "active", "active")
     volume = volume_of(services, shared)
     assert volume is not None and set(volume.initiators) == {first, second}
