@@ -7,6 +7,8 @@ CHAP credentials; its boot_index 0 target is created if missing and filled.
 At detach the export ends and the volume is kept for the node's next deploy
 or deleted (instance_info/keep_boot_volume; without it a volume kept before stays
 kept and a new one follows [managed]keep_boot_volume).
+No node's image is written onto a volume another node holds (owns, or is exported
+to): the deploy fails before the write, naming the volume and the node.
 A failed deploy (abort, a failed boot, the callback timeout, a failed step) deletes
 only a fresh volume (one its own attach created) that the node does not keep. Every
 other volume stays kept for the node: a failure never deletes a volume the node asked
@@ -456,7 +458,16 @@ class ManagedStorage(base.StorageInterface):
         )
 
     def image_written(self, task: base.Task, image: str | None) -> None:
-        task.managed_volumes.save(replace(self._attached(task)[0], image=image))
+        """Remember the image; before a write (None), refuse a volume another node holds."""
+        volume = self._attached(task)[0]
+        others = holders(volume, task.node.uuid)
+        if image is None and others:
+            raise errors.StorageError(
+                reason=f"managed volume {volume.uuid} is {volume.state} for node "
+                f"{', '.join(others)}: node {task.node.uuid} does not write its image over "
+                "it; unset instance_info/image_source to boot the shared volume as it is"
+            )
+        task.managed_volumes.save(replace(volume, image=image))
 
     # --- reconcile --------------------------------------------------------------
 
