@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import uuid as uuidlib
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -13,17 +14,20 @@ from ironbound import records
 from ironbound.api.services import ApiServices
 from ironbound.db import managed_volumes
 from tests.api.helpers import add, create_connector, create_node, ok, patch, provision
+from tests.images.conftest import make_qcow2, sha256
 
 
 def initiator() -> str:
     return f"iqn.2026-12.org.example:{uuidlib.uuid4().hex[:12]}"
 
 
-def enroll(client: TestClient, iqn: str, boot: str = "fake", **instance_info: Any) -> str:
+def enroll(
+    client: TestClient, iqn: str, boot: str = "fake", mac: str | None = None, **instance_info: Any
+) -> str:
     """An available fake-hardware node on managed storage and the `direct` deploy.
 
     With the fake boot interface a deploy lands in active at once; with ipxe it waits
-    for a boot report that never comes (so that a test can abort it).
+    for a boot report (which a test may make as the node's iPXE, from `mac`, or never).
     """
     node = create_node(
         client,
@@ -32,7 +36,7 @@ def enroll(client: TestClient, iqn: str, boot: str = "fake", **instance_info: An
         boot_interface=boot,
         instance_info=instance_info,
     )["uuid"]
-    mac = ":".join(f"{b:02x}" for b in (0x52, 0x54, *uuidlib.uuid4().bytes[:4]))
+    mac = mac or ":".join(f"{b:02x}" for b in (0x52, 0x54, *uuidlib.uuid4().bytes[:4]))
     ok(client.post("/v1/ports", json={"node_uuid": node, "address": mac}), 201)
     ok(patch(client, f"/v1/nodes/{node}", add("/properties/capabilities", "iscsi_boot:True")))
     create_connector(client, node, "iqn", iqn)
@@ -41,10 +45,31 @@ def enroll(client: TestClient, iqn: str, boot: str = "fake", **instance_info: An
     return str(node)
 
 
+def image(folder: Path, pattern: int) -> dict[str, str]:
+    """instance_info for a qcow2 image in `folder` (an allowed file:// path) with `pattern`."""
+    made = make_qcow2(folder / f"os-{pattern:x}.qcow2", pattern=pattern)
+    return {"image_source": f"file://{made}", "image_checksum": f"sha256:{sha256(made)}"}
+
+
+def set_info(client: TestClient, node: str, info: dict[str, Any]) -> None:
+    """Add (or replace) these instance_info keys."""
+    ok(
+        patch(
+            client, f"/v1/nodes/{node}", *(add(f"/instance_info/{k}", v) for k, v in info.items())
+        )
+    )
+
+
 def boot_target(client: TestClient, node: str) -> dict[str, Any]:
     found = ok(client.get(f"/v1/nodes/{node}/volume/targets?detail=True"))["targets"]
     (target,) = [t for t in found if t["boot_index"] == 0]
     return dict(target)
+
+
+def name_volume(client: TestClient, node: str, volume_uuid: str) -> None:
+    """Give the node a boot target that names the managed volume (to share it)."""
+    body = {"node_uuid": node, "volume_type": "iscsi", "boot_index": 0, "volume_id": volume_uuid}
+    ok(client.post("/v1/volume/targets", json=body), 201)
 
 
 def volume_of(services: ApiServices, volume_uuid: str) -> records.ManagedVolume | None:

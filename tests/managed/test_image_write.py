@@ -12,8 +12,8 @@ from oslo_config import cfg
 
 from ironbound.api.services import ApiServices
 from tests.api.helpers import ok, provision
-from tests.images.conftest import make_qcow2, pattern_at, sha256
-from tests.managed.support import boot_target, enroll, initiator, volume_of
+from tests.images.conftest import pattern_at, sha256
+from tests.managed.support import boot_target, enroll, image, initiator, set_info, volume_of
 
 
 @pytest.fixture
@@ -21,20 +21,10 @@ def overrides(tmp_path: Path) -> dict[str, Any]:
     return {"conductor.file_url_allowed_paths": [str(tmp_path)]}
 
 
-def _image(tmp_path: Path, pattern: int) -> dict[str, str]:
-    image = make_qcow2(tmp_path / f"os-{pattern:x}.qcow2", pattern=pattern)
-    return {"image_source": f"file://{image}", "image_checksum": f"sha256:{sha256(image)}"}
-
-
-def _set(client: TestClient, node: str, info: dict[str, str]) -> None:
-    ops = [{"op": "add", "path": f"/instance_info/{k}", "value": v} for k, v in info.items()]
-    ok(client.patch(f"/v1/nodes/{node}", json=ops))
-
-
 def test_written_once_kept_and_rewritten_on_rebuild(
     client: TestClient, services: ApiServices, tmp_path: Path
 ) -> None:
-    node = enroll(client, initiator(), keep_boot_volume="true", **_image(tmp_path, 0x61))
+    node = enroll(client, initiator(), keep_boot_volume="true", **image(tmp_path, 0x61))
     provision(client, node, "active", "active")
     volume = volume_of(services, boot_target(client, node)["volume_id"])
     assert volume is not None and volume.image is not None
@@ -50,22 +40,22 @@ def test_written_once_kept_and_rewritten_on_rebuild(
         f.write(b"node")
     provision(client, node, "deleted", "available")
     assert ok(client.get(f"/v1/nodes/{node}"))["instance_info"] == {}
-    _set(client, node, _image(tmp_path, 0x61))
+    set_info(client, node, image(tmp_path, 0x61))
     provision(client, node, "active", "active")
     assert pattern_at(backing) == b"node"
     provision(client, node, "deleted", "available")
     provision(client, node, "active", "active")
     assert pattern_at(backing) == b"node"
-    _set(client, node, _image(tmp_path, 0x61))
+    set_info(client, node, image(tmp_path, 0x61))
     # A rebuild writes the image again; so does a new image.
     provision(client, node, "rebuild", "active")
     assert pattern_at(backing) == b"\x61" * 4
-    _set(client, node, _image(tmp_path, 0x62))
+    set_info(client, node, image(tmp_path, 0x62))
     provision(client, node, "rebuild", "active")
     assert pattern_at(backing) == b"\x62" * 4
     shown = volume_of(services, volume.uuid)
     assert shown is not None and shown.image == f"sha256:{sha256(tmp_path / 'os-62.qcow2')}"
-    _set(client, node, {"keep_boot_volume": "false"})
+    set_info(client, node, {"keep_boot_volume": "false"})
     provision(client, node, "deleted", "available")
     assert not backing.exists()
 
@@ -73,11 +63,30 @@ def test_written_once_kept_and_rewritten_on_rebuild(
 def test_a_checksum_mismatch_leaves_no_volume(
     client: TestClient, conf: cfg.ConfigOpts, tmp_path: Path
 ) -> None:
-    info = _image(tmp_path, 0x63) | {"image_checksum": "sha256:" + "0" * 64}
-    node = enroll(client, initiator(), keep_boot_volume="true", **info)
+    info = image(tmp_path, 0x63) | {"image_checksum": "sha256:" + "0" * 64}
+    node = enroll(client, initiator(), **info)
     provision(client, node, "active", "deploy failed")
     shown = ok(client.get(f"/v1/nodes/{node}"))
     assert shown["last_error"].startswith("write image failed: image file://")
     assert ok(client.get("/v1/volume/managed"))["volumes"] == []
     assert ok(client.get(f"/v1/nodes/{node}/volume/targets"))["targets"] == []
     assert list((Path(conf.state_path) / "managed-volumes").glob("*")) == []
+
+
+def test_a_rebuild_writes_the_whole_image_over_what_the_node_wrote(
+    client: TestClient, services: ApiServices, tmp_path: Path
+) -> None:
+    """The volume was created blank by the first deploy, but the node ran on it since: the
+    rebuild's write may not skip the image's zeroes as if the volume still held only zeroes."""
+    node = enroll(client, initiator())
+    provision(client, node, "active", "active")
+    volume = volume_of(services, boot_target(client, node)["volume_id"])
+    assert volume is not None and volume.image is None
+    backing = Path(volume.path)
+    with backing.open("r+b") as f:
+        f.write(b"node")  # where the image holds zeroes
+    set_info(client, node, image(tmp_path, 0x64))
+    provision(client, node, "rebuild", "active")
+    assert pattern_at(backing) == b"\x64" * 4
+    with backing.open("rb") as f:
+        assert f.read(4) == b"\0" * 4

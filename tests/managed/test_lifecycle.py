@@ -92,7 +92,7 @@ def test_a_failed_attach_leaves_nothing(
 def test_a_failed_deploy_deletes_the_volume_it_made_and_keeps_a_kept_one(
     client: TestClient, services: ApiServices, tgtd: TgtServer, conf: cfg.ConfigOpts
 ) -> None:
-    node = enroll(client, initiator(), boot="ipxe", keep_boot_volume=True)
+    node = enroll(client, initiator(), boot="ipxe")
     wait_callback(client, node)
     made = boot_target(client, node)["volume_id"]
     provision(client, node, "abort", "deploy failed")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,13 +17,23 @@ from ironbound.db.models import NodeEvent
 from ironbound.lab.tgt import TgtServer
 from tests.api.helpers import add, error, ok, patch, provision, replace
 from tests.conftest import wait_until
+from tests.images.conftest import pattern_at
 from tests.managed.conftest import point_at
-from tests.managed.support import boot_target, enroll, initiator, login, volume_of
+from tests.managed.support import (
+    boot_target,
+    enroll,
+    image,
+    initiator,
+    login,
+    name_volume,
+    set_info,
+    volume_of,
+)
 
 
-def _name_volume(client: TestClient, node: str, volume_uuid: str) -> None:
-    body = {"node_uuid": node, "volume_type": "iscsi", "boot_index": 0, "volume_id": volume_uuid}
-    ok(client.post("/v1/volume/targets", json=body), 201)
+@pytest.fixture
+def overrides(tmp_path: Path) -> dict[str, Any]:
+    return {"conductor.file_url_allowed_paths": [str(tmp_path)]}
 
 
 def test_a_second_node_is_refused_unless_the_volume_is_shareable(
@@ -34,14 +45,14 @@ def test_a_second_node_is_refused_unless_the_volume_is_shareable(
     before = boot_target(client, first)
     shared = before["volume_id"]
     second = enroll(client, second_iqn)
-    _name_volume(client, second, shared)
+    name_volume(client, second, shared)
     provision(client, second, "active", "deploy failed")
     last_error = ok(client.get(f"/v1/nodes/{second}"))["last_error"]
     assert f"is attached for node {first}" in last_error and "not shareable" in last_error
 
     ok(patch(client, f"/v1/volume/managed/{shared}", replace("/shareable", True)))
     provision(client, second, "deleted", "available")
-    _name_volume(client, second, shared)
+    name_volume(client, second, shared)
     provision(client, second, "active", "active")
     volume = volume_of(services, shared)
     assert volume is not None and set(volume.initiators) == {first, second}
@@ -59,6 +70,53 @@ def test_a_second_node_is_refused_unless_the_volume_is_shareable(
     assert login(portal, volume, second_iqn).returncode != 0
     provision(client, first, "deleted", "available")
     assert volume_of(services, shared) is None
+
+
+def test_no_image_is_written_over_a_volume_another_node_holds(
+    client: TestClient, services: ApiServices, tmp_path: Path
+) -> None:
+    first = enroll(client, initiator(), **image(tmp_path, 0x61))
+    provision(client, first, "active", "active")
+    shared = boot_target(client, first)["volume_id"]
+    ok(patch(client, f"/v1/volume/managed/{shared}", replace("/shareable", True)))
+    volume = volume_of(services, shared)
+    assert volume is not None and pattern_at(Path(volume.path)) == b"\x61" * 4
+
+    second = enroll(client, initiator(), **image(tmp_path, 0x62))
+    name_volume(client, second, shared)
+    shown = _deploy_ends(client, second, "active")
+    assert shown["provision_state"] == "deploy failed", shown["provision_state"]
+    last_error = shown["last_error"]
+    assert shared in last_error and first in last_error, last_error
+    assert pattern_at(Path(volume.path)) == b"\x61" * 4
+    assert ok(client.get(f"/v1/nodes/{first}"))["provision_state"] == "active"
+    held = volume_of(services, shared)
+    assert held is not None and set(held.initiators) == {first}
+
+    # Without an image the second node boots the shared volume as it is.
+    provision(client, second, "deleted", "available")
+    name_volume(client, second, shared)
+    provision(client, second, "active", "active")
+    # Nor may the first node's rebuild write over it while the second holds it.
+    set_info(client, first, image(tmp_path, 0x63))
+    shown = _deploy_ends(client, first, "rebuild")
+    assert shown["provision_state"] == "deploy failed", shown["provision_state"]
+    last_error = shown["last_error"]
+    assert shared in last_error and second in last_error, last_error
+    assert pattern_at(Path(volume.path)) == b"\x61" * 4
+
+
+def _deploy_ends(client: TestClient, node: str, verb: str) -> dict[str, Any]:
+    """Send the verb; the node as it is once the transition ended, however it ended."""
+    provision(client, node, verb)
+    shown: dict[str, Any] = {}
+
+    def ended() -> bool:
+        shown.update(ok(client.get(f"/v1/nodes/{node}")))
+        return shown["target_provision_state"] is None
+
+    wait_until(ended, what=f"the end of {verb} on {node}")
+    return shown
 
 
 @pytest.fixture

@@ -111,11 +111,15 @@ def _boot_failed(task: NodeTask, message: str, *, clearable: bool = True) -> Non
 
 def _sanboot_failed_deploy(task: NodeTask, message: str) -> None:
     """The deploy's own boot reported booting (so the node went active) and then its
-    sanboot failed (nothing bootable, no EFI loader at the path): the deploy failed."""
-    _power_off_quietly(task, "the failed boot")
-    task.set_internal_info(**{DEPLOY_BOOT: None})
+    sanboot failed (nothing bootable, no EFI loader at the path): the deploy failed.
+
+    The node shows the failure before the clean-up, so the storage interface detaches
+    as after a failed deploy, not as at an active node's undeploy (which may delete).
+    """
     error = f"Boot from volume failed: {message}"
     task.save(provision_state=states.DEPLOYFAIL, target_provision_state=None, last_error=error)
+    _power_off_quietly(task, "the failed boot")
+    task.set_internal_info(**{DEPLOY_BOOT: None})
     task.record("the deploy's boot failed after attaching its volumes: deploy failed")
 
 

@@ -291,7 +291,11 @@ class StorageInterface(BaseInterface):
 
     def image_written(self, task: Task, image: str | None) -> None:
         """Remember the checksum of the image the boot volume now holds (None: a write
-        is under way or failed, so the volume holds nothing known to be good)."""
+        is under way or failed, so the volume holds nothing known to be good).
+
+        None comes before the write: a storage that must not let it happen (the volume
+        is another node's too) raises StorageError then, before anything is written.
+        """
 
     def reconcile(self, task: Task) -> None:
         """Compare the attachments recorded for an active node with the storage's own

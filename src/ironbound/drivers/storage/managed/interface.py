@@ -7,11 +7,18 @@ CHAP credentials; its boot_index 0 target is created if missing and filled.
 At detach the export ends and the volume is kept for the node's next deploy
 or deleted (instance_info/keep_boot_volume; without it a volume kept before stays
 kept and a new one follows [managed]keep_boot_volume).
-A volume a failed deploy created is always deleted: nothing is left behind.
+No node's image is written onto a volume another node holds (owns, or is exported
+to): the deploy fails before the write, naming the volume and the node.
+A failed deploy (abort, a failed boot, the callback timeout, a failed step) deletes
+only a fresh volume (one its own attach created) that the node does not keep. Every
+other volume stays kept for the node: a failure never deletes a volume the node asked
+to keep, nor, whatever keep_boot_volume says, one a node has run on (a failed
+rebuild is no undeploy).
 
 What is recorded, per node, in ``driver_internal_info.volume_attachments``:
 target uuid -> the volume, whether this attach created the volume and the
-target, and the property keys it wrote (removed again at detach).
+target, whether the volume is still fresh, and the property keys it wrote
+(removed again at detach).
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ RECORD = records.VOLUME_ATTACHMENTS
 #: instance_info keys: keep the boot volume at undeploy; authenticate the target too.
 KEEP = "keep_boot_volume"
 MUTUAL = "mutual_chap"
+#: Record key: the attach of the deploy now running created the volume (see _held).
+FRESH = "fresh"
 #: tgtd numbers its controller LUN 0; the volume is the first real LUN.
 LUN = 1
 #: States in which a detach ends a deploy that failed (abort, a failed boot, a timeout).
@@ -203,15 +212,23 @@ class ManagedStorage(base.StorageInterface):
             raise
 
     def _held(self, task: base.Task) -> bool:
-        """Whether an earlier attach still holds; records that no longer do are dropped."""
-        held = False
+        """Whether an earlier attach still holds; records that no longer do are dropped.
+
+        A volume held from an earlier attach (a rebuild, a take-over, a retry) is no
+        longer fresh: the node may have run on it, so no failure may delete it now.
+        """
+        held: dict[str, Mapping[str, Any]] = {}
         for target_uuid, entry in _recorded(task).items():
             volume = task.managed_volumes.get(str(entry["volume_id"]))
             if volume is not None and task.node.uuid in volume.initiators:
-                held = True
+                held[target_uuid] = entry
             else:
                 self._forget(task, target_uuid, entry)
-        return held
+        if any(entry.get(FRESH) for entry in held.values()):
+            entries = dict(task.node.driver_internal_info.get(RECORD) or {})
+            entries.update({uuid: {**entry, FRESH: False} for uuid, entry in held.items()})
+            task.set_internal_info(**{RECORD: entries})
+        return bool(held)
 
     def _choose(
         self, task: base.Task, target: records.TargetInfo | None
@@ -316,6 +333,7 @@ class ManagedStorage(base.StorageInterface):
             "interface": NAME,
             "volume_id": volume.uuid,
             "created": created,
+            FRESH: created,
             "target_created": target_made,
             "keys": sorted(data),
         }
@@ -340,12 +358,19 @@ class ManagedStorage(base.StorageInterface):
                 task.record(f"managed volume {volume.uuid} stays exported to its other nodes")
             elif volume.node_uuid != task.node.uuid:
                 task.record(f"managed volume {volume.uuid} detached (it is not this node's)")
-            elif (failed and entry.get("created")) or not (failed or self._keeps(task, entry)):
+            elif self._deletes(task, entry, failed=failed):
                 self._delete(task, volume.uuid, volume.path)
             else:
                 task.managed_volumes.save(replace(volume, state=records.VOLUME_KEPT))
                 task.record(f"managed volume {volume.uuid} kept for the node's next deploy")
         self._forget(task, target_uuid, entry)
+
+    def _deletes(self, task: base.Task, entry: Mapping[str, Any], *, failed: bool) -> bool:
+        """The node's choice; but a failed deploy deletes only a fresh volume, since any
+        other holds data a node ran on and a failure is no undeploy."""
+        if failed and not entry.get(FRESH):
+            return False
+        return not self._keeps(task, entry)
 
     def _keeps(self, task: base.Task, entry: Mapping[str, Any]) -> bool:
         """The node's choice for this deployment; without one, a volume kept from before
@@ -429,11 +454,20 @@ class ManagedStorage(base.StorageInterface):
             size_bytes=volume.size_bytes,
             current_image=volume.image,
             # A sparse file this deploy created: nothing but zeroes in it yet.
-            blank=bool(entry.get("created")) and volume.image is None,
+            blank=bool(entry.get(FRESH)) and volume.image is None,
         )
 
     def image_written(self, task: base.Task, image: str | None) -> None:
-        task.managed_volumes.save(replace(self._attached(task)[0], image=image))
+        """Remember the image; before a write (None), refuse a volume another node holds."""
+        volume = self._attached(task)[0]
+        others = holders(volume, task.node.uuid)
+        if image is None and others:
+            raise errors.StorageError(
+                reason=f"managed volume {volume.uuid} is {volume.state} for node "
+                f"{', '.join(others)}: node {task.node.uuid} does not write its image over "
+                "it; unset instance_info/image_source to boot the shared volume as it is"
+            )
+        task.managed_volumes.save(replace(volume, image=image))
 
     # --- reconcile --------------------------------------------------------------
 
