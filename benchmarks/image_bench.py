@@ -100,7 +100,8 @@ def main() -> None:
             seen = inspect.inspect(cached.path, None)
             write.write(cached.path, seen, ImageDestination("bench", path=str(volume),
                         size_bytes=size, blank=True), fresh=True, portal_aliases=[],
-                        stall_timeout=300, workdir=folder, report=lambda p: None)  # fmt: skip
+                        stall_timeout=300, workdir=folder, report=lambda p: None,
+                        stop=lambda: None)  # fmt: skip
 
         tgt = TgtServer(folder / "tgt")
         tgt.start()
@@ -115,7 +116,7 @@ def main() -> None:
             def over_iscsi() -> None:
                 write.write(image, found, ImageDestination("bench", iscsi=lun), fresh=False,
                             portal_aliases=[], stall_timeout=300, workdir=folder,
-                            report=lambda p: None)  # fmt: skip
+                            report=lambda p: None, stop=lambda: None)  # fmt: skip
 
             results = {
                 "floor (qemu-img convert)": timed(floor, args.runs),

@@ -295,6 +295,14 @@ _IMAGE_OPTS: list[cfg.Opt] = [
         "after each fetch (an image being written is never removed).",
     ),
     cfg.FloatOpt(
+        "cache_min_free_gb",
+        default=1.0,
+        min=0.0,
+        help="A fetch leaves at least this many GiB free on the image cache's file system: "
+        "an image whose declared size would not fit is not fetched, and a download that "
+        "would eat into this reserve is stopped (the deploy fails saying so).",
+    ),
+    cfg.FloatOpt(
         "max_image_size_gb",
         default=64.0,
         min=0.001,
@@ -306,6 +314,14 @@ _IMAGE_OPTS: list[cfg.Opt] = [
         default=60.0,
         min=1.0,
         help="Seconds to wait for an image server to connect or to send the next bytes.",
+    ),
+    cfg.FloatOpt(
+        "download_total_timeout",
+        default=3600.0,
+        min=1.0,
+        help="Seconds a whole image fetch may take, checksums file included; a fetch "
+        "still running then is stopped and the deploy fails, so a server that sends a "
+        "byte now and then cannot hold a node and a conductor worker for ever.",
     ),
     cfg.FloatOpt(
         "write_stall_timeout",

@@ -63,12 +63,16 @@ class Transition:
     target: where the node ends up when the work succeeds.
     job: the conductor flow that does the work, or None for a pure state change.
     min_version: the API microversion that introduced the verb.
+    calls_off: the verb stops the flow running on the node: its job is queued behind
+          that flow without waiting for the node's lock, and the state is left to
+          the flow, which fails (the job then finishes what the verb does).
     """
 
     busy: str | None
     target: str
     job: JobKind | None
     min_version: int = 1
+    calls_off: bool = False
 
 
 _ROWS: tuple[tuple[str, tuple[str, ...], Transition], ...] = (
@@ -88,6 +92,10 @@ _ROWS: tuple[tuple[str, tuple[str, ...], Transition], ...] = (
     # lands in "deploy failed" at once and a job powers it off and revokes its
     # boot script.
     ("abort", (DEPLOYWAIT,), Transition(None, DEPLOYFAIL, JobKind.ABORT, 13)),
+    # A deploy still at work (fetching or writing its image) is called off: it
+    # sees the queued abort within a second, fails, and the abort job powers
+    # the node off.
+    ("abort", (DEPLOYING,), Transition(None, DEPLOYFAIL, JobKind.ABORT, 13, calls_off=True)),
 )  # fmt: skip
 
 TRANSITIONS: dict[tuple[str, str], Transition] = {

@@ -11,14 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ironbound.api.services import ApiServices
-from ironbound.db.models import Node, NodeEvent
 from ironbound.lab.tgt import TgtServer
-from tests.api.helpers import add, create_connector, create_node, ok, patch, provision
-from tests.images.conftest import make_qcow2, pattern_at, sha256
+from tests.api.helpers import ok, provision
+from tests.images.conftest import NODE_IQN, enroll_external, events, make_qcow2, pattern_at, sha256
 
 pytestmark = pytest.mark.timeout(180)
-
-NODE_IQN = "iqn.2026-12.org.ironbound.test:deploy-node"
 
 
 @pytest.fixture
@@ -40,25 +37,6 @@ def _volume(tgt: TgtServer, tmp_path: Path) -> tuple[Path, dict[str, Any]]:
     return backing, props
 
 
-def _enroll(client: TestClient, props: dict[str, Any], instance_info: dict[str, str]) -> str:
-    node = create_node(client, storage_interface="external", deploy_interface="direct",
-                       boot_interface="fake", instance_info=instance_info)["uuid"]  # fmt: skip
-    ok(patch(client, f"/v1/nodes/{node}", add("/properties/capabilities", "iscsi_boot:True")))
-    create_connector(client, node, "iqn", NODE_IQN)
-    body = {"node_uuid": node, "volume_type": "iscsi", "boot_index": 0,
-            "volume_id": "ext-1", "properties": props}  # fmt: skip
-    ok(client.post("/v1/volume/targets", json=body), 201)
-    provision(client, node, "manage", "manageable")
-    provision(client, node, "provide", "available")
-    return str(node)
-
-
-def _events(services: ApiServices, node: str) -> list[str]:
-    with services.db.read() as session:
-        node_id = session.query(Node.id).filter(Node.uuid == node).scalar()
-        return [e.event for e in session.query(NodeEvent).filter(NodeEvent.node_id == node_id)]
-
-
 def _image(tmp_path: Path, name: str, pattern: int) -> Path:
     (tmp_path / "images").mkdir(exist_ok=True)
     return make_qcow2(tmp_path / "images" / name, pattern=pattern)
@@ -70,14 +48,14 @@ def test_deploy_and_rebuild_write_the_image(
     backing, props = _volume(tgt, tmp_path)
     image = _image(tmp_path, "os.qcow2", 0x42)
     info = {"image_source": f"file://{image}", "image_checksum": f"sha256:{sha256(image)}"}
-    node = _enroll(client, props, info)
+    node = enroll_external(client, props, info)
     provision(client, node, "active", "active")
     assert pattern_at(backing) == b"\x42" * 4
-    events = _events(services, node)
-    assert "write image: started" in events and "write image: done" in events
-    written = [e for e in events if e.startswith("image written onto volume ext-1")]
+    seen = events(services, node)
+    assert "write image: started" in seen and "write image: done" in seen
+    written = [e for e in seen if e.startswith("image written onto volume ext-1")]
     assert written and "MiB/s" in written[0]
-    assert not any(props["auth_password"] in e for e in events)
+    assert not any(props["auth_password"] in e for e in seen)
 
     backing.write_bytes(b"\0" * (32 << 20))  # the rebuild writes it again
     provision(client, node, "rebuild", "active")
@@ -90,7 +68,7 @@ def test_a_checksum_mismatch_fails_the_deploy_before_writing(
     backing, props = _volume(tgt, tmp_path)
     image = _image(tmp_path, "bad.qcow2", 0x43)
     info = {"image_source": f"file://{image}", "image_checksum": "sha256:" + "0" * 64}
-    node = _enroll(client, props, info)
+    node = enroll_external(client, props, info)
     provision(client, node, "active", "deploy failed")
     shown = ok(client.get(f"/v1/nodes/{node}"))
     assert shown["last_error"].startswith("write image failed: image file://")
@@ -100,7 +78,7 @@ def test_a_checksum_mismatch_fails_the_deploy_before_writing(
 
 def test_validate_names_bad_image_keys(client: TestClient, tgt: TgtServer, tmp_path: Path) -> None:
     _, props = _volume(tgt, tmp_path)
-    node = _enroll(client, props, {"image_source": "http://images.example/os.qcow2"})
+    node = enroll_external(client, props, {"image_source": "http://images.example/os.qcow2"})
     table = ok(client.get(f"/v1/nodes/{node}/validate"))
     assert table["deploy"]["result"] is False
     assert "cannot have its image written: image_source" in table["deploy"]["reason"]

@@ -103,7 +103,7 @@ def _write(image: Path, dest: ImageDestination, workdir: Path) -> list[float]:
     seen: list[float] = []
     found = inspect.inspect(image, None)
     write.write(image, found, dest, fresh=False, portal_aliases=[], stall_timeout=60,
-                workdir=workdir, report=seen.append)  # fmt: skip
+                workdir=workdir, report=seen.append, stop=lambda: None)  # fmt: skip
     return seen
 
 
@@ -142,7 +142,7 @@ def test_write_over_iscsi_with_chap(tgt: TgtServer, tmp_path: Path) -> None:
     found = inspect.inspect(image, None)
     write.write(image, found, lun(seen_as, node_iqn, password), fresh=True,
                 portal_aliases=aliases, stall_timeout=60, workdir=tmp_path,
-                report=lambda p: None)  # fmt: skip
+                report=lambda p: None, stop=lambda: None)  # fmt: skip
     assert pattern_at(volume) == b"\x3c" * 4
     assert list(tmp_path.glob("tmp*")) == []  # the CHAP file went with its folder
     for initiator, given, says in (

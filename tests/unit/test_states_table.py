@@ -57,7 +57,10 @@ def test_every_verbs_target_is_a_stable_state() -> None:
 
 
 def test_every_source_is_a_state_a_node_can_rest_in() -> None:
-    for verb, source in states.TRANSITIONS:
+    for (verb, source), transition in states.TRANSITIONS.items():
+        if transition.calls_off:  # from the busy state whose flow the verb stops
+            assert source in states.BUSY_STATES and transition.target == states.FAILURE[source]
+            continue
         assert source in states.STABLE_STATES | {states.DEPLOYWAIT}, (verb, source)
 
 

@@ -80,8 +80,16 @@ def undeploy(task: NodeTask, args: dict[str, Any]) -> None:
 
 
 def abort(task: NodeTask, args: dict[str, Any]) -> None:
-    """The node already shows "deploy failed"; stop it booting."""
+    """Stop the node booting. From "wait call-back" the API moved it to "deploy failed"
+    already; an abort asked while the deploy ran was seen by the deploy (which failed) or
+    came after its last look, and then the deploy fails here."""
+    state = task.node.provision_state
+    if state not in (states.DEPLOYING, states.DEPLOYWAIT, states.DEPLOYFAIL):
+        task.record(f"the deploy ended ({state}) before the abort reached it: nothing aborted")
+        return
     _power_off_quietly(task, "the aborted deploy")
+    if state != states.DEPLOYFAIL:
+        task.fail(base.ABORTED)
 
 
 #: driver_internal_info key: the last_error a failed boot of an active node set, so

@@ -21,9 +21,10 @@ from sqlalchemy.orm import Session
 
 from ironbound import dhcp, errors, records, sensitive, states
 from ironbound.conductor.context import ConductorContext
-from ironbound.db import events, managed_volumes, nodes, snapshots, tokens, vifs, volumes
+from ironbound.db import events, jobs, managed_volumes, nodes, snapshots, tokens, vifs, volumes
 from ironbound.db.base import utcnow
 from ironbound.drivers import base
+from ironbound.jobspec import JobKind
 from ironbound.sensitive import Secret
 
 LOG = logging.getLogger(__name__)
@@ -299,6 +300,11 @@ class NodeTask:
         conductor's queue watch then queues the `settled` report) unless it ends first."""
         with self._write() as session:
             tokens.settle(session, self.node_id, seconds)
+
+    def abort_requested(self) -> bool:
+        """An abort is queued behind this flow (the operator called the deploy off)."""
+        with self.ctx.db.read() as session:
+            return jobs.has_pending(session, self.node_id, JobKind.ABORT)
 
     def power_action(self, power_state: str, timeout: float | None = None) -> None:
         power = self.driver.power

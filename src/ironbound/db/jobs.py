@@ -194,6 +194,17 @@ def is_pending(session: Session, job_id: int) -> bool:
     return status in PENDING
 
 
+def pending_id(session: Session, node_id: int, kind: JobKind) -> int | None:
+    """The first job of `kind` still pending for the node, if any."""
+    found: int | None = session.scalar(
+        select(Job.id)
+        .where(Job.node_id == node_id, Job.kind == kind, Job.status.in_(PENDING))
+        .order_by(Job.id)
+        .limit(1)
+    )
+    return found
+
+
 def has_pending(session: Session, node_id: int, kind: JobKind) -> bool:
     return (
         session.scalar(

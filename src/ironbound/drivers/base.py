@@ -110,6 +110,10 @@ class VolumeStore(Protocol):
         """Remove the volume's row."""
 
 
+#: Why a step stopped, and the deploy failed, when the operator aborted the deploy.
+ABORTED = "the deploy was aborted"
+
+
 class Task(Protocol):
     """What a driver is handed: the node snapshot and the writes it may make."""
 
@@ -150,6 +154,10 @@ class Task(Protocol):
 
     def revoke_boot_token(self) -> None:
         """Remove the node's boot token; its script URL then answers 404."""
+
+    def abort_requested(self) -> bool:
+        """The operator called the running deploy off: a long step should stop (a
+        database read: ask about once a second, not in a tight loop)."""
 
     def power_action(self, power_state: str, timeout: float | None = None) -> None:
         """Drive the power interface to POWER_ON, POWER_OFF or REBOOT and record the result;

@@ -23,6 +23,8 @@ from ironbound import errors
 from ironbound.images.inspect import ImageFormat
 from ironbound.records import ImageDestination, IscsiLun
 
+#: Why the caller wants the write stopped now, or None to go on.
+Stop = Callable[[], str | None]
 _PERCENT = re.compile(rb"\((\d+(?:\.\d+)?)/100%\)")
 
 
@@ -58,16 +60,31 @@ def _iscsi_target(lun: IscsiLun, portal: str, secret_file: Path | None) -> tuple
     return [*objects, "--target-image-opts"], ",".join(opts)
 
 
-def _run(argv: list[str], stall_timeout: float, report: Callable[[float], None]) -> None:
-    """Run qemu-img convert -p, reporting its percentage; kill it when it stalls."""
+#: Seconds between looks at the caller's stop while qemu-img runs.
+_LOOK_EVERY = 1.0
+
+
+def _run(
+    argv: list[str], stall_timeout: float, report: Callable[[float], None], stop: Stop
+) -> None:
+    """Run qemu-img convert -p, reporting its percentage; kill it when it stalls or the
+    caller stops it (looked at every second)."""
     with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
         assert proc.stdout is not None and proc.stderr is not None
         selector = selectors.DefaultSelector()
         selector.register(proc.stdout, selectors.EVENT_READ)
         last_seen, next_report = time.monotonic(), 10.0
+        next_look = last_seen + _LOOK_EVERY
         try:
             while True:
-                if not selector.select(timeout=1.0):
+                ready = selector.select(timeout=_LOOK_EVERY)
+                if time.monotonic() >= next_look:
+                    next_look = time.monotonic() + _LOOK_EVERY
+                    why = stop()
+                    if why is not None:
+                        proc.kill()
+                        raise errors.ImageError(reason=f"qemu-img convert stopped: {why}")
+                if not ready:
                     if time.monotonic() - last_seen > stall_timeout:
                         proc.kill()
                         raise errors.ImageError(
@@ -101,6 +118,7 @@ def write(
     stall_timeout: float,
     workdir: Path,
     report: Callable[[float], None],
+    stop: Stop,
 ) -> None:
     """Write `image` onto `dest`. `fresh`: the volume is known to hold only zeroes.
 
@@ -115,7 +133,7 @@ def write(
     if fresh:
         argv.append("--target-is-zero")
     if dest.path is not None:
-        _run([*argv, "-O", "raw", str(image), dest.path], stall_timeout, report)
+        _run([*argv, "-O", "raw", str(image), dest.path], stall_timeout, report, stop)
         return
     lun = dest.iscsi
     if lun is None:
@@ -129,4 +147,4 @@ def write(
             with os.fdopen(fd, "w") as out:
                 out.write(lun.password.reveal())
         options, target = _iscsi_target(lun, portal, secret_file)
-        _run([*argv, *options, str(image), target], stall_timeout, report)
+        _run([*argv, *options, str(image), target], stall_timeout, report, stop)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import http.server
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,9 +26,9 @@ class _QuietServer(http.server.ThreadingHTTPServer):
 
 
 @contextmanager
-def serving(root: Path) -> Iterator[str]:
-    """`root` served on 127.0.0.1 while the block runs; yields the base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(root))
+def running(handler: Callable[..., http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A quiet server on 127.0.0.1 answering with `handler` while the block runs; yields
+    the base URL."""
     server = _QuietServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -38,3 +38,10 @@ def serving(root: Path) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@contextmanager
+def serving(root: Path) -> Iterator[str]:
+    """`root` served on 127.0.0.1 while the block runs; yields the base URL."""
+    with running(functools.partial(_QuietHandler, directory=str(root))) as base:
+        yield base

@@ -85,6 +85,25 @@ def _refuse_unsupported(
         )
 
 
+def _call_off(services: ApiServices, ident: str, minor: int, verb: str) -> tuple[str, int] | None:
+    """Queue a verb that calls off the node's running flow (abort while deploying) without
+    waiting for the lock that flow holds; None when the node's state has no such verb.
+
+    The job is queued once however often the verb is sent; the running flow looks for it.
+    """
+    with services.db.write() as session:
+        node = lookup_for_change(session, ident, minor)
+        transition = states.transition_for(verb, node.provision_state)
+        if transition is None or not transition.calls_off or transition.min_version > minor:
+            return None
+        assert transition.job is not None
+        driver_checks.require_conductor(services, node)
+        queued = jobs.pending_id(session, node.id, transition.job)
+        if queued is not None:
+            return node.uuid, queued
+        return node.uuid, jobs.enqueue(session, node.id, transition.job, {"action": verb})
+
+
 @router.put("/v1/nodes/{ident}/states/provision", status_code=202)
 def set_provision_state(
     ident: str, body: JsonBody, services: Services, minor: Version, base_url: BaseUrl
@@ -105,6 +124,11 @@ def set_provision_state(
         raise problems.ManualCleaningUnsupported()
     if "clean_steps" in request.model_fields_set:
         raise problems.CleanStepsWithoutClean()
+
+    called_off = _call_off(services, ident, minor, verb)
+    if called_off is not None:
+        sync_jobs.settle(services, called_off[1])
+        return responses.accepted(f"{base_url}/v1/nodes/{called_off[0]}/states")
 
     def change(session: Session, node: nodes.Changing) -> tuple[str, int | None]:
         transition = states.transition_for(verb, node.provision_state)

@@ -14,6 +14,7 @@ holding nothing good.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from ironbound import errors
 from ironbound.drivers import base
@@ -31,6 +32,11 @@ def check(task: base.Task) -> None:
         raise type(exc)(
             reason=f"Node {task.node.uuid} cannot have its image written: {exc.message}."
         ) from exc
+
+
+def _stop(task: base.Task) -> Callable[[], str | None]:
+    """Why the fetch or the write must stop now: the operator aborted the deploy."""
+    return lambda: base.ABORTED if task.abort_requested() else None
 
 
 def write_boot_image(task: base.Task) -> None:
@@ -51,7 +57,9 @@ def write_boot_image(task: base.Task) -> None:
 
     if holds(ref.checksum):
         return
-    cached = fetch.fetch(ref, task.conf, lambda line: task.record(line, event_type="image"))
+    cached = fetch.fetch(
+        ref, task.conf, lambda line: task.record(line, event_type="image"), stop=_stop(task)
+    )
     if holds(cached.checksum):
         return
     found = inspect.inspect(cached.path, task.node.instance_info.get("image_disk_format"))
@@ -71,6 +79,7 @@ def write_boot_image(task: base.Task) -> None:
         stall_timeout=task.conf.image.write_stall_timeout,
         workdir=fetch.cache_dir(task.conf),
         report=lambda percent: task.record(f"image write {percent:.0f}% done", event_type="image"),
+        stop=_stop(task),
     )
     elapsed = time.monotonic() - started
     storage.image_written(task, str(cached.checksum))

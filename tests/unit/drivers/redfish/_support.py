@@ -125,5 +125,8 @@ class FakeTask:
     def revoke_boot_token(self) -> None:
         raise AssertionError("the BMC interfaces issue no boot tokens")
 
+    def abort_requested(self) -> bool:
+        return False
+
     def power_action(self, power_state: str, timeout: float | None = None) -> None:
         raise AssertionError("the BMC interfaces are the power actions themselves")
