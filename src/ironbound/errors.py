@@ -94,6 +94,36 @@ class NoValidHost(Invalid):
     template = "No valid host was found. Reason: {reason}"
 
 
+class ConfigDriveInvalid(Invalid):
+    """A config drive that is not one of the forms a deploy takes (see `configdrive`)."""
+
+    template = "Invalid configdrive format: {reason}"
+
+
+class ConfigDriveTooLarge(ConfigDriveInvalid):
+    template = (
+        "Invalid configdrive format: the config drive inflates to more than {limit} MiB; "
+        "a config drive holds at most {limit} MiB."
+    )
+
+
+class ConfigDriveUrl(Invalid):
+    template = (
+        "A config drive given as a URL is not supported: nothing fetches it for the node. "
+        "Send the config drive itself, a gzipped and base64-encoded ISO 9660 image."
+    )
+
+
+class ConfigDriveUndeliverable(Invalid):
+    """A deploy carries a config drive that `what` (an interface, a way of booting) cannot
+    hand to the node: failing beats the instance booting without its identity."""
+
+    template = (
+        "{what} cannot deliver a config drive yet; deploy without "
+        "one (instance_info/configdrive unset), and give the instance its identity another way."
+    )
+
+
 # --- the thing asked for does not exist (404) ------------------------------
 
 

@@ -250,8 +250,6 @@ def test_abort_newer_than_the_version_is_406(
         ({}, "Invalid provision state target None"),
         ({"target": "manage", "bogus": 1}, "bogus"),
         (["manage"], "JSON object"),
-        ({"target": "active", "configdrive": "H4sIAAAA"}, "configdrive is not supported"),
-        ({"target": "active", "configdrive": {"meta_data": {}}}, "configdrive is not supported"),
         ({"target": "clean", "clean_steps": []}, "Manual cleaning"),
         ({"target": "manage", "clean_steps": []}, "clean_steps may only be given"),
     ],
@@ -261,34 +259,6 @@ def test_bad_provision_requests_are_400(
 ) -> None:
     assert needle in error(put_provision(client, node, body), 400)
     assert ok(client.get(f"/v1/nodes/{node}"))["provision_state"] == "enroll"
-
-
-@pytest.mark.parametrize(
-    ("verb", "minor", "needle"),
-    [
-        ("rebuild", 34, "only supported when setting provision state to active."),
-        ("rebuild", 35, "configdrive is not supported"),
-        ("active", 34, "configdrive is not supported"),
-        ("deleted", 35, "only supported when setting provision state to active, rebuild."),
-    ],
-)
-def test_configdrive_is_refused_per_version(
-    client: TestClient, services: ApiServices, node: str, verb: str, minor: int, needle: str
-) -> None:
-    force(services, node, provision_state="active")
-    body = {"target": verb, "configdrive": "H4sIAAAA"}
-    assert needle in error(put_provision(client, node, body, headers=v(minor)), 400)
-    assert ok(client.get(f"/v1/nodes/{node}"))["provision_state"] == "active"
-
-
-@pytest.mark.parametrize("configdrive", [None, {}, ""])
-def test_empty_configdrive_means_none(
-    client: TestClient, services: ApiServices, node: str, configdrive: Any
-) -> None:
-    force(services, node, provision_state="available")
-    body = {"target": "active", "configdrive": configdrive}
-    assert put_provision(client, node, body).status_code == 202
-    wait_for_state(client, node, "active")
 
 
 @pytest.mark.parametrize("verb", ["active", "provide", "inspect", "rebuild"])

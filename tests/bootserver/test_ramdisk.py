@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from ironbound.drivers import base
+from ironbound.drivers.storage.external import ExternalStorage
 from tests.bootserver.test_boot_flow import (
     BOOT_URL,
     add_port_and_connector,
@@ -226,3 +228,15 @@ def test_fake_boot_cannot_be_told_apart_but_direct_needs_a_boot_volume(client: T
     table = client.get(f"/v1/nodes/{uuid}/validate").json()
     assert table["deploy"]["result"] is False
     assert "no volume target with boot_index 0" in table["deploy"]["reason"]
+
+
+def test_a_config_drive_fails_a_ramdisk_boot_whatever_the_storage_delivers(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A node without a boot volume has no volume to carry the drive on."""
+    monkeypatch.setattr(ExternalStorage, "capabilities", frozenset({base.DELIVERS_CONFIG_DRIVE}))
+    uuid = make_node(client, {"kernel": KERNEL, "ramdisk": RAMDISK, "configdrive": "H4sI"})
+    shown = validation_fails(client, uuid, "deploy")
+    assert shown.startswith(
+        "The ramdisk deploy of a node without a boot volume cannot deliver a config drive yet"
+    )

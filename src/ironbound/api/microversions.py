@@ -62,6 +62,9 @@ NODE_PROTECTED = 48  # protected and protected_reason
 CONDUCTORS = 49  # /v1/conductors and a node's conductor
 NODE_OWNER = 50  # the owner field and filter
 NODE_DESCRIPTION = 51
+# Beyond MAX_MINOR: named for the checks that are ready when Ironbound serves them.
+BUILD_CONFIGDRIVE = 56  # a configdrive may be a JSON object the conductor builds
+CONFIGDRIVE_VENDOR_DATA = 59  # such an object may hold vendor_data
 
 HEADER = "X-OpenStack-Ironic-API-Version"
 # ASCII digits only: str.isdigit() also accepts '²', which int() then refuses.

@@ -397,10 +397,16 @@ class ProvisionTargetTooNew(errors.NotAcceptable):
     template = "The provision state target '{verb}' needs API version {version} or later."
 
 
-class ConfigdriveUnsupported(errors.InvalidParameterValue):
+class ConfigdriveObjectTooNew(errors.InvalidParameterValue):
     template = (
-        "configdrive is not supported: nodes that boot from a volume take their "
-        "configuration from a metadata service."
+        "Providing a JSON object for configdrive is only supported starting with API "
+        "version {version}"
+    )
+
+
+class ConfigdriveVendorDataTooNew(errors.InvalidParameterValue):
+    template = (
+        "Providing vendor_data in configdrive is only supported starting with API version {version}"
     )
 
 

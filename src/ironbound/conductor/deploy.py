@@ -40,9 +40,21 @@ def _power_off_quietly(task: NodeTask, why: str) -> None:
             task.record(f"could not {what} after {why}: {exc}", severity="warning")
 
 
+def _check_config_drive(task: NodeTask) -> None:
+    """A config drive the storage interface cannot hand to the node fails the deploy
+    (Ironic ignores one a volume-booted node cannot get; the instance would boot
+    without its identity)."""
+    if not task.node.instance_info.get("configdrive"):
+        return
+    if base.DELIVERS_CONFIG_DRIVE not in task.driver.storage.capabilities:
+        storage = task.node.interfaces.get("storage")
+        raise errors.ConfigDriveUndeliverable(what=f"the {storage} storage interface")
+
+
 def deploy(task: NodeTask, args: dict[str, Any]) -> None:
     task.rebuilding = args.get("action") == "rebuild"
     require_valid(task, DEPLOY_INTERFACES)
+    task.run_step("check the config drive", lambda: _check_config_drive(task))
     try:
         outcome = task.run_step("deploy", lambda: task.driver.deploy.deploy(task))
     except errors.StepFailed:

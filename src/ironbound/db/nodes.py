@@ -127,7 +127,20 @@ def get_for_change(session: Session, ident: str) -> Changing:
 def change_state(session: Session, node: Changing, fields: Mapping[str, Any]) -> None:
     """apply_fields for a node read by `get_for_change`."""
     values = _with_stamps(node.provision_state, bool(node.deploy_step), fields)
+    _check_documents(node.uuid, values)
     session.connection().execute(_UPDATE_NODE, {"node_id_": node.id, **values})
+
+
+_INSTANCE_INFO = select(Node.instance_info, Node.instance_secrets).where(
+    Node.id == bindparam("node_id")
+)
+
+
+def instance_info(session: Session, node: Changing) -> tuple[dict[str, Any], str | None]:
+    """The instance_info (masked) and sealed instance secrets of a node read by
+    `get_for_change`, for a state change that writes them too."""
+    row = session.connection().execute(_INSTANCE_INFO, {"node_id": node.id}).one()
+    return row.instance_info, row.instance_secrets
 
 
 def get_by_uuid(session: Session, node_uuid: str) -> Node:
@@ -380,10 +393,15 @@ def write_fields(
     the ORM's writes are.
     """
     values = {**(shown or {}), **_with_stamps(held.provision_state, True, fields)}
+    _check_documents(held.uuid, values)
+    session.connection().execute(_UPDATE_NODE, {"node_id_": held.id, **values})
+
+
+def _check_documents(node_uuid: str, values: Mapping[str, Any]) -> None:
+    """Bound the JSON documents a Core UPDATE writes, as the ORM's writes are bounded."""
     for key, value in values.items():
         if isinstance(_NODES.c[key].type, JSON):
-            limits.check_document(f"{key} of Node {held.uuid}", value)
-    session.connection().execute(_UPDATE_NODE, {"node_id_": held.id, **values})
+            limits.check_document(f"{key} of Node {node_uuid}", value)
 
 
 def record_progress(

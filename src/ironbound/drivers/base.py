@@ -52,6 +52,7 @@ ATTACH_FILLS_TARGETS = "attach_fills_targets"  # targets get their connection da
 RECONCILES = "reconciles"  # compares its attachments with the storage's (see reconcile)
 WRITES_IMAGES = "writes_images"  # a deploy can write instance_info/image_source onto the volume
 PROVIDES_BOOT_VOLUME = "provides_boot_volume"  # attach creates the boot volume and its target
+DELIVERS_CONFIG_DRIVE = "delivers_config_drive"  # the booted node gets instance_info/configdrive
 
 
 def boot_confirmation(task: Task) -> str:

@@ -15,7 +15,7 @@ from fastapi import APIRouter
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from ironbound import errors, states
+from ironbound import configdrive, errors, sensitive, states
 from ironbound.api import driver_checks, locking, problems, queries, responses, sync_jobs
 from ironbound.api import microversions as mv
 from ironbound.api.deps import BaseUrl, JsonBody, OptionalJsonBody, Services, Version
@@ -52,13 +52,35 @@ def get_states(ident: str, services: Services, minor: Version) -> Response:
     return responses.json(body)
 
 
-def _refuse_configdrive(verb: str, minor: int) -> None:
-    """A config drive is refused, as Ironic words it for the verbs it allows none with,
-    and for the others because a node booting from a volume has nowhere to put it."""
+def _config_drive(verb: str, minor: int, value: Any) -> configdrive.Stored | None:
+    """What the request's configdrive stores (None: no config drive), refused in Ironic's
+    order: a verb that takes none, then the value's shape, then what its version allows."""
+    if configdrive.is_empty(value):
+        return None
     allowed = ["active", "rebuild"] if minor >= mv.REBUILD_CONFIGDRIVE else ["active"]
     if verb not in allowed:
         raise problems.ConfigdriveWrongTarget(allowed=allowed)
-    raise problems.ConfigdriveUnsupported()
+    stored = configdrive.check(value)
+    if isinstance(stored, dict):
+        if minor < mv.BUILD_CONFIGDRIVE:
+            raise problems.ConfigdriveObjectTooNew(version=mv.version_string(mv.BUILD_CONFIGDRIVE))
+        if "vendor_data" in stored and minor < mv.CONFIGDRIVE_VENDOR_DATA:
+            raise problems.ConfigdriveVendorDataTooNew(
+                version=mv.version_string(mv.CONFIGDRIVE_VENDOR_DATA)
+            )
+    return stored
+
+
+def _with_config_drive(
+    services: ApiServices, session: Session, node: nodes.Changing, stored: configdrive.Stored
+) -> dict[str, Any]:
+    """The instance_info fields that store `stored` as instance_info/configdrive: masked in
+    the document, sealed with the node's other instance secrets (it replaces any before)."""
+    info, sealed = nodes.instance_info(session, node)
+    masked, secrets = sensitive.split(
+        {**info, "configdrive": stored}, services.box.open(sealed), info
+    )
+    return {"instance_info": masked, "instance_secrets": services.box.seal(secrets)}
 
 
 def _refuse_unsupported(
@@ -114,8 +136,7 @@ def set_provision_state(
     if first > minor:
         # As Ironic: a verb the requested version does not have is Not Acceptable.
         raise problems.ProvisionTargetTooNew(verb=verb, version=mv.version_string(first))
-    if request.configdrive not in (None, {}, ""):
-        _refuse_configdrive(verb, minor)
+    stored = _config_drive(verb, minor, request.configdrive)
     if request.rescue_password is not None and verb != "rescue":
         raise problems.RescuePasswordWithoutRescue()
     if verb in states.UNSUPPORTED:
@@ -149,6 +170,8 @@ def set_provision_state(
                 "provision_state": transition.busy or transition.target,
                 "target_provision_state": transition.target if transition.busy else None,
                 "last_error": None,
+                # As Ironic: a rebuild without a config drive keeps the one stored before.
+                **({} if stored is None else _with_config_drive(services, session, node, stored)),
             },
         )
         job = (

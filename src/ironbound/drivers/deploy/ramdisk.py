@@ -26,6 +26,10 @@ class RamdiskDeploy(VolumeDeploy):
         if checks.boot_target(task) is not None or provides:
             super().validate(task)
             return
+        if task.node.instance_info.get("configdrive"):
+            raise errors.ConfigDriveUndeliverable(
+                what="The ramdisk deploy of a node without a boot volume"
+            )
         if base.RAMDISK_BOOT not in task.driver.boot.capabilities:
             raise errors.InvalidParameterValue(
                 reason=f"Boot interface '{task.node.interfaces.get('boot')}' cannot boot a "
