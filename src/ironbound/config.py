@@ -760,6 +760,11 @@ def boot_script_url(conf: cfg.ConfigOpts, token: str) -> str:
     return f"{boot_server_url(conf)}/boot/{token}/script.ipxe"
 
 
+def boot_confirmation_url(conf: cfg.ConfigOpts, token: str) -> str:
+    """Where the booted system of the node holding `token` confirms it came up (a secret)."""
+    return f"{boot_server_url(conf)}/boot/{token}/events/up"
+
+
 def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
     """Every option by group: the ``oslo.config.opts`` entry point the sample is made from."""
     return [

@@ -36,6 +36,8 @@ MAX_IMAGE = 64 * 1024 * 1024
 LABEL = "config-2"
 #: The metadata versions a built drive holds, each with the same files (as Ironic's).
 VERSIONS = ("2012-08-10", "latest")
+#: Where a deploy's config drive is stored: instance_info, sealed, as Ironic keeps it.
+KEY = "configdrive"
 #: The keys of the JSON form.
 KEYS = frozenset({"meta_data", "network_data", "user_data", "vendor_data"})
 

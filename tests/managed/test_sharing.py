@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -117,14 +115,6 @@ def _deploy_ends(client: TestClient, node: str, verb: str) -> dict[str, Any]:
 
     wait_until(ended, what=f"the end of {verb} on {node}")
     return shown
-
-
-@pytest.fixture
-def own_tgtd(lab_root: Path) -> Iterator[TgtServer]:
-    server = TgtServer(Path(tempfile.mkdtemp(prefix="r", dir=lab_root)))
-    server.start()
-    yield server
-    server.stop()
 
 
 def test_a_restarted_tgtd_gets_the_exports_back(

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ironbound import config, errors, states
+from ironbound import config, configdrive, errors, states
 from ironbound.conductor.task import NodeTask
 from ironbound.conductor.validation import require_valid
 from ironbound.drivers import base
@@ -44,7 +44,7 @@ def _check_config_drive(task: NodeTask) -> None:
     """A config drive the storage interface cannot hand to the node fails the deploy
     (Ironic ignores one a volume-booted node cannot get; the instance would boot
     without its identity)."""
-    if not task.node.instance_info.get("configdrive"):
+    if not task.node.instance_info.get(configdrive.KEY):
         return
     if base.DELIVERS_CONFIG_DRIVE not in task.driver.storage.capabilities:
         storage = task.node.interfaces.get("storage")

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-from ironbound import dhcp, errors, records, sensitive, states
+from ironbound import config, dhcp, errors, records, sensitive, states
 from ironbound.conductor.context import ConductorContext
 from ironbound.db import events, jobs, managed_volumes, nodes, snapshots, tokens, vifs, volumes
 from ironbound.db.base import utcnow
@@ -277,6 +277,14 @@ class NodeTask:
                 provider.publish(dhcp.host_entry(self.conf, self.node.uuid, macs, token))
                 self.record(f"DHCP ({provider.name}): the node's MACs boot its script")
         return token
+
+    def boot_confirmation_url(self) -> str | None:
+        with self.ctx.db.read() as session:
+            row = tokens.get(session, self.node_id)
+            sealed = None if row is None else row.sealed_token
+        if sealed is None:
+            return None
+        return config.boot_confirmation_url(self.conf, self.ctx.box.open(sealed)["token"])
 
     def revoke_boot_token(self) -> None:
         provider = self.ctx.dhcp

@@ -7,6 +7,7 @@ Secrets are opened from their sealed columns and handed on as `Secret`s.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -18,9 +19,14 @@ from ironbound.db.models import Node, Port, VolumeConnector, VolumeTarget
 from ironbound.sensitive import Secret, SecretBox
 
 
+def _secret(value: Any) -> Secret:
+    """A sealed value as a `Secret`: a document (a config drive's JSON form) as JSON."""
+    return Secret(json.dumps(value) if isinstance(value, dict | list) else str(value))
+
+
 def _with_secrets(masked: dict[str, Any], sealed: str | None, box: SecretBox) -> dict[str, Any]:
     revealed = box.open(sealed)
-    return sensitive.reveal(masked, {k: Secret(str(v)) for k, v in revealed.items()})
+    return sensitive.reveal(masked, {k: _secret(v) for k, v in revealed.items()})
 
 
 _NODE_COLUMNS = (

@@ -153,6 +153,10 @@ class Task(Protocol):
     def issue_boot_token(self) -> str:
         """Create (or replace) the node's boot token and return it in the clear."""
 
+    def boot_confirmation_url(self) -> str | None:
+        """Where the node's booted system confirms it came up (its boot token's URL), or
+        None while the node holds no token (a secret: never log it)."""
+
     def revoke_boot_token(self) -> None:
         """Remove the node's boot token; its script URL then answers 404."""
 
@@ -309,6 +313,15 @@ class StorageInterface(BaseInterface):
     def reconcile(self, task: Task) -> None:
         """Compare the attachments recorded for an active node with the storage's own
         view, and show any difference on the node (never repair it behind the user's back)."""
+
+    def attach_config_drive(self, task: Task, iso: bytes | None) -> None:
+        """Give the attached node its config drive (a `config-2` ISO) read-only, behind
+        its own credentials, until its volumes are detached; None: take away the one it
+        has. Only interfaces with the DELIVERS_CONFIG_DRIVE capability are asked."""
+        raise errors.StorageError(
+            reason=f"storage interface '{task.node.interfaces.get('storage')}' cannot deliver "
+            "a config drive"
+        )
 
 
 class _NoStepsInterface(BaseInterface):

@@ -78,7 +78,7 @@ def _with_config_drive(
     the document, sealed with the node's other instance secrets (it replaces any before)."""
     info, sealed = nodes.instance_info(session, node)
     masked, secrets = sensitive.split(
-        {**info, "configdrive": stored}, services.box.open(sealed), info
+        {**info, configdrive.KEY: stored}, services.box.open(sealed), info
     )
     return {"instance_info": masked, "instance_secrets": services.box.seal(secrets)}
 

@@ -12,7 +12,7 @@ withdraw the script, detach, remove the targets) are the `direct` deploy's.
 
 from __future__ import annotations
 
-from ironbound import errors, sanplan
+from ironbound import configdrive, errors, sanplan
 from ironbound.drivers import base
 from ironbound.drivers.deploy.volume import VolumeDeploy
 from ironbound.drivers.storage import checks
@@ -26,7 +26,7 @@ class RamdiskDeploy(VolumeDeploy):
         if checks.boot_target(task) is not None or provides:
             super().validate(task)
             return
-        if task.node.instance_info.get("configdrive"):
+        if task.node.instance_info.get(configdrive.KEY):
             raise errors.ConfigDriveUndeliverable(
                 what="The ramdisk deploy of a node without a boot volume"
             )

@@ -11,10 +11,31 @@ writing an image to a local disk is not supported.
 
 from __future__ import annotations
 
-from ironbound import errors, states
+import json
+
+from ironbound import configdrive, errors, states
 from ironbound.drivers import base
 from ironbound.drivers.deploy import image
 from ironbound.drivers.storage import checks
+from ironbound.sensitive import Secret
+
+
+def _attach_config_drive(task: base.Task) -> None:
+    """The instance's config drive, with Ironbound's vendor data: cloud-init's phone_home
+    confirms the boot (docs/config-drive.md). None takes away a rebuilt node's old one."""
+    stored = task.node.instance_info.get(configdrive.KEY)
+    if stored is None:
+        task.driver.storage.attach_config_drive(task, None)
+        return
+    text = stored.reveal() if isinstance(stored, Secret) else stored
+    # The JSON form comes out of its seal as JSON text; base64 never starts with "{".
+    value = json.loads(text) if isinstance(text, str) and text.startswith("{") else text
+    url = task.boot_confirmation_url()
+    vendor = {"phone_home": {"url": url, "post": ["instance_id"], "tries": 10}} if url else None
+    iso = configdrive.iso_image(
+        value, node_uuid=task.node.uuid, node_name=task.node.name, vendor_cloud_config=vendor
+    )
+    task.driver.storage.attach_config_drive(task, iso)
 
 
 class VolumeDeploy(base.DeployInterface):
@@ -46,6 +67,8 @@ class VolumeDeploy(base.DeployInterface):
         if "image_source" in task.node.instance_info:
             task.run_step("write image", lambda: image.write_boot_image(task))
         task.run_step("prepare boot", lambda: task.driver.boot.prepare_instance(task))
+        if base.DELIVERS_CONFIG_DRIVE in task.driver.storage.capabilities:
+            task.run_step("attach config drive", lambda: _attach_config_drive(task))
         task.run_step(
             "set boot device to network",
             lambda: task.driver.management.set_boot_device(task, base.PXE, persistent=True),

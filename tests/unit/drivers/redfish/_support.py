@@ -122,6 +122,9 @@ class FakeTask:
     def issue_boot_token(self) -> str:
         raise AssertionError("the BMC interfaces issue no boot tokens")
 
+    def boot_confirmation_url(self) -> str | None:
+        raise AssertionError("the BMC interfaces issue no boot tokens")
+
     def revoke_boot_token(self) -> None:
         raise AssertionError("the BMC interfaces issue no boot tokens")
 

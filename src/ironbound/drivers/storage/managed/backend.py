@@ -14,6 +14,10 @@ from typing import Protocol
 
 from ironbound.sensitive import Secret
 
+#: The LUN of a node's config drive on its boot volume's target: behind the same ACL
+#: and CHAP, found by the booted system's SCSI scan with no entry of its own in the iBFT.
+CONFIG_DRIVE_LUN = 2
+
 
 @dataclass(frozen=True)
 class Export:
@@ -28,6 +32,8 @@ class Export:
     #: The target's own account, for mutual CHAP (the node checks the target).
     reverse_username: str | None = None
     reverse_password: Secret | None = None
+    #: The node's config drive (an ISO file), as the read-only `CONFIG_DRIVE_LUN`.
+    config_drive: str | None = None
 
 
 class Backend(Protocol):
@@ -45,6 +51,10 @@ class Backend(Protocol):
 
     def unexport(self, target_iqn: str, accounts: Sequence[str]) -> None:
         """Remove the target, sessions and all, and its CHAP `accounts`; none is fine."""
+
+    def set_config_drive(self, target_iqn: str, path: str | None) -> None:
+        """Make `path` the target's read-only `CONFIG_DRIVE_LUN`, replacing any there
+        (None: remove it)."""
 
     def exists(self, target_iqn: str) -> bool:
         """Whether the target is configured now (a restarted target has forgotten it)."""

@@ -38,7 +38,7 @@ from ironbound import errors, iscsi, records, states
 from ironbound.drivers import base
 from ironbound.drivers.storage import checks
 from ironbound.drivers.storage.managed import volumes
-from ironbound.drivers.storage.managed.backend import Backend, Export
+from ironbound.drivers.storage.managed.backend import CONFIG_DRIVE_LUN, Backend, Export
 from ironbound.drivers.storage.managed.tgt import TgtBackend
 from ironbound.sensitive import Secret
 
@@ -133,6 +133,7 @@ class ManagedStorage(base.StorageInterface):
             base.PROVIDES_BOOT_VOLUME,
             base.WRITES_IMAGES,
             base.RECONCILES,
+            base.DELIVERS_CONFIG_DRIVE,
         }
     )
 
@@ -280,6 +281,13 @@ class ManagedStorage(base.StorageInterface):
         initiators = {**volume.initiators, task.node.uuid: node_iqn}
         if volume.initiators and self.backend.exists(volume.target_iqn):
             # Shared and in use: the other nodes keep their credentials.
+            holder = _config_drive_file(task.conf, volume)
+            if holder is not None:
+                raise errors.StorageError(
+                    f"managed volume {volume.uuid} carries the config drive of the node it is "
+                    "attached to, which no other node may see; attach it here once that node "
+                    "is undeployed"
+                )
             self.backend.allow(volume.target_iqn, node_iqn)
             shared = replace(volume, initiators=initiators)
             task.managed_volumes.save(shared)
@@ -354,6 +362,7 @@ class ManagedStorage(base.StorageInterface):
         volume = task.managed_volumes.get(str(entry["volume_id"]))
         if volume is not None:
             volume = self._end_export(task, volume, quietly=False)
+            self._forget_config_drive(task)
             if volume.initiators:
                 task.record(f"managed volume {volume.uuid} stays exported to its other nodes")
             elif volume.node_uuid != task.node.uuid:
@@ -434,6 +443,40 @@ class ManagedStorage(base.StorageInterface):
             kept = {k: v for k, v in target.properties.items() if k not in written}
             task.set_target_properties(target_uuid, kept)
 
+    # --- the config drive -------------------------------------------------------
+
+    def attach_config_drive(self, task: base.Task, iso: bytes | None) -> None:
+        """The ISO as the read-only LUN 2 of the boot volume's target: the node's ACL
+        and CHAP guard it, and the booted system's SCSI scan finds it by its label."""
+        volume, _ = self._attached(task)
+        if iso is None:
+            if volumes.config_drive_path(task.conf, task.node.uuid).exists():
+                self.backend.set_config_drive(volume.target_iqn, None)
+                self._forget_config_drive(task)
+            return
+        if volume.shareable:
+            raise errors.StorageError(
+                f"managed volume {volume.uuid} is shareable: a config drive on its target "
+                "would reach every node that attaches it. Deploy without a config drive, or "
+                "from a volume that is not shareable"
+            )
+        path = volumes.write_config_drive(task.conf, task.node.uuid, iso)
+        try:
+            self.backend.set_config_drive(volume.target_iqn, str(path))
+        except errors.StorageError:
+            volumes.remove(str(path))
+            raise
+        task.record(
+            f"config drive ({len(iso)} bytes) exported read-only as LUN {CONFIG_DRIVE_LUN} of "
+            f"{volume.target_iqn}"
+        )
+
+    def _forget_config_drive(self, task: base.Task) -> None:
+        path = volumes.config_drive_path(task.conf, task.node.uuid)
+        if path.exists():
+            volumes.remove(str(path))
+            task.record("config drive removed")
+
     # --- the image writer's seam ----------------------------------------------
 
     def _attached(self, task: base.Task) -> tuple[records.ManagedVolume, Mapping[str, Any]]:
@@ -488,7 +531,7 @@ class ManagedStorage(base.StorageInterface):
                 try:
                     if self.backend.exists(volume.target_iqn):
                         continue
-                    self.backend.export(_export_of(volume))
+                    self.backend.export(_export_of(volume, _config_drive_file(task.conf, volume)))
                 except errors.StorageError as exc:
                     task.record(
                         f"could not restore the export of managed volume {volume.uuid}: {exc}",
@@ -504,7 +547,17 @@ class ManagedStorage(base.StorageInterface):
             )
 
 
-def _export_of(volume: records.ManagedVolume) -> Export:
+def _config_drive_file(conf: cfg.ConfigOpts, volume: records.ManagedVolume) -> str | None:
+    """The config drive of a node the volume is exported to, if one has a config drive
+    (a volume with one is exported to that node alone)."""
+    for node_uuid in volume.initiators:
+        path = volumes.config_drive_path(conf, node_uuid)
+        if path.exists():
+            return str(path)
+    return None
+
+
+def _export_of(volume: records.ManagedVolume, config_drive: str | None = None) -> Export:
     assert volume.auth_username is not None and volume.auth_password is not None
     return Export(
         target_iqn=volume.target_iqn,
@@ -515,6 +568,7 @@ def _export_of(volume: records.ManagedVolume) -> Export:
         password=volume.auth_password,
         reverse_username=volume.reverse_auth_username,
         reverse_password=volume.reverse_auth_password,
+        config_drive=config_drive,
     )
 
 

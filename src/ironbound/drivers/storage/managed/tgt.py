@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from oslo_config import cfg
 
 from ironbound import errors
-from ironbound.drivers.storage.managed.backend import Export
+from ironbound.drivers.storage.managed.backend import CONFIG_DRIVE_LUN, Export
 
 LOG = logging.getLogger(__name__)
 
@@ -106,6 +106,8 @@ class TgtBackend:
                 "--mode", "logicalunit", "--op", "new", "--tid", str(tid),
                 "--lun", str(export.lun), "--backing-store", export.path,
             )  # fmt: skip
+            if export.config_drive:  # read-only before any initiator is admitted
+                self._add_read_only(tid, CONFIG_DRIVE_LUN, export.config_drive)
             for initiator in export.initiators:
                 self._bind(tid, initiator)
             self._account(tid, export.username, export.password.reveal(), outgoing=False)
@@ -146,6 +148,32 @@ class TgtBackend:
             self._tgtadm("--mode", "target", "--op", "delete", "--force", "--tid", str(tid))
         for username in accounts:
             self._drop_account(username)
+
+    def _add_read_only(self, tid: int, lun: int, path: str) -> None:
+        self._tgtadm(
+            "--mode", "logicalunit", "--op", "new", "--tid", str(tid),
+            "--lun", str(lun), "--backing-store", path,
+        )  # fmt: skip
+        try:
+            self._tgtadm(
+                "--mode", "logicalunit", "--op", "update", "--tid", str(tid),
+                "--lun", str(lun), "--params", "readonly=1",
+            )  # fmt: skip
+        except errors.StorageError:
+            self._drop_lun(tid, lun)  # never leave it writable
+            raise
+
+    def _drop_lun(self, tid: int, lun: int) -> None:
+        with contextlib.suppress(errors.StorageError):  # no such LUN: nothing to drop
+            self._tgtadm(
+                "--mode", "logicalunit", "--op", "delete", "--tid", str(tid), "--lun", str(lun)
+            )  # fmt: skip
+
+    def set_config_drive(self, target_iqn: str, path: str | None) -> None:
+        tid = self._tid(target_iqn)
+        self._drop_lun(tid, CONFIG_DRIVE_LUN)
+        if path is not None:
+            self._add_read_only(tid, CONFIG_DRIVE_LUN, path)
 
     def exists(self, target_iqn: str) -> bool:
         return target_iqn in self._targets()

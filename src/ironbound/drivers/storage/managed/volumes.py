@@ -1,4 +1,5 @@
-"""Backing files of managed volumes: sparse, owner-only, created without clobbering."""
+"""Backing files of managed volumes (sparse, owner-only, created without clobbering) and
+of the nodes' config drives (owner-only, replaced whole)."""
 
 from __future__ import annotations
 
@@ -44,3 +45,24 @@ def remove(path: str) -> None:
         Path(path).unlink(missing_ok=True)
     except OSError as exc:
         raise errors.StorageError(f"cannot delete the volume file {path}: {exc}") from exc
+
+
+def config_drive_path(conf: cfg.ConfigOpts, node_uuid: str) -> Path:
+    """Where the node's config drive ISO lives while its volume is attached."""
+    return directory(conf) / f"config-drive-{node_uuid}.iso"
+
+
+def write_config_drive(conf: cfg.ConfigOpts, node_uuid: str, iso: bytes) -> Path:
+    """The node's config drive, mode 0600, written whole and then moved into place (tgtd
+    keeps reading a replaced file's old content until its LUN is re-created)."""
+    path = config_drive_path(conf, node_uuid)
+    partial = path.with_name(path.name + ".partial")
+    try:
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(iso)
+        partial.replace(path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise errors.StorageError(f"cannot write the config drive {path}: {exc}") from exc
+    return path
