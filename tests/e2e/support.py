@@ -6,6 +6,7 @@ Each test module starts its own lab once (a module-scoped fixture around
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import time
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import requests
 
+from ironbound.lab import fileserver, osimage, toolenv
 from ironbound.lab.environment import Lab
 from ironbound.lab.machines import Firmware, Machine
 from ironbound.lab.ports import free_tcp_port
@@ -210,3 +212,23 @@ def undeploy_and_check(server: Server, machine: Machine, node: str) -> None:
     assert (shown["provision_state"], shown["power_state"]) == ("available", "power off")
     assert requests.get(host_url, timeout=10).status_code == 404
     assert server.json(f"volume target list --node {node}") == []
+
+
+@dataclass(frozen=True)
+class Image:
+    url: str
+    checksum: str
+
+
+@contextmanager
+def serving_debian_image() -> Iterator[Image]:
+    """The cached Debian image (scripts/setup builds it), served over HTTP."""
+    path = osimage.debian_image(toolenv.default_cache_dir())
+    checksum = hashlib.sha256(path.read_bytes()).hexdigest()
+    with fileserver.serving(path.parent) as base:
+        yield Image(f"{base}/{path.name}", checksum)
+
+
+def managed_config(lab: Lab) -> str:
+    """`ironbound serve`'s [managed] for the lab's tgtd."""
+    return f"[managed]\ntgt_control_port = {lab.tgt.control_port}\ntarget_portal = {lab.portal}\n"

@@ -11,11 +11,8 @@ UEFI: the same image boots, and undeploy deletes the volume.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +21,17 @@ import requests
 import sushy
 from sushy.auth import BasicAuth
 
-from ironbound.lab import fileserver, osimage, toolenv
 from ironbound.lab.environment import Lab
 from ironbound.lab.machines import Firmware, Machine
 from tests.e2e.support import (
     BMC_PASSWORD,
     BMC_USER,
     IQN,
+    Image,
     enroll,
     lab_started,
     lab_with_server,
+    managed_config,
     server_config,
     wait_for_state,
 )
@@ -44,25 +42,6 @@ pytestmark = pytest.mark.e2e
 TO_USERSPACE = {"bios": 240.0, "uefi": 300.0}
 FAIL_ON = (r"^Could not open SAN device", r"Kernel panic", r"ALERT! ", r"Gave up waiting for root")
 HEADERS = {"X-OpenStack-Ironic-API-Version": "latest"}
-
-
-@dataclass(frozen=True)
-class Image:
-    url: str
-    checksum: str
-
-
-@pytest.fixture(scope="module")
-def image() -> Iterator[Image]:
-    """The cached Debian image (scripts/setup builds it), served over HTTP."""
-    path = osimage.debian_image(toolenv.default_cache_dir())
-    checksum = hashlib.sha256(path.read_bytes()).hexdigest()
-    with fileserver.serving(path.parent) as base:
-        yield Image(f"{base}/{path.name}", checksum)
-
-
-def managed_config(lab: Lab) -> str:
-    return f"[managed]\ntgt_control_port = {lab.tgt.control_port}\ntarget_portal = {lab.portal}\n"
 
 
 def _enroll(
@@ -117,7 +96,8 @@ def _deploy(server: Server, machine: Machine, node: str, firmware: str) -> dict[
     return report
 
 
-def test_bios_keep_redeploy_and_restart(image: Image, lab_root: Path) -> None:
+def test_bios_keep_redeploy_and_restart(debian_image: Image, lab_root: Path) -> None:
+    image = debian_image
     with lab_started(lab_root, "managed-bios") as lab:
         config = server_config(lab) + managed_config(lab)
         folder = lab_root / "managed-bios-server"
@@ -159,8 +139,9 @@ def test_bios_keep_redeploy_and_restart(image: Image, lab_root: Path) -> None:
 
 
 def test_uefi_boots_the_same_image_and_undeploy_deletes_the_volume(
-    image: Image, lab_root: Path
+    debian_image: Image, lab_root: Path
 ) -> None:
+    image = debian_image
     with lab_with_server(lab_root, "managed-uefi", managed_config) as (lab, server):
         machine, node = _enroll(server, lab, image, "uefi", "52:54:00:e2:00:52", keep=False)
         report = _deploy(server, machine, node, "uefi")

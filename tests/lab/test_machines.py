@@ -60,3 +60,12 @@ def test_uefi_domain_uses_ovmf_with_its_own_variables(tmp_path: Path) -> None:
 def test_bad_machine_parameters_are_refused(tmp_path: Path, name: str, mac: str, url: str) -> None:
     with pytest.raises(LabError):
         machines.new_machine(tmp_path, name, mac, firmware="bios", boot_url=url)
+
+
+def test_a_machine_with_ssh_forwards_the_guests_port_22(tmp_path: Path) -> None:
+    machine = machines.new_machine(
+        tmp_path, "node-1", "52:54:00:aa:00:01", firmware="bios", boot_url=URL, ssh_port=2201
+    )
+    domain = ET.fromstring(machines.domain_xml(machine))
+    args = [arg.get("value") for arg in domain.iter(f"{QEMU}arg")]
+    assert args[2:] == ["-set", "netdev.hostua-boot.hostfwd=tcp:127.0.0.1:2201-:22"]

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 GUEST_HTTP_PORT = 8080
 GUEST_PORTAL_PORTS = (3260, 3261)
 GUEST_CINDER_PORTAL_PORT = 3262
+#: Guests' SSH is forwarded to this port and up, on the lab namespace's own loopback.
+GUEST_SSH_PORT_BASE = 2200
 _PROGRAMS = (
     "unshare", "nsenter", "sleep", "ip", "mount", "libvirtd", "virsh",
     "qemu-system-x86_64", "tgtd", "tgtadm", "socat",
@@ -127,8 +129,13 @@ class Lab:
         firmware: Firmware = "bios",
         *,
         boot_url: str | None = None,
+        ssh: bool = False,
     ) -> Machine:
-        """Define a powered-off machine whose iPXE chains boot_url (default: /boot.ipxe)."""
+        """Define a powered-off machine whose iPXE chains boot_url (default: /boot.ipxe).
+
+        With `ssh`, the guest's port 22 is reachable on the lab namespace's loopback at
+        `machine.ssh_port` (see `in_namespace`).
+        """
         if name in self.machines:
             raise LabError(f"machine {name} already exists")
         machine = machines.new_machine(
@@ -137,11 +144,19 @@ class Lab:
             mac,
             firmware=firmware,
             boot_url=boot_url or f"{self.boot_server_url}/boot.ipxe",
+            ssh_port=GUEST_SSH_PORT_BASE + len(self.machines) if ssh else None,
         )
         machines.define(self._running_libvirtd(), machine)
         self.machines[name] = machine
         self._save()
         return machine
+
+    def in_namespace(self, argv: list[str]) -> list[str]:
+        """The argv that runs a command in the lab's network namespace, where the guests'
+        forwarded ports (`Machine.ssh_port`) listen."""
+        if self._bridges is None:
+            raise LabError("the lab is not started")
+        return self._bridges.namespace.enter(argv)
 
     def add_ipmi(self, machine: Machine, auth: tuple[str, str]) -> tuple[str, int]:
         """Start a virtualbmc IPMI BMC for the machine; returns its (address, UDP port).

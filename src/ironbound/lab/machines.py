@@ -46,6 +46,8 @@ class Machine:
     boot_url: str
     serial_log: Path
     nvram: Path | None
+    #: The lab namespace's loopback port that slirp forwards to the guest's SSH (22).
+    ssh_port: int | None = None
 
     @property
     def redfish_system(self) -> str:
@@ -106,6 +108,10 @@ def domain_xml(machine: Machine) -> str:
     _sub(commandline, f"{{{_QEMU_NS}}}arg", value="-set")
     bootfile = f"netdev.host{_NIC_ALIAS}.bootfile={machine.boot_url}"
     _sub(commandline, f"{{{_QEMU_NS}}}arg", value=bootfile)
+    if machine.ssh_port is not None:
+        forward = f"netdev.host{_NIC_ALIAS}.hostfwd=tcp:127.0.0.1:{machine.ssh_port}-:22"
+        _sub(commandline, f"{{{_QEMU_NS}}}arg", value="-set")
+        _sub(commandline, f"{{{_QEMU_NS}}}arg", value=forward)
     capabilities = _sub(domain, f"{{{_QEMU_NS}}}capabilities")
     _sub(capabilities, f"{{{_QEMU_NS}}}del", capability="netdev.json")
     return ET.tostring(domain, encoding="unicode")
@@ -118,6 +124,7 @@ def new_machine(
     *,
     firmware: Firmware,
     boot_url: str,
+    ssh_port: int | None = None,
 ) -> Machine:
     """Check a machine's parameters; its serial log and UEFI variables live in machine_dir."""
     if not _NAME.fullmatch(name):
@@ -136,6 +143,7 @@ def new_machine(
         boot_url=boot_url,
         serial_log=machine_dir / "serial.log",
         nvram=machine_dir / "OVMF_VARS.fd" if firmware == "uefi" else None,
+        ssh_port=ssh_port,
     )
 
 

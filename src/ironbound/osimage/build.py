@@ -75,6 +75,7 @@ def _overlays(work: Path) -> tuple[Path, Path]:
     _write(late / "etc/hostname", recipe.HOSTNAME + "\n")
     _write(late / "usr/local/sbin/ironbound-report", recipe.REPORT_SCRIPT, 0o755)
     _write(late / f"etc/systemd/system/{recipe.REPORT_UNIT}", recipe.REPORT_SERVICE)
+    _write(late / "etc/cloud/cloud.cfg.d/90-ironbound.cfg", recipe.CLOUD_CFG)
     return early, late
 
 

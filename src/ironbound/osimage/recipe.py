@@ -5,6 +5,8 @@ each piece): open-iscsi's initramfs support logs in from the iBFT that iPXE leav
 the initramfs carries only the modules for that (it is read through the firmware's
 slow SAN path), nothing configures the NIC after the initramfs did, iscsid takes the
 session over, and a report unit prints where / lives on the serial console.
+cloud-init takes the machine's identity from its config drive (a `config-2` LUN
+beside the root) and confirms the boot to Ironbound through the drive's vendor data.
 """
 
 SUITE = "bookworm"
@@ -17,6 +19,8 @@ PACKAGES = (
     "initramfs-tools",
     "kmod",
     "zstd",  # initramfs-tools compresses with it; the kernel inflates it fast under TCG
+    "cloud-init",  # hostname, users and keys, user-data, phone_home, from the config drive
+    "openssh-server",
 )
 # dpkg leaves these out: the root filesystem is written over iSCSI, so every MiB counts.
 EXCLUDED_PATHS = (
@@ -57,6 +61,18 @@ MASKED_UNITS = (
     "systemd-hwdb-update.service",
 )
 REPORT_UNIT = "ironbound-report.service"
+
+# cloud-init reads the config drive only (no network metadata service to wait for), and
+# leaves the network alone: the NIC carries the iSCSI root, which the initramfs set up
+# and which must not go down (so network_data is not applied by this image).
+CLOUD_CFG = """\
+# Ironbound: the config drive (label config-2) is this image's only datasource.
+datasource_list: [ConfigDrive, None]
+network:
+  config: disabled
+# One host key type: RSA key generation takes long under emulation.
+ssh_genkeytypes: [ed25519]
+"""
 
 ESP_LABEL = "IRONBOUND"
 ROOT_LABEL = "ironbound-root"
