@@ -5,17 +5,21 @@ serves the Debian image built for iSCSI root (`ironbound image build`, cached)
 over HTTP, starts `ironbound serve` with its defaults plus the `[managed]`
 settings for the lab's tgtd, and then does what an operator does with the
 real `baremetal` CLI: enroll the machine with the `managed` storage
-interface, give it the image, and deploy. Ironbound creates the volume,
-writes the image onto it and boots the machine, whose console shows Linux
-mounting `/` from the iSCSI disk. The first boot writes a file on the
-volume; the demo undeploys keeping the volume, deploys again, and the second
-boot shows the file is still there. Every step prints its timing.
+interface, give it the image, and deploy with a config drive. Ironbound
+creates the volume, writes the image onto it, exports the config drive beside
+it and boots the machine, whose console shows Linux mounting `/` from the
+iSCSI disk and cloud-init taking the host name and running the user data
+from the drive; the node is active once the system confirms its boot. The
+first boot writes a file on the volume; the demo undeploys keeping the
+volume, deploys again (no config drive, active after the settle time), and
+the second boot shows the file is still there. Every step prints its timing.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import re
 import secrets
@@ -46,6 +50,10 @@ INITIATOR = "iqn.2026-12.org.ironbound.demo:node1"
 MAC = "52:54:00:de:30:01"
 NODE = "demo-node"
 ROOT_GB = 2
+#: What the config drive gives the machine, and the line its user data prints.
+HOSTNAME = "demo-node-from-config-drive"
+MARKER = "user-data-ran"
+CONFIG_DRIVE_LINE = "IRONBOUND-CONFIG-DRIVE"
 #: Console lines worth showing, in the order a boot prints them.
 SHOWN = re.compile(
     r"iPXE 1\.|Ironbound:|SAN device|IRONBOUND-(SYSLINUX|GRUB)|Linux version|"
@@ -150,14 +158,22 @@ class Operator:
 
 @dataclass
 class Boot:
-    """What the guest said about itself on its console."""
+    """What the guest said about itself on its console, and when the node went active."""
 
     lines: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    active_after: float = 0.0
 
 
-def _watch(machine: Machine, operator: Operator, since: int, timeout: float) -> Boot:
-    """Show deploy progress and the interesting console lines until Linux reaches userspace."""
+def _watch(
+    machine: Machine,
+    operator: Operator,
+    since: int,
+    timeout: float,
+    until: str = "IRONBOUND-USERSPACE",
+) -> Boot:
+    """Show deploy progress and the interesting console lines until the line `until`
+    (Linux in userspace, or what the config drive's user data prints)."""
     started = time.monotonic()
     offset, pending, progress = since, "", ""
     boot = Boot()
@@ -187,11 +203,11 @@ def _watch(machine: Machine, operator: Operator, since: int, timeout: float) -> 
             marker = re.match(r"(IRONBOUND-[A-Z-]+) (.*)", line)
             if marker:
                 boot.lines[marker.group(1)] = marker.group(2)
-            if line.startswith("IRONBOUND-USERSPACE"):
+            if line.startswith(until):
                 boot.seconds = time.monotonic() - started
                 return boot
         time.sleep(0.25)
-    raise DemoFailed(f"Linux did not reach userspace within {timeout:.0f} s")
+    raise DemoFailed(f"the console showed no {until} within {timeout:.0f} s")
 
 
 def _enroll(operator: Operator, lab: Lab, machine: Machine, bmc_password: str) -> None:
@@ -216,6 +232,13 @@ def _enroll(operator: Operator, lab: Lab, machine: Machine, bmc_password: str) -
     )
 
 
+def _check_identity(boot: Boot) -> None:
+    """The config drive's user data ran on the machine it named."""
+    shown = boot.lines.get(CONFIG_DRIVE_LINE, "")
+    if shown != f"host={HOSTNAME} marker={MARKER}":
+        raise DemoFailed(f"the config drive did not reach the machine: {shown!r}")
+
+
 def _check_boot(boot: Boot, count: int, first_boot: str | None) -> str:
     """The guest's own report: / on an iSCSI disk, a session, the boot count; first-boot."""
     root = boot.lines.get("IRONBOUND-ROOT", "")
@@ -233,17 +256,41 @@ def _check_boot(boot: Boot, count: int, first_boot: str | None) -> str:
     return counted.group(2)
 
 
-def _deploy(narrator: Narrator, operator: Operator, machine: Machine, timeout: float) -> Boot:
-    since = machine.console.offset()
-    operator.run(f"node deploy {NODE}")
+def _deploy(
+    narrator: Narrator, operator: Operator, machine: Machine, timeout: float, drive: Path | None
+) -> Boot:
+    """Deploy (with the config drive folder `drive`, if given) and watch Linux boot; with a
+    drive, also the user data's marker. Then wait for `active` and say when it came."""
+    since, started = machine.console.offset(), time.monotonic()
+    operator.run(f"node deploy {NODE}" + (f" --config-drive {drive}" if drive else ""))
     boot = _watch(machine, operator, since, timeout)
     narrator.note(f"Linux reached userspace {boot.seconds:.1f} s after the deploy call")
-    deadline = time.monotonic() + 60
+    if drive is not None:
+        seen = _watch(machine, operator, machine.console.offset(), timeout, CONFIG_DRIVE_LINE)
+        boot.lines.update(seen.lines)
+        narrator.note(f"cloud-init ran the config drive's user data: {seen.lines}")
+    deadline = time.monotonic() + 300
     while operator.node()["provision_state"] != "active":
         if time.monotonic() > deadline:
             raise DemoFailed("the node did not become active")
         time.sleep(0.5)
+    status = operator.node()["driver_internal_info"].get("boot_status", {}).get("status")
+    boot.active_after = time.monotonic() - started
+    narrator.note(f"active {boot.active_after:.1f} s after the deploy call (boot_status {status})")
     return boot
+
+
+def _config_drive(folder: Path) -> Path:
+    """A config drive's files, laid out as the CLI takes them: the machine's new host name,
+    and user data that prints it (and a marker) on the console."""
+    latest = folder / "openstack" / "latest"
+    latest.mkdir(parents=True, exist_ok=True)
+    (latest / "meta_data.json").write_text(json.dumps({"uuid": NODE, "hostname": HOSTNAME}))
+    (latest / "user_data").write_text(
+        "#cloud-config\nruncmd:\n"
+        f"  - [sh, -c, 'echo {CONFIG_DRIVE_LINE} host=$(hostname) marker={MARKER} > /dev/ttyS0']\n"
+    )
+    return folder
 
 
 def _wait_for_ctrl_c(lab: Lab, url: str, machine: Machine) -> None:
@@ -273,6 +320,7 @@ class Scene:
     image_url: str
     checksum: str
     boot_timeout: float
+    drive_folder: Path
 
 
 def _life_cycle(narrator: Narrator, scene: Scene, keep: bool) -> None:
@@ -281,17 +329,23 @@ def _life_cycle(narrator: Narrator, scene: Scene, keep: bool) -> None:
     operator.run(
         f"node set {NODE} --instance-info image_source={scene.image_url} "
         f"--instance-info image_checksum=sha256:{scene.checksum} "
-        f"--instance-info root_gb={ROOT_GB} --instance-info keep_boot_volume=true"
+        f"--instance-info root_gb={ROOT_GB} --instance-info keep_boot_volume=true "
+        "--instance-info boot_confirmation=os"
     )
     operator.run(f"node validate {NODE}")
     operator.run(f"node manage --wait 60 {NODE}")
     operator.run(f"node provide --wait 60 {NODE}")
     narrator.section(
-        "Deploying: Ironbound creates the volume, writes the image, boots the machine",
-        "deploy -> Linux userspace (image written)",
+        "Deploying with a config drive: Ironbound creates the volume, writes the image, "
+        "boots the machine; active once the system confirms",
+        "deploy -> active, confirmed by the system (image written)",
     )
-    first = _check_boot(_deploy(narrator, operator, machine, scene.boot_timeout), 1, None)
+    drive = _config_drive(scene.drive_folder)
+    boot = _deploy(narrator, operator, machine, scene.boot_timeout, drive)
+    first = _check_boot(boot, 1, None)
+    _check_identity(boot)
     narrator.note(f"/ is on the iSCSI disk; the first boot wrote first-boot={first}")
+    narrator.note(f"the machine is {HOSTNAME}, from its config drive, and ran its user data")
     operator.run(f"volume target list --node {NODE} --long")
     volume = operator.managed_volumes()[0]
     size = volume["size_bytes"] / 2**30
@@ -304,10 +358,12 @@ def _life_cycle(narrator: Narrator, scene: Scene, keep: bool) -> None:
         raise DemoFailed(f"the volume was not kept: {kept}")
     narrator.note(f"managed volume {kept['uuid']}: {kept['state']} for {NODE}")
     narrator.section(
-        "Deploying again onto the kept volume: no rewrite, the data is still there",
-        "redeploy -> Linux userspace (kept volume)",
+        "Deploying again onto the kept volume, no config drive, active after the settle "
+        "time: no rewrite, the data is still there",
+        "redeploy -> active, after the settle (kept volume)",
     )
-    _check_boot(_deploy(narrator, operator, machine, scene.boot_timeout), 2, first)
+    operator.run(f"node set {NODE} --instance-info boot_confirmation=settle")
+    _check_boot(_deploy(narrator, operator, machine, scene.boot_timeout, None), 2, first)
     narrator.note(f"boot 2 of this volume; first-boot={first} survived the redeploy")
     if keep:
         narrator.summary()
@@ -355,7 +411,9 @@ def run_demo(workdir: Path, firmware: Literal["bios", "uefi"], keep: bool) -> No
             narrator.section("Enrolling the machine with the managed storage interface", "enroll")
             _enroll(operator, lab, machine, bmc_password)
             timeout = 600.0 if firmware == "uefi" else 300.0
-            scene = Scene(lab, machine, operator, image_url, checksum, timeout)
+            scene = Scene(
+                lab, machine, operator, image_url, checksum, timeout, workdir / "config-drive"
+            )
             _life_cycle(narrator, scene, keep)
             narrator.section("Stopping Ironbound and the lab")
     narrator.section("Stopped; nothing is left running")
@@ -380,5 +438,8 @@ def demo_main(argv: list[str]) -> int:
         return 1
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
-    print("\nDone: Debian booted from an iSCSI volume Ironbound created and wrote, twice.")
+    print(
+        "\nDone: Debian booted from an iSCSI volume Ironbound created and wrote, took its "
+        "identity from its config drive, and booted again from the kept volume."
+    )
     return 0
