@@ -91,8 +91,16 @@ _DEFAULT_OPTS: list[cfg.Opt] = [
         "rbac_service_project_name",
         default="service",
         help="With auth_strategy keystone: a token with the 'service' role scoped to this "
-        "project (Nova's service user, say) may do everything an admin may, as Ironic's "
-        "service_role rule allows.",
+        "project of the domain rbac_service_project_domain_id (Nova's service user, say) may "
+        "do everything an admin may, as Ironic's service_role rule allows.",
+    ),
+    cfg.StrOpt(
+        "rbac_service_project_domain_id",
+        default="default",
+        help="With auth_strategy keystone: the ID of the domain of "
+        "rbac_service_project_name (Keystone's default domain unless changed). A project "
+        "of that name in another domain gives its service role nothing: any domain's admin "
+        "may create one. Ironic compares the project's name only.",
     ),
     cfg.StrOpt(
         "http_basic_auth_user_file",
