@@ -38,7 +38,7 @@ from urllib.parse import urljoin, urlsplit
 from oslo_config import cfg
 
 from ironbound import config, errors
-from ironbound.images.source import Checksum, ImageRef, checksum_from_file
+from ironbound.images.source import Checksum, ImageRef, checksum_from_file, open_local
 
 CHUNK = 1 << 20
 _CHECKSUM_FILE_LIMIT = 1 << 20
@@ -66,9 +66,7 @@ class CachedImage:
 
 def cache_dir(conf: cfg.ConfigOpts) -> Path:
     """The image cache, created owner-only (images may hold an operator's secrets)."""
-    path = (
-        Path(conf.image.cache_dir) if conf.image.cache_dir else config.state_path(conf) / "images"
-    )
+    path = config.image_cache_dir(conf)
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
 
@@ -207,7 +205,7 @@ def _opened(
     """The image's reader, with its length when the source says it."""
     if ref.local_path is not None:
         try:
-            with ref.local_path.open("rb") as stream:
+            with open_local(ref.local_path, ref.url, conf) as stream:
                 yield stream.read, os.fstat(stream.fileno()).st_size
         except OSError as exc:
             raise _fail(ref.url, exc.strerror or str(exc)) from exc

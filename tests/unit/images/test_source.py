@@ -84,7 +84,7 @@ def test_only_http_https_and_file(conf: cfg.ConfigOpts, url: str) -> None:
 
 
 def test_file_urls_only_under_the_allowed_folders(conf: cfg.ConfigOpts, tmp_path: Path) -> None:
-    conf.set_override("file_url_allowed_paths", [str(tmp_path)], group="conductor")
+    conf.set_override("file_url_allowed_paths", [str(tmp_path / "img")], group="conductor")
     inside = ref(conf, image_source=f"file://{tmp_path}/img/x.qcow2")
     assert inside.local_path == tmp_path / "img/x.qcow2" and inside.checksum is None
     for url in ("file:///etc/shadow", f"file://{tmp_path}/../etc/shadow", "file://relative"):
