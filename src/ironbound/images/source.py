@@ -236,22 +236,30 @@ def image_ref(instance_info: Mapping[str, Any], conf: cfg.ConfigOpts) -> ImageRe
     return ImageRef(url, local, None)
 
 
-def checksum_from_file(text: str, image_url: str, conf: cfg.ConfigOpts) -> Checksum:
+def checksum_from_file(text: str, image_url: str, conf: cfg.ConfigOpts, file_url: str) -> Checksum:
     """The image's checksum out of a checksums file (`sha256sum` output, BSD style
     `SHA256 (name) = hex`, or a file holding one bare value).
 
-    :raises ImageError: the file names no checksum for the image.
+    :raises ImageError: of one fixed shape, which quotes nothing of the file: whatever
+        the URL returned (a cloud's credentials, say) must not reach last_error.
     """
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     lines = [line for line in lines if not line.startswith("#")]
-    if len(lines) == 1 and " " not in lines[0]:
-        return parse_checksum(lines[0], conf)
     name = Path(urlsplit(image_url).path).name
-    for line in lines:
-        bsd = re.match(r"^(\w+)\s*\((.+)\)\s*=\s*([0-9a-fA-F]+)$", line)
-        if bsd and bsd.group(2) == name:
-            return parse_checksum(bsd.group(3), conf, bsd.group(1))
-        fields = line.split()
-        if len(fields) == 2 and fields[1].lstrip("*") == name:
-            return parse_checksum(fields[0], conf)
-    raise errors.ImageError(reason=f"the checksums file names no checksum for {name}")
+    try:
+        if len(lines) == 1 and " " not in lines[0]:
+            return parse_checksum(lines[0], conf)
+        for line in lines:
+            bsd = re.match(r"^(\w+)\s*\((.+)\)\s*=\s*([0-9a-fA-F]+)$", line)
+            if bsd and bsd.group(2) == name:
+                return parse_checksum(bsd.group(3), conf, bsd.group(1))
+            fields = line.split()
+            if len(fields) == 2 and fields[1].lstrip("*") == name:
+                return parse_checksum(fields[0], conf)
+    except errors.Invalid:
+        pass  # its reason quotes the file
+    raise errors.ImageError(
+        reason=f"the checksums file at {file_url} holds no checksum Ironbound accepts for "
+        f"{name} (algo:hex of {', '.join(ALGORITHMS)}; md5 only with "
+        "[agent]allow_md5_checksum)"
+    )

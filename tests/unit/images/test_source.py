@@ -102,10 +102,10 @@ def test_file_urls_only_under_the_allowed_folders(conf: cfg.ConfigOpts, tmp_path
     ],
 )
 def test_checksums_files(conf: cfg.ConfigOpts, text: str) -> None:
-    found = source.checksum_from_file(text, "http://i/dir/x.qcow2", conf)
+    found = source.checksum_from_file(text, "http://i/dir/x.qcow2", conf, "http://i/SUMS")
     assert found == source.Checksum("sha256", "d" * 64)
 
 
 def test_a_checksums_file_without_the_image(conf: cfg.ConfigOpts) -> None:
-    with pytest.raises(errors.ImageError, match=r"names no checksum for x\.qcow2"):
-        source.checksum_from_file(f"{SHA256}  y.qcow2\n", "http://i/x.qcow2", conf)
+    with pytest.raises(errors.ImageError, match=r"SUMS holds no checksum Ironbound accepts for x"):
+        source.checksum_from_file(f"{SHA256}  y.qcow2\n", "http://i/x.qcow2", conf, "http://i/SUMS")
