@@ -75,11 +75,13 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="image-bench-", dir=Path.cwd()) as tmp:
         folder = Path(tmp)
-        image = make_image(folder, args.size_mib)
+        images = folder / "images"  # the file:// folder to allow: never the state's parent
+        images.mkdir()
+        image = make_image(images, args.size_mib)
         checksum = hashlib.sha256(image.read_bytes()).hexdigest()
         conf: cfg.ConfigOpts = config.load(overrides={
             "state_path": str(folder / "state"),
-            "conductor.file_url_allowed_paths": [str(folder)],
+            "conductor.file_url_allowed_paths": [str(images)],
         })  # fmt: skip
         ref = source.image_ref(
             {"image_source": f"file://{image}", "image_checksum": f"sha256:{checksum}"}, conf

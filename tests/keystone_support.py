@@ -37,6 +37,7 @@ class FakeKeystone:
         *,
         project: str | None = "demo",
         system: bool = False,
+        domain: str = "default",
         expires_in: float = 3600.0,
     ) -> None:
         expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=expires_in)
@@ -46,7 +47,7 @@ class FakeKeystone:
         if system:
             data.system = {"all": True}
         else:
-            data.set_project_scope(name=project)
+            data.set_project_scope(name=project, domain_id=domain, domain_name=domain.title())
         for role in roles:
             data.add_role(name=role)
         self.tokens[token] = data

@@ -91,8 +91,16 @@ _DEFAULT_OPTS: list[cfg.Opt] = [
         "rbac_service_project_name",
         default="service",
         help="With auth_strategy keystone: a token with the 'service' role scoped to this "
-        "project (Nova's service user, say) may do everything an admin may, as Ironic's "
-        "service_role rule allows.",
+        "project of the domain rbac_service_project_domain_id (Nova's service user, say) may "
+        "do everything an admin may, as Ironic's service_role rule allows.",
+    ),
+    cfg.StrOpt(
+        "rbac_service_project_domain_id",
+        default="default",
+        help="With auth_strategy keystone: the ID of the domain of "
+        "rbac_service_project_name (Keystone's default domain unless changed). A project "
+        "of that name in another domain gives its service role nothing: any domain's admin "
+        "may create one. Ironic compares the project's name only.",
     ),
     cfg.StrOpt(
         "http_basic_auth_user_file",
@@ -268,9 +276,12 @@ _CONDUCTOR_OPTS: list[cfg.Opt] = [
     ),
     cfg.ListOpt(
         "file_url_allowed_paths",
-        default=["/var/lib/ironbound", "/srv/images"],
+        default=["/srv/images"],
         help="Folders a file:// image_source may name (with their subfolders); any other "
-        "local path is refused, so an API user cannot have the conductor read its files.",
+        "local path is refused, so an API user cannot have the conductor read its files. "
+        "A folder that holds, or lies inside, the state folder, the key file, the database, "
+        "the volumes or image cache folder, an option file, the htpasswd file or the "
+        "dnsmasq folders (or /proc, /sys, /dev) is refused at start.",
     ),
     cfg.FloatOpt(
         "sync_job_timeout",
@@ -739,6 +750,41 @@ def state_path(conf: cfg.ConfigOpts) -> Path:
     path = Path(conf.state_path).absolute()
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
+
+
+def key_file(conf: cfg.ConfigOpts) -> Path:
+    """The secret key's file: [secrets]key_file, or secret.key in the state folder."""
+    configured = conf.secrets.key_file
+    return Path(configured).absolute() if configured else state_path(conf) / "secret.key"
+
+
+def volumes_dir(conf: cfg.ConfigOpts) -> Path:
+    """The managed volumes' folder ([managed]volumes_dir, or managed-volumes in state_path),
+    not created here."""
+    configured = conf.managed.volumes_dir
+    path = Path(configured) if configured else Path(conf.state_path) / "managed-volumes"
+    return path.absolute()
+
+
+def image_cache_dir(conf: cfg.ConfigOpts) -> Path:
+    """The image cache's folder ([image]cache_dir, or images in the state folder), not created."""
+    configured = conf.image.cache_dir
+    return Path(configured).absolute() if configured else state_path(conf) / "images"
+
+
+def protected_paths(conf: cfg.ConfigOpts) -> list[Path]:
+    """Files and folders the conductor keeps to itself, which no image source may name: its
+    state, key, database, volumes, image cache, option files, htpasswd and dnsmasq files."""
+    found = [state_path(conf), key_file(conf), volumes_dir(conf), image_cache_dir(conf)]
+    found += [Path(path).absolute() for path in sources(conf)[0]]
+    found.append(Path(conf.http_basic_auth_user_file).absolute())
+    url = database_url(conf)
+    if url.startswith("sqlite:///"):
+        found.append(Path(url.removeprefix("sqlite:///")).absolute())
+    found += [
+        Path(d).absolute() for d in (conf.dnsmasq.dhcp_hostsdir, conf.dnsmasq.dhcp_optsdir) if d
+    ]
+    return found
 
 
 def database_url(conf: cfg.ConfigOpts) -> str:

@@ -127,6 +127,12 @@ class ConfigDriveUndeliverable(Invalid):
 # --- the thing asked for does not exist (404) ------------------------------
 
 
+class ConfigInvalid(IronboundError):
+    """A configuration a process refuses to start with."""
+
+    template = "Invalid configuration: {reason}"
+
+
 class NotFound(IronboundError):
     template = "Resource could not be found."
 

@@ -3,8 +3,11 @@
 Three rules live here so that no other module has to remember them:
 
 * A value under a secret-looking key (``auth_password``, ``redfish_password``,
-  ``*_secret``, ``*token*`` ...) is stored apart from its mapping, encrypted
-  with the installation's key, and the mapping keeps ``******`` in its place.
+  ``*_secret``, ``*token*`` ..., and every key oslo.utils' ``mask_dict_password``
+  masks, as Ironic does) is stored apart from its mapping, encrypted with the
+  installation's key, and the mapping keeps ``******`` in its place. A text
+  holding a secret (``--password X``, as oslo.utils' ``mask_password`` finds
+  it) is stored the same way, its masked text in its place.
   The API therefore never holds a clear secret when it renders a response.
 * Writing ``******`` back (as a client does when it round-trips a masked
   document) keeps the stored secret instead of overwriting it.
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import os
 import re
 import tempfile
@@ -24,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from oslo_utils import strutils
 
 from ironbound import errors
 
@@ -74,7 +79,21 @@ def is_secret_key(key: str) -> bool:
     if {word.lower() for word in _WORD.findall(key)} & _SECRET_WORDS:
         return True
     joined = _SEPARATORS.sub("", key.lower())
-    return any(compound in joined for compound in _SECRET_COMPOUNDS)
+    return any(compound in joined for compound in _SECRET_COMPOUNDS) or _masked_by_oslo(key)
+
+
+@functools.lru_cache(maxsize=4096)
+def _masked_by_oslo(key: str) -> bool:
+    """Whether Ironic's masking (oslo.utils) hides values under `key`: asked of oslo.utils
+    itself, so its list (``fernetkey``, ``rabbitcookie`` ...) is never copied here."""
+    masked: dict[str, Any] = strutils.mask_dict_password({key: ""}, secret=MASK)
+    return bool(masked[key] == MASK)
+
+
+def shown(value: Any) -> Any:
+    """`value` as it may be shown: a text with any secret inside it (``--password X``)
+    masked as oslo.utils masks it; anything else as it is."""
+    return strutils.mask_password(value, secret=MASK) if isinstance(value, str) else value
 
 
 class Secret:
@@ -172,7 +191,19 @@ def split(
             )
         return MASK
 
+    def text(value: str, pointer: str, old_pointer: str | None) -> str:
+        before = previous.get(old_pointer) if old_pointer is not None else None
+        if isinstance(before, str) and before != value and shown(before) == value:
+            secrets[pointer] = before  # written back as it was shown: kept
+            return value
+        masked_text: str = shown(value)
+        if masked_text != value:
+            secrets[pointer] = value
+        return masked_text
+
     def walk(node: Any, path: str, old_path: str | None, old_node: Any) -> Any:
+        if isinstance(node, str):
+            return text(node, path, old_path)
         if isinstance(node, dict):
             out: dict[str, Any] = {}
             for key, value in node.items():
@@ -209,7 +240,8 @@ def split(
 
 
 def reveal(masked: dict[str, Any], secrets: dict[str, Any]) -> dict[str, Any]:
-    """Put the secrets back into a masked mapping (conductor side only)."""
+    """Put the secrets back into a masked mapping (conductor side only), where the mapping
+    still shows the secret's mask."""
     result = copy.deepcopy(masked)
     for pointer, value in secrets.items():
         parts = [_unescape(p) for p in pointer.split("/")[1:]]
@@ -217,8 +249,9 @@ def reveal(masked: dict[str, Any], secrets: dict[str, Any]) -> dict[str, Any]:
         try:
             for part in parts[:-1]:
                 node = node[int(part)] if isinstance(node, list) else node[part]
-            if isinstance(node, dict) and node.get(parts[-1]) == MASK:
-                node[parts[-1]] = value
+            last: Any = int(parts[-1]) if isinstance(node, list) else parts[-1]
+            if node[last] in (MASK, shown(value)):
+                node[last] = value
         except (KeyError, IndexError, ValueError, TypeError):
             continue
     return result
@@ -233,7 +266,7 @@ def mask(data: Any) -> Any:
         }
     if isinstance(data, list):
         return [mask(value) for value in data]
-    return data
+    return shown(data)
 
 
 class SecretBox:

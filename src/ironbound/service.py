@@ -18,14 +18,13 @@ import subprocess
 import sys
 from collections.abc import Generator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import uvicorn
 from oslo_config import cfg
 from starlette.types import ASGIApp
 
-from ironbound import config
+from ironbound import config, errors
 from ironbound.api.app import create_app
 from ironbound.api.services import ApiServices
 from ironbound.conductor.context import ConductorContext
@@ -33,6 +32,7 @@ from ironbound.conductor.worker import Conductor
 from ironbound.db import migrate
 from ironbound.db.session import Database
 from ironbound.drivers import registry
+from ironbound.images import source
 from ironbound.sensitive import SecretBox
 from ironbound.signals import Signals
 
@@ -55,8 +55,7 @@ class Parts:
 
 
 def secret_box(conf: cfg.ConfigOpts) -> SecretBox:
-    key_file = conf.secrets.key_file or str(config.state_path(conf) / "secret.key")
-    return SecretBox.from_file(Path(key_file))
+    return SecretBox.from_file(config.key_file(conf))
 
 
 def upgrade_database(url: str) -> None:
@@ -131,6 +130,11 @@ class Service:
         limit_malloc_arenas()
         self.conf = conf
         self.parts = parts
+        if parts.conductor:
+            try:
+                source.check_allowed_paths(conf)
+            except errors.ConfigInvalid as exc:
+                raise SystemExit(str(exc)) from exc
         # SQLite has no other process to upgrade it; PostgreSQL is upgraded
         # explicitly (`ironbound db upgrade`) so that many processes do not race.
         self.db = open_database(conf, upgrade=config.database_url(conf).startswith("sqlite"))

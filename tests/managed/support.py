@@ -45,9 +45,16 @@ def enroll(
     return str(node)
 
 
-def image(folder: Path, pattern: int) -> dict[str, str]:
-    """instance_info for a qcow2 image in `folder` (an allowed file:// path) with `pattern`."""
-    made = make_qcow2(folder / f"os-{pattern:x}.qcow2", pattern=pattern)
+def image_folder(tmp_path: Path) -> Path:
+    """Where a test's images go: the file:// folder to allow (never the state's parent)."""
+    folder = tmp_path / "images"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def image(tmp_path: Path, pattern: int) -> dict[str, str]:
+    """instance_info for a qcow2 image with `pattern` in the test's image_folder."""
+    made = make_qcow2(image_folder(tmp_path) / f"os-{pattern:x}.qcow2", pattern=pattern)
     return {"image_source": f"file://{made}", "image_checksum": f"sha256:{sha256(made)}"}
 
 

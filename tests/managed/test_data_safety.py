@@ -19,7 +19,15 @@ from tests.bootserver import test_boot_flow as flow
 from tests.bootserver.test_active_boot import report
 from tests.bootserver.test_boot_flow import BOOT_URL, fetch_script
 from tests.conftest import wait_until
-from tests.managed.support import boot_target, enroll, image, initiator, set_info, volume_of
+from tests.managed.support import (
+    boot_target,
+    enroll,
+    image,
+    image_folder,
+    initiator,
+    set_info,
+    volume_of,
+)
 from tests.managed.test_lifecycle import wait_callback
 
 #: The node's PXE MAC, as the boot flow tests' "firmware" fetches it.
@@ -34,7 +42,7 @@ def overrides(tmp_path: Path) -> dict[str, Any]:
     return {
         "deploy.http_url": BOOT_URL,
         "conductor.heartbeat_interval": 0.2,
-        "conductor.file_url_allowed_paths": [str(tmp_path)],
+        "conductor.file_url_allowed_paths": [str(image_folder(tmp_path))],
     }
 
 

@@ -13,12 +13,13 @@ from oslo_config import cfg
 from ironbound.api.services import ApiServices
 from tests.api.helpers import ok, provision
 from tests.images.conftest import pattern_at, sha256
+from tests.managed import support
 from tests.managed.support import boot_target, enroll, image, initiator, set_info, volume_of
 
 
 @pytest.fixture
 def overrides(tmp_path: Path) -> dict[str, Any]:
-    return {"conductor.file_url_allowed_paths": [str(tmp_path)]}
+    return {"conductor.file_url_allowed_paths": [str(support.image_folder(tmp_path))]}
 
 
 def test_written_once_kept_and_rewritten_on_rebuild(
@@ -54,7 +55,10 @@ def test_written_once_kept_and_rewritten_on_rebuild(
     provision(client, node, "rebuild", "active")
     assert pattern_at(backing) == b"\x62" * 4
     shown = volume_of(services, volume.uuid)
-    assert shown is not None and shown.image == f"sha256:{sha256(tmp_path / 'os-62.qcow2')}"
+    assert (
+        shown is not None
+        and shown.image == f"sha256:{sha256(support.image_folder(tmp_path) / 'os-62.qcow2')}"
+    )
     set_info(client, node, {"keep_boot_volume": "false"})
     provision(client, node, "deleted", "available")
     assert not backing.exists()

@@ -21,6 +21,7 @@ from tests.managed.support import (
     boot_target,
     enroll,
     image,
+    image_folder,
     initiator,
     login,
     name_volume,
@@ -31,7 +32,7 @@ from tests.managed.support import (
 
 @pytest.fixture
 def overrides(tmp_path: Path) -> dict[str, Any]:
-    return {"conductor.file_url_allowed_paths": [str(tmp_path)]}
+    return {"conductor.file_url_allowed_paths": [str(image_folder(tmp_path))]}
 
 
 def test_a_second_node_is_refused_unless_the_volume_is_shareable(

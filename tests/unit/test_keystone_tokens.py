@@ -8,7 +8,7 @@ import pytest
 from ironbound import errors
 from ironbound.api import problems
 from ironbound.api.auth import Authenticator
-from ironbound.api.keystone import CHECK_THREADS, roles_for
+from ironbound.api.keystone import CHECK_THREADS, Project, roles_for
 from ironbound.api.policy import Identity
 from tests.keystone_support import AUTH_URI, FakeKeystone, keystone_conf
 
@@ -31,7 +31,12 @@ from tests.keystone_support import AUTH_URI, FakeKeystone, keystone_conf
 def test_keystone_roles_map_onto_the_policy(
     roles: list[str], system: bool, project: str | None, expected: set[str]
 ) -> None:
-    mapped = roles_for(roles, system_scoped=system, project_name=project, service_project="service")
+    mapped = roles_for(
+        roles,
+        system_scoped=system,
+        project=Project(project, None if project is None else "default"),
+        service_project=Project("service", "default"),
+    )
     assert mapped == expected
 
 
@@ -50,6 +55,23 @@ def test_a_token_is_validated_once_and_then_remembered(monkeypatch: pytest.Monke
     assert _auth(authenticator, " t-nova ").roles == {"admin"}
     assert keystone.calls == ["t-admin", "t-nova"]
     assert authenticator.challenge == f'Keystone uri="{AUTH_URI}"'.encode()
+
+
+def test_the_service_role_counts_only_in_the_service_project_of_the_configured_domain(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A domain admin of any domain can make a project named 'service': only the one in
+    [DEFAULT]rbac_service_project_domain_id (Keystone's default domain) makes its service
+    users admin."""
+    keystone = FakeKeystone(monkeypatch)
+    keystone.add("t-nova", ["service"], project="service")
+    keystone.add("t-tenant", ["service", "reader"], project="service", domain="tenant-domain")
+    default = Authenticator(keystone_conf())
+    assert _auth(default, "t-nova").roles == {"admin"}
+    assert _auth(default, "t-tenant").roles == {"reader"}
+    moved = Authenticator(keystone_conf(rbac_service_project_domain_id="tenant-domain"))
+    assert _auth(moved, "t-tenant").roles == {"admin", "reader"}
+    assert _auth(moved, "t-nova").roles == set()
 
 
 def test_a_token_is_remembered_no_longer_than_it_lives(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -34,6 +34,15 @@ from ironbound.sensitive import MASK, Secret, SecretBox, is_secret_key, mask, re
         "passphrase",
         "auth_key",
         "disk_encryption_key",
+        # Keys oslo.utils' mask_dict_password masks, which Ironic uses (issue 24).
+        "adminpass",
+        "fernetkey",
+        "sslkey",
+        "encrypted_key",
+        "rabbitcookie",
+        "cephclusterfsid",
+        "swifthashsuffix",
+        "chapsecret",
     ],
 )
 def test_secret_keys(key: str) -> None:
@@ -171,6 +180,29 @@ def test_split_then_reveal_round_trips(data: dict[str, Any]) -> None:
     assert masked == mask(data)
     # Splitting the masked document again with the secrets as "previous" keeps them.
     assert split(masked, found) == (masked, found)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["--password hunter2", "openstack --password hunter2 server list", "-p x --password=hunter2"],
+)
+def test_a_password_inside_a_plain_value_is_sealed_and_shown_masked(value: str) -> None:
+    data = {"kernel_append_params": value, "user": "x"}
+    masked, found = split(data, {})
+    assert "hunter2" not in str(masked) and "hunter2" not in str(mask(data))
+    assert masked == mask(data) and MASK in masked["kernel_append_params"]
+    assert found == {"/kernel_append_params": value}
+    assert reveal(masked, found) == data
+    # Written back as shown, the stored value is kept; a new value replaces it.
+    assert split(masked, found) == (masked, found)
+    assert split({"kernel_append_params": "quiet", "user": "x"}, found)[1] == {}
+
+
+def test_a_password_inside_a_list_element_is_sealed_and_shown_masked() -> None:
+    data = {"args": ["console=ttyS0", "--password hunter2"]}
+    masked, found = split(data, {})
+    assert "hunter2" not in str(masked) and masked == mask(data)
+    assert reveal(masked, found) == data
 
 
 # --- Secret ---------------------------------------------------------------------------

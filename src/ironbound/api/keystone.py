@@ -16,7 +16,9 @@ Roles map onto Ironbound's policy (see docs/security.md):
 * ``admin`` (or ``administrator``), in any scope: admin, as Ironic's legacy
   ``admin_api`` rule;
 * ``service`` in system scope, or in the project [DEFAULT]rbac_service_project_name
-  (Ironic's ``service_role`` rule, Nova's service user): admin;
+  of the domain [DEFAULT]rbac_service_project_domain_id (Ironic's ``service_role``
+  rule, Nova's service user; Ironic looks at the project's name only, so a project
+  of that name in any domain would do): admin;
 * ``member`` or ``manager``: member; ``reader``: reader;
 * any other role set: no access (403), as in Ironic.
 """
@@ -69,15 +71,24 @@ class _NoCache:
         return True
 
 
+@dataclass(frozen=True)
+class Project:
+    """A Keystone project as the service rule compares it: a name is unique only within
+    its domain, and any domain's admin may create a project called 'service'."""
+
+    name: str | None
+    domain_id: str | None
+
+
 def roles_for(
-    roles: Iterable[str], *, system_scoped: bool, project_name: str | None, service_project: str
+    roles: Iterable[str], *, system_scoped: bool, project: Project, service_project: Project
 ) -> frozenset[str]:
-    """Ironbound's roles for a token with Keystone roles `roles`."""
+    """Ironbound's roles for a token with Keystone roles `roles`, scoped to `project`."""
     keystone = {role.lower() for role in roles}
     mapped: set[str] = set()
     if keystone & {"admin", "administrator"}:
         mapped.add("admin")
-    if "service" in keystone and (system_scoped or project_name == service_project):
+    if "service" in keystone and (system_scoped or project == service_project):
         mapped.add("admin")
     if keystone & {"member", "manager"}:
         mapped.add("member")
@@ -95,7 +106,9 @@ class KeystoneTokens:
         from keystonemiddleware import auth_token  # noqa: PLC0415
 
         config.register_library_opts(conf)
-        self._service_project: str = conf.rbac_service_project_name
+        self._service_project = Project(
+            conf.rbac_service_project_name, conf.rbac_service_project_domain_id
+        )
         self._remember_seconds = float(conf.keystone_authtoken.token_cache_time)
         self._protocol = auth_token.AuthProtocol(
             _downstream, {"oslo_config_config": conf, "cache": _CACHE_ENVIRON_KEY}
@@ -189,7 +202,7 @@ class KeystoneTokens:
         roles = roles_for(
             user.role_names,
             system_scoped=user.system_scoped,
-            project_name=user.project_name,
+            project=Project(user.project_name, user.project_domain_id),
             service_project=self._service_project,
         )
         lifetime = self._remember_seconds

@@ -10,6 +10,7 @@ from typing import Any, cast
 from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
+from ironbound.db import limits
 from ironbound.db.base import utcnow
 from ironbound.db.models import NodeEvent
 
@@ -38,7 +39,7 @@ def add(session: Session, node_id: int, records: list[Progress], conductor: str 
             {
                 "node_id": node_id,
                 "created_at": record.at,
-                "event": record.message,
+                "event": limits.bounded_text(record.message),
                 "event_type": record.event_type,
                 "severity": record.severity,
                 "conductor": conductor,

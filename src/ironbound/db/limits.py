@@ -22,6 +22,17 @@ from ironbound import errors
 MAX_DEPTH = 100
 #: Serialised size of one stored document: Ironic's columns hold 64 KiB.
 MAX_BYTES = 64 * 1024
+#: Characters of a stored text readers see (last_error, an event's message): what a
+#: failure quotes (a server's answer, a long path) cannot make a record huge.
+MAX_TEXT = 4096
+_ELLIPSIS = "..."
+
+
+def bounded_text(text: str) -> str:
+    """`text`, cut to MAX_TEXT characters with an ellipsis if longer."""
+    if len(text) <= MAX_TEXT:
+        return text
+    return text[: MAX_TEXT - len(_ELLIPSIS)] + _ELLIPSIS
 
 
 def depth(document: Any, limit: int = MAX_DEPTH) -> int:

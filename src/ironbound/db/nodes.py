@@ -368,8 +368,11 @@ def apply_fields(row: Node, fields: Mapping[str, Any]) -> None:
 
 
 def _with_stamps(current_state: str, has_step: bool, fields: Mapping[str, Any]) -> dict[str, Any]:
-    """`fields` plus what a move of the provision state changes with it (see apply_fields)."""
+    """`fields` plus what a move of the provision state changes with it (see apply_fields),
+    last_error bounded (limits.MAX_TEXT): every write of a node's fields passes here."""
     values = dict(fields)
+    if isinstance(values.get("last_error"), str):
+        values["last_error"] = limits.bounded_text(values["last_error"])
     new_state = fields.get("provision_state", current_state)
     if new_state != current_state:
         values["provision_updated_at"] = utcnow()

@@ -21,7 +21,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import http
 import http.client
+import logging
 import os
 import secrets
 import shutil
@@ -38,9 +40,13 @@ from urllib.parse import urljoin, urlsplit
 from oslo_config import cfg
 
 from ironbound import config, errors
-from ironbound.images.source import Checksum, ImageRef, checksum_from_file
+from ironbound.images.source import Checksum, ImageRef, checksum_from_file, open_local
 
+LOG = logging.getLogger(__name__)
 CHUNK = 1 << 20
+#: The one reason for every connection failure (refused, reset, timed out, unknown host,
+#: not HTTP): a caller must not tell what listens on a port from it (the log says).
+_UNREACHED = "the server could not be reached or did not answer over HTTP"
 _CHECKSUM_FILE_LIMIT = 1 << 20
 _REDIRECTS = 5
 #: How often a running fetch looks at its deadline and at its caller's stop (seconds).
@@ -66,9 +72,7 @@ class CachedImage:
 
 def cache_dir(conf: cfg.ConfigOpts) -> Path:
     """The image cache, created owner-only (images may hold an operator's secrets)."""
-    path = (
-        Path(conf.image.cache_dir) if conf.image.cache_dir else config.state_path(conf) / "images"
-    )
+    path = config.image_cache_dir(conf)
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
 
@@ -181,15 +185,20 @@ def _get(
                 conn.close()
     except (OSError, http.client.HTTPException) as exc:
         guard.check()  # a shut-down connection: the deadline or the stop is the reason
-        why = type(exc).__name__ + (f": {exc}" if str(exc) else "")
-        raise _fail(asked, why, what) from exc
+        # An OSError's text is the system's; an HTTPException's quotes the server: not logged.
+        detail = f": {exc}" if isinstance(exc, OSError) else ""
+        LOG.warning("Fetching %s failed: %s%s", asked, type(exc).__name__, detail)
+        raise _fail(asked, _UNREACHED, what) from exc
     raise _fail(asked, f"more than {_REDIRECTS} redirects", what)
 
 
 def _problem(response: http.client.HTTPResponse) -> str | None:
     """What makes the answer unusable: not a 200, or a body that is not the bytes as stored."""
     if response.status != 200:
-        return f"the server answered {response.status} {response.reason}"
+        # The status's standard phrase, never the server's own words.
+        known = {status.value: status.phrase for status in http.HTTPStatus}
+        phrase = f" {known[response.status]}" if response.status in known else ""
+        return f"the server answered {response.status}{phrase}"
     encoding = (response.getheader("Content-Encoding") or "identity").strip().lower()
     if encoding != "identity":
         return (
@@ -207,7 +216,7 @@ def _opened(
     """The image's reader, with its length when the source says it."""
     if ref.local_path is not None:
         try:
-            with ref.local_path.open("rb") as stream:
+            with open_local(ref.local_path, ref.url, conf) as stream:
                 yield stream.read, os.fstat(stream.fileno()).st_size
         except OSError as exc:
             raise _fail(ref.url, exc.strerror or str(exc)) from exc
@@ -224,7 +233,7 @@ def _expected(ref: ImageRef, conf: cfg.ConfigOpts, guard: _Guard) -> Checksum | 
         body = response.read(_CHECKSUM_FILE_LIMIT + 1)
     if len(body) > _CHECKSUM_FILE_LIMIT:
         raise errors.ImageError(reason=f"the checksums file {ref.checksum_url} is over 1 MiB")
-    return checksum_from_file(body.decode("utf-8", "replace"), ref.url, conf)
+    return checksum_from_file(body.decode("utf-8", "replace"), ref.url, conf, ref.checksum_url)
 
 
 def _ensure_room(folder: Path, coming: int, reserve: int) -> None:
@@ -356,9 +365,11 @@ def _fetch(ref: ImageRef, conf: cfg.ConfigOpts, report: Progress, guard: _Guard)
             _ensure_room(folder, length or 0, part.reserve)
             value, size = _copy(read, length, part, guard, report)
         if expected is not None and value != expected.value:
+            # What it hashed to stays in the log: told to a caller, it would be the
+            # checksum that makes a second deploy copy the URL's answer onto a volume.
+            LOG.warning("Image %s hashed to %s:%s, not %s", ref.url, algorithm, value, expected)
             raise errors.ImageError(
-                reason=f"image {ref.url} does not match its checksum: expected {expected}, "
-                f"got {algorithm}:{value}"
+                reason=f"image {ref.url} does not match its checksum: expected {expected}"
             )
         checksum = Checksum(algorithm, value)
         final = folder / f"{algorithm}-{value}"

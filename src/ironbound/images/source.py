@@ -7,25 +7,40 @@ names SHA-512 or SHA-256; 32 digits are MD5, accepted only when
 file:// image without a checksum is hashed as it is read (Ironic does the
 same); an http(s) image must have one. file:// paths must lie under
 `[conductor]file_url_allowed_paths`.
+
+A file:// image never reads what the conductor keeps to itself
+(`config.protected_paths`: state, key, database, volumes, image cache, option
+files), nor /proc, /sys or /dev, however the path gets there: an allowed folder
+that overlaps one of them is refused at start, and the file itself is checked
+once opened (no symlink as its last part, a regular file with one link, its
+real path and every folder above it, by device and inode, outside them).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 from oslo_config import cfg
 
-from ironbound import errors
+from ironbound import config, errors
 
 ALGORITHMS = ("sha256", "sha512", "sha384", "sha1", "md5")
 _LENGTHS = {128: "sha512", 64: "sha256"}
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
+#: The kernel's views of processes, devices and settings: never an image, whatever is allowed.
+_SYSTEM_TREES = (Path("/proc"), Path("/sys"), Path("/dev"))
+_KEPT = (
+    "leads into what Ironbound keeps to itself (its state, key, database, volumes, image "
+    "cache or option files) or into /proc, /sys or /dev"
+)
 
 
 @dataclass(frozen=True)
@@ -90,17 +105,101 @@ def parse_checksum(text: str, conf: cfg.ConfigOpts, algorithm: str | None = None
     return Checksum(algorithm, value.lower())
 
 
+def _real(path: Path) -> Path:
+    return Path(os.path.realpath(path))
+
+
+def _overlap(one: Path, other: Path) -> bool:
+    return one.is_relative_to(other) or other.is_relative_to(one)
+
+
+def _kept_paths(conf: cfg.ConfigOpts) -> list[Path]:
+    return [_real(path) for path in config.protected_paths(conf)] + list(_SYSTEM_TREES)
+
+
+def check_allowed_paths(conf: cfg.ConfigOpts) -> None:
+    """Refuse a [conductor]file_url_allowed_paths that holds, or lies inside, anything the
+    conductor keeps to itself (checked at start: no file:// URL may then reach them).
+
+    :raises ConfigInvalid: which allowed folder overlaps what.
+    """
+    kept = _kept_paths(conf)
+    for allowed in conf.conductor.file_url_allowed_paths:
+        real = _real(Path(allowed))
+        for path in kept:
+            if _overlap(real, path):
+                raise errors.ConfigInvalid(
+                    reason=f"[conductor]file_url_allowed_paths names {allowed}, which overlaps "
+                    f"{path}: a file:// image_source could read it. Allow only folders that "
+                    "hold images and nothing of Ironbound's own."
+                )
+
+
+def _check_local_path(path: Path, url: str, conf: cfg.ConfigOpts) -> None:
+    """:raises InvalidParameterValue: `path`, resolved, is outside the allowed folders or
+    inside what the conductor keeps to itself."""
+    real = _real(path)
+    allowed = [_real(Path(p)) for p in conf.conductor.file_url_allowed_paths]
+    if not any(real.is_relative_to(base) for base in allowed):
+        raise _invalid(
+            f"image_source {url} is outside the folders [conductor]file_url_allowed_paths "
+            f"allows ({', '.join(conf.conductor.file_url_allowed_paths) or 'none'})"
+        )
+    if any(real.is_relative_to(kept) for kept in _kept_paths(conf)):
+        raise _invalid(f"image_source {url} {_KEPT}")
+
+
 def _allowed_local_path(url: str, conf: cfg.ConfigOpts) -> Path:
     path = Path(urlsplit(url).path)
     if not path.is_absolute() or ".." in path.parts:
         raise _invalid(f"image_source {url} must name an absolute path without '..'")
-    allowed = [Path(p) for p in conf.conductor.file_url_allowed_paths]
-    if not any(path.is_relative_to(base) for base in allowed):
-        raise _invalid(
-            f"image_source {url} is outside the folders [conductor]file_url_allowed_paths "
-            f"allows ({', '.join(map(str, allowed)) or 'none'})"
-        )
+    _check_local_path(path, url, conf)
     return path
+
+
+def open_local(path: Path, url: str, conf: cfg.ConfigOpts) -> IO[bytes]:
+    """The file:// image, opened for reading once what was opened proved allowed: its last
+    part no symlink, a regular file with a single link, its real path (as the kernel names
+    the open file) allowed, and neither it nor a folder above it (by device and inode, so
+    a bind mount cannot hide one) anything the conductor keeps to itself.
+
+    :raises InvalidParameterValue: it is not allowed; OSError: it cannot be opened.
+    """
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if path.is_symlink():
+            raise _invalid(f"image_source {url} is a symbolic link") from exc
+        raise
+    try:
+        _check_opened(fd, url, conf)
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+def _check_opened(fd: int, url: str, conf: cfg.ConfigOpts) -> None:
+    found = os.fstat(fd)
+    if not stat.S_ISREG(found.st_mode):
+        raise _invalid(f"image_source {url} is not a regular file")
+    if found.st_nlink != 1:
+        raise _invalid(f"image_source {url} has more than one hard link")
+    real = Path(f"/proc/self/fd/{fd}").readlink()
+    _check_local_path(real, url, conf)
+    kept = {_identity(path) for path in config.protected_paths(conf)}
+    chain = [found, *(parent.stat() for parent in real.parents)]
+    if any((each.st_dev, each.st_ino) in kept for each in chain):
+        raise _invalid(f"image_source {url} {_KEPT}")
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        found = path.stat()
+    except OSError:
+        return None  # not there (yet): nothing to be reached through it
+    return found.st_dev, found.st_ino
 
 
 def image_ref(instance_info: Mapping[str, Any], conf: cfg.ConfigOpts) -> ImageRef:
@@ -137,22 +236,30 @@ def image_ref(instance_info: Mapping[str, Any], conf: cfg.ConfigOpts) -> ImageRe
     return ImageRef(url, local, None)
 
 
-def checksum_from_file(text: str, image_url: str, conf: cfg.ConfigOpts) -> Checksum:
+def checksum_from_file(text: str, image_url: str, conf: cfg.ConfigOpts, file_url: str) -> Checksum:
     """The image's checksum out of a checksums file (`sha256sum` output, BSD style
     `SHA256 (name) = hex`, or a file holding one bare value).
 
-    :raises ImageError: the file names no checksum for the image.
+    :raises ImageError: of one fixed shape, which quotes nothing of the file: whatever
+        the URL returned (a cloud's credentials, say) must not reach last_error.
     """
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     lines = [line for line in lines if not line.startswith("#")]
-    if len(lines) == 1 and " " not in lines[0]:
-        return parse_checksum(lines[0], conf)
     name = Path(urlsplit(image_url).path).name
-    for line in lines:
-        bsd = re.match(r"^(\w+)\s*\((.+)\)\s*=\s*([0-9a-fA-F]+)$", line)
-        if bsd and bsd.group(2) == name:
-            return parse_checksum(bsd.group(3), conf, bsd.group(1))
-        fields = line.split()
-        if len(fields) == 2 and fields[1].lstrip("*") == name:
-            return parse_checksum(fields[0], conf)
-    raise errors.ImageError(reason=f"the checksums file names no checksum for {name}")
+    try:
+        if len(lines) == 1 and " " not in lines[0]:
+            return parse_checksum(lines[0], conf)
+        for line in lines:
+            bsd = re.match(r"^(\w+)\s*\((.+)\)\s*=\s*([0-9a-fA-F]+)$", line)
+            if bsd and bsd.group(2) == name:
+                return parse_checksum(bsd.group(3), conf, bsd.group(1))
+            fields = line.split()
+            if len(fields) == 2 and fields[1].lstrip("*") == name:
+                return parse_checksum(fields[0], conf)
+    except errors.Invalid:
+        pass  # its reason quotes the file
+    raise errors.ImageError(
+        reason=f"the checksums file at {file_url} holds no checksum Ironbound accepts for "
+        f"{name} (algo:hex of {', '.join(ALGORITHMS)}; md5 only with "
+        "[agent]allow_md5_checksum)"
+    )

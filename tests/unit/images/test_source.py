@@ -84,7 +84,7 @@ def test_only_http_https_and_file(conf: cfg.ConfigOpts, url: str) -> None:
 
 
 def test_file_urls_only_under_the_allowed_folders(conf: cfg.ConfigOpts, tmp_path: Path) -> None:
-    conf.set_override("file_url_allowed_paths", [str(tmp_path)], group="conductor")
+    conf.set_override("file_url_allowed_paths", [str(tmp_path / "img")], group="conductor")
     inside = ref(conf, image_source=f"file://{tmp_path}/img/x.qcow2")
     assert inside.local_path == tmp_path / "img/x.qcow2" and inside.checksum is None
     for url in ("file:///etc/shadow", f"file://{tmp_path}/../etc/shadow", "file://relative"):
@@ -102,10 +102,10 @@ def test_file_urls_only_under_the_allowed_folders(conf: cfg.ConfigOpts, tmp_path
     ],
 )
 def test_checksums_files(conf: cfg.ConfigOpts, text: str) -> None:
-    found = source.checksum_from_file(text, "http://i/dir/x.qcow2", conf)
+    found = source.checksum_from_file(text, "http://i/dir/x.qcow2", conf, "http://i/SUMS")
     assert found == source.Checksum("sha256", "d" * 64)
 
 
 def test_a_checksums_file_without_the_image(conf: cfg.ConfigOpts) -> None:
-    with pytest.raises(errors.ImageError, match=r"names no checksum for x\.qcow2"):
-        source.checksum_from_file(f"{SHA256}  y.qcow2\n", "http://i/x.qcow2", conf)
+    with pytest.raises(errors.ImageError, match=r"SUMS holds no checksum Ironbound accepts for x"):
+        source.checksum_from_file(f"{SHA256}  y.qcow2\n", "http://i/x.qcow2", conf, "http://i/SUMS")

@@ -8,16 +8,14 @@ from pathlib import Path
 
 from oslo_config import cfg
 
-from ironbound import errors
+from ironbound import config, errors
 
 GIB = 1024**3
 
 
 def directory(conf: cfg.ConfigOpts) -> Path:
     """[managed]volumes_dir, or managed-volumes in state_path; created 0700."""
-    configured = conf.managed.volumes_dir
-    path = Path(configured) if configured else Path(conf.state_path) / "managed-volumes"
-    path = path.absolute()
+    path = config.volumes_dir(conf)
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
