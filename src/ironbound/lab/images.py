@@ -25,7 +25,9 @@ _EFI_PATH = re.compile(r"[\\/]EFI(?:[\\/][A-Za-z0-9_-]{1,32})+\.EFI", re.IGNOREC
 _CHUNK = MIB
 
 # A 512-byte MBR: prints the marker line on COM1, then the boot drive (DL) and the BIOS
-# disk count, and the text in sector 0 of drive 0x81 when that drive exists, then halts.
+# disk count, and on a line of its own the text in sector 0 of drive 0x81 when that drive
+# exists, then halts. That line starts only once the read returned: iPXE may write to the
+# console while it serves the read, and its output must not land inside a line.
 # The UART needs no setup: QEMU's 16550 ignores the divisor, and firmware left it usable.
 _MBR_ASM = """\
 BITS 16
@@ -49,7 +51,7 @@ start:
     call puts
     mov al, [0x0475]
     call puthex
-    mov si, d81_text
+    mov si, crlf
     call puts
     cmp byte [0x0475], 2
     jb .absent
@@ -59,6 +61,8 @@ start:
     mov bx, 0x7E00
     int 0x13
     jc .absent
+    mov si, d81_text
+    call puts
     mov si, 0x7E00
     mov cx, 64
 .text:
@@ -71,6 +75,8 @@ start:
     loop .text
     jmp .eol
 .absent:
+    mov si, d81_text
+    call puts
     mov si, absent_text
     call puts
 .eol:
@@ -116,7 +122,7 @@ drive: db 0
 marker: db 13, 10, {marker}, 13, 10, 0
 dl_text: db "BIOS-DRIVE DL=0x", 0
 count_text: db " DISKS=0x", 0
-d81_text: db " DRIVE81=", 0
+d81_text: db "BIOS-DRIVE81=", 0
 absent_text: db "absent", 0
 crlf: db 13, 10, 0
 times 510-($-$$) db 0
