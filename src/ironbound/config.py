@@ -582,8 +582,9 @@ _MANAGED_OPTS: list[cfg.Opt] = [
         "target_portal",
         help="The portal (host:port, an IPv6 host in brackets) nodes log in to, as they "
         "reach tgtd, e.g. 192.0.2.10:3260 (10.0.2.2:3260 for QEMU guests on user "
-        "networking). Required by the managed storage interface: tgtd may listen on "
-        "addresses the nodes cannot reach.",
+        "networking). Required by the managed storage interface, and for the config "
+        "drives of external nodes (a target on this tgtd): tgtd may listen on addresses "
+        "the nodes cannot reach.",
     ),
     cfg.StrOpt(
         "volumes_dir",

@@ -40,6 +40,9 @@ def is_true(value: Any) -> bool:
 #: made (target uuid -> what it needs to undo them); a node that has it must be
 #: detached before it is deleted.
 VOLUME_ATTACHMENTS = "volume_attachments"
+#: driver_internal_info key: the config drive target Ironbound exported for a node whose
+#: volumes it does not serve; like an attachment, it is ended before the node is deleted.
+CONFIG_DRIVE_TARGET = "config_drive_target"
 
 
 @dataclass(frozen=True)

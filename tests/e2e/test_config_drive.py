@@ -1,13 +1,13 @@
 """End to end: the booted machine gets its identity from its config drive.
 
-`baremetal node deploy --config-drive <folder>` on a `managed` node (the CLI builds the
-ISO; the JSON form needs API 1.56): Ironbound writes
-the Debian image (with cloud-init) onto the volume and exports the config drive as a
-read-only LUN of the node's own target. The machine boots Linux from iSCSI, cloud-init
-finds the drive by its label, takes the hostname, runs the user-data (which prints a
-marker on the console) and installs the SSH key, and its phone_home confirms the boot:
-the node is `active` only then. A real SSH client logs in with the key. Undeploy takes
-the drive away.
+`baremetal node deploy --config-drive <folder>` (the CLI builds the ISO; the JSON form
+needs API 1.56) on a `managed` node, whose drive is a read-only LUN of its own target,
+and on an `external` node, whose drive is a read-only target on Ironbound's tgtd hooked
+after the operator's volume. Ironbound writes the Debian image (with cloud-init) onto
+the volume; the machine boots Linux from iSCSI, cloud-init finds the drive by its
+label, takes the host name, runs the user data (which prints a marker on the console)
+and installs the SSH key, and its phone_home confirms the boot: the node is `active`
+only then. A real SSH client logs in with the key. Undeploy takes the drive away.
 """
 
 from __future__ import annotations
@@ -20,15 +20,21 @@ from pathlib import Path
 
 import pytest
 
+from ironbound.lab import osimage, toolenv
 from ironbound.lab.environment import Lab
+from ironbound.lab.machines import Machine
 from tests.e2e.support import (
     IQN,
     Image,
+    add_target,
     enroll,
+    export,
     lab_with_server,
+    make_available,
     managed_config,
     wait_for_state,
 )
+from tests.serving import Server
 
 pytestmark = pytest.mark.e2e
 
@@ -62,59 +68,97 @@ def _drive_folder(folder: Path, meta_data: dict[str, object], user_data: str) ->
     return folder
 
 
+def _image_info(server: Server, node: str, image: Image) -> None:
+    """The image to write, and `active` only once the booted system confirms."""
+    server.baremetal(
+        f"node set {node} --instance-info image_source={image.url} "
+        f"--instance-info image_checksum=sha256:{image.checksum} "
+        "--instance-info root_gb=2 --instance-info boot_confirmation=os"
+    )
+    make_available(server, node)
+
+
+def _deploy_with_identity(
+    lab: Lab, server: Server, machine: Machine, node: str, folder: Path
+) -> None:
+    """Deploy with a config drive (host name, SSH key, user data); see the user data run
+    on the right host, the node active once confirmed, and log in with the key."""
+    folder.mkdir(parents=True)
+    private_key, public_key = _key(folder)
+    marker = f"IRONBOUND-USERDATA-{secrets.token_hex(4)}"
+    hostname = f"{machine.name}-host"
+    user_data = (
+        f"#cloud-config\nruncmd:\n  - [sh, -c, 'echo {marker} host=$(hostname) > /dev/ttyS0']\n"
+    )
+    drive = _drive_folder(
+        folder / "drive",
+        {"uuid": node, "hostname": hostname, "public_keys": {"e2e": public_key}},
+        user_data,
+    )
+    since, started = machine.console.offset(), time.monotonic()
+    # From a folder the CLI builds the ISO (genisoimage) and sends it gzipped, in base64.
+    server.baremetal(f"node deploy {node} --config-drive {drive}")
+    shown = machine.console.wait_for(
+        rf"{marker} host=", timeout=TO_CLOUD_INIT, since=since, started=started, fail_on=FAIL_ON
+    )
+    assert shown.line.endswith(f"host={hostname}"), shown.line
+    wait_for_state(server, node, "active", timeout=120)
+    elapsed = time.monotonic() - started
+    node_shown = server.node(node)
+    assert node_shown["driver_internal_info"]["boot_status"]["status"] == "up"
+    assert node_shown["instance_info"]["configdrive"] == "******"
+    print(f"\n{machine.name}: deploy call -> active (the system confirmed): {elapsed:.1f} s")
+    login = subprocess.run(
+        lab.in_namespace(
+            [
+                "ssh", "-i", str(private_key), "-p", str(machine.ssh_port),
+                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                "-o", "ConnectTimeout=20", "-o", "BatchMode=yes",
+                "debian@127.0.0.1", "hostname && findmnt -n -o FSTYPE /",
+            ]
+        ),
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert login.returncode == 0, login.stderr
+    assert login.stdout.split() == [hostname, "ext4"]
+
+
 def test_a_managed_node_takes_its_identity_from_the_config_drive(
     debian_image: Image, lab_root: Path
 ) -> None:
+    """The drive is LUN 2 of the node's own target."""
     with lab_with_server(lab_root, "configdrive", _config) as (lab, server):
-        machine = lab.add_machine("e2e-configdrive", "52:54:00:e2:00:61", "bios", ssh=True)
-        node = enroll(server, lab, machine, f"{IQN}:configdrive", storage="managed")
-        server.baremetal(
-            f"node set {node} --instance-info image_source={debian_image.url} "
-            f"--instance-info image_checksum=sha256:{debian_image.checksum} "
-            "--instance-info root_gb=2 --instance-info boot_confirmation=os"
-        )
-        server.baremetal(f"node manage --wait 60 {node}")
-        server.baremetal(f"node provide --wait 60 {node}")
-        private_key, public_key = _key(lab_root)
-        marker = f"IRONBOUND-USERDATA-{secrets.token_hex(4)}"
-        hostname = "configdrive-e2e"
-        user_data = (
-            f"#cloud-config\nruncmd:\n  - [sh, -c, 'echo {marker} host=$(hostname) > /dev/ttyS0']\n"
-        )
-        drive = _drive_folder(
-            lab_root / "configdrive-files",
-            {"uuid": node, "hostname": hostname, "public_keys": {"e2e": public_key}},
-            user_data,
-        )
-        since, started = machine.console.offset(), time.monotonic()
-        # From a folder the CLI builds the ISO (genisoimage) and sends it gzipped, in base64.
-        server.baremetal(f"node deploy {node} --config-drive {drive}")
-        shown = machine.console.wait_for(
-            rf"{marker} host=", timeout=TO_CLOUD_INIT, since=since, started=started,
-            fail_on=FAIL_ON,
-        )  # fmt: skip
-        assert shown.line.endswith(f"host={hostname}"), shown.line
-        wait_for_state(server, node, "active", timeout=120)
-        elapsed = time.monotonic() - started
-        node_shown = server.node(node)
-        assert node_shown["driver_internal_info"]["boot_status"]["status"] == "up"
-        assert node_shown["instance_info"]["configdrive"] == "******"
-        print(f"\nconfig drive: deploy call -> active (the system confirmed): {elapsed:.1f} s")
-
-        login = subprocess.run(
-            lab.in_namespace(
-                [
-                    "ssh", "-i", str(private_key), "-p", str(machine.ssh_port),
-                    "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                    "-o", "ConnectTimeout=20", "-o", "BatchMode=yes",
-                    "debian@127.0.0.1", "hostname && findmnt -n -o FSTYPE /",
-                ]
-            ),
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
-        assert login.returncode == 0, login.stderr
-        assert login.stdout.split() == [hostname, "ext4"]
-
+        machine = lab.add_machine("e2e-cd-managed", "52:54:00:e2:00:61", "bios", ssh=True)
+        node = enroll(server, lab, machine, f"{IQN}:cd-managed", storage="managed")
+        _image_info(server, node, debian_image)
+        _deploy_with_identity(lab, server, machine, node, lab_root / "cd-managed")
         server.baremetal(f"node undeploy --wait 120 {node}")
         assert "LUN: 2" not in lab.tgt.show()
         assert not list((lab_root / "configdrive-server").rglob("config-drive-*.iso"))
+
+
+def test_an_external_node_takes_its_identity_from_a_target_of_ironbounds_own(
+    lab_root: Path,
+) -> None:
+    """The operator's volume (the Debian image on the lab's tgt, as the SAN admin put it
+    there) is the boot target; the drive is a second target on Ironbound's tgtd, hooked
+    after it."""
+    with lab_with_server(lab_root, "configdrive-ext", _config) as (lab, server):
+        machine = lab.add_machine("e2e-cd-external", "52:54:00:e2:00:62", "bios", ssh=True)
+        initiator = f"{IQN}:cd-external"
+        disk = osimage.write_raw(
+            osimage.debian_image(toolenv.default_cache_dir()), lab_root / "cd-external.img"
+        )
+        volume = export(lab, lab_root, "cd-external", disk, initiator)
+        node = enroll(server, lab, machine, initiator)
+        add_target(server, lab, node, volume, 0)
+        server.baremetal(f"node set {node} --instance-info boot_confirmation=os")
+        make_available(server, node)
+        _deploy_with_identity(lab, server, machine, node, lab_root / "cd-external")
+        listed = server.json(f"volume target list --node {node} --fields volume_id boot_index")
+        assert {t["volume_id"]: t["boot_index"] for t in listed} == {
+            volume.iqn.rsplit(":", 1)[1]: 0,
+            "config-drive": 1,
+        }
+        server.baremetal(f"node undeploy --wait 120 {node}")
+        assert f"config-drive-{node}" not in lab.tgt.show()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import uuid as uuidlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +95,41 @@ def login(
     return subprocess.run(
         ["iscsi-inq", "-i", iqn, url], capture_output=True, text=True, timeout=30, check=False
     )
+
+
+@dataclass(frozen=True)
+class Lun:
+    """A LUN and the CHAP account that opens it."""
+
+    portal: str
+    target_iqn: str
+    number: int
+    username: str
+    password: str
+
+    def options(self, iqn: str) -> str:
+        """QEMU's iscsi block driver options for it, as initiator `iqn`."""
+        return (
+            f"driver=iscsi,transport=tcp,portal={self.portal},target={self.target_iqn},"
+            f"lun={self.number},user={self.username},password={self.password},"
+            f"initiator-name={iqn}"
+        )
+
+
+def read_lun(lun: Lun, iqn: str, out: Path) -> subprocess.CompletedProcess[str]:
+    """The LUN's bytes into `out`, read as initiator `iqn` (QEMU's libiscsi)."""
+    return subprocess.run(
+        ["qemu-img", "convert", "--image-opts", lun.options(iqn), "-O", "raw", str(out)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def write_lun(lun: Lun, iqn: str) -> str:
+    """Try to write a sector as initiator `iqn`; what qemu-io said (it fails on a read-only
+    LUN with "write protected")."""
+    done = subprocess.run(
+        ["qemu-io", "--image-opts", "-c", "write 0 512", lun.options(iqn)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode != 0, "the write went through"
+    return done.stdout + done.stderr

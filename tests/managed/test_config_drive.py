@@ -22,7 +22,16 @@ from tests import configdrive_support as drives
 from tests.api.helpers import ok
 from tests.conftest import wait_for_state, wait_until
 from tests.managed.conftest import point_at
-from tests.managed.support import boot_target, enroll, initiator, set_info, volume_of
+from tests.managed.support import (
+    Lun,
+    boot_target,
+    enroll,
+    initiator,
+    read_lun,
+    set_info,
+    volume_of,
+    write_lun,
+)
 
 BOOT_URL = "http://192.0.2.1:8080"
 
@@ -39,16 +48,9 @@ def read_drive(
     portal: str, volume: records.ManagedVolume, iqn: str, out: Path, password: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """LUN 2 of the volume's target into `out`, as initiator `iqn` with the volume's CHAP."""
-    assert volume.auth_password is not None
-    options = (
-        f"driver=iscsi,transport=tcp,portal={portal},target={volume.target_iqn},lun=2,"
-        f"user={volume.auth_username},password={password or volume.auth_password.reveal()},"
-        f"initiator-name={iqn}"
-    )
-    return subprocess.run(
-        ["qemu-img", "convert", "--image-opts", options, "-O", "raw", str(out)],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    assert volume.auth_password is not None and volume.auth_username is not None
+    secret = password or volume.auth_password.reveal()
+    return read_lun(Lun(portal, volume.target_iqn, 2, volume.auth_username, secret), iqn, out)
 
 
 def drive_of(portal: str, volume: records.ManagedVolume, iqn: str, folder: Path) -> bytes:
@@ -91,14 +93,9 @@ def test_the_drive_is_the_nodes_alone_read_only_and_confirms_the_boot(
     # The node's ACL and CHAP guard it, and nothing writes to it.
     assert read_drive(portal, volume, initiator(), tmp_path / "x").returncode != 0
     assert read_drive(portal, volume, iqn, tmp_path / "x", "WrongPassword123").returncode != 0
-    written = subprocess.run(
-        ["qemu-io", "--image-opts", "-c", "write 0 512",
-         f"driver=iscsi,transport=tcp,portal={portal},target={volume.target_iqn},lun=2,"
-         f"user={volume.auth_username},password={volume.auth_password.reveal()},"  # type: ignore[union-attr]
-         f"initiator-name={iqn}"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert written.returncode != 0 and "write protected" in written.stdout + written.stderr
+    secret = records.secret_value(volume.auth_password)
+    lun = Lun(portal, volume.target_iqn, 2, str(volume.auth_username), secret)
+    assert "write protected" in write_lun(lun, iqn)
     (stored,) = Path(conf.state_path).rglob("config-drive-*.iso")
     assert stored.stat().st_mode & 0o777 == 0o600
     # Abort: the deploy fails, and the drive goes with the export.

@@ -32,7 +32,7 @@ from ironbound.config import INTERFACE_TYPES
 from ironbound.db import managed_volumes, nodes, queries, traits
 from ironbound.db.models import Node
 from ironbound.jobspec import JobKind
-from ironbound.records import VOLUME_ATTACHMENTS
+from ironbound.records import CONFIG_DRIVE_TARGET, VOLUME_ATTACHMENTS
 
 router = APIRouter()
 
@@ -450,7 +450,8 @@ def _attached(services: ApiServices, ident: str, minor: int) -> int | None:
     with services.db.read() as session:
         node = lookup(session, ident, minor)
         _check_deletable(node)
-        return node.id if node.driver_internal_info.get(VOLUME_ATTACHMENTS) else None
+        held = node.driver_internal_info
+        return node.id if held.get(VOLUME_ATTACHMENTS) or held.get(CONFIG_DRIVE_TARGET) else None
 
 
 def _delete(services: ApiServices, ident: str, minor: int) -> None:

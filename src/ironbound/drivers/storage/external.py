@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from ironbound.drivers import base
 from ironbound.drivers.storage import checks, san_lun
+from ironbound.drivers.storage.config_drive_target import ConfigDriveTarget
 from ironbound.records import ImageDestination
 
 NAME = "external"
 
 
 class ExternalStorage(base.StorageInterface):
-    """Attach and detach are no-ops: the SAN is already set up by the operator."""
+    """The SAN is already set up by the operator: attach and detach touch only the node's
+    config drive, on a target of Ironbound's own (`config_drive_target`)."""
 
-    capabilities = frozenset({base.WRITES_IMAGES})
+    capabilities = frozenset({base.WRITES_IMAGES, base.DELIVERS_CONFIG_DRIVE, base.RECONCILES})
 
     def validate(self, task: base.Task) -> None:
         checks.check_connectors_and_targets(task, NAME)
@@ -50,7 +52,14 @@ class ExternalStorage(base.StorageInterface):
         task.record("external storage: volumes are attached by the operator; nothing to do")
 
     def detach_volumes(self, task: base.Task) -> None:
-        return None
+        ConfigDriveTarget(self.conf).detach(task)
+
+    def attach_config_drive(self, task: base.Task, iso: bytes | None) -> None:
+        ConfigDriveTarget(self.conf).attach(task, iso)
+
+    def reconcile(self, task: base.Task) -> None:
+        """Only the config drive's target is Ironbound's to restore after a tgtd restart."""
+        ConfigDriveTarget(self.conf).restore(task)
 
     def image_destination(self, task: base.Task) -> ImageDestination:
         return san_lun.boot_lun(task, NAME)

@@ -34,6 +34,8 @@ class Export:
     reverse_password: Secret | None = None
     #: The node's config drive (an ISO file), as the read-only `CONFIG_DRIVE_LUN`.
     config_drive: str | None = None
+    #: The LUN itself is read-only (a config drive's own target).
+    read_only: bool = False
 
 
 class Backend(Protocol):

@@ -58,7 +58,7 @@ _CHAP_ALPHABET = string.ascii_letters + string.digits
 _RESTORE = threading.Lock()
 
 
-def _password() -> str:
+def chap_password() -> str:
     """16 letters and digits (~95 bits): what iPXE scripts and every initiator accept."""
     return "".join(secrets.choice(_CHAP_ALPHABET) for _ in range(16))
 
@@ -300,9 +300,9 @@ class ManagedStorage(base.StorageInterface):
             node_uuid=volume.node_uuid or task.node.uuid,
             initiators=initiators,
             auth_username=account,
-            auth_password=Secret(_password()),
+            auth_password=Secret(chap_password()),
             reverse_auth_username=f"{account}t" if mutual else None,
-            reverse_auth_password=Secret(_password()) if mutual else None,
+            reverse_auth_password=Secret(chap_password()) if mutual else None,
         )
         self.backend.export(_export_of(fresh))
         try:

@@ -102,10 +102,13 @@ class TgtBackend:
                 "--targetname", export.target_iqn,
             )  # fmt: skip
         try:
-            self._tgtadm(
-                "--mode", "logicalunit", "--op", "new", "--tid", str(tid),
-                "--lun", str(export.lun), "--backing-store", export.path,
-            )  # fmt: skip
+            if export.read_only:
+                self._add_read_only(tid, export.lun, export.path)
+            else:
+                self._tgtadm(
+                    "--mode", "logicalunit", "--op", "new", "--tid", str(tid),
+                    "--lun", str(export.lun), "--backing-store", export.path,
+                )  # fmt: skip
             if export.config_drive:  # read-only before any initiator is admitted
                 self._add_read_only(tid, CONFIG_DRIVE_LUN, export.config_drive)
             for initiator in export.initiators:

@@ -1,0 +1,140 @@
+"""The config drive of a node whose volumes someone else serves (`external`, `cinder`).
+
+Ironbound cannot add a LUN to a target it does not own, so the drive gets a target
+of its own on Ironbound's tgtd (the `[managed]` one): one read-only LUN, the
+node's initiator alone in its ACL, CHAP with credentials of its own. It becomes a
+volume target of the node (volume_id `config-drive`), so the boot script hooks it
+after the node's volumes and the iBFT describes it; the booted system's initramfs
+logs in to it as to the boot volume, and cloud-init finds it by its label.
+
+Linux reads two targets from the iBFT: the boot volume and this one. A node with
+data volumes therefore takes no config drive this way (the deploy says so).
+What the attach made is recorded in driver_internal_info, so detach and restore
+(tgtd forgets everything when it restarts) know what to end or re-create.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from oslo_config import cfg
+
+from ironbound import errors, records
+from ironbound.drivers import base
+from ironbound.drivers.storage import checks
+from ironbound.drivers.storage.managed import interface as managed
+from ironbound.drivers.storage.managed import volumes
+from ironbound.drivers.storage.managed.backend import Backend, Export
+from ironbound.drivers.storage.managed.tgt import TgtBackend
+from ironbound.sensitive import Secret
+
+#: The volume_id of the node's target for its config drive.
+VOLUME_ID = "config-drive"
+#: driver_internal_info key: the target the attach made (target uuid, IQN, account).
+RECORD = records.CONFIG_DRIVE_TARGET
+LUN = 1
+
+
+class ConfigDriveTarget:
+    """Attach, detach and restore a node's config drive target on Ironbound's tgtd."""
+
+    def __init__(self, conf: cfg.ConfigOpts, backend: Backend | None = None) -> None:
+        self.conf = conf
+        self.backend: Backend = backend or TgtBackend(conf)
+
+    def attach(self, task: base.Task, iso: bytes | None) -> None:
+        """Export `iso` for the node alone and hook it in its boot script (None: end the
+        one it has). A rebuild's new drive replaces the old, credentials and all."""
+        self.detach(task)
+        if iso is None:
+            return
+        portal = self._portal(task)
+        data = [t for t in task.volume_targets if t.boot_index != 0]
+        if data:
+            raise errors.StorageError(
+                f"the node has data volumes ({', '.join(t.volume_id for t in data)}): the "
+                "firmware's iBFT describes two targets to the booted system, its boot volume "
+                "and its config drive, so a config drive needs a node without data volumes"
+            )
+        node_iqn = managed.initiator(task)
+        target_iqn = f"{self.conf.managed.target_prefix}{VOLUME_ID}-{task.node.uuid}"
+        account = "cd" + task.node.uuid.replace("-", "")[:20]
+        password = Secret(managed.chap_password())
+        path = str(volumes.write_config_drive(self.conf, task.node.uuid, iso))
+        self.backend.export(
+            Export(target_iqn, LUN, path, (node_iqn,), account, password, read_only=True)
+        )
+        target_uuid = task.add_volume_target(checks.ISCSI, _next_index(task), VOLUME_ID)
+        task.set_internal_info(
+            **{RECORD: {"target": target_uuid, "iqn": target_iqn, "account": account}}
+        )
+        task.set_target_properties(
+            target_uuid,
+            {
+                "target_iqn": target_iqn,
+                "target_portal": portal,
+                "target_lun": LUN,
+                "auth_method": "CHAP",
+                "auth_username": account,
+                "auth_password": password,
+            },
+        )
+        task.record(
+            f"config drive ({len(iso)} bytes) exported read-only as {target_iqn} to {node_iqn} "
+            "(CHAP), hooked after the node's volumes"
+        )
+
+    def detach(self, task: base.Task) -> None:
+        """End the drive's export, its target row and its file, if the node has one."""
+        made = _made(task)
+        if made is None:
+            return
+        self.backend.unexport(str(made["iqn"]), [str(made["account"])])
+        if any(t.uuid == made["target"] for t in task.volume_targets):
+            task.delete_volume_targets([str(made["target"])])
+        volumes.remove(str(volumes.config_drive_path(self.conf, task.node.uuid)))
+        task.set_internal_info(**{RECORD: None})
+        task.record("config drive removed")
+
+    def restore(self, task: base.Task) -> None:
+        """Give a restarted tgtd the drive back, from its file and its target's row."""
+        made = _made(task)
+        if made is None or self.backend.exists(str(made["iqn"])):
+            return
+        target = next((t for t in task.volume_targets if t.uuid == made["target"]), None)
+        path = volumes.config_drive_path(self.conf, task.node.uuid)
+        if target is None or not path.exists():
+            return
+        password = target.properties["auth_password"]
+        self.backend.export(
+            Export(
+                str(made["iqn"]), LUN, str(path), (managed.initiator(task),),
+                str(made["account"]), Secret(records.secret_value(password)), read_only=True,
+            )
+        )  # fmt: skip
+        task.record(
+            "the iSCSI target had lost the node's config drive (restarted?): its export is "
+            "restored",
+            event_type="storage",
+            severity="warning",
+        )
+
+    def _portal(self, task: base.Task) -> str:
+        portal = self.conf.managed.target_portal
+        if not portal:
+            raise errors.StorageError(
+                "a config drive for volumes Ironbound does not serve is exported on "
+                "Ironbound's own iSCSI target: set [managed]target_portal (and "
+                "tgt_control_port) as for the managed storage interface"
+            )
+        return str(portal)
+
+
+def _made(task: base.Task) -> Mapping[str, Any] | None:
+    found = task.node.driver_internal_info.get(RECORD)
+    return found if isinstance(found, Mapping) else None
+
+
+def _next_index(task: base.Task) -> int:
+    return max((t.boot_index for t in task.volume_targets), default=0) + 1
