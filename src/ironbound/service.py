@@ -25,7 +25,7 @@ import uvicorn
 from oslo_config import cfg
 from starlette.types import ASGIApp
 
-from ironbound import config
+from ironbound import config, connections
 from ironbound.api.app import create_app
 from ironbound.api.services import ApiServices
 from ironbound.conductor.context import ConductorContext
@@ -138,11 +138,19 @@ class Service:
         self.signals = Signals()
         self.conductor: Conductor | None = None
         self._servers: list[_Server] = []
+        self.descriptors = 0  # the RLIMIT_NOFILE soft limit, once raised
 
-    def _uvicorn(self, app: ASGIApp, host: str, port: int) -> _Server:
+    def _uvicorn(self, app: ASGIApp, host: str, port: int, limits: connections.Limits) -> _Server:
         server = _Server(
             uvicorn.Config(
-                app, host=host, port=port, log_config=None, access_log=False, lifespan="off"
+                app,
+                host=host,
+                port=port,
+                log_config=None,
+                access_log=False,
+                lifespan="off",
+                http=connections.protocol(limits),
+                backlog=connections.BACKLOG,
             )
         )
         self._servers.append(server)
@@ -156,22 +164,33 @@ class Service:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop_servers)
-        servers = []
+        wanted: list[tuple[ASGIApp, str, int, connections.Limits]] = []
         if self.parts.api:
             services = ApiServices(self.conf, self.db, self.box, self.signals)
-            servers.append(
-                self._uvicorn(create_app(services), self.conf.api.host_ip, self.conf.api.port)
+            api = self.conf.api
+            wanted.append(
+                (
+                    create_app(services),
+                    api.host_ip,
+                    api.port,
+                    connections.Limits("API", api.max_connections, api.idle_timeout),
+                )
             )
         if self.parts.bootserver:
             from ironbound.bootserver.app import create_boot_app  # noqa: PLC0415
 
-            servers.append(
-                self._uvicorn(
-                    create_boot_app(self.conf, self.db, self.box, self.signals),
-                    self.conf.bootserver.host,
-                    self.conf.bootserver.port,
-                )
-            )
+            boot = self.conf.bootserver
+            limits = connections.Limits(
+                "boot server", boot.max_connections, boot.idle_timeout,
+                boot.max_connections_per_address,
+            )  # fmt: skip
+            app = create_boot_app(self.conf, self.db, self.box, self.signals)
+            wanted.append((app, boot.host, boot.port, limits))
+        fitted = connections.within(self.descriptors, [server[3] for server in wanted])
+        servers = [
+            self._uvicorn(app, host, port, limits)
+            for (app, host, port, _), limits in zip(wanted, fitted, strict=True)
+        ]
         if not servers:
             stop = asyncio.Event()
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -182,6 +201,8 @@ class Service:
 
     def run(self) -> int:
         """Serve until SIGTERM/SIGINT; the exit status for the command."""
+        self.descriptors = connections.raise_descriptor_limit()
+        logging.getLogger("asyncio").addFilter(connections.ExhaustionFilter())
         if self.parts.conductor:
             ctx = ConductorContext(
                 conf=self.conf,
