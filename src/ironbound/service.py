@@ -11,21 +11,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import fcntl
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import uvicorn
 from oslo_config import cfg
 from starlette.types import ASGIApp
 
-from ironbound import config, connections
+from ironbound import config, connections, errors
 from ironbound.api.app import create_app
 from ironbound.api.services import ApiServices
 from ironbound.conductor.context import ConductorContext
@@ -125,12 +127,41 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
 
 _M_ARENA_MAX = -8
 
+#: The lock file a conductor process holds in its state folder for its whole life.
+LOCK_FILE = "conductor.lock"
+
+
+def hold_state_folder(folder: Path) -> IO[str]:
+    """Lock `folder` for this process (an flock the kernel drops when it dies); the open
+    lock file, to be kept open.
+
+    Two conductors on one state folder share its SQLite database, managed volumes and
+    image cache under one name: the second takes over the first's nodes and, stopping,
+    marks it offline. API processes take no lock: they only read the key file.
+
+    :raises SystemExit: another process holds it (the message names its PID).
+    """
+    lock = (folder / LOCK_FILE).open("a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "unknown"
+        lock.close()
+        raise SystemExit(str(errors.StateFolderHeld(path=folder, pid=holder))) from None
+    lock.truncate(0)
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    return lock
+
 
 class Service:
     def __init__(self, conf: cfg.ConfigOpts, parts: Parts = Parts()) -> None:
         limit_malloc_arenas()
         self.conf = conf
         self.parts = parts
+        # Held before the database is opened, so a refused process changes nothing.
+        self._lock = hold_state_folder(config.state_path(conf)) if parts.conductor else None
         # SQLite has no other process to upgrade it; PostgreSQL is upgraded
         # explicitly (`ironbound db upgrade`) so that many processes do not race.
         self.db = open_database(conf, upgrade=config.database_url(conf).startswith("sqlite"))
