@@ -187,14 +187,8 @@ class Service:
         self._servers.append(server)
         return server
 
-    def _stop_servers(self) -> None:
-        for server in self._servers:
-            server.should_exit = True
-
-    async def _serve(self) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self._stop_servers)
+    def _wanted(self) -> list[tuple[ASGIApp, str, int, connections.Limits]]:
+        """The HTTP servers this process runs: app, address, port, connection bounds."""
         wanted: list[tuple[ASGIApp, str, int, connections.Limits]] = []
         if self.parts.api:
             services = ApiServices(self.conf, self.db, self.box, self.signals)
@@ -217,6 +211,17 @@ class Service:
             )  # fmt: skip
             app = create_boot_app(self.conf, self.db, self.box, self.signals)
             wanted.append((app, boot.host, boot.port, limits))
+        return wanted
+
+    def _stop_servers(self) -> None:
+        for server in self._servers:
+            server.should_exit = True
+
+    async def _serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop_servers)
+        wanted = self._wanted()
         fitted = connections.within(self.descriptors, [server[3] for server in wanted])
         servers = [
             self._uvicorn(app, host, port, limits)
