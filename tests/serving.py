@@ -73,9 +73,17 @@ class Server:
 
 
 @contextmanager
-def serve(folder: Path, config: str = "", boot_port: int | None = None) -> Iterator[Server]:
-    """`ironbound serve` on free loopback ports; SIGTERM at the end must exit 0."""
-    with ironbound_serve(folder, config, boot_port=boot_port) as running:
+def serve(
+    folder: Path,
+    config: str = "",
+    boot_port: int | None = None,
+    nofile: tuple[int, int] | None = None,
+) -> Iterator[Server]:
+    """`ironbound serve` on free loopback ports; SIGTERM at the end must exit 0.
+
+    nofile: the (soft, hard) RLIMIT_NOFILE it starts with.
+    """
+    with ironbound_serve(folder, config, boot_port=boot_port, nofile=nofile) as running:
         yield Server(running.url, running.boot_port, running.process, running.log)
     assert running.exit_status == 0, (
         f"ironbound serve exited {running.exit_status} on SIGTERM:\n{running.log.read_text()}"

@@ -130,6 +130,28 @@ for _iface in INTERFACE_TYPES:
         )
     )
 
+
+def _connection_opts(server: str, max_connections: int) -> list[cfg.Opt]:
+    """The bounds each HTTP server keeps on its connections (docs/security.md)."""
+    return [
+        cfg.IntOpt(
+            "max_connections",
+            default=max_connections,
+            min=1,
+            help=f"Connections the {server} holds at once; a connection past this is closed "
+            "as soon as it is accepted. The process lowers it (and says so at start) when "
+            "its descriptor limit is too low for both servers' bounds.",
+        ),
+        cfg.FloatOpt(
+            "idle_timeout",
+            default=5.0,
+            min=0.1,
+            help=f"Seconds a connection to the {server} may stay open without a complete "
+            "request head, after it opens and after each answer; then it is closed.",
+        ),
+    ]
+
+
 _API_OPTS: list[cfg.Opt] = [
     cfg.StrOpt("host_ip", default="127.0.0.1", help="Address the API listens on."),
     cfg.PortOpt("port", default=6385, help="Port the API listens on."),
@@ -173,6 +195,7 @@ _API_OPTS: list[cfg.Opt] = [
         help="Base URL put into links, e.g. https://bm.example.com:6385. Unset: taken "
         "from the request.",
     ),
+    *_connection_opts("API", 1000),
 ]
 
 _DATABASE_OPTS: list[cfg.Opt] = [
@@ -406,6 +429,15 @@ _BOOTSERVER_OPTS: list[cfg.Opt] = [
         default=True,
         help="Let boot.ipxe find a node's script by the MAC address of the booting NIC. "
         "Only nodes being deployed or active with boot from volume are found.",
+    ),
+    *_connection_opts("boot server", 1000),
+    cfg.IntOpt(
+        "max_connections_per_address",
+        default=16,
+        min=1,
+        help="Connections one client address may hold to the boot server at once (hosts "
+        "on the provisioning network are not trusted); past this a new one is closed as "
+        "soon as it is accepted.",
     ),
 ]
 

@@ -172,6 +172,14 @@ class Conflict(IronboundError):
     template = "Conflict."
 
 
+class StateFolderHeld(Conflict):
+    template = (
+        "The state folder {path} is held by process {pid} (an 'ironbound serve' or "
+        "'ironbound conductor'): one conductor process a state folder; give this one "
+        "its own (--state-dir, [DEFAULT]state_path) or stop that one first."
+    )
+
+
 class DuplicateName(Conflict):
     template = "A node with name {name} already exists."
 

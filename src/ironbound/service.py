@@ -11,20 +11,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import fcntl
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import uvicorn
 from oslo_config import cfg
 from starlette.types import ASGIApp
 
-from ironbound import config, errors
+from ironbound import config, connections, errors
 from ironbound.api.app import create_app
 from ironbound.api.services import ApiServices
 from ironbound.conductor.context import ConductorContext
@@ -124,6 +127,33 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
 
 _M_ARENA_MAX = -8
 
+#: The lock file a conductor process holds in its state folder for its whole life.
+LOCK_FILE = "conductor.lock"
+
+
+def hold_state_folder(folder: Path) -> IO[str]:
+    """Lock `folder` for this process (an flock the kernel drops when it dies); the open
+    lock file, to be kept open.
+
+    Two conductors on one state folder share its SQLite database, managed volumes and
+    image cache under one name: the second takes over the first's nodes and, stopping,
+    marks it offline. API processes take no lock: they only read the key file.
+
+    :raises SystemExit: another process holds it (the message names its PID).
+    """
+    lock = (folder / LOCK_FILE).open("a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "unknown"
+        lock.close()
+        raise SystemExit(str(errors.StateFolderHeld(path=folder, pid=holder))) from None
+    lock.truncate(0)
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    return lock
+
 
 class Service:
     def __init__(self, conf: cfg.ConfigOpts, parts: Parts = Parts()) -> None:
@@ -135,6 +165,8 @@ class Service:
                 source.check_allowed_paths(conf)
             except errors.ConfigInvalid as exc:
                 raise SystemExit(str(exc)) from exc
+        # Held before the database is opened, so a refused process changes nothing.
+        self._lock = hold_state_folder(config.state_path(conf)) if parts.conductor else None
         # SQLite has no other process to upgrade it; PostgreSQL is upgraded
         # explicitly (`ironbound db upgrade`) so that many processes do not race.
         self.db = open_database(conf, upgrade=config.database_url(conf).startswith("sqlite"))
@@ -142,15 +174,49 @@ class Service:
         self.signals = Signals()
         self.conductor: Conductor | None = None
         self._servers: list[_Server] = []
+        self.descriptors = 0  # the RLIMIT_NOFILE soft limit, once raised
 
-    def _uvicorn(self, app: ASGIApp, host: str, port: int) -> _Server:
+    def _uvicorn(self, app: ASGIApp, host: str, port: int, limits: connections.Limits) -> _Server:
         server = _Server(
             uvicorn.Config(
-                app, host=host, port=port, log_config=None, access_log=False, lifespan="off"
+                app,
+                host=host,
+                port=port,
+                log_config=None,
+                access_log=False,
+                lifespan="off",
+                http=connections.protocol(limits),
+                backlog=connections.BACKLOG,
             )
         )
         self._servers.append(server)
         return server
+
+    def _wanted(self) -> list[tuple[ASGIApp, str, int, connections.Limits]]:
+        """The HTTP servers this process runs: app, address, port, connection bounds."""
+        wanted: list[tuple[ASGIApp, str, int, connections.Limits]] = []
+        if self.parts.api:
+            services = ApiServices(self.conf, self.db, self.box, self.signals)
+            api = self.conf.api
+            wanted.append(
+                (
+                    create_app(services),
+                    api.host_ip,
+                    api.port,
+                    connections.Limits("API", api.max_connections, api.idle_timeout),
+                )
+            )
+        if self.parts.bootserver:
+            from ironbound.bootserver.app import create_boot_app  # noqa: PLC0415
+
+            boot = self.conf.bootserver
+            limits = connections.Limits(
+                "boot server", boot.max_connections, boot.idle_timeout,
+                boot.max_connections_per_address,
+            )  # fmt: skip
+            app = create_boot_app(self.conf, self.db, self.box, self.signals)
+            wanted.append((app, boot.host, boot.port, limits))
+        return wanted
 
     def _stop_servers(self) -> None:
         for server in self._servers:
@@ -160,22 +226,12 @@ class Service:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop_servers)
-        servers = []
-        if self.parts.api:
-            services = ApiServices(self.conf, self.db, self.box, self.signals)
-            servers.append(
-                self._uvicorn(create_app(services), self.conf.api.host_ip, self.conf.api.port)
-            )
-        if self.parts.bootserver:
-            from ironbound.bootserver.app import create_boot_app  # noqa: PLC0415
-
-            servers.append(
-                self._uvicorn(
-                    create_boot_app(self.conf, self.db, self.box, self.signals),
-                    self.conf.bootserver.host,
-                    self.conf.bootserver.port,
-                )
-            )
+        wanted = self._wanted()
+        fitted = connections.within(self.descriptors, [server[3] for server in wanted])
+        servers = [
+            self._uvicorn(app, host, port, limits)
+            for (app, host, port, _), limits in zip(wanted, fitted, strict=True)
+        ]
         if not servers:
             stop = asyncio.Event()
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -186,6 +242,8 @@ class Service:
 
     def run(self) -> int:
         """Serve until SIGTERM/SIGINT; the exit status for the command."""
+        self.descriptors = connections.raise_descriptor_limit()
+        logging.getLogger("asyncio").addFilter(connections.ExhaustionFilter())
         if self.parts.conductor:
             ctx = ConductorContext(
                 conf=self.conf,

@@ -112,6 +112,7 @@ def test_two_conductor_groups_on_postgresql(postgres_url: str, tmp_path: Path) -
         inis[host].write_text(
             f"[DEFAULT]\nhost = {host}\n[database]\nconnection = {postgres_url}\n"
             f"{settings}conductor_group = {group}\n"
+            f"[secrets]\nkey_file = {tmp_path / 'secret.key'}\n"
         )
     state = ["--state-dir", str(tmp_path / "state")]
     upgrade = subprocess.run(
@@ -122,10 +123,10 @@ def test_two_conductor_groups_on_postgresql(postgres_url: str, tmp_path: Path) -
     port = free_tcp_port()
     url = f"http://127.0.0.1:{port}"
 
-    def conductor(host: str) -> list[str]:
+    def conductor(host: str) -> list[str]:  # a state folder each: one conductor's
         return _ironbound(
-            "conductor", "--config-file", str(inis[host]), *state,
-            "--boot-port", str(free_tcp_port()),
+            "conductor", "--config-file", str(inis[host]),
+            "--state-dir", str(tmp_path / f"{host}-state"), "--boot-port", str(free_tcp_port()),
         )  # fmt: skip
 
     api = _ironbound("api", "--config-file", str(inis["plain-host"]), *state, "--port", str(port))

@@ -8,7 +8,7 @@ import pytest
 from ironbound import errors
 from ironbound.api import problems
 from ironbound.api.auth import Authenticator
-from ironbound.api.keystone import CHECK_THREADS, Project, roles_for
+from ironbound.api.keystone import CHECK_THREADS, Project, _Lanes, roles_for
 from ironbound.api.policy import Identity
 from tests.keystone_support import AUTH_URI, FakeKeystone, keystone_conf
 
@@ -163,3 +163,33 @@ def test_callers_waiting_for_a_validation_survive_its_callers_cancellation(
     anyio.run(race)
     assert [identity.roles for identity in seen] == [{"reader"}]
     assert keystone.calls.count("t") == 1
+
+
+def test_a_caller_cancelled_in_the_queue_leaks_no_validation_slot() -> None:
+    lanes = _Lanes(1, suspect=lambda client: client == "flooder")
+    order: list[str] = []
+
+    async def take(client: str, hold: anyio.Event | None = None) -> None:
+        async with lanes.slot(client):
+            order.append(client)
+            if hold is not None:
+                await hold.wait()
+
+    async def main() -> None:
+        release = anyio.Event()
+        async with anyio.create_task_group() as group:
+            group.start_soon(take, "first", release)
+            await anyio.sleep(0.01)
+            group.start_soon(take, "flooder")
+            async with anyio.create_task_group() as cancelled:
+                cancelled.start_soon(take, "gone")
+                await anyio.sleep(0.01)
+                cancelled.cancel_scope.cancel()
+            group.start_soon(take, "login")
+            await anyio.sleep(0.01)
+            release.set()
+        with anyio.fail_after(1):
+            await take("after")
+
+    anyio.run(main)
+    assert order == ["first", "login", "flooder", "after"]

@@ -95,8 +95,8 @@ class Authenticator:
         )
         self._remembered.clear()
 
-    async def authenticate(self, headers: dict[str, str]) -> Identity:
-        """`headers`: the request's, with lower-case names.
+    async def authenticate(self, headers: dict[str, str], client: str = "") -> Identity:
+        """`headers`: the request's, with lower-case names; `client`: its peer's address.
 
         :raises NotAuthorized: missing, malformed or wrong credentials.
         """
@@ -106,7 +106,7 @@ class Authenticator:
             token = headers.get("x-auth-token", "").strip()
             if not token:
                 raise errors.NotAuthorized("Authentication required: send a Keystone token.")
-            return await self._keystone.identity(token)
+            return await self._keystone.identity(token, client)
         authorization = headers.get("authorization")
         if not authorization or not authorization.lower().startswith("basic "):
             raise errors.NotAuthorized("Authentication required: send HTTP basic credentials.")

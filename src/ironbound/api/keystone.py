@@ -5,11 +5,14 @@ event loop it shares with the boot server. So the middleware runs as a WSGI app
 of its own, called on a synthetic request that carries only the token, in a few
 worker threads (a storm of made-up tokens waits for one of them, it does not take
 the API's thread pool), and what it makes of the token (its AccessInfo) becomes an
-Identity. keystonemiddleware's own token cache is replaced by an empty one: an
-accepted token is remembered here instead, keyed by a hash of the token, in a
-bounded cache, until it expires or for [keystone_authtoken]token_cache_time,
-whichever comes first; a rejected one is remembered for a shorter while. Callers
-that send the same unknown token at once share one validation.
+Identity. A client address whose tokens Keystone refused SUSPECT_AFTER times lately
+waits behind every other caller for those threads, so a flood of made-up tokens
+delays the flooder, not a new login from elsewhere. keystonemiddleware's own token
+cache is replaced by an empty one: an accepted token is remembered here instead,
+keyed by a hash of the token, in a bounded cache, until it expires or for
+[keystone_authtoken]token_cache_time, whichever comes first; a rejected one is
+remembered for a shorter while. Callers that send the same unknown token at once
+share one validation.
 
 Roles map onto Ironbound's policy (see docs/security.md):
 
@@ -26,11 +29,13 @@ Roles map onto Ironbound's policy (see docs/security.md):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import io
 import logging
 import time
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +55,8 @@ REMEMBER_MAX = 1024
 REJECTED_SECONDS = 60.0
 #: Validations at once: each may wait on Keystone, and must not take the API's thread pool.
 CHECK_THREADS = 4
+#: Refusals within REJECTED_SECONDS after which an address's validations wait behind others'.
+SUSPECT_AFTER = 3
 #: Where the synthetic request tells keystonemiddleware to find its token cache.
 _CACHE_ENVIRON_KEY = "ironbound.keystone_token_cache"
 _REFUSED = "The Keystone token is invalid or has expired."
@@ -59,6 +66,54 @@ _REFUSED = "The Keystone token is invalid or has expired."
 class _Accepted:
     identity: Identity
     until: float  # time.monotonic() deadline
+
+
+class _Lanes:
+    """At most `slots` validations at once, in two FIFO lanes: a freed slot goes to the
+    first caller of the ordinary lane, to the suspect lane's only when no one else waits.
+
+    Whether a caller's address is suspect is asked again when it reaches the head of
+    the ordinary lane: a flood queued before its first refusals still moves back.
+    """
+
+    def __init__(self, slots: int, suspect: Callable[[str], bool]) -> None:
+        self._free = slots
+        self._suspect = suspect
+        self._ordinary: deque[tuple[str, asyncio.Future[None]]] = deque()
+        self._suspects: deque[tuple[str, asyncio.Future[None]]] = deque()
+
+    @contextlib.asynccontextmanager
+    async def slot(self, client: str) -> AsyncIterator[None]:
+        if self._free:  # a free slot means no one waits
+            self._free -= 1
+        else:
+            turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            lane = self._suspects if self._suspect(client) else self._ordinary
+            lane.append((client, turn))
+            try:
+                await turn
+            except asyncio.CancelledError:
+                if not turn.cancelled():  # handed a slot, then cancelled: pass it on
+                    self._release()
+                raise  # a cancelled turn stays queued, and is skipped
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        while self._ordinary or self._suspects:
+            if self._ordinary:
+                client, turn = self._ordinary.popleft()
+                if not turn.done() and self._suspect(client):
+                    self._suspects.append((client, turn))
+                    continue
+            else:
+                client, turn = self._suspects.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                return
+        self._free += 1
 
 
 class _NoCache:
@@ -114,6 +169,11 @@ class KeystoneTokens:
             _downstream, {"oslo_config_config": conf, "cache": _CACHE_ENVIRON_KEY}
         )
         self._checks = anyio.CapacityLimiter(CHECK_THREADS)
+        # Client address -> tokens of its Keystone refused, within REJECTED_SECONDS of the last.
+        self._refusals: TTLCache[str, int] = TTLCache(
+            4 * REMEMBER_MAX, REJECTED_SECONDS, timer=time.monotonic
+        )
+        self._lanes = _Lanes(CHECK_THREADS, self._suspect)
         self._accepted: TLRUCache[str, _Accepted] = TLRUCache(
             REMEMBER_MAX, ttu=lambda _key, value, _now: value.until, timer=time.monotonic
         )
@@ -122,12 +182,15 @@ class KeystoneTokens:
         )
         self._pending: dict[str, asyncio.Future[Identity]] = {}
 
+    def _suspect(self, client: str) -> bool:
+        return self._refusals.get(client, 0) >= SUSPECT_AFTER
+
     @property
     def challenge(self) -> str:
         """The WWW-Authenticate header of a 401, naming where to get a token."""
         return f'Keystone uri="{self._protocol.www_authenticate_uri}"'
 
-    async def identity(self, token: str) -> Identity:
+    async def identity(self, token: str, client: str = "") -> Identity:
         """:raises NotAuthorized: the token is invalid or expired.
         :raises CredentialsUncheckable: Keystone cannot be reached or failed.
         """
@@ -150,11 +213,13 @@ class KeystoneTokens:
         future: asyncio.Future[Identity] = asyncio.get_running_loop().create_future()
         self._pending[key] = future
         try:
-            identity, until = await anyio.to_thread.run_sync(
-                self._validate, token, limiter=self._checks
-            )
+            async with self._lanes.slot(client):
+                identity, until = await anyio.to_thread.run_sync(
+                    self._validate, token, limiter=self._checks
+                )
         except errors.NotAuthorized as exc:
             self._rejected[key] = True
+            self._refusals[client] = self._refusals.get(client, 0) + 1
             _fail(future, exc)
             raise
         except BaseException as exc:

@@ -51,7 +51,8 @@ class ApiMiddleware:
             extra.append((mv.HEADER.lower().encode(), mv.version_string(minor).encode()))
             identity = policy.ADMIN
             if scope["path"] not in PUBLIC_PATHS:
-                identity = await self.authenticator.authenticate(headers)
+                peer = scope.get("client")
+                identity = await self.authenticator.authenticate(headers, peer[0] if peer else "")
                 write = scope["method"] not in ("GET", "HEAD", "OPTIONS")
                 identity.enforce(policy.WRITE if write else policy.READ)
         except errors.IronboundError as exc:

@@ -2,8 +2,10 @@
 
 Started as an operator starts them: `ironbound db upgrade` first, then every
 process with the shared config file (a conductor adds one naming its host),
-all on one state folder and so one secret key. The key is made before any
-process starts: processes starting together must not each make their own.
+sharing one secret key ([secrets]key_file). Each conductor has a state folder of
+its own (a state folder is one conductor's); the APIs share the first. The key is
+made before any process starts: processes starting together must not each make
+their own.
 Stopped with SIGTERM, APIs first; their exit statuses are kept.
 """
 
@@ -72,10 +74,14 @@ def ironbound_scale_out(
     with `config` (INI text, without [database]); every API lists every conductor on entry."""
     folder.mkdir(parents=True, exist_ok=True)
     ini = folder / "ironbound.conf"
-    ini.write_text(f"{config}\n[database]\nconnection = {database_url}\n")
     state = folder / "state"
     state.mkdir(exist_ok=True)
+    ini.write_text(
+        f"{config}\n[database]\nconnection = {database_url}\n"
+        f"[secrets]\nkey_file = {state / 'secret.key'}\n"
+    )
     common = ["--config-file", str(ini), "--state-dir", str(state)]
+    shared = common[:2]
     run(_ironbound("db", "upgrade", *common), timeout=120)
     SecretBox.from_file(state / "secret.key")
     hosts = [f"scale-conductor-{number}" for number in range(conductors)]
@@ -85,8 +91,8 @@ def ironbound_scale_out(
             own = folder / f"{host}.conf"
             own.write_text(f"[DEFAULT]\nhost = {host}\n")
             argv = _ironbound(
-                "conductor", *common, "--config-file", str(own),
-                "--boot-port", str(free_tcp_port()),
+                "conductor", *shared, "--config-file", str(own),
+                "--state-dir", str(folder / f"{host}-state"), "--boot-port", str(free_tcp_port()),
             )  # fmt: skip
             cluster.daemons.append(Daemon(host, argv, folder / f"{host}.log"))
         for number in range(apis):

@@ -30,11 +30,24 @@ class ServeProcess:
     exit_status: int | None = None
 
 
+def _limited(nofile: tuple[int, int] | None) -> list[str]:
+    """util-linux's prlimit setting RLIMIT_NOFILE for the command after it, if asked."""
+    return [] if nofile is None else ["prlimit", f"--nofile={nofile[0]}:{nofile[1]}", "--"]
+
+
 @contextmanager
 def ironbound_serve(
-    folder: Path, config: str = "", *, boot_port: int | None = None, timeout: float = 60.0
+    folder: Path,
+    config: str = "",
+    *,
+    boot_port: int | None = None,
+    timeout: float = 60.0,
+    nofile: tuple[int, int] | None = None,
 ) -> Iterator[ServeProcess]:
-    """Start `ironbound serve` with `config` (INI text) in `folder`; stop it on exit."""
+    """Start `ironbound serve` with `config` (INI text) in `folder`; stop it on exit.
+
+    nofile: the (soft, hard) RLIMIT_NOFILE it starts with, as a service manager sets it.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     port, boot_port = free_tcp_port(), boot_port or free_tcp_port()
     ini = folder / "ironbound.conf"
@@ -42,8 +55,8 @@ def ironbound_serve(
     log = folder / "serve.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "ironbound.cli", "serve", "--config-file", str(ini),
-             "--state-dir", str(folder / "state"), "--port", str(port),
+            [*_limited(nofile), sys.executable, "-m", "ironbound.cli", "serve",
+             "--config-file", str(ini), "--state-dir", str(folder / "state"), "--port", str(port),
              "--boot-port", str(boot_port)],
             stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
