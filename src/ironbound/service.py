@@ -47,6 +47,26 @@ class _Server(uvicorn.Server):
         yield
 
 
+def http_server(app: ASGIApp, host: str, port: int) -> _Server:
+    """A server for the API or the boot server, not yet started.
+
+    The client is the TCP peer: uvicorn would otherwise believe X-Forwarded-For
+    from 127.0.0.1, and any local process could claim a node's pinned address.
+    """
+    return _Server(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            proxy_headers=False,
+            forwarded_allow_ips="",
+        )
+    )
+
+
 @dataclass(frozen=True)
 class Parts:
     api: bool = True
@@ -144,11 +164,7 @@ class Service:
         self._servers: list[_Server] = []
 
     def _uvicorn(self, app: ASGIApp, host: str, port: int) -> _Server:
-        server = _Server(
-            uvicorn.Config(
-                app, host=host, port=port, log_config=None, access_log=False, lifespan="off"
-            )
-        )
+        server = http_server(app, host, port)
         self._servers.append(server)
         return server
 
