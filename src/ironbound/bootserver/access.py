@@ -1,13 +1,15 @@
 """Who may fetch what from the boot server (docs/security.md, "The boot server").
 
 A node's boot token is pinned to the first host that uses it in a boot
-window, a window being opened when Ironbound issues the token (deploy) or
-powers the node on: the host gets the node's chain and script (and so its
-CHAP secrets), and only that host's reports count. Any other host that asks
-for the node is refused with the same 404 as an unknown node, and the first
-such refusal is reported to the node's conductor as a contested boot: while
-the deploy waits for its boot, that fails the deploy, since two hosts claim
-to be the node.
+window, a window being opened when Ironbound powers the node on or reboots
+it (a deploy's token serves nobody before that) and lasting as long as a
+deploy waits for its boot: the host gets the node's chain and script (and
+so its CHAP secrets), and only that host's reports count. Any other host
+that asks for the node is refused with the same 404 as an unknown node, and
+the first such refusal in a window is reported to the node's conductor as a
+contested boot: in the deploy's window that fails the deploy, since two
+hosts claim to be the node. Outside a window nothing but the pinned host is
+served and nothing is written.
 
 Writes are bounded: a request writes only when it pins a token, opens a new
 boot cycle (one script fetch event per cycle, however often the script is
@@ -34,9 +36,10 @@ class Verdict:
 
 
 def _needs_write(row: BootToken, address: str) -> bool:
-    if row.pinned_address is None:
-        return True
-    return row.pinned_address != address and not row.contested
+    """Only a new host in an open window writes: it pins the token, or contests it once."""
+    if row.pinned_address == address or not tokens.window_open(row):
+        return False
+    return row.pinned_address is None or not row.contested
 
 
 def admit(db: Database, node_id: int, row: BootToken, address: str) -> Verdict:
@@ -47,13 +50,11 @@ def admit(db: Database, node_id: int, row: BootToken, address: str) -> Verdict:
         current = tokens.get(session, node_id)
         if current is None or current.token_hash != row.token_hash:
             return Verdict(False)  # revoked or reissued meanwhile
+        if not _needs_write(current, address):
+            return Verdict(current.pinned_address == address)
         if current.pinned_address is None:
             current.pinned_address = address
             return Verdict(True)
-        if current.pinned_address == address:
-            return Verdict(True)
-        if current.contested:
-            return Verdict(False)
         current.contested = True
         jobs.enqueue(
             session,
