@@ -407,6 +407,15 @@ _BOOTSERVER_OPTS: list[cfg.Opt] = [
         help="Let boot.ipxe find a node's script by the MAC address of the booting NIC. "
         "Only nodes being deployed or active with boot from volume are found.",
     ),
+    cfg.IntOpt(
+        "boot_cycles_per_minute",
+        default=6,
+        min=1,
+        help="Boot cycles (a script fetch, then its reports) a node's token opens in a "
+        "minute. Past that, the node is still served its script, but nothing is recorded "
+        "and its reports are refused until the minute is over: a host looping through "
+        "fetch and report cannot grow the database.",
+    ),
 ]
 
 _DHCP_OPTS: list[cfg.Opt] = [

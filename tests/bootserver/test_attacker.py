@@ -284,3 +284,22 @@ def test_no_redirects_and_no_host_header_echo(attacker: TestClient) -> None:
         response = attacker.get(path, headers={"Host": "evil.example"}, follow_redirects=False)
         assert (response.status_code, response.text) == (404, "Not found\n"), path
         assert "location" not in response.headers
+
+
+def test_a_looping_pinned_host_adds_rows_for_a_few_cycles_a_minute(
+    client: TestClient, deployed: str, services: ApiServices, node_firmware: TestClient
+) -> None:
+    """Fetch, report, fetch, report ...: the node (or the host that holds its pin) is
+    still served, but only the first boot_cycles_per_minute cycles are written."""
+    url, _ = fetch_script(node_firmware)
+    assert node_firmware.get(_events_url(url) + "booting").status_code == 200
+    wait_for_state(client, deployed, "active")
+    time.sleep(0.5)  # the settle and its records
+    before = _events(services)
+    for _ in range(40):
+        assert node_firmware.get(url.removeprefix(BOOT_URL)).status_code == 200
+        node_firmware.get(_events_url(url) + "booting")
+    time.sleep(1.0)  # what the queued reports take to land
+    per_cycle = 2  # "fetched its boot script", "booting from it"
+    assert _events(services) - before <= per_cycle * services.conf.bootserver.boot_cycles_per_minute
+    assert client.get(f"/v1/nodes/{deployed}").json()["provision_state"] == "active"

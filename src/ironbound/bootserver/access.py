@@ -13,16 +13,19 @@ served and nothing is written.
 
 Writes are bounded: a request writes only when it pins a token, opens a new
 boot cycle (one script fetch event per cycle, however often the script is
-fetched), reports (at most twice a cycle: `booting`, then `failed` if sanboot
+fetched; at most `[bootserver]boot_cycles_per_minute` cycles a minute, the
+script still served past that), reports (at most twice a cycle: `booting`, then `failed` if sanboot
 fails or `up` when the operating system confirms it came up), or contests a
 token for the first time.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from ironbound.db import jobs, tokens
+from ironbound.db.base import utcnow
 from ironbound.db.models import BootToken
 from ironbound.db.session import Database
 from ironbound.jobspec import JobKind
@@ -65,25 +68,42 @@ def admit(db: Database, node_id: int, row: BootToken, address: str) -> Verdict:
         return Verdict(False, queued=True)
 
 
-def open_cycle(db: Database, node_id: int, row: BootToken, event: dict[str, str]) -> bool:
+#: The span over which a token's boot cycles are counted.
+_MINUTE = dt.timedelta(minutes=1)
+
+
+def _opens(row: BootToken, limit: int) -> bool:
+    """Whether a fetch opens a boot cycle: not while one awaits its first report, and not
+    past `limit` cycles in the current minute."""
+    if row.awaiting_report and not row.handed_over:
+        return False
+    return row.cycles_since is None or utcnow() - row.cycles_since >= _MINUTE or row.cycles < limit
+
+
+def _count_cycle(row: BootToken) -> None:
+    if row.cycles_since is None or utcnow() - row.cycles_since >= _MINUTE:
+        row.cycles_since, row.cycles = utcnow(), 0
+    row.cycles += 1
+
+
+def open_cycle(
+    db: Database, node_id: int, row: BootToken, event: dict[str, str], limit: int
+) -> bool:
     """Report `event` (the script was fetched, or could not be built) if it opens a
     boot cycle; True when it did.
 
     A cycle starts with a fetch and ends with the boot's report, so repeated
     fetches in one cycle add no events. A cycle whose script reported booting has
-    handed over to the volume: a fetch after that is a new boot.
+    handed over to the volume: a fetch after that is a new boot, up to `limit` a minute.
     """
-    if row.awaiting_report and not row.handed_over:
+    if not _opens(row, limit):
         return False
     with db.write() as session:
         current = tokens.get(session, node_id)
-        if (
-            current is None
-            or current.token_hash != row.token_hash
-            or (current.awaiting_report and not current.handed_over)
-        ):
+        if current is None or current.token_hash != row.token_hash or not _opens(current, limit):
             return False
         current.awaiting_report, current.handed_over, current.settle_at = True, False, None
+        _count_cycle(current)
         jobs.enqueue(session, node_id, JobKind.BOOT_EVENT, event)
         return True
 

@@ -88,7 +88,9 @@ class _BootServer:
         return verdict.allowed
 
     def _cycle(self, node: Node, row: BootToken, event: dict[str, str]) -> None:
-        if access.open_cycle(self.db, node.id, row, event):
+        if access.open_cycle(
+            self.db, node.id, row, event, self.conf.bootserver.boot_cycles_per_minute
+        ):
             self.signals.work_queued()
 
     async def entry(self, request: Request) -> Response:

@@ -38,7 +38,7 @@ def revoke(session: Session, node_id: int) -> None:
 
 def open_window(session: Session, node_id: int, seconds: float) -> None:
     """Let the next host to ask, within `seconds`, have the node's script: Ironbound is
-    powering it on now."""
+    powering it on now (and its boot cycles are counted afresh)."""
     session.execute(
         update(BootToken)
         .where(BootToken.node_id == node_id)
@@ -49,6 +49,8 @@ def open_window(session: Session, node_id: int, seconds: float) -> None:
             contested=False,
             settle_at=None,
             window_until=utcnow() + dt.timedelta(seconds=seconds),
+            cycles=0,
+            cycles_since=None,
         )
     )
 
