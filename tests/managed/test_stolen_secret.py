@@ -59,5 +59,8 @@ def test_a_secret_won_in_the_race_opens_nothing_once_the_node_asks(
     _wait(client, node, "deploy failed")
     wait_until(lambda: volume.target_iqn not in tgtd.show(), what="the export ended")
     assert login(portal, volume, iqn, stolen).returncode != 0
+    accounts = tgtd._control("--mode", "account", "--op", "show")
+    assert volume.auth_username is not None
+    assert volume.auth_username not in accounts
     shown = client.get(f"/v1/nodes/{node}").json()
     assert "192.0.2.66 was served and 192.0.2.10 was refused" in shown["last_error"]
