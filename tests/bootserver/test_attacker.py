@@ -303,3 +303,20 @@ def test_a_looping_pinned_host_adds_rows_for_a_few_cycles_a_minute(
     per_cycle = 2  # "fetched its boot script", "booting from it"
     assert _events(services) - before <= per_cycle * services.conf.bootserver.boot_cycles_per_minute
     assert client.get(f"/v1/nodes/{deployed}").json()["provision_state"] == "active"
+
+
+@pytest.mark.usefixtures("deployed")
+def test_a_mac_finds_the_node_only_where_nothing_else_does(
+    services: ApiServices, node_firmware: TestClient
+) -> None:
+    """By default the boot server finds a node by MAC with the `none` DHCP provider only:
+    there (the demo, the lab, a static DHCP bootfile of /boot.ipxe) it is how a node finds
+    its script; with `dnsmasq` DHCP hands each node its token URL, and a MAC gives nothing
+    unless [bootserver]mac_lookup says so."""
+    conf = services.conf
+    assert conf.dhcp.dhcp_provider == "none"
+    assert conf.bootserver.mac_lookup is None
+    conf.set_override("dhcp_provider", "dnsmasq", "dhcp")
+    assert node_firmware.get(MAC_PATH).status_code == 404
+    conf.set_override("mac_lookup", True, "bootserver")
+    assert node_firmware.get(MAC_PATH).status_code == 200

@@ -98,7 +98,7 @@ class _BootServer:
 
     def by_mac(self, request: Request) -> Response:
         mac = str(request.path_params["mac"]).lower()
-        if not self.conf.bootserver.mac_lookup or not _MAC.match(mac):
+        if not config.mac_lookup(self.conf) or not _MAC.match(mac):
             return _not_found()
         with self.db.read() as session:
             found = tokens.by_mac(session, mac.replace("-", ":"))
