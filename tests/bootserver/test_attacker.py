@@ -320,3 +320,16 @@ def test_a_mac_finds_the_node_only_where_nothing_else_does(
     assert node_firmware.get(MAC_PATH).status_code == 404
     conf.set_override("mac_lookup", True, "bootserver")
     assert node_firmware.get(MAC_PATH).status_code == 200
+
+
+def test_an_adopted_node_is_served_in_the_window_its_adoption_opens(
+    client: TestClient, node_firmware: TestClient
+) -> None:
+    """Adoption issues a token to a node that already runs: it opens a window at once, so
+    the node's next boot finds its script (no power-on of Ironbound's comes first)."""
+    uuid = make_node(client)
+    for verb, state in (("manage", "manageable"), ("adopt", "active")):
+        client.put(f"/v1/nodes/{uuid}/states/provision", json={"target": verb})
+        wait_for_state(client, uuid, state)
+    _, body = fetch_script(node_firmware)
+    assert "Secret-Pass-1" in body
