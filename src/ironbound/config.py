@@ -426,9 +426,19 @@ _BOOTSERVER_OPTS: list[cfg.Opt] = [
     cfg.PortOpt("port", default=8080, help="Port the boot server listens on."),
     cfg.BoolOpt(
         "mac_lookup",
-        default=True,
         help="Let boot.ipxe find a node's script by the MAC address of the booting NIC. "
-        "Only nodes being deployed or active with boot from volume are found.",
+        "Only nodes being deployed or active with boot from volume are found. Unset: on "
+        "with [dhcp]dhcp_provider none (a DHCP bootfile of /boot.ipxe is then how a node "
+        "finds its script), off with dnsmasq (DHCP hands each node its own script URL).",
+    ),
+    cfg.IntOpt(
+        "boot_cycles_per_minute",
+        default=6,
+        min=1,
+        help="Boot cycles (a script fetch, then its reports) a node's token opens in a "
+        "minute. Past that, the node is still served its script, but nothing is recorded "
+        "and its reports are refused until the minute is over: a host looping through "
+        "fetch and report cannot grow the database.",
     ),
     *_connection_opts("boot server", 1000),
     cfg.IntOpt(
@@ -832,6 +842,14 @@ def boot_server_url(conf: cfg.ConfigOpts) -> str:
     if conf.deploy.http_url:
         return str(conf.deploy.http_url).rstrip("/")
     return f"http://{conf.bootserver.host}:{conf.bootserver.port}"
+
+
+def mac_lookup(conf: cfg.ConfigOpts) -> bool:
+    """Whether the boot server finds nodes by MAC: as set, else only where DHCP does not
+    hand nodes their script URLs (any host knowing a MAC may race the node for it)."""
+    if conf.bootserver.mac_lookup is not None:
+        return bool(conf.bootserver.mac_lookup)
+    return bool(conf.dhcp.dhcp_provider == "none")
 
 
 def boot_script_url(conf: cfg.ConfigOpts, token: str) -> str:

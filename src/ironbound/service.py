@@ -50,6 +50,28 @@ class _Server(uvicorn.Server):
         yield
 
 
+def http_server(app: ASGIApp, host: str, port: int, limits: connections.Limits) -> _Server:
+    """A server for the API or the boot server, not yet started, bounded by `limits`.
+
+    The client is the TCP peer: uvicorn would otherwise believe X-Forwarded-For
+    from 127.0.0.1, and any local process could claim a node's pinned address.
+    """
+    return _Server(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            http=connections.protocol(limits),
+            backlog=connections.BACKLOG,
+            proxy_headers=False,
+            forwarded_allow_ips="",
+        )
+    )
+
+
 @dataclass(frozen=True)
 class Parts:
     api: bool = True
@@ -177,18 +199,7 @@ class Service:
         self.descriptors = 0  # the RLIMIT_NOFILE soft limit, once raised
 
     def _uvicorn(self, app: ASGIApp, host: str, port: int, limits: connections.Limits) -> _Server:
-        server = _Server(
-            uvicorn.Config(
-                app,
-                host=host,
-                port=port,
-                log_config=None,
-                access_log=False,
-                lifespan="off",
-                http=connections.protocol(limits),
-                backlog=connections.BACKLOG,
-            )
-        )
+        server = http_server(app, host, port, limits)
         self._servers.append(server)
         return server
 

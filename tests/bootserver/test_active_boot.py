@@ -104,14 +104,21 @@ def test_a_good_boot_leaves_other_errors_alone(
 def test_a_contested_boot_is_not_cleared_by_a_good_boot(
     client: TestClient, boot: TestClient
 ) -> None:
+    """In a window an operator's reboot opened (in the deploy's, the deploy fails:
+    test_attacker.py)."""
     uuid = active_node(client, boot)
+    assert (
+        client.put(f"/v1/nodes/{uuid}/states/power", json={"target": "rebooting"}).status_code
+        == 202
+    )
+    wait_until(lambda: shown(client, uuid)["target_power_state"] is None, what="the reboot")
+    url, _ = fetch_script(boot)
     with TestClient(boot.app, base_url=BOOT_URL, client=("192.0.2.66", 4000)) as intruder:
         assert intruder.get("/boot/mac/52-54-00-12-34-56").status_code == 404
     wait_until(
         lambda: "two hosts asked" in str(shown(client, uuid)["last_error"]),
         what="the contested boot shown",
     )
-    url, _ = fetch_script(boot)
     assert report(boot, url, "booting") == 200
     wait_until(
         lambda: "is booting from it" in shown(client, uuid)["driver_internal_info"]["progress"],

@@ -88,7 +88,9 @@ class _BootServer:
         return verdict.allowed
 
     def _cycle(self, node: Node, row: BootToken, event: dict[str, str]) -> None:
-        if access.open_cycle(self.db, node.id, row, event):
+        if access.open_cycle(
+            self.db, node.id, row, event, self.conf.bootserver.boot_cycles_per_minute
+        ):
             self.signals.work_queued()
 
     async def entry(self, request: Request) -> Response:
@@ -96,7 +98,7 @@ class _BootServer:
 
     def by_mac(self, request: Request) -> Response:
         mac = str(request.path_params["mac"]).lower()
-        if not self.conf.bootserver.mac_lookup or not _MAC.match(mac):
+        if not config.mac_lookup(self.conf) or not _MAC.match(mac):
             return _not_found()
         with self.db.read() as session:
             found = tokens.by_mac(session, mac.replace("-", ":"))

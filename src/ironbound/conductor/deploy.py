@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ironbound import config, configdrive, errors, states
-from ironbound.conductor.task import NodeTask
+from ironbound.conductor.task import DEPLOY_WINDOW, NodeTask
 from ironbound.conductor.validation import require_valid
 from ironbound.drivers import base
 
@@ -117,29 +117,35 @@ def _boot_failed(task: NodeTask, message: str, *, clearable: bool = True) -> Non
     and stays active (it was power-cycled, by Ironbound or at its BMC, and its SAN broke).
 
     A clearable failure of an active node is cleared by its next good boot; a contested
-    boot (another host asked for the node's script) is not, the operator must look.
+    boot (another host asked for the node's script) is not, the operator must look, and in
+    the boot window of the deploy that made the node active it fails that deploy.
     """
     state = task.node.provision_state
     error = f"Boot from volume failed: {message}"
     if state == states.DEPLOYWAIT:
         _power_off_quietly(task, "the failed boot")
         task.fail(error)
+    elif (
+        state == states.ACTIVE
+        and not clearable
+        and task.node.driver_internal_info.get(DEPLOY_WINDOW)
+    ):
+        _deployed_boot_failed(task, error)
     elif state == states.ACTIVE:
         task.set_internal_info(**{BOOT_FAILURE: error if clearable else None})
         task.save(last_error=error)
 
 
-def _sanboot_failed_deploy(task: NodeTask, message: str) -> None:
-    """The deploy's own boot reported booting (so the node went active) and then its
-    sanboot failed (nothing bootable, no EFI loader at the path): the deploy failed.
+def _deployed_boot_failed(task: NodeTask, error: str) -> None:
+    """The deploy's own boot went active and then failed (its sanboot, or a second host
+    claiming the node in the deploy's boot window): the deploy failed.
 
     The node shows the failure before the clean-up, so the storage interface detaches
     as after a failed deploy, not as at an active node's undeploy (which may delete).
     """
-    error = f"Boot from volume failed: {message}"
     task.save(provision_state=states.DEPLOYFAIL, target_provision_state=None, last_error=error)
     _power_off_quietly(task, "the failed boot")
-    task.set_internal_info(**{DEPLOY_BOOT: None})
+    task.set_internal_info(**{DEPLOY_BOOT: None, DEPLOY_WINDOW: None})
     task.record("the deploy's boot failed after attaching its volumes: deploy failed")
 
 
@@ -172,6 +178,8 @@ def _server_side_event(event: dict[str, str]) -> str | None:
 
 
 def _deployed(task: NodeTask, why: str) -> None:
+    """The deploy's boot made it: active, though a second claimant in its window fails it."""
+    task.set_internal_info(**{DEPLOY_WINDOW: True})
     task.record(f"deployed: {why}")
     task.land()
 
@@ -236,7 +244,7 @@ def boot_event(task: NodeTask, args: dict[str, Any]) -> None:
     task.set_internal_info(boot_status=status)
     task.record(message, event_type="boot", severity="info" if succeeded else "error")
     if not succeeded and task.node.driver_internal_info.get(DEPLOY_BOOT):
-        _sanboot_failed_deploy(task, message)
+        _deployed_boot_failed(task, f"Boot from volume failed: {message}")
     elif not succeeded:
         _boot_failed(task, message)
     elif task.node.provision_state == states.DEPLOYWAIT:

@@ -29,6 +29,11 @@ from ironbound.sensitive import Secret
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
+
+#: driver_internal_info key: the node went active through the boot its deploy's power-on
+#: started, and that boot window is still the node's last: a second host claiming the
+#: node in it fails the deploy. Ironbound's next power-on opens another window.
+DEPLOY_WINDOW = "deploy_window"
 #: Node columns a write sets, computed from the node as its fence read it.
 _Fields = Callable[[nodes.Held], Mapping[str, Any]]
 
@@ -271,12 +276,21 @@ class NodeTask:
         provider = self.ctx.dhcp
         with provider.lock:  # the database and the DHCP entry change together
             with self._write() as session:
-                tokens.store(session, self.node_id, token, sealed)
+                tokens.store(session, self.node_id, token, sealed, self._first_window())
             if provider.active:
                 macs = [port.address for port in self.ports if port.pxe_enabled]
                 provider.publish(dhcp.host_entry(self.conf, self.node.uuid, macs, token))
                 self.record(f"DHCP ({provider.name}): the node's MACs boot its script")
         return token
+
+    def _window_seconds(self) -> float:
+        """A boot window lasts as long as a deploy waits for its boot."""
+        return float(self.conf.conductor.deploy_callback_timeout)
+
+    def _first_window(self) -> float | None:
+        """A deploy's token serves nobody until its power-on (the BMC may take seconds to
+        set the boot device first); one issued to a running node (adoption) serves now."""
+        return None if self.node.provision_state == states.DEPLOYING else self._window_seconds()
 
     def boot_confirmation_url(self) -> str | None:
         with self.ctx.db.read() as session:
@@ -319,7 +333,8 @@ class NodeTask:
         if power_state in (states.POWER_ON, states.REBOOT, states.SOFT_REBOOT):
             # We start the node: the next host to ask gets its boot script.
             with self._write() as session:
-                tokens.unpin(session, self.node_id)
+                tokens.open_window(session, self.node_id, self._window_seconds())
+            self.set_internal_info(**{DEPLOY_WINDOW: None})
         self.save(target_power_state=states.POWER_TARGET_AFTER_ACTION.get(power_state, power_state))
         try:
             if power_state in (states.REBOOT, states.SOFT_REBOOT):

@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import Engine, inspect, text
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-SCHEMA_REVISION = "0007"
+SCHEMA_REVISION = "0008"
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -309,6 +309,20 @@ class BootToken(Base):
         comment="the deploy's boot handed over; it settles (active) at this time "
         "unless its sanboot reports a failure first",
     )
+    window_until: Mapped[dt.datetime | None] = mapped_column(
+        UTCDateTime,
+        comment="the boot window Ironbound opened (power on) closes then; "
+        "none: closed (a deploy's token before its power-on)",
+    )
+    cycles: Mapped[int] = mapped_column(
+        Integer,
+        default=0,
+        server_default="0",
+        comment="boot cycles opened since cycles_since",
+    )
+    cycles_since: Mapped[dt.datetime | None] = mapped_column(
+        UTCDateTime, comment="the start of the minute whose boot cycles are counted"
+    )
 
 
 class NodeEvent(Base):

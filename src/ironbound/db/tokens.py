@@ -20,18 +20,25 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def store(session: Session, node_id: int, token: str, sealed: str) -> None:
-    """Make `token` the node's only boot token (unpinned: a new deploy, a new host)."""
+def store(session: Session, node_id: int, token: str, sealed: str, window: float | None) -> None:
+    """Make `token` the node's only boot token (unpinned: a new deploy, a new host), its
+    boot window open for `window` seconds, or closed (None) until a power-on opens it."""
     session.execute(delete(BootToken).where(BootToken.node_id == node_id))
-    session.add(BootToken(node_id=node_id, token_hash=token_hash(token), sealed_token=sealed))
+    until = None if window is None else utcnow() + dt.timedelta(seconds=window)
+    session.add(
+        BootToken(
+            node_id=node_id, token_hash=token_hash(token), sealed_token=sealed, window_until=until
+        )
+    )
 
 
 def revoke(session: Session, node_id: int) -> None:
     session.execute(delete(BootToken).where(BootToken.node_id == node_id))
 
 
-def unpin(session: Session, node_id: int) -> None:
-    """Let the next host to ask have the node's script: Ironbound is powering it on now."""
+def open_window(session: Session, node_id: int, seconds: float) -> None:
+    """Let the next host to ask, within `seconds`, have the node's script: Ironbound is
+    powering it on now (and its boot cycles are counted afresh)."""
     session.execute(
         update(BootToken)
         .where(BootToken.node_id == node_id)
@@ -41,8 +48,16 @@ def unpin(session: Session, node_id: int) -> None:
             handed_over=False,
             contested=False,
             settle_at=None,
+            window_until=utcnow() + dt.timedelta(seconds=seconds),
+            cycles=0,
+            cycles_since=None,
         )
     )
+
+
+def window_open(row: BootToken) -> bool:
+    """Whether a boot window Ironbound opened is still open for the token."""
+    return row.window_until is not None and utcnow() < row.window_until
 
 
 def settle(session: Session, node_id: int, seconds: float) -> None:
