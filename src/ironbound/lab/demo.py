@@ -160,6 +160,7 @@ class Operator:
 class Boot:
     """What the guest said about itself on its console, and when the node went active."""
 
+    deployed_at: float
     lines: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     active_after: float = 0.0
@@ -170,13 +171,14 @@ def _watch(
     operator: Operator,
     since: int,
     timeout: float,
+    boot: Boot,
     until: str = "IRONBOUND-USERSPACE",
-) -> Boot:
+) -> None:
     """Show deploy progress and the interesting console lines until the line `until`
-    (Linux in userspace, or what the config drive's user data prints)."""
+    (Linux in userspace, or what the config drive's user data prints), noting in `boot`
+    what the guest said and when the node first showed active."""
     started = time.monotonic()
     offset, pending, progress = since, "", ""
-    boot = Boot()
     while time.monotonic() - started < timeout:
         node = operator.node()
         seen = str(node.get("driver_internal_info", {}).get("progress", ""))
@@ -185,6 +187,9 @@ def _watch(
             print(f"    ironbound | {seen.partition(' ')[2]}", flush=True)
         if node.get("provision_state") == "deploy failed":
             raise DemoFailed(f"the deploy failed: {node.get('last_error')}")
+        if node.get("provision_state") == "active" and not boot.active_after:
+            boot.active_after = time.monotonic() - boot.deployed_at
+            print(f"    ironbound | the node is active: {boot.active_after:.1f} s", flush=True)
         try:
             with machine.serial_log.open("rb") as handle:
                 handle.seek(offset)
@@ -204,8 +209,8 @@ def _watch(
             if marker:
                 boot.lines[marker.group(1)] = marker.group(2)
             if line.startswith(until):
-                boot.seconds = time.monotonic() - started
-                return boot
+                boot.seconds = time.monotonic() - boot.deployed_at
+                return
         time.sleep(0.25)
     raise DemoFailed(f"the console showed no {until} within {timeout:.0f} s")
 
@@ -261,21 +266,22 @@ def _deploy(
 ) -> Boot:
     """Deploy (with the config drive folder `drive`, if given) and watch Linux boot; with a
     drive, also the user data's marker. Then wait for `active` and say when it came."""
-    since, started = machine.console.offset(), time.monotonic()
+    since = machine.console.offset()
+    boot = Boot(deployed_at=time.monotonic())
     operator.run(f"node deploy {NODE}" + (f" --config-drive {drive}" if drive else ""))
-    boot = _watch(machine, operator, since, timeout)
+    _watch(machine, operator, since, timeout, boot)
     narrator.note(f"Linux reached userspace {boot.seconds:.1f} s after the deploy call")
     if drive is not None:
-        seen = _watch(machine, operator, machine.console.offset(), timeout, CONFIG_DRIVE_LINE)
-        boot.lines.update(seen.lines)
-        narrator.note(f"cloud-init ran the config drive's user data: {seen.lines}")
+        _watch(machine, operator, machine.console.offset(), timeout, boot, CONFIG_DRIVE_LINE)
+        narrator.note(f"cloud-init ran the user data {boot.seconds:.1f} s after the deploy call")
     deadline = time.monotonic() + 300
-    while operator.node()["provision_state"] != "active":
+    while not boot.active_after:
         if time.monotonic() > deadline:
             raise DemoFailed("the node did not become active")
-        time.sleep(0.5)
+        if operator.node()["provision_state"] == "active":
+            boot.active_after = time.monotonic() - boot.deployed_at
+        time.sleep(0.25)
     status = operator.node()["driver_internal_info"].get("boot_status", {}).get("status")
-    boot.active_after = time.monotonic() - started
     narrator.note(f"active {boot.active_after:.1f} s after the deploy call (boot_status {status})")
     return boot
 
@@ -342,6 +348,7 @@ def _life_cycle(narrator: Narrator, scene: Scene, keep: bool) -> None:
     )
     drive = _config_drive(scene.drive_folder)
     boot = _deploy(narrator, operator, machine, scene.boot_timeout, drive)
+    narrator.timings["  deploy call -> active (the system confirmed)"] = boot.active_after
     first = _check_boot(boot, 1, None)
     _check_identity(boot)
     narrator.note(f"/ is on the iSCSI disk; the first boot wrote first-boot={first}")
@@ -363,7 +370,9 @@ def _life_cycle(narrator: Narrator, scene: Scene, keep: bool) -> None:
         "redeploy -> active, after the settle (kept volume)",
     )
     operator.run(f"node set {NODE} --instance-info boot_confirmation=settle")
-    _check_boot(_deploy(narrator, operator, machine, scene.boot_timeout, None), 2, first)
+    again = _deploy(narrator, operator, machine, scene.boot_timeout, None)
+    narrator.timings["  deploy call -> active (the settle after the handover)"] = again.active_after
+    _check_boot(again, 2, first)
     narrator.note(f"boot 2 of this volume; first-boot={first} survived the redeploy")
     if keep:
         narrator.summary()
