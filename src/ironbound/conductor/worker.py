@@ -322,11 +322,16 @@ class Conductor:
             self._take_over(hostname, "stopped heartbeating" if hostname in dead else "is gone")
 
     def _take_over(self, hostname: str, why: str) -> None:
-        """Free what `hostname` held: fail its half-done nodes, drop its running jobs."""
+        """Free what `hostname` held: fail its half-done nodes, drop its running jobs, and
+        queue the clean-up of each deploy it failed."""
         with self.ctx.db.write() as session:
             if hostname != self.ctx.hostname:
                 conductors.mark_offline(session, hostname)
             for node in nodes.held_by(session, hostname):
+                if node.provision_state == states.DEPLOYING:
+                    # Its volumes may be exported, its boot token live: detach as after
+                    # any failed deploy, under the node's lock, once the node is free.
+                    jobs.enqueue(session, node.id, JobKind.ABANDONED_DEPLOY)
                 if node.provision_state in states.BUSY_STATES:
                     nodes.apply_fields(
                         node,
@@ -341,6 +346,7 @@ class Conductor:
                 node.reservation = None
                 LOG.warning("Took over node %s from conductor %s (%s)", node.uuid, hostname, why)
             jobs.drop_running(session, hostname)
+        self.ctx.signals.work_queued()
 
     def _sync_power_states(self) -> None:
         """Every [conductor]sync_power_state_interval: queue a power read per idle node."""
