@@ -49,9 +49,14 @@ def test_dead_conductor_is_taken_over(client: TestClient, conductor: Conductor) 
         job.status, job.conductor = "running", "crashed-host"
 
     def failed() -> bool:
-        return bool(client.get(f"/v1/nodes/{uuid}").json()["provision_state"] == "deploy failed")
+        """Failed, and the abandoned deploy's clean-up the takeover queued has run."""
+        with db.read() as session:
+            if jobs.has_pending(session, node_id, jobspec.JobKind.ABANDONED_DEPLOY):
+                return False
+        shown = client.get(f"/v1/nodes/{uuid}").json()
+        return bool((shown["provision_state"], shown["reservation"]) == ("deploy failed", None))
 
-    wait_until(failed, timeout=10, what="the takeover")
+    wait_until(failed, timeout=10, what="the takeover and its clean-up")
     node = client.get(f"/v1/nodes/{uuid}").json()
     assert node["reservation"] is None
     assert node["target_provision_state"] is None

@@ -11,17 +11,30 @@ from typing import Any
 
 import pytest
 import requests
+from fastapi.testclient import TestClient
+from sqlalchemy import update
 
-from ironbound.db import nodes, tokens
+from ironbound.api.services import ApiServices
+from ironbound.db import jobs, nodes, tokens
+from ironbound.db.models import Job, Node
 from ironbound.db.session import Database
+from ironbound.jobspec import JobKind
 from ironbound.lab.ports import free_tcp_port
 from ironbound.lab.serve import ServeProcess, ironbound_serve
 from ironbound.lab.tgt import TgtServer
-from tests.managed.support import initiator
+from tests.api.helpers import provision
+from tests.conftest import wait_until
+from tests.managed.support import boot_target, enroll, initiator, volume_of
 
 HEADERS = {"X-OpenStack-Ironic-API-Version": "latest"}
 #: What the taking-over conductor is given to clean up: well within a node's patience.
 BOUND = 30.0
+
+
+@pytest.fixture
+def overrides() -> dict[str, Any]:
+    """The in-process conductor looks for holders that are gone every 0.1 s."""
+    return {"conductor.heartbeat_interval": 0.1, "conductor.heartbeat_timeout": 1.0}
 
 
 def _config(host: str, tgtd: TgtServer, boot_port: int, power_delay: float) -> str:
@@ -139,3 +152,31 @@ def test_a_takeover_detaches_the_killed_deploy(
         )
         if keep:
             _call(second, "DELETE", f"/volume/managed/{volume['uuid']}")
+
+
+def test_a_rebuild_abandoned_before_its_attach_keeps_the_volume_the_node_ran_on(
+    client: TestClient, services: ApiServices, tgtd: TgtServer
+) -> None:
+    """The clean-up of an abandoned rebuild never deletes: the volume is the node's data,
+    though the deploy that made it (and still names it fresh) is the one before."""
+    node = enroll(client, initiator())
+    provision(client, node, "active", "active")
+    volume = volume_of(services, boot_target(client, node)["volume_id"])
+    assert volume is not None and volume.target_iqn in tgtd.show()
+    with services.db.write() as session:  # a rebuild whose conductor is gone, mid-validate
+        held = {"provision_state": "deploying", "reservation": "gone-host"}
+        session.execute(update(Node).where(Node.uuid == node).values(**held))
+        node_id = nodes.get_by_uuid(session, node).id
+        job = session.get(
+            Job, jobs.enqueue(session, node_id, JobKind.DEPLOY, {"action": "rebuild"})
+        )
+        assert job is not None
+        job.status, job.conductor = "running", "gone-host"
+    wait_until(lambda: volume.target_iqn not in tgtd.show(), what="the abandoned rebuild's detach")
+    wait_until(lambda: _state(services, volume.uuid) == "kept", what="the volume kept")
+    assert Path(volume.path).exists()
+
+
+def _state(services: ApiServices, volume_uuid: str) -> str | None:
+    found = volume_of(services, volume_uuid)
+    return None if found is None else found.state

@@ -327,11 +327,13 @@ class Conductor:
         with self.ctx.db.write() as session:
             if hostname != self.ctx.hostname:
                 conductors.mark_offline(session, hostname)
+            dropped = jobs.drop_running(session, hostname)
             for node in nodes.held_by(session, hostname):
                 if node.provision_state == states.DEPLOYING:
                     # Its volumes may be exported, its boot token live: detach as after
                     # any failed deploy, under the node's lock, once the node is free.
-                    jobs.enqueue(session, node.id, JobKind.ABANDONED_DEPLOY)
+                    action = dropped.get(node.id, {}).get("action")
+                    jobs.enqueue(session, node.id, JobKind.ABANDONED_DEPLOY, {"action": action})
                 if node.provision_state in states.BUSY_STATES:
                     nodes.apply_fields(
                         node,
@@ -345,7 +347,6 @@ class Conductor:
                 node.target_power_state = None
                 node.reservation = None
                 LOG.warning("Took over node %s from conductor %s (%s)", node.uuid, hostname, why)
-            jobs.drop_running(session, hostname)
         self.ctx.signals.work_queued()
 
     def _sync_power_states(self) -> None:

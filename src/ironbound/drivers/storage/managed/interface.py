@@ -376,8 +376,9 @@ class ManagedStorage(base.StorageInterface):
 
     def _deletes(self, task: base.Task, entry: Mapping[str, Any], *, failed: bool) -> bool:
         """The node's choice; but a failed deploy deletes only a fresh volume, since any
-        other holds data a node ran on and a failure is no undeploy."""
-        if failed and not entry.get(FRESH):
+        other holds data a node ran on and a failure is no undeploy. A failed rebuild
+        never deletes, even when it failed before its attach found the volume held."""
+        if failed and (task.rebuilding or not entry.get(FRESH)):
             return False
         return not self._keeps(task, entry)
 
