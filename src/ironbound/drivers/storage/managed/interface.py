@@ -515,6 +515,10 @@ class ManagedStorage(base.StorageInterface):
 
     # --- reconcile --------------------------------------------------------------
 
+    def live_exports(self) -> set[str]:
+        """What tgtd serves now: one look, compared by the conductor with the rows."""
+        return self.backend.targets()
+
     def reconcile(self, task: base.Task) -> None:
         """Give a restarted target back the node's exports: the database says what they are.
 
