@@ -93,8 +93,7 @@ class Conductor:
         self._spawn(self._periodic_loop, "ironbound-periodic")
         self._spawn(self._progress_loop, "ironbound-progress")
         self._spawn(self._watch_queue, "ironbound-queue-watch")
-        if self.ctx.conf.conductor.export_check_interval:
-            self._spawn(self._watch_exports, "ironbound-export-watch")
+        self._spawn(self._watch_exports, "ironbound-export-watch")
         LOG.info(
             "Conductor %s started with hardware types %s",
             self.ctx.hostname,
@@ -394,8 +393,12 @@ class Conductor:
 
     def _watch_exports(self) -> None:
         """Every [conductor]export_check_interval, give a restarted iSCSI target its
-        exports back without waiting for the full storage check (see `_check_exports`)."""
-        while not self._stop.wait(self.ctx.conf.conductor.export_check_interval):
+        exports back without waiting for the full storage check (see `_check_exports`).
+        0 turns it off (looked at again every heartbeat: options apply as they change)."""
+        conf = self.ctx.conf.conductor
+        while not self._stop.wait(conf.export_check_interval or conf.heartbeat_interval):
+            if not conf.export_check_interval:
+                continue
             try:
                 self._check_exports()
             except errors.StorageError as exc:
