@@ -57,6 +57,8 @@ class JobKind(StrEnum):
     DEPLOY = "deploy", True
     UNDEPLOY = "undeploy", True
     ABORT = "abort"
+    #: The clean-up of a deploy a takeover failed (its conductor died or stopped mid-deploy).
+    ABANDONED_DEPLOY = "abandoned_deploy"
     BOOT_EVENT = "boot_event"
     CALLBACK_TIMEOUT = "callback_timeout"
     POWER = "power"

@@ -49,9 +49,13 @@ def test_dead_conductor_is_taken_over(client: TestClient, conductor: Conductor) 
         job.status, job.conductor = "running", "crashed-host"
 
     def failed() -> bool:
-        return bool(client.get(f"/v1/nodes/{uuid}").json()["provision_state"] == "deploy failed")
+        """Failed, and the clean-up the takeover queued with that (one transaction) has run."""
+        if client.get(f"/v1/nodes/{uuid}").json()["provision_state"] != "deploy failed":
+            return False
+        with db.read() as session:
+            return not jobs.has_pending(session, node_id, jobspec.JobKind.ABANDONED_DEPLOY)
 
-    wait_until(failed, timeout=10, what="the takeover")
+    wait_until(failed, timeout=10, what="the takeover and its clean-up")
     node = client.get(f"/v1/nodes/{uuid}").json()
     assert node["reservation"] is None
     assert node["target_provision_state"] is None

@@ -104,6 +104,19 @@ def abort(task: NodeTask, args: dict[str, Any]) -> None:
         task.fail(base.ABORTED)
 
 
+def abandoned(task: NodeTask, args: dict[str, Any]) -> None:
+    """Clean up after a deploy whose conductor died or stopped in the middle of it, as
+    after any failed deploy: power off, withdraw the boot script (revoking its token),
+    detach (only a fresh volume the node does not keep is deleted). The takeover itself
+    only fails the node: it runs in a periodic duty, with no driver, and no lock.
+
+    An abandoned rebuild is still a rebuild: its volume holds what the node ran."""
+    task.rebuilding = args.get("action") == "rebuild"
+    if task.node.provision_state == states.DEPLOYFAIL:
+        _power_off_quietly(task, "the abandoned deploy")
+        task.record("the abandoned deploy's boot script withdrawn and volumes detached")
+
+
 #: driver_internal_info key: the last_error a failed boot of an active node set, so
 #: that a later good boot clears that error and never another one.
 BOOT_FAILURE = "boot_failure"

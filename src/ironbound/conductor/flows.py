@@ -19,6 +19,7 @@ FLOWS: Mapping[JobKind, Flow] = {
     JobKind.DEPLOY: deploy.deploy,
     JobKind.UNDEPLOY: deploy.undeploy,
     JobKind.ABORT: deploy.abort,
+    JobKind.ABANDONED_DEPLOY: deploy.abandoned,
     JobKind.BOOT_EVENT: deploy.boot_event,
     JobKind.CALLBACK_TIMEOUT: deploy.callback_timeout,
     JobKind.POWER: power.power,

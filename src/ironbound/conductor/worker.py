@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -24,8 +24,8 @@ from ironbound.conductor import progress
 from ironbound.conductor.context import ConductorContext
 from ironbound.conductor.flows import FLOWS
 from ironbound.conductor.task import NodeTask
-from ironbound.db import conductors, jobs, nodes, snapshots, tokens
-from ironbound.drivers.base import RECONCILES
+from ironbound.db import conductors, jobs, managed_volumes, nodes, snapshots, tokens
+from ironbound.drivers.base import RECONCILES, StorageInterface
 from ironbound.jobspec import SYNCHRONOUS_KINDS, JobKind
 
 LOG = logging.getLogger(__name__)
@@ -54,6 +54,8 @@ class Conductor:
         self._threads: list[threading.Thread] = []
         self._last_power_sync = time.monotonic()
         self._last_storage_sync = time.monotonic()
+        #: Whether the last look at the iSCSI target failed (logged once, not every look).
+        self._target_unseen = False
 
     # --- life cycle -----------------------------------------------------------
 
@@ -91,6 +93,7 @@ class Conductor:
         self._spawn(self._periodic_loop, "ironbound-periodic")
         self._spawn(self._progress_loop, "ironbound-progress")
         self._spawn(self._watch_queue, "ironbound-queue-watch")
+        self._spawn(self._watch_exports, "ironbound-export-watch")
         LOG.info(
             "Conductor %s started with hardware types %s",
             self.ctx.hostname,
@@ -322,11 +325,18 @@ class Conductor:
             self._take_over(hostname, "stopped heartbeating" if hostname in dead else "is gone")
 
     def _take_over(self, hostname: str, why: str) -> None:
-        """Free what `hostname` held: fail its half-done nodes, drop its running jobs."""
+        """Free what `hostname` held: fail its half-done nodes, drop its running jobs, and
+        queue the clean-up of each deploy it failed."""
         with self.ctx.db.write() as session:
             if hostname != self.ctx.hostname:
                 conductors.mark_offline(session, hostname)
+            dropped = jobs.drop_running(session, hostname)
             for node in nodes.held_by(session, hostname):
+                if node.provision_state == states.DEPLOYING:
+                    # Its volumes may be exported, its boot token live: detach as after
+                    # any failed deploy, under the node's lock, once the node is free.
+                    action = dropped.get(node.id, {}).get("action")
+                    jobs.enqueue(session, node.id, JobKind.ABANDONED_DEPLOY, {"action": action})
                 if node.provision_state in states.BUSY_STATES:
                     nodes.apply_fields(
                         node,
@@ -340,7 +350,7 @@ class Conductor:
                 node.target_power_state = None
                 node.reservation = None
                 LOG.warning("Took over node %s from conductor %s (%s)", node.uuid, hostname, why)
-            jobs.drop_running(session, hostname)
+        self.ctx.signals.work_queued()
 
     def _sync_power_states(self) -> None:
         """Every [conductor]sync_power_state_interval: queue a power read per idle node."""
@@ -369,11 +379,61 @@ class Conductor:
         names = self.ctx.registry.enabled_with("storage", RECONCILES)
         if not names:
             return
+        with self.ctx.db.read() as session:
+            found = nodes.idle_active_with_storage(session, names, self.ctx.group)
+        self._queue_checks(found)
+
+    def _queue_checks(self, node_ids: Iterable[int]) -> None:
+        """Queue a storage check for each node that has none pending."""
         with self.ctx.db.write() as session:
-            for node_id in nodes.idle_active_with_storage(session, names, self.ctx.group):
+            for node_id in node_ids:
                 if not jobs.has_pending(session, node_id, JobKind.SYNC_STORAGE):
                     jobs.enqueue(session, node_id, JobKind.SYNC_STORAGE)
         self.ctx.signals.work_queued()
+
+    def _watch_exports(self) -> None:
+        """Every [conductor]export_check_interval, give a restarted iSCSI target its
+        exports back without waiting for the full storage check (see `_check_exports`).
+        0 turns it off (looked at again every heartbeat: options apply as they change)."""
+        conf = self.ctx.conf.conductor
+        while not self._stop.wait(conf.export_check_interval or conf.heartbeat_interval):
+            if not conf.export_check_interval:
+                continue
+            try:
+                self._check_exports()
+            except errors.StorageError as exc:
+                if not self._target_unseen:
+                    LOG.warning(
+                        "Conductor %s cannot see its iSCSI target: %s", self.ctx.hostname, exc
+                    )
+                self._target_unseen = True
+            except Exception:
+                LOG.exception("Looking at the iSCSI target's exports failed; trying again")
+
+    def _check_exports(self) -> None:
+        """One read of what the target should serve, one look at what it does: the storage
+        check (which restores the export) only for the active nodes whose export is lost."""
+        with self.ctx.db.read() as session:
+            expected = managed_volumes.expected_exports(session, self.ctx.group)
+        if not expected:
+            return  # nothing to look for: the target is not even asked
+        live = self._live_exports()
+        if self._target_unseen:
+            LOG.info("Conductor %s sees its iSCSI target again", self.ctx.hostname)
+            self._target_unseen = False
+        lost = sorted({n for iqn, ids in expected.items() if iqn not in live for n in ids})
+        if lost:
+            LOG.warning("The iSCSI target lost the exports of %d active node(s)", len(lost))
+            self._queue_checks(lost)
+
+    def _live_exports(self) -> set[str]:
+        """What the targets of the storage interfaces that export volumes themselves serve."""
+        live: set[str] = set()
+        for name in self.ctx.registry.enabled_with("storage", RECONCILES):
+            storage = self.ctx.registry.interface("storage", name)
+            if isinstance(storage, StorageInterface):
+                live |= storage.live_exports() or set()
+        return live
 
     def sync_dhcp(self) -> None:
         """Make the DHCP provider hold exactly the entries of the bootable nodes.

@@ -174,9 +174,15 @@ def purge_stale(session: Session, older_than: float) -> None:
     session.execute(delete(Job).where(Job.status.in_(FINISHED), Job.finished_at < cutoff))
 
 
-def drop_running(session: Session, conductor: str) -> None:
-    """Forget the jobs a dead conductor was running (their nodes are failed separately)."""
-    session.execute(delete(Job).where(Job.status == JobStatus.RUNNING, Job.conductor == conductor))
+def drop_running(session: Session, conductor: str) -> dict[int, dict[str, Any]]:
+    """Forget the jobs a dead conductor was running (their nodes are failed separately);
+    node id -> the arguments of the job it ran (a deploy's tell whether it rebuilt)."""
+    running = Job.status == JobStatus.RUNNING, Job.conductor == conductor
+    found = {
+        job.node_id: dict(job.args or {}) for job in session.scalars(select(Job).where(*running))
+    }
+    session.execute(delete(Job).where(*running))
+    return found
 
 
 def remove(session: Session, job_id: int) -> None:

@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from ironbound import records, sensitive
+from ironbound import records, sensitive, states
 from ironbound.db import nodes
-from ironbound.db.models import ManagedVolume
+from ironbound.db.models import ManagedVolume, Node
 
 ATTACHED = records.VOLUME_ATTACHED
 _SECRET_FIELDS = ("auth_password", "reverse_auth_password")
@@ -76,6 +76,30 @@ def exported(session: Session, box: sensitive.SecretBox) -> list[records.Managed
         select(ManagedVolume).where(ManagedVolume.state == ATTACHED).order_by(ManagedVolume.id)
     )
     return [_record(session, row, box) for row in rows]
+
+
+def expected_exports(session: Session, group: str) -> dict[str, list[int]]:
+    """Target IQN -> ids of the conductor group's active nodes, not in maintenance, the
+    volume is exported to: what the target must serve now (no secret opened)."""
+    exports = session.execute(
+        select(ManagedVolume.target_iqn, ManagedVolume.initiators).where(
+            ManagedVolume.state == ATTACHED
+        )
+    ).all()
+    uuids = {uuid for _, initiators in exports for uuid in initiators}
+    if not uuids:
+        return {}
+    rows = session.execute(
+        select(Node.uuid, Node.id).where(
+            Node.uuid.in_(uuids),
+            Node.conductor_group == group,
+            Node.provision_state == states.ACTIVE,
+            Node.maintenance.is_(False),
+        )
+    )
+    active = {uuid: node_id for uuid, node_id in rows}
+    found = {iqn: [active[u] for u in initiators if u in active] for iqn, initiators in exports}
+    return {iqn: ids for iqn, ids in found.items() if ids}
 
 
 def save(session: Session, volume: records.ManagedVolume, box: sensitive.SecretBox) -> None:

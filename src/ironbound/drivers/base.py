@@ -314,6 +314,11 @@ class StorageInterface(BaseInterface):
         """Compare the attachments recorded for an active node with the storage's own
         view, and show any difference on the node (never repair it behind the user's back)."""
 
+    def live_exports(self) -> set[str] | None:
+        """The target IQNs the iSCSI target this storage exports volumes on itself serves
+        now, for the conductor's export watch; None for storage that exports nothing itself."""
+        return None
+
     def attach_config_drive(self, task: Task, iso: bytes | None) -> None:
         """Give the attached node its config drive (a `config-2` ISO) read-only, behind
         its own credentials, until its volumes are detached; None: take away the one it

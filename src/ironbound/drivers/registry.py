@@ -71,7 +71,8 @@ class Registry:
             hw_class = cast(type[HardwareType], available_types[hw_name].load())
             self.profiles[hw_name] = self._profile(hw_name, hw_class)
 
-    def _interface(self, interface_type: str, name: str) -> BaseInterface:
+    def interface(self, interface_type: str, name: str) -> BaseInterface:
+        """The one instance of an implementation, loaded at first use."""
         key = (interface_type, name)
         with self._lock:
             if key not in self._instances:
@@ -127,14 +128,14 @@ class Registry:
                 raise errors.InterfaceNotFound(
                     interface_type=iface, name=name, valid=sorted(profile.enabled[iface])
                 )
-            parts[iface] = self._interface(iface, name)
+            parts[iface] = self.interface(iface, name)
         return cast(Driver, SimpleNamespace(**parts))
 
     def enabled_with(self, interface_type: str, capability: str) -> list[str]:
         """Names of the enabled implementations of `interface_type` that declare `capability`."""
         names = {n for profile in self.profiles.values() for n in profile.enabled[interface_type]}
         return sorted(
-            n for n in names if capability in self._interface(interface_type, n).capabilities
+            n for n in names if capability in self.interface(interface_type, n).capabilities
         )
 
     def properties(self, hardware_type: str) -> dict[str, str]:
@@ -145,7 +146,7 @@ class Registry:
         result: dict[str, str] = {}
         for iface in INTERFACE_TYPES:
             for name in profile.enabled[iface]:
-                result.update(self._interface(iface, name).get_properties())
+                result.update(self.interface(iface, name).get_properties())
         return result
 
 

@@ -219,6 +219,10 @@ class TgtServer:
         """tgtadm's own description of targets, LUNs, ACLs and accounts (no passwords)."""
         return self._control("--mode", "target", "--op", "show")
 
+    def accounts(self) -> str:
+        """tgtadm's list of CHAP account names (global to tgtd; no passwords)."""
+        return self._control("--mode", "account", "--op", "show")
+
     def stop(self) -> None:
         if self._daemon is None:
             return

@@ -58,5 +58,8 @@ class Backend(Protocol):
         """Make `path` the target's read-only `CONFIG_DRIVE_LUN`, replacing any there
         (None: remove it)."""
 
+    def targets(self) -> set[str]:
+        """The IQNs of every target configured now (one look at the target)."""
+
     def exists(self, target_iqn: str) -> bool:
         """Whether the target is configured now (a restarted target has forgotten it)."""

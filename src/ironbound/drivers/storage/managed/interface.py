@@ -376,8 +376,9 @@ class ManagedStorage(base.StorageInterface):
 
     def _deletes(self, task: base.Task, entry: Mapping[str, Any], *, failed: bool) -> bool:
         """The node's choice; but a failed deploy deletes only a fresh volume, since any
-        other holds data a node ran on and a failure is no undeploy."""
-        if failed and not entry.get(FRESH):
+        other holds data a node ran on and a failure is no undeploy. A failed rebuild
+        never deletes, even when it failed before its attach found the volume held."""
+        if failed and (task.rebuilding or not entry.get(FRESH)):
             return False
         return not self._keeps(task, entry)
 
@@ -513,6 +514,10 @@ class ManagedStorage(base.StorageInterface):
         task.managed_volumes.save(replace(volume, image=image))
 
     # --- reconcile --------------------------------------------------------------
+
+    def live_exports(self) -> set[str]:
+        """What tgtd serves now: one look, compared by the conductor with the rows."""
+        return self.backend.targets()
 
     def reconcile(self, task: base.Task) -> None:
         """Give a restarted target back the node's exports: the database says what they are.

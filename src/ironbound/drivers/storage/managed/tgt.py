@@ -178,5 +178,8 @@ class TgtBackend:
         if path is not None:
             self._add_read_only(tid, CONFIG_DRIVE_LUN, path)
 
+    def targets(self) -> set[str]:
+        return set(self._targets())
+
     def exists(self, target_iqn: str) -> bool:
         return target_iqn in self._targets()
