@@ -14,11 +14,12 @@ from sqlalchemy import select, update
 from ironbound import config
 from ironbound.conductor.context import ConductorContext
 from ironbound.conductor.worker import Conductor
-from ironbound.db import conductors
+from ironbound.db import conductors, jobs
 from ironbound.db.models import Conductor as ConductorRow
 from ironbound.db.models import Node, NodeEvent
 from ironbound.db.session import Database
 from ironbound.drivers.registry import Registry
+from ironbound.jobspec import JobKind
 from ironbound.sensitive import SecretBox
 from tests.conftest import wait_for_state, wait_until
 
@@ -144,8 +145,17 @@ def test_survivor_takes_over_a_dead_conductor(
             update(ConductorRow).where(ConductorRow.hostname == "second-conductor")
             .values(heartbeat_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
         )  # fmt: skip
-    wait_until(lambda: client.get(f"/v1/nodes/{uuid}").json()["provision_state"] == "deploy failed", timeout=15,
-               what="the surviving conductor to take over")  # fmt: skip
+    with db.read() as session:
+        node_id = session.scalars(select(Node.id).where(Node.uuid == uuid)).one()
+
+    def taken_over() -> bool:
+        """Failed, and the clean-up the takeover queued with that (one transaction) has run."""
+        if client.get(f"/v1/nodes/{uuid}").json()["provision_state"] != "deploy failed":
+            return False
+        with db.read() as session:
+            return not jobs.has_pending(session, node_id, JobKind.ABANDONED_DEPLOY)
+
+    wait_until(taken_over, timeout=15, what="the surviving conductor to take over and clean up")
     node = client.get(f"/v1/nodes/{uuid}").json()
     assert node["reservation"] is None
     assert "Conductor second-conductor stopped heartbeating" in node["last_error"]
