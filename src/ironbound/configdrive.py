@@ -79,6 +79,12 @@ def check(value: Any) -> Stored | None:
     )
 
 
+def unsealed(text: str) -> Stored:
+    """What was stored, from the text its seal gives back: the JSON form comes out as
+    JSON text (db/snapshots), and base64 never starts with "{"."""
+    return dict(json.loads(text)) if text.startswith("{") else text
+
+
 def is_empty(value: Any) -> bool:
     """Whether a provision request's configdrive means none: null, `""` or `{}`, as in Ironic."""
     return value in _EMPTY

@@ -15,6 +15,7 @@ from ironbound import records
 from ironbound.api.services import ApiServices
 from ironbound.db import managed_volumes
 from tests.api.helpers import add, create_connector, create_node, ok, patch, provision
+from tests.conftest import wait_until
 from tests.images.conftest import make_qcow2, sha256
 
 
@@ -133,3 +134,20 @@ def write_lun(lun: Lun, iqn: str) -> str:
     )  # fmt: skip
     assert done.returncode != 0, "the write went through"
     return done.stdout + done.stderr
+
+
+def deploy_with_drive(
+    client: TestClient, node: str, verb: str, drive: str, state: str
+) -> dict[str, Any]:
+    """`verb` (active, rebuild) with config drive `drive`; the node once it shows `state`
+    (wait call-back keeps its target state, so the state alone is waited for)."""
+    body = {"target": verb, "configdrive": drive}
+    ok(client.put(f"/v1/nodes/{node}/states/provision", json=body), 202)
+    shown: dict[str, Any] = {}
+
+    def reached() -> bool:
+        shown.update(ok(client.get(f"/v1/nodes/{node}")))
+        return bool(shown["provision_state"] == state)
+
+    wait_until(reached, what=state)
+    return shown

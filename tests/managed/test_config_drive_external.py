@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -26,7 +25,7 @@ from tests.api.helpers import add, create_connector, create_node, ok, patch, pro
 from tests.bootserver.test_boot_flow import BOOT_URL, fetch_script
 from tests.conftest import wait_until
 from tests.managed.conftest import point_at
-from tests.managed.support import Lun, initiator, read_lun, write_lun
+from tests.managed.support import Lun, deploy_with_drive, initiator, read_lun, write_lun
 
 BOOT_PROPS = {
     "target_iqn": "iqn.2026-12.org.example:operators-volume",
@@ -62,16 +61,6 @@ def enroll(client: TestClient, iqn: str, boot: str, data_volume: bool = False) -
     return node
 
 
-def deploy(client: TestClient, node: str, verb: str, drive: str, state: str) -> dict[str, Any]:
-    body = {"target": verb, "configdrive": drive}
-    ok(client.put(f"/v1/nodes/{node}/states/provision", json=body), 202)
-    wait_until(
-        lambda: client.get(f"/v1/nodes/{node}").json()["provision_state"] == state, what=state
-    )
-    shown: dict[str, Any] = client.get(f"/v1/nodes/{node}").json()
-    return shown
-
-
 def drive_target(services: ApiServices, node: str) -> records.TargetInfo | None:
     """The node's config drive target, secrets open, as the boot server sees it."""
     with services.db.read() as session:
@@ -95,7 +84,7 @@ def test_the_drive_is_a_target_of_its_own_hooked_after_the_boot_volume(
 ) -> None:  # fmt: skip
     iqn = initiator()
     node = enroll(client, iqn, "ipxe")
-    deploy(client, node, "active", drives.packed(drives.iso()), "wait call-back")
+    deploy_with_drive(client, node, "active", drives.packed(drives.iso()), "wait call-back")
     target = drive_target(services, node)
     assert target is not None and target.boot_index == 1
     lun = lun_of(target)
@@ -129,7 +118,7 @@ def test_a_restarted_tgtd_gets_the_drive_back_and_undeploy_ends_it(
     point_at(conf, own_tgtd)
     iqn = initiator()
     node = enroll(client, iqn, "fake")
-    deploy(client, node, "active", drives.packed(drives.iso()), "active")
+    deploy_with_drive(client, node, "active", drives.packed(drives.iso()), "active")
     target = drive_target(services, node)
     assert target is not None
     lun = lun_of(target)
@@ -151,6 +140,6 @@ def test_a_node_with_a_data_volume_takes_no_drive(
 ) -> None:
     """Linux reads two targets from the iBFT: the boot volume and the drive."""
     node = enroll(client, initiator(), "fake", data_volume=True)
-    shown = deploy(client, node, "active", drives.packed(drives.iso()), "deploy failed")
+    shown = deploy_with_drive(client, node, "active", drives.packed(drives.iso()), "deploy failed")
     assert "data volumes (ext-1)" in shown["last_error"]
     assert "config-drive" not in tgtd.show()

@@ -333,3 +333,11 @@ def test_an_iso_pycdlib_cannot_read_is_refused() -> None:
     image[32768 + 158 : 32768 + 166] = b"\xff\xff\xff\x00\x00\xff\xff\xff"
     with pytest.raises(errors.ConfigDriveInvalid, match="cannot be read"):
         configdrive.iso_image(packed(bytes(image)), node_uuid=NODE, vendor_cloud_config=OURS)
+
+
+def test_what_was_sealed_comes_back_in_its_form() -> None:
+    """The snapshot hands a sealed document back as JSON text, a string as itself."""
+    document = {"meta_data": {"hostname": "h"}, "user_data": "#cloud-config\n"}
+    assert configdrive.unsealed(json.dumps(document)) == document
+    packed = "H4sIAAAAAAAA/wMAAAAAAAAAAAA="
+    assert configdrive.unsealed(packed) == packed

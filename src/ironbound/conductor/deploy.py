@@ -190,9 +190,10 @@ def _server_side_event(event: dict[str, str]) -> str | None:
     return None
 
 
-def _deployed(task: NodeTask, why: str) -> None:
-    """The deploy's boot made it: active, though a second claimant in its window fails it."""
-    task.set_internal_info(**{DEPLOY_WINDOW: True})
+def _deployed(task: NodeTask, why: str, **info: Any) -> None:
+    """The deploy's boot made it: active, though a second claimant in its window fails it.
+    `info` goes into driver_internal_info in the same write."""
+    task.set_internal_info(**{DEPLOY_WINDOW: True, **info})
     task.record(f"deployed: {why}")
     task.land()
 
@@ -214,18 +215,19 @@ def _settled(task: NodeTask) -> None:
     if task.node.provision_state != states.DEPLOYWAIT or status.get("status") != "booting":
         return  # the boot failed, or booted again, meanwhile
     # Until the node's next fetch, a failed sanboot still fails the deploy.
-    task.set_internal_info(**{DEPLOY_BOOT: True})
-    _deployed(task, "no boot failure was reported within the settle time")
+    _deployed(task, "no boot failure was reported within the settle time", **{DEPLOY_BOOT: True})
 
 
 def _system_up(task: NodeTask) -> None:
     """The booted operating system confirmed that it came up."""
     message = "the operating system came up and confirmed its boot"
-    task.set_internal_info(boot_status={"status": "up", "detail": message})
+    status = {"status": "up", "detail": message}
     task.record(message, event_type="boot")
     if task.node.provision_state == states.DEPLOYWAIT:
-        _deployed(task, message)
-    elif task.node.provision_state == states.ACTIVE:
+        _deployed(task, message, boot_status=status)
+        return
+    task.set_internal_info(boot_status=status)
+    if task.node.provision_state == states.ACTIVE:
         _booted_again(task)
 
 

@@ -11,13 +11,10 @@ writing an image to a local disk is not supported.
 
 from __future__ import annotations
 
-import json
-
-from ironbound import configdrive, errors, states
+from ironbound import configdrive, errors, records, states
 from ironbound.drivers import base
 from ironbound.drivers.deploy import image
 from ironbound.drivers.storage import checks
-from ironbound.sensitive import Secret
 
 
 def _attach_config_drive(task: base.Task) -> None:
@@ -27,9 +24,7 @@ def _attach_config_drive(task: base.Task) -> None:
     if stored is None:
         task.driver.storage.attach_config_drive(task, None)
         return
-    text = stored.reveal() if isinstance(stored, Secret) else stored
-    # The JSON form comes out of its seal as JSON text; base64 never starts with "{".
-    value = json.loads(text) if isinstance(text, str) and text.startswith("{") else text
+    value = configdrive.unsealed(records.secret_value(stored))
     url = task.boot_confirmation_url()
     vendor = {"phone_home": {"url": url, "post": ["instance_id"], "tries": 10}} if url else None
     iso = configdrive.iso_image(

@@ -49,7 +49,7 @@ class ConfigDriveTarget:
         self.detach(task)
         if iso is None:
             return
-        portal = self._portal(task)
+        portal = managed.target_portal(task, str(task.node.interfaces.get("storage")))
         data = [t for t in task.volume_targets if t.boot_index != 0]
         if data:
             raise errors.StorageError(
@@ -119,16 +119,6 @@ class ConfigDriveTarget:
             event_type="storage",
             severity="warning",
         )
-
-    def _portal(self, task: base.Task) -> str:
-        portal = self.conf.managed.target_portal
-        if not portal:
-            raise errors.StorageError(
-                "a config drive for volumes Ironbound does not serve is exported on "
-                "Ironbound's own iSCSI target: set [managed]target_portal (and "
-                "tgt_control_port) as for the managed storage interface"
-            )
-        return str(portal)
 
 
 def _made(task: base.Task) -> Mapping[str, Any] | None:

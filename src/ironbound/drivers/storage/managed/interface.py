@@ -96,6 +96,24 @@ def size_bytes(task: base.Task) -> int:
     return gib * volumes.GIB
 
 
+def target_portal(task: base.Task, iface: str) -> str:
+    """[managed]target_portal, checked: where nodes log in to Ironbound's own tgtd (for
+    `iface`'s volumes, or config drives)."""
+    portal = task.conf.managed.target_portal
+    if not portal:
+        raise checks.invalid(
+            task,
+            iface,
+            "[managed]target_portal is not set: Ironbound must tell nodes where to log in "
+            "(host:port as the nodes reach tgtd).",
+        )
+    try:
+        iscsi.parse_portal(portal)
+    except ValueError as exc:
+        raise checks.invalid(task, iface, f"[managed]target_portal: {exc}.") from exc
+    return str(portal)
+
+
 def holders(volume: records.ManagedVolume, node_uuid: str) -> list[str]:
     """The other nodes that hold the volume: its owner and the nodes it is exported to."""
     found = set(volume.initiators) | ({volume.node_uuid} if volume.node_uuid else set())
@@ -149,7 +167,7 @@ class ManagedStorage(base.StorageInterface):
         checks.check_boot_interface(task, NAME)
         initiator(task)
         size_bytes(task)
-        self._portal(task)
+        target_portal(task, NAME)
         target = checks.boot_target(task)
         if target is None:
             return
@@ -165,21 +183,6 @@ class ManagedStorage(base.StorageInterface):
         problem = refusal(volume, task.node.uuid)
         if problem is not None:
             raise checks.invalid(task, NAME, f"Volume target {target.uuid}: {problem}.")
-
-    def _portal(self, task: base.Task) -> str:
-        portal = task.conf.managed.target_portal
-        if not portal:
-            raise checks.invalid(
-                task,
-                NAME,
-                "[managed]target_portal is not set: Ironbound must tell nodes where to log in "
-                "(host:port as the nodes reach tgtd).",
-            )
-        try:
-            iscsi.parse_portal(portal)
-        except ValueError as exc:
-            raise checks.invalid(task, NAME, f"[managed]target_portal: {exc}.") from exc
-        return str(portal)
 
     # --- attach -----------------------------------------------------------------
 
@@ -327,7 +330,7 @@ class ManagedStorage(base.StorageInterface):
     ) -> None:
         data: dict[str, Any] = {
             "target_iqn": volume.target_iqn,
-            "target_portal": self._portal(task),
+            "target_portal": target_portal(task, NAME),
             "target_lun": volume.lun,
             "auth_method": "CHAP",
             "auth_username": volume.auth_username,
