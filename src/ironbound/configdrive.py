@@ -116,20 +116,48 @@ def iso_image(
         cannot be read, or its vendor data cannot take the addition.
     :raises ConfigDriveTooLarge: the image is larger than `MAX_IMAGE`.
     """
+    if isinstance(stored, str) and stored and vendor_cloud_config is None:
+        return _image(stored)
+    return _build(
+        files(
+            stored,
+            node_uuid=node_uuid,
+            node_name=node_name,
+            vendor_cloud_config=vendor_cloud_config,
+        )
+    )
+
+
+def files(
+    stored: Stored,
+    *,
+    node_uuid: str,
+    node_name: str | None = None,
+    vendor_cloud_config: Mapping[str, Any] | None = None,
+) -> dict[str, bytes]:
+    """The files of a stored config drive by path (`openstack/latest/meta_data.json`...),
+    with `vendor_cloud_config` added as `iso_image` adds it: what `iso_image` builds its
+    image from, and what a NoCloud seed (`nocloud`) is made of.
+
+    :raises ConfigDriveInvalid: as `iso_image`.
+    :raises ConfigDriveTooLarge: as `iso_image`.
+    """
     if isinstance(stored, str) and stored:
-        image = b"".join(_inflate(_packed(stored)))
-        _require_iso(image[: _DESCRIPTOR + len(_PRIMARY)])
-        if vendor_cloud_config is None:
-            return image
-        files = _read_files(image)
+        found = _read_files(_image(stored))
     elif isinstance(stored, dict) and stored:
         _check_object(stored)
-        files = _files(stored, node_uuid, node_name)
+        found = _files(stored, node_uuid, node_name)
     else:
         raise errors.ConfigDriveInvalid(reason="the stored config drive is empty.")
     if vendor_cloud_config is not None:
-        _add_vendor_cloud_config(files, vendor_cloud_config)
-    return _build(files)
+        _add_vendor_cloud_config(found, vendor_cloud_config)
+    return found
+
+
+def phone_home(url: str) -> dict[str, Any]:
+    """Ironbound's vendor cloud-config: cloud-init's phone_home posts to `url`, the boot's
+    confirmation URL, once the system is up (docs/config-drive.md)."""
+    return {"phone_home": {"url": url, "post": ["instance_id"], "tries": 10}}
 
 
 # --- the checks ----------------------------------------------------------------
@@ -206,6 +234,13 @@ def _inflate(packed: bytes) -> Iterator[bytes]:
             yield chunk
         # Another member may follow; NUL padding after the last one is allowed (as gzip does).
         rest = stream.unused_data.lstrip(b"\0")
+
+
+def _image(text: str) -> bytes:
+    """The ISO 9660 image the string form encodes (checked again: it was stored sealed)."""
+    image = b"".join(_inflate(_packed(text)))
+    _require_iso(image[: _DESCRIPTOR + len(_PRIMARY)])
+    return image
 
 
 def _check_image(packed: bytes) -> None:

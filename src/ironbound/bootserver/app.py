@@ -5,6 +5,9 @@
   node is being deployed or is active with a boot token.
 * ``GET /boot/<token>/script.ipxe``: the node's script, rendered now from the
   database; the token is created at deploy and revoked at undeploy.
+* ``GET /boot/<token>/nocloud/<file>``: the NoCloud seed of a node that boots a
+  kernel with a config drive (`ironbound.nocloud`), the URL its kernel command line
+  names; served like the script, to the pinned host alone.
 * ``GET /boot/<token>/events/<event>``: progress reports from the script, and
   (``up``, GET or POST as cloud-init's ``phone_home`` sends it) the booted
   operating system's confirmation that it came up; a POST's body is never read.
@@ -24,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route, Router
 
-from ironbound import config, sanplan, sensitive, states
+from ironbound import config, configdrive, errors, nocloud, records, sanplan, sensitive, states
 from ironbound.bootserver import access, render
 from ironbound.db import snapshots, tokens
 from ironbound.db.models import BootToken, Node
@@ -38,6 +41,8 @@ _MAC = re.compile(r"^([0-9a-f]{2}-){5}[0-9a-f]{2}\Z")
 _EVENTS = frozenset({"booting", "failed", "up"})
 _ERRNO = re.compile(r"^(0x)?[0-9a-fA-F]{1,8}\Z")
 IPXE = "text/plain; charset=utf-8"
+#: A seed holds the instance's secrets: no cache along the way keeps it.
+_PRIVATE = {"Cache-Control": "no-store"}
 
 
 def _not_found() -> Response:
@@ -52,18 +57,32 @@ def _bootable(node: Node) -> bool:
     return node.provision_state in states.BOOTABLE_STATES
 
 
-def _render(node_uuid: str, snapshot: NodeSnapshot, events_url: str) -> str:
+def _seeded(snapshot: NodeSnapshot) -> bool:
+    """The node boots a kernel (no boot volume, no boot_iso) and has a config drive, so
+    its kernel command line names its NoCloud seed."""
+    info = snapshot.node.instance_info
+    return bool(
+        info.get(configdrive.KEY)
+        and info.get(sanplan.KERNEL)
+        and not sanplan.has_boot_volume(snapshot.volume_targets)
+    )
+
+
+def _render(node_uuid: str, snapshot: NodeSnapshot, token_url: str) -> str:
     """The node's script: boot from its volume, or (no boot volume: the ramdisk deploy)
-    hook its data volumes and boot the kernel and ramdisk or ISO its instance_info names.
+    hook its data volumes and boot the kernel and ramdisk or ISO its instance_info names,
+    the kernel told where its NoCloud seed is when it has a config drive.
 
     :raises sanplan.PlanError: the records cannot make a bootable script.
     """
     connectors, targets = snapshot.volume_connectors, snapshot.volume_targets
+    events_url = f"{token_url}/events"
     if sanplan.has_boot_volume(targets):
         plan = sanplan.build(connectors, targets)
         return render.volume_script(node_uuid, plan, events_url)
     ramdisk = sanplan.build_ramdisk(connectors, targets, snapshot.node.instance_info)
-    return render.ramdisk_script(node_uuid, ramdisk, events_url)
+    seed = nocloud.kernel_parameter(f"{token_url}/nocloud/") if _seeded(snapshot) else None
+    return render.ramdisk_script(node_uuid, ramdisk, events_url, seed)
 
 
 class _BootServer:
@@ -125,9 +144,8 @@ class _BootServer:
             return _not_found()
         with self.db.read() as session:
             snapshot = snapshots.load(session, node.id, self.box)
-        events_url = f"{self.base_url}/boot/{token}/events"
         try:
-            body = _render(node.uuid, snapshot, events_url)
+            body = _render(node.uuid, snapshot, f"{self.base_url}/boot/{token}")
         except sanplan.PlanError as exc:
             LOG.warning("Node %s asked for its boot script, but %s", node.uuid, exc)
             self._cycle(node, row, {"event": "unservable", "reason": str(exc)})
@@ -135,6 +153,37 @@ class _BootServer:
         self._cycle(node, row, {"event": "script_fetched"})
         LOG.info("Served the boot script of node %s", node.uuid)
         return PlainTextResponse(body, media_type=IPXE)
+
+    def seed(self, request: Request) -> Response:
+        """A file of the node's NoCloud seed, built now from its sealed config drive; the
+        same rule as the script's decides who gets it (a stranger contests the boot)."""
+        token, name = str(request.path_params["token"]), str(request.path_params["name"])
+        if name not in nocloud.NAMES:
+            return _not_found()
+        with self.db.read() as session:
+            found = tokens.by_token(session, token)
+        if found is None or not _bootable(found[0]):
+            return _not_found()
+        node, row = found
+        if not self._admitted(node, row, request):
+            return _not_found()
+        with self.db.read() as session:
+            snapshot = snapshots.load(session, node.id, self.box)
+        if not _seeded(snapshot):
+            return _not_found()
+        stored = snapshot.node.instance_info[configdrive.KEY]
+        try:
+            files = nocloud.seed(
+                configdrive.unsealed(records.secret_value(stored)),
+                node_uuid=node.uuid,
+                node_name=snapshot.node.name,
+                confirmation_url=config.boot_confirmation_url(self.conf, token),
+            )
+        except errors.ConfigDriveInvalid as exc:
+            LOG.warning("Node %s asked for its NoCloud seed, but %s", node.uuid, exc)
+            return _not_found()
+        LOG.info("Served the NoCloud %s of node %s", name, node.uuid)
+        return Response(files[name], media_type="application/octet-stream", headers=_PRIVATE)
 
     def report(self, request: Request) -> Response:
         token, event = str(request.path_params["token"]), str(request.path_params["event"])
@@ -172,6 +221,7 @@ def create_boot_app(
             Route("/boot.ipxe", server.entry),
             Route("/boot/mac/{mac}", server.by_mac),
             Route("/boot/{token}/script.ipxe", server.script),
+            Route("/boot/{token}/nocloud/{name}", server.seed),
             Route("/boot/{token}/events/{event}", server.report, methods=["GET", "POST"]),
         ],
         redirect_slashes=False,

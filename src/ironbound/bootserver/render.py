@@ -47,9 +47,19 @@ def volume_script(node_uuid: str, plan: sanplan.SanPlan, events_url: str) -> str
     )
 
 
-def ramdisk_script(node_uuid: str, ramdisk: sanplan.RamdiskPlan, events_url: str) -> str:
+def ramdisk_script(
+    node_uuid: str, ramdisk: sanplan.RamdiskPlan, events_url: str, seed: str | None = None
+) -> str:
+    """`seed`: the kernel command line word naming the node's NoCloud seed, if it has one."""
+    append = " ".join(word for word in (ramdisk.append, seed) if word)
     return (
         _environment()
         .get_template("ramdisk.ipxe.j2")
-        .render(node_uuid=node_uuid, plan=ramdisk.san, ramdisk=ramdisk, events_url=events_url)
+        .render(
+            node_uuid=node_uuid,
+            plan=ramdisk.san,
+            ramdisk=ramdisk,
+            append=append,
+            events_url=events_url,
+        )
     )

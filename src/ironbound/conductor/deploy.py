@@ -46,6 +46,8 @@ def _check_config_drive(task: NodeTask) -> None:
     without its identity)."""
     if not task.node.instance_info.get(configdrive.KEY):
         return
+    if task.driver.deploy.delivers_config_drive(task):
+        return
     if base.DELIVERS_CONFIG_DRIVE not in task.driver.storage.capabilities:
         storage = task.node.interfaces.get("storage")
         raise errors.ConfigDriveUndeliverable(what=f"the {storage} storage interface")

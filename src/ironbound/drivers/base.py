@@ -281,6 +281,11 @@ class DeployInterface(BaseInterface):
     def take_over(self, task: Task) -> None:
         """Adopt a node that is already running its instance (no power action)."""
 
+    def delivers_config_drive(self, task: Task) -> bool:
+        """Whether this deploy hands the node its config drive itself, not through the
+        storage interface (which then need not declare DELIVERS_CONFIG_DRIVE)."""
+        return False
+
 
 class StorageInterface(BaseInterface):
     interface_type = "storage"

@@ -26,7 +26,7 @@ def _attach_config_drive(task: base.Task) -> None:
         return
     value = configdrive.unsealed(records.secret_value(stored))
     url = task.boot_confirmation_url()
-    vendor = {"phone_home": {"url": url, "post": ["instance_id"], "tries": 10}} if url else None
+    vendor = configdrive.phone_home(url) if url else None
     iso = configdrive.iso_image(
         value, node_uuid=task.node.uuid, node_name=task.node.name, vendor_cloud_config=vendor
     )
@@ -62,8 +62,7 @@ class VolumeDeploy(base.DeployInterface):
         if "image_source" in task.node.instance_info:
             task.run_step("write image", lambda: image.write_boot_image(task))
         task.run_step("prepare boot", lambda: task.driver.boot.prepare_instance(task))
-        if base.DELIVERS_CONFIG_DRIVE in task.driver.storage.capabilities:
-            task.run_step("attach config drive", lambda: _attach_config_drive(task))
+        self.deliver_config_drive(task)
         task.run_step(
             "set boot device to network",
             lambda: task.driver.management.set_boot_device(task, base.PXE, persistent=True),
@@ -76,6 +75,11 @@ class VolumeDeploy(base.DeployInterface):
         if base.BOOT_EVENTS in task.driver.boot.capabilities:
             return states.DEPLOYWAIT
         return None
+
+    def deliver_config_drive(self, task: base.Task) -> None:
+        """After `prepare boot` (the boot token exists): the storage's config drive."""
+        if base.DELIVERS_CONFIG_DRIVE in task.driver.storage.capabilities:
+            task.run_step("attach config drive", lambda: _attach_config_drive(task))
 
     def tear_down(self, task: base.Task) -> None:
         task.run_step("power off", lambda: task.power_action(states.POWER_OFF))
