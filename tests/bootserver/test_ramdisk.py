@@ -7,6 +7,7 @@ iBFT describes them. The real boot is in tests/e2e/test_ramdisk_boot.py.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -14,6 +15,8 @@ from fastapi.testclient import TestClient
 
 from ironbound.drivers import base
 from ironbound.drivers.storage.external import ExternalStorage
+from tests import configdrive_support as drives
+from tests.bootserver.test_attacker import attacker
 from tests.bootserver.test_boot_flow import (
     BOOT_URL,
     add_port_and_connector,
@@ -25,9 +28,9 @@ from tests.bootserver.test_boot_flow import (
     report_failure,
     validation_fails,
 )
-from tests.conftest import wait_for_state
+from tests.conftest import wait_for_state, wait_until
 
-__all__ = ["boot", "overrides"]  # fixtures shared with test_boot_flow
+__all__ = ["attacker", "boot", "overrides"]  # fixtures shared with test_boot_flow
 
 KERNEL = "http://10.0.2.2:8081/vmlinuz"
 RAMDISK = "https://images.example/initrd.gz?v=2&arch=x86_64"
@@ -230,13 +233,103 @@ def test_fake_boot_cannot_be_told_apart_but_direct_needs_a_boot_volume(client: T
     assert "no volume target with boot_index 0" in table["deploy"]["reason"]
 
 
-def test_a_config_drive_fails_a_ramdisk_boot_whatever_the_storage_delivers(
+def test_an_iso_boot_takes_no_config_drive_whatever_the_storage_delivers(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A node without a boot volume has no volume to carry the drive on."""
+    """A live ISO boots with its own boot loader's command line: no seed URL reaches it."""
     monkeypatch.setattr(ExternalStorage, "capabilities", frozenset({base.DELIVERS_CONFIG_DRIVE}))
-    uuid = make_node(client, {"kernel": KERNEL, "ramdisk": RAMDISK, "configdrive": "H4sI"})
+    uuid = make_node(client, {"boot_iso": ISO, "configdrive": "H4sI"})
     shown = validation_fails(client, uuid, "deploy")
     assert shown.startswith(
-        "The ramdisk deploy of a node without a boot volume cannot deliver a config drive yet"
+        "The ramdisk deploy of an ISO (instance_info/boot_iso), which boots with its own boot "
+        "loader's kernel command line, cannot deliver a config drive yet"
     )
+
+
+USER_DATA = b"#cloud-config\nruncmd: [echo IRONBOUND-SEED-MARKER]\n"
+DRIVE = drives.packed(
+    drives.iso(
+        {
+            "openstack/latest/meta_data.json": b'{"uuid": "i-1", "hostname": "seeded"}',
+            "openstack/latest/user_data": USER_DATA,
+        }
+    )
+)
+
+
+def deploy_with_drive(client: TestClient, uuid: str) -> None:
+    body = {"target": "active", "configdrive": DRIVE}
+    response = client.put(f"/v1/nodes/{uuid}/states/provision", json=body)
+    assert response.status_code == 202, response.text
+    wait_until(
+        lambda: client.get(f"/v1/nodes/{uuid}").json()["provision_state"] == "wait call-back",
+        what="the deploy to wait for the node",
+    )
+
+
+@pytest.fixture
+def seeded(client: TestClient) -> str:
+    """A diskless node deployed with a config drive (the ISO form) and a data volume."""
+    info = {"kernel": KERNEL, "ramdisk": RAMDISK, "kernel_append_params": "console=ttyS0"}
+    uuid = make_node(client, info, data_volumes=1)
+    deploy_with_drive(client, uuid)
+    return uuid
+
+
+def test_a_kernel_is_told_where_its_seed_is_and_only_its_host_gets_it(
+    client: TestClient, boot: TestClient, seeded: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    url, script = fetch_script(boot)
+    token_url = url.removesuffix("/script.ipxe")
+    seed = f"{token_url}/nocloud/"
+    assert (
+        f"kernel {KERNEL} initrd=ramdisk console=ttyS0 ds=nocloud;s={seed} || goto failed"
+        in script.splitlines()
+    )
+    files = {}
+    for name in ("meta-data", "user-data", "vendor-data", "network-config"):
+        response = boot.get(seed.removeprefix(BOOT_URL) + name)
+        assert response.status_code == 200, name
+        assert response.headers["cache-control"] == "no-store"
+        files[name] = response.content
+    assert json.loads(files["meta-data"]) == {"instance-id": "i-1", "local-hostname": "seeded"}
+    assert files["user-data"] == USER_DATA
+    vendor = files["vendor-data"].decode()
+    assert vendor.startswith("#cloud-config\n")
+    assert json.loads(vendor.partition("\n")[2])["phone_home"]["url"] == f"{token_url}/events/up"
+    assert files["network-config"] == b""
+    for other in ("meta-data/", "nocloud", "cidata"):
+        assert boot.get(seed.removeprefix(BOOT_URL) + other).status_code == 404
+    assert "IRONBOUND-SEED-MARKER" not in caplog.text
+    assert DRIVE not in caplog.text
+    assert boot.get(token_url.removeprefix(BOOT_URL) + "/events/booting").status_code == 200
+    wait_for_state(client, seeded, "active")
+    client.put(f"/v1/nodes/{seeded}/states/provision", json={"target": "deleted"})
+    wait_for_state(client, seeded, "available")
+    assert boot.get(seed.removeprefix(BOOT_URL) + "meta-data").status_code == 404
+
+
+def test_a_stranger_asking_for_the_seed_contests_the_boot(
+    client: TestClient, boot: TestClient, attacker: TestClient, seeded: str
+) -> None:
+    url, _ = fetch_script(boot)
+    seed_path = url.removeprefix(BOOT_URL).removesuffix("script.ipxe") + "nocloud/user-data"
+    refused = attacker.get(seed_path)
+    assert (refused.status_code, refused.text) == (404, "Not found\n")
+    wait_until(
+        lambda: client.get(f"/v1/nodes/{seeded}").json()["provision_state"] == "deploy failed",
+        what="the contested deploy to fail",
+    )
+    assert "192.0.2.66" in client.get(f"/v1/nodes/{seeded}").json()["last_error"]
+    assert boot.get(seed_path).status_code == 404  # the failed deploy revoked the token
+
+
+def test_without_a_config_drive_the_kernel_gets_no_seed(
+    client: TestClient, boot: TestClient
+) -> None:
+    uuid = make_node(client, {"kernel": KERNEL, "ramdisk": RAMDISK})
+    deploy(client, uuid)
+    url, script = fetch_script(boot)
+    assert "ds=nocloud" not in script
+    seed_path = url.removeprefix(BOOT_URL).removesuffix("script.ipxe") + "nocloud/meta-data"
+    assert boot.get(seed_path).status_code == 404
