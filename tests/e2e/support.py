@@ -175,12 +175,18 @@ def wait_for_state(
 
 
 def deploy_and_watch(
-    server: Server, machine: Machine, node: str, marker: str, timeout: float = BOOT_TIMEOUT
+    server: Server,
+    machine: Machine,
+    node: str,
+    marker: str,
+    timeout: float = BOOT_TIMEOUT,
+    options: str = "",
 ) -> float:
-    """Deploy and wait for the marker on the console; seconds from the deploy call to it."""
+    """Deploy (with `options` to `baremetal node deploy`) and wait for the marker on the
+    console; seconds from the deploy call to it."""
     since = machine.console.offset()
     started = time.monotonic()
-    server.baremetal(f"node deploy {node}")
+    server.baremetal(f"node deploy {node}{' ' + options if options else ''}")
     machine.console.wait_for(
         rf"{re.escape(marker)}",
         timeout=timeout,

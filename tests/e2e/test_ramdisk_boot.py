@@ -5,12 +5,17 @@ the lab's tgt, and instance_info kernel (Debian's) and ramdisk (a busybox
 initramfs built here) served by an HTTP server on the host, which the guest
 reaches through a lab bridge. Its iPXE hooks the data volume, so the iBFT
 describes it, then boots the kernel; the initramfs prints the iBFT's target.
+The deploy carries a config drive (the ISO the `baremetal` CLI builds from a
+folder), so the kernel command line names the node's NoCloud seed: the
+initramfs fetches meta-data and user-data from the boot server as cloud-init
+would, and prints the host name and the user data's marker.
 """
 
 from __future__ import annotations
 
 import functools
 import http.server
+import json
 import re
 import secrets
 import threading
@@ -93,6 +98,11 @@ def test_diskless_bios_node_boots_kernel_and_ramdisk_with_its_data_volume_in_the
         initiator,
         chap=False,
     )
+    hostname, seed_marker = "e2e-diskless", f"IRONBOUND-E2E-SEED-{secrets.token_hex(3)}"
+    latest = lab_root / "ramdisk-drive" / "openstack" / "latest"
+    latest.mkdir(parents=True)
+    (latest / "meta_data.json").write_text(json.dumps({"hostname": hostname}))
+    (latest / "user_data").write_text(f"#cloud-config\nruncmd: [[echo, {seed_marker}]]\n")
     node = enroll(server, lab, machine, initiator)
     server.baremetal(
         f"node set {node} --deploy-interface ramdisk "
@@ -103,16 +113,32 @@ def test_diskless_bios_node_boots_kernel_and_ramdisk_with_its_data_volume_in_the
     add_target(server, lab, node, Volume(data.iqn, "", ""), 1)
     make_available(server, node)
     since = machine.console.offset()
-    elapsed = deploy_and_watch(server, machine, node, marker, timeout=RAMDISK_BOOT_TIMEOUT)
-    print(f"\nramdisk: deploy API call -> initramfs marker: {elapsed:.1f} s")
-    machine.console.wait_for(
-        rf"^{re.escape(netboot.IBFT_TARGET + data.iqn)}\s*$", timeout=10, since=since
+    elapsed = deploy_and_watch(
+        server,
+        machine,
+        node,
+        marker,
+        timeout=RAMDISK_BOOT_TIMEOUT,
+        options=f"--config-drive {latest.parent.parent}",
     )
+    print(f"\nramdisk: deploy API call -> initramfs marker: {elapsed:.1f} s")
+    for line in (
+        netboot.IBFT_TARGET + data.iqn,
+        netboot.SEED_HOSTNAME + hostname,
+        f"{netboot.SEED_USER_DATA}runcmd: [[echo, {seed_marker}]]",
+    ):
+        machine.console.wait_for(rf"^{re.escape(line)}\s*$", timeout=10, since=since)
     shown = server.node(node)
     assert shown["driver_internal_info"]["boot_status"]["status"] == "booting"
-    _, script = served_script(server, machine)
+    script_url, script = served_script(server, machine)
     lines = script.splitlines()
     assert f"sanhook --drive 0x80 iscsi:10.0.2.2::3260:1:{data.iqn} || goto failed" in lines
-    assert f"kernel {base_url}/vmlinuz initrd=ramdisk console=ttyS0 quiet || goto failed" in lines
+    seed = script_url.removesuffix("script.ipxe").replace(
+        f"http://127.0.0.1:{server.boot_port}", "http://10.0.2.2:8080"
+    )
+    assert (
+        f"kernel {base_url}/vmlinuz initrd=ramdisk console=ttyS0 quiet "
+        f"ds=nocloud;s={seed}nocloud/ || goto failed"
+    ) in lines
     assert f"initrd --name ramdisk {base_url}/initrd.gz || goto failed" in lines
     undeploy_and_check(server, machine, node)

@@ -7,9 +7,9 @@ from pathlib import Path
 from ironbound.lab import netboot, tools
 
 
-def test_initramfs_holds_init_busybox_the_ibft_modules_and_a_console(tmp_path: Path) -> None:
+def test_initramfs_holds_init_busybox_the_modules_and_a_console(tmp_path: Path) -> None:
     modules = {}
-    for name in netboot.IBFT_MODULES:
+    for name in (*netboot.IBFT_MODULES, *netboot.NIC_MODULES):
         modules[name] = tmp_path / f"{name}.ko"
         modules[name].write_bytes(f"module {name}".encode())
     kernel = netboot.Kernel(vmlinuz=tmp_path / "vmlinuz", modules=modules)
@@ -23,8 +23,9 @@ def test_initramfs_holds_init_busybox_the_ibft_modules_and_a_console(tmp_path: P
     ).stdout.decode()
     names = [line.split()[-1] for line in listing.splitlines()]
     assert names == [
-        "bin", "proc", "sys", "dev", "modules", "init", "bin/busybox",
-        "modules/iscsi_boot_sysfs.ko", "modules/iscsi_ibft.ko", "dev/console",
+        "bin", "proc", "sys", "dev", "modules", "init", "bin/busybox", "bin/lease",
+        "modules/iscsi_boot_sysfs.ko", "modules/iscsi_ibft.ko", "modules/e1000.ko",
+        "dev/console",
     ]  # fmt: skip
     assert any(
         line.startswith("crw") and line.endswith("dev/console") for line in listing.splitlines()
@@ -42,4 +43,6 @@ def test_initramfs_holds_init_busybox_the_ibft_modules_and_a_console(tmp_path: P
     assert init.startswith("#!/bin/busybox sh\n")
     assert "insmod /modules/$module.ko" in init
     assert "echo RAMDISK-MARK-7\npoweroff -f\n" in init
+    assert "s=\\([^ ]*\\).*/\\1/p' /proc/cmdline)" in init  # the NoCloud seed URL
+    assert "wget -q -O /user-data \"$seed\"user-data" in init
     assert (extracted / "modules" / "iscsi_ibft.ko").read_bytes() == b"module iscsi_ibft"

@@ -4,6 +4,7 @@ config drive, the same data either way, with Ironbound's phone_home in its vendo
 from __future__ import annotations
 
 import email
+import email.policy
 import json
 from typing import Any
 
@@ -88,12 +89,12 @@ def test_no_user_data_is_an_empty_file_and_the_instance_id_is_the_drives() -> No
 def test_vendor_data_of_the_drive_comes_first_in_a_multipart() -> None:
     tenant = "#cloud-config\nbootcmd: [echo vendor]\n"
     shown = seed({**OBJECT, "vendor_data": {"cloud-init": tenant, "other": {"x": 1}}})
-    message = email.message_from_bytes(shown["vendor-data"])
+    message = email.message_from_bytes(shown["vendor-data"], policy=email.policy.default)
     assert message.is_multipart()
-    parts = [p.get_payload(decode=True) for p in message.get_payload()]
-    assert [p.get_content_type() for p in message.get_payload()] == ["text/plain"] * 2
-    assert parts[0] == tenant.encode()
-    assert cloud_config(parts[1]) == PHONE_HOME
+    parts = list(message.iter_parts())
+    assert [p.get_content_type() for p in parts] == ["text/plain"] * 2
+    assert parts[0].get_content() == tenant
+    assert cloud_config(parts[1].get_content().encode()) == PHONE_HOME
 
 
 @pytest.mark.parametrize(

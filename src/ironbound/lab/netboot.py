@@ -6,13 +6,17 @@ time from busybox-static: its /init reports the iSCSI targets the iBFT that iPXE
 handed over describes, prints a marker and powers the machine off. No module
 is needed for the ACPI table; on BIOS, iPXE leaves the iBFT in base memory,
 where only the kernel's iscsi_ibft module (shipped in the initramfs) reads it.
+
+When the kernel command line names a NoCloud seed (`ds=nocloud;s=<url>`, as a
+ramdisk deploy with a config drive has it), /init also brings up the lab's NIC
+(e1000, its module shipped too) with DHCP, fetches `meta-data` and `user-data`
+as cloud-init would, and prints the host name and each line of the user data.
 """
 
 import fcntl
 import fnmatch
 import gzip
 import io
-import shutil
 import subprocess
 import tarfile
 import tempfile
@@ -24,11 +28,25 @@ from ironbound.lab.errors import LabError
 
 #: Modules /init loads, in order, to read an iBFT that is not an ACPI table.
 IBFT_MODULES = ("iscsi_boot_sysfs", "iscsi_ibft")
+#: The driver of the lab machines' NIC (libvirt model e1000), for the NoCloud fetch.
+NIC_MODULES = ("e1000",)
 _MODULE_PATHS = {
     "iscsi_boot_sysfs": "kernel/drivers/scsi/iscsi_boot_sysfs.ko",
     "iscsi_ibft": "kernel/drivers/firmware/iscsi_ibft.ko",
+    "e1000": "kernel/drivers/net/ethernet/intel/e1000/e1000.ko",
 }
 IBFT_TARGET = "IBFT-TARGET="
+#: What /init prints before the seed's local-hostname, and before each user-data line.
+SEED_HOSTNAME = "NOCLOUD-HOSTNAME="
+SEED_USER_DATA = "NOCLOUD-USER-DATA: "
+SEED_FAILED = "NOCLOUD-SEED-UNREADABLE"
+
+# udhcpc's script: configure the address it leased (the seed is on the lab's subnet).
+_LEASE = """\
+#!/bin/busybox sh
+[ "$1" = bound ] && ifconfig "$interface" "$ip" netmask "$subnet" up
+exit 0
+"""
 
 _INIT = """\
 #!/bin/busybox sh
@@ -45,6 +63,18 @@ for module in {modules}; do insmod /modules/$module.ko 2>/dev/null; done
 for name in /sys/firmware/ibft/target*/target-name; do
   [ -e "$name" ] && echo "{prefix}$(cat $name)"
 done
+seed=$(sed -n 's/.*ds=nocloud;s=\\([^ ]*\\).*/\\1/p' /proc/cmdline)
+if [ -n "$seed" ]; then
+  for module in {nic_modules}; do insmod /modules/$module.ko 2>/dev/null; done
+  ip link set eth0 up
+  udhcpc -q -n -t 20 -i eth0 -s /bin/lease >/dev/null 2>&1
+  if wget -q -O /meta-data "$seed"meta-data && wget -q -O /user-data "$seed"user-data; then
+    echo "{hostname}$(sed -n 's/.*"local-hostname": *"\\([^"]*\\)".*/\\1/p' /meta-data)"
+    sed 's/^/{user_data}/' /user-data
+  else
+    echo {seed_failed}
+  fi
+fi
 echo {marker}
 poweroff -f
 sleep 3600
@@ -111,7 +141,8 @@ def debian_kernel(cache_dir: Path) -> Kernel:
     cache_dir.mkdir(parents=True, exist_ok=True)
     with (cache_dir / "debian-kernel.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two labs starting at once download it only once
-        if not (folder / "vmlinuz").exists():
+        wanted = ["vmlinuz", *(f"{m}.ko" for m in _MODULE_PATHS)]
+        if not all((folder / name).exists() for name in wanted):
             package = _package()
             with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
                 _download(package, Path(tmp))
@@ -119,9 +150,12 @@ def debian_kernel(cache_dir: Path) -> Kernel:
                 staging = Path(tmp) / "files"
                 staging.mkdir()
                 _extract(deb, staging)
-                shutil.rmtree(folder, ignore_errors=True)
-                staging.rename(folder)
-    return Kernel(vmlinuz=folder / "vmlinuz", modules={m: folder / f"{m}.ko" for m in IBFT_MODULES})
+                # File by file, each by a rename: a lab reading an older cache keeps its files.
+                folder.mkdir(exist_ok=True)
+                for name in wanted:
+                    (staging / name).replace(folder / name)
+    modules = {m: folder / f"{m}.ko" for m in _MODULE_PATHS}
+    return Kernel(vmlinuz=folder / "vmlinuz", modules=modules)
 
 
 def _cpio_entry(
@@ -139,15 +173,26 @@ def _cpio_entry(
 def build_ibft_initramfs(path: Path, marker: str, kernel: Kernel) -> Path:
     """A gzipped cpio whose /init prints IBFT-TARGET=<iqn> for each iBFT target, then marker."""
     images.check_marker(marker)
-    init = _INIT.format(prefix=IBFT_TARGET, modules=" ".join(IBFT_MODULES), marker=marker)
+    init = _INIT.format(
+        prefix=IBFT_TARGET,
+        modules=" ".join(IBFT_MODULES),
+        nic_modules=" ".join(NIC_MODULES),
+        hostname=SEED_HOSTNAME,
+        user_data=SEED_USER_DATA,
+        seed_failed=SEED_FAILED,
+        marker=marker,
+    )
     files: list[tuple[str, int, bytes]] = [
         (folder, 0o040755, b"") for folder in ("bin", "proc", "sys", "dev", "modules")
     ]
     files += [
         ("init", 0o100755, init.encode()),
         ("bin/busybox", 0o100755, tools.file("/bin/busybox").read_bytes()),
+        ("bin/lease", 0o100755, _LEASE.encode()),
     ]
-    files += [(f"modules/{m}.ko", 0o100644, kernel.modules[m].read_bytes()) for m in IBFT_MODULES]
+    files += [
+        (f"modules/{m}.ko", 0o100644, path.read_bytes()) for m, path in kernel.modules.items()
+    ]
     archive = io.BytesIO()
     for ino, (name, mode, data) in enumerate(files, start=1):
         archive.write(_cpio_entry(name, mode, data, ino))
