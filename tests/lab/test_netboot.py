@@ -44,5 +44,5 @@ def test_initramfs_holds_init_busybox_the_modules_and_a_console(tmp_path: Path) 
     assert "insmod /modules/$module.ko" in init
     assert "echo RAMDISK-MARK-7\npoweroff -f\n" in init
     assert "s=\\([^ ]*\\).*/\\1/p' /proc/cmdline)" in init  # the NoCloud seed URL
-    assert "wget -q -O /user-data \"$seed\"user-data" in init
+    assert 'wget -q -O /user-data "$seed"user-data' in init
     assert (extracted / "modules" / "iscsi_ibft.ko").read_bytes() == b"module iscsi_ibft"
