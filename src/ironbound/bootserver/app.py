@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route, Router
 
-from ironbound import config, sanplan, sensitive, states
+from ironbound import config, dhcp, sanplan, sensitive, states
 from ironbound.bootserver import access, render
 from ironbound.db import snapshots, tokens
 from ironbound.db.models import BootToken, Node
@@ -74,8 +74,21 @@ class _BootServer:
     ) -> None:
         self.conf, self.db, self.box, self.signals = conf, db, box, signals
         self.base_url = config.boot_server_url(conf)
+        self.leases = dhcp.lease_file(conf)
+
+    def _leased(self, node: Node, request: Request) -> bool:
+        if access.leased(self.db, self.leases, node.id, _address(request)):
+            return True
+        LOG.warning(
+            "Refused %s node %s: DHCP has not leased that address to the node's MACs",
+            _address(request),
+            node.uuid,
+        )
+        return False
 
     def _admitted(self, node: Node, row: BootToken, request: Request) -> bool:
+        if not self._leased(node, request):
+            return False
         verdict = access.admit(self.db, node.id, row, _address(request))
         if verdict.queued:
             self.signals.work_queued()
@@ -146,7 +159,7 @@ class _BootServer:
         if found is None or not _bootable(found[0]):
             return _not_found()
         node, row = found
-        if row.pinned_address != _address(request):
+        if row.pinned_address != _address(request) or not self._leased(node, request):
             return _not_found()
         args = {"event": event, **({"errno": errno} if errno else {})}
         if not access.close_cycle(self.db, node.id, row, args):
