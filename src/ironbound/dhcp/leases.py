@@ -137,7 +137,7 @@ class LeaseFile:
         self.path = path
         self._lock = threading.Lock()
         self._stamp: tuple[int, ...] | None = None
-        self._leases: tuple[Lease, ...] = ()
+        self._leases: dict[Address, list[Lease]] = {}
         self._warned = -WARN_EVERY
 
     def macs_at(self, client: str) -> frozenset[str]:
@@ -148,11 +148,12 @@ class LeaseFile:
         now = time.time()
         return frozenset(
             lease.mac
-            for lease in self._current()
-            if lease.address == wanted and lease.mac is not None and lease.current(now)
+            for lease in self._current().get(wanted, ())
+            if lease.mac is not None and lease.current(now)
         )
 
-    def _current(self) -> tuple[Lease, ...]:
+    def _current(self) -> dict[Address, list[Lease]]:
+        """The leases by address, from the cache or a new read."""
         with self._lock:
             try:
                 stamp = _stamp(self.path.stat())
@@ -162,7 +163,7 @@ class LeaseFile:
                 return self._leases
             return self._read()
 
-    def _read(self) -> tuple[Lease, ...]:
+    def _read(self) -> dict[Address, list[Lease]]:
         problem = "it changed during every read"
         for _ in range(READ_ATTEMPTS):
             try:
@@ -177,7 +178,9 @@ class LeaseFile:
             if before != after:
                 continue
             try:
-                leases = tuple(parse(data.decode("ascii")))
+                leases: dict[Address, list[Lease]] = {}
+                for lease in parse(data.decode("ascii")):
+                    leases.setdefault(lease.address, []).append(lease)
             except (UnicodeDecodeError, LeaseFileError) as exc:
                 problem = str(exc)
                 continue
@@ -186,9 +189,9 @@ class LeaseFile:
             return leases
         return self._unreadable(problem)
 
-    def _unreadable(self, why: str) -> tuple[Lease, ...]:
+    def _unreadable(self, why: str) -> dict[Address, list[Lease]]:
         """No leases (every address refused), said at most once every `WARN_EVERY` seconds."""
-        self._stamp, self._leases = None, ()
+        self._stamp, self._leases = None, {}
         if time.monotonic() - self._warned >= WARN_EVERY:
             self._warned = time.monotonic()
             LOG.warning(
@@ -197,4 +200,4 @@ class LeaseFile:
                 self.path,
                 why,
             )
-        return ()
+        return {}
