@@ -11,6 +11,8 @@
 
 Anything else, an unknown token or MAC included, is the same plain 404, so a
 caller learns nothing about which nodes exist. Tokens never reach the log.
+With dnsmasq's lease file (`[dnsmasq]dhcp_leasefile`) a node's chain, script
+and reports are answered only at an address DHCP leased one of its MACs.
 """
 
 from __future__ import annotations
