@@ -82,11 +82,14 @@ def _dnsmasq_config(args: argparse.Namespace) -> int:
     from ironbound.dhcp.dnsmasq import static_config  # noqa: PLC0415
 
     conf = _load(args)
-    hostsdir, optsdir = conf.dnsmasq.dhcp_hostsdir, conf.dnsmasq.dhcp_optsdir
-    if not hostsdir or not optsdir:
-        print("ironbound: set [dnsmasq]dhcp_hostsdir and dhcp_optsdir first", file=sys.stderr)
+    opts = conf.dnsmasq
+    if not opts.dhcp_hostsdir or not opts.dhcp_optsdir or not opts.dhcp_leasefile:
+        print(
+            "ironbound: set [dnsmasq]dhcp_hostsdir, dhcp_optsdir and dhcp_leasefile first",
+            file=sys.stderr,
+        )
         return 2
-    print(static_config(hostsdir, optsdir), end="")
+    print(static_config(opts.dhcp_hostsdir, opts.dhcp_optsdir, opts.dhcp_leasefile), end="")
     return 0
 
 

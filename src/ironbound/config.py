@@ -495,6 +495,14 @@ _DNSMASQ_OPTS: list[cfg.Opt] = [
         "writes each deploying or active node's boot script URL into it: the files hold "
         "boot tokens, so keep the directory readable by dnsmasq only.",
     ),
+    cfg.StrOpt(
+        "dhcp_leasefile",
+        help="dnsmasq's lease file (its --dhcp-leasefile; `ironbound dnsmasq-config` prints "
+        "the line). The boot server serves a node's script, and takes its reports, only "
+        "from an address this file shows leased to one of the node's pxe_enabled MACs. "
+        "Required with [dhcp]dhcp_provider dnsmasq; with none, setting it binds nodes to "
+        "the leases of an operator's own dnsmasq. Unlike Ironic's, no default.",
+    ),
 ]
 
 _SECRETS_OPTS: list[cfg.Opt] = [

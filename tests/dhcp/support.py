@@ -24,12 +24,14 @@ URL = "http://192.0.2.1:8080"
 
 
 def dnsmasq_overrides(tmp_path: Path, **more: Any) -> dict[str, Any]:
-    """Config for the dnsmasq provider writing into tmp_path/hosts and tmp_path/opts."""
+    """Config for the dnsmasq provider writing into tmp_path/hosts and tmp_path/opts, its
+    dnsmasq's leases in tmp_path/leases."""
     return {
         "deploy.http_url": URL,
         "dhcp.dhcp_provider": "dnsmasq",
         "dnsmasq.dhcp_hostsdir": str(tmp_path / "hosts"),
         "dnsmasq.dhcp_optsdir": str(tmp_path / "opts"),
+        "dnsmasq.dhcp_leasefile": str(tmp_path / "leases"),
         **more,
     }
 

@@ -5,16 +5,21 @@ host's own interfaces), runs dnsmasq in one with ``--dhcp-hostsdir`` and
 ``--dhcp-optsdir`` on the directories Ironbound writes, and asks from the
 other with `tests/dhcp/dhcp_client.py`, as a firmware PXE client and as
 iPXE, while nodes are deployed, undeployed and redeployed through the API.
+The boot server, listening in dnsmasq's namespace, serves a node only at
+the address dnsmasq leased its MAC.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,11 +27,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from ironbound import connections, service
+from ironbound.api.services import ApiServices
+from ironbound.bootserver.app import create_boot_app
 from ironbound.conductor.worker import Conductor
 from ironbound.dhcp.dnsmasq import static_config
 from tests.api.helpers import provision
 from tests.conftest import wait_until
-from tests.dhcp.support import available_node, deploy, dnsmasq_overrides
+from tests.dhcp.support import URL, available_node, deploy, dnsmasq_overrides, state_is
 
 DNSMASQ = "/usr/sbin/dnsmasq"
 CLIENT = Path(__file__).with_name("dhcp_client.py")
@@ -84,7 +92,9 @@ def dnsmasq(namespaces: tuple[str, str], conductor: Conductor, tmp_path: Path) -
     run = tmp_path / "dnsmasq"
     run.mkdir()
     conf_file = run / "dnsmasq.conf"
-    conf_file.write_text(static_config(str(tmp_path / "hosts"), str(tmp_path / "opts")))
+    conf_file.write_text(
+        static_config(str(tmp_path / "hosts"), str(tmp_path / "opts"), str(tmp_path / "leases"))
+    )
     log = run / "dnsmasq.log"
     proc = subprocess.Popen(
         [
@@ -103,7 +113,6 @@ def dnsmasq(namespaces: tuple[str, str], conductor: Conductor, tmp_path: Path) -
             "--except-interface=lo",
             f"--dhcp-range={SUBNET}.10,{SUBNET}.100,5m",
             f"--pid-file={run / 'dnsmasq.pid'}",
-            f"--dhcp-leasefile={run / 'leases'}",
             "--user=root",
             "--group=root",  # pytest's folders are root's alone
             "--no-ping",
@@ -209,3 +218,88 @@ def test_dnsmasq_offers_ipxe_then_the_node_script_only_while_deployed(
     provision(client, node, "deleted", "available")
     _offers(ns, MAC, None, ipxe=True)
     _offers(ns, MAC, None)
+
+
+CLONE_NEWNET = 0x40000000
+STRANGER = f"{SUBNET}.200"  # outside the dhcp-range: no lease
+
+
+def _listen_in(namespace: str, address: str) -> socket.socket:
+    """A listening TCP socket on `address` in `namespace`, made by a thread that enters it
+    (setns moves only the calling thread; the socket stays in the namespace it was made in)."""
+    made: list[socket.socket | BaseException] = []
+
+    def enter_and_listen() -> None:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            with Path(f"/run/netns/{namespace}").open() as ns:
+                if libc.setns(ns.fileno(), CLONE_NEWNET) != 0:
+                    raise OSError(ctypes.get_errno(), "setns")
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind((address, 0))
+            sock.listen(connections.BACKLOG)
+            made.append(sock)
+        except BaseException as exc:
+            made.append(exc)
+
+    thread = threading.Thread(target=enter_and_listen)
+    thread.start()
+    thread.join()
+    if isinstance(made[0], BaseException):
+        raise made[0]
+    return made[0]
+
+
+@pytest.fixture
+def boot_server(services: ApiServices, namespaces: tuple[str, str]) -> Iterator[str]:
+    """The boot server, as Ironbound runs it, listening in dnsmasq's namespace: its URL."""
+    sock = _listen_in(namespaces[0], f"{SUBNET}.1")
+    port = sock.getsockname()[1]
+    app = create_boot_app(services.conf, services.db, services.box, services.signals)
+    limits = connections.Limits("boot server", max_connections=10, idle_timeout=5.0)
+    server = service.http_server(app, f"{SUBNET}.1", port, limits)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]})
+    thread.start()
+    try:
+        wait_until(lambda: server.started or not thread.is_alive(), what="the boot server")
+        assert server.started, "the boot server did not start"
+        yield f"http://{SUBNET}.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def _get(client_ns: str, source: str, url: str) -> tuple[int, str]:
+    """GET `url` from address `source` of the client namespace: (status, body)."""
+    done = subprocess.run(
+        ["ip", "netns", "exec", client_ns, "curl", "-sS", "--max-time", "10",
+         "--interface", source, "-w", "\\n%{http_code}", url],
+        capture_output=True, text=True, timeout=30, check=True,
+    )  # fmt: skip
+    body, _, status = done.stdout.rpartition("\n")
+    return int(status), body
+
+
+def test_the_boot_server_serves_a_node_only_at_the_address_dnsmasq_leased_its_mac(
+    client: TestClient,
+    conductor: Conductor,
+    namespaces: tuple[str, str],
+    dnsmasq: Path,
+    boot_server: str,
+) -> None:
+    ns = namespaces[1]
+    node = available_node(client, (MAC, True))
+    script = deploy(client, conductor, node).removeprefix(URL)
+    leased = _ask(ns, MAC, ipxe=True)["ack"]["yiaddr"]  # what iPXE does first
+    for address in (leased, STRANGER):
+        _ip("-n", ns, "addr", "add", f"{address}/24", "dev", "ibd-c0")
+    # A host that learnt the token (DHCP broadcasts it) asks first, from an address no
+    # lease gives the node's MAC: refused, and it does not take the pin.
+    assert _get(ns, STRANGER, boot_server + script) == (404, "Not found\n")
+    status, body = _get(ns, leased, boot_server + script)
+    assert status == 200 and body.startswith("#!ipxe") and "sanboot" in body, body
+    events = boot_server + script.removesuffix("script.ipxe") + "events/booting"
+    assert _get(ns, STRANGER, events)[0] == 404
+    assert _get(ns, leased, events)[0] == 200
+    state_is(client, node, "active")

@@ -26,6 +26,7 @@ def provider(tmp_path: Path) -> DnsmasqProvider:
             "dhcp.dhcp_provider": "dnsmasq",
             "dnsmasq.dhcp_hostsdir": str(tmp_path / "hosts"),
             "dnsmasq.dhcp_optsdir": str(tmp_path / "opts"),
+            "dnsmasq.dhcp_leasefile": str(tmp_path / "leases"),
         }
     )
     loaded = dhcp.load(conf)
@@ -45,11 +46,13 @@ def test_the_default_provider_does_nothing(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_dnsmasq_needs_both_directories(tmp_path: Path) -> None:
-    conf = config.load(
-        overrides={"dhcp.dhcp_provider": "dnsmasq", "dnsmasq.dhcp_hostsdir": str(tmp_path)}
-    )
-    with pytest.raises(errors.DHCPError, match="dhcp_optsdir must both be set"):
+@pytest.mark.parametrize("missing", ["dhcp_hostsdir", "dhcp_optsdir", "dhcp_leasefile"])
+def test_dnsmasq_needs_both_directories_and_the_lease_file(tmp_path: Path, missing: str) -> None:
+    """Without the lease file the boot server could not bind nodes to their addresses."""
+    paths = {"dhcp_hostsdir": "h", "dhcp_optsdir": "o", "dhcp_leasefile": "leases"}
+    overrides = {f"dnsmasq.{k}": str(tmp_path / v) for k, v in paths.items() if k != missing}
+    conf = config.load(overrides={"dhcp.dhcp_provider": "dnsmasq", **overrides})
+    with pytest.raises(errors.DHCPError, match="dhcp_leasefile must all be set"):
         dhcp.load(conf)
 
 
@@ -145,8 +148,9 @@ def test_sync_withdraws_strays_then_deletes_them_once_read(provider: DnsmasqProv
 
 
 def test_the_static_config_names_the_directories_and_tags() -> None:
-    text = dnsmasq.static_config("/srv/hosts", "/srv/opts")
+    text = dnsmasq.static_config("/srv/hosts", "/srv/opts", "/srv/leases")
     assert "dhcp-hostsdir=/srv/hosts\ndhcp-optsdir=/srv/opts\n" in text
+    assert "\ndhcp-leasefile=/srv/leases\n" in text
     assert "dhcp-userclass=set:ipxe,iPXE" in text
     assert "dhcp-boot=tag:ironbound,tag:!ipxe,tag:!efi64,undionly.kpxe" in text
     assert "dhcp-boot=tag:ironbound,tag:!ipxe,tag:efi64,ipxe.efi" in text
@@ -156,8 +160,10 @@ def test_the_cli_prints_the_static_config_for_the_configured_directories(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     conf_file = tmp_path / "ironbound.conf"
-    conf_file.write_text("[dnsmasq]\ndhcp_hostsdir = /srv/h\ndhcp_optsdir = /srv/o\n")
+    conf_file.write_text(
+        "[dnsmasq]\ndhcp_hostsdir = /srv/h\ndhcp_optsdir = /srv/o\ndhcp_leasefile = /srv/l\n"
+    )
     assert cli.main(["dnsmasq-config", "--config-file", str(conf_file)]) == 0
-    assert capsys.readouterr().out == dnsmasq.static_config("/srv/h", "/srv/o")
+    assert capsys.readouterr().out == dnsmasq.static_config("/srv/h", "/srv/o", "/srv/l")
     assert cli.main(["dnsmasq-config", "--state-dir", str(tmp_path)]) == 2
-    assert "dhcp_optsdir" in capsys.readouterr().err
+    assert "dhcp_leasefile" in capsys.readouterr().err

@@ -11,6 +11,12 @@ contested boot: in the deploy's window that fails the deploy, since two
 hosts claim to be the node. Outside a window nothing but the pinned host is
 served and nothing is written.
 
+With a dnsmasq lease file (`[dnsmasq]dhcp_leasefile`) a host is heard at all
+only from an address that DHCP currently leases to one of the node's
+pxe_enabled MACs (`leased`); any other address is refused before the token
+is looked at for pinning, and writes nothing (docs/security.md says why it
+is not a contest).
+
 Writes are bounded: a request writes only when it pins a token, opens a new
 boot cycle (one script fetch event per cycle, however often the script is
 fetched; at most `[bootserver]boot_cycles_per_minute` cycles a minute, the
@@ -28,6 +34,7 @@ from ironbound.db import jobs, tokens
 from ironbound.db.base import utcnow
 from ironbound.db.models import BootToken
 from ironbound.db.session import Database
+from ironbound.dhcp.leases import LeaseFile
 from ironbound.jobspec import JobKind
 
 
@@ -36,6 +43,18 @@ class Verdict:
     allowed: bool
     #: A job was queued for the node's conductor (wake the workers).
     queued: bool = False
+
+
+def leased(db: Database, leases: LeaseFile | None, node_id: int, address: str) -> bool:
+    """Whether DHCP leases `address` to one of the node's pxe_enabled MACs; True
+    without a lease file. An address with no current lease costs no query."""
+    if leases is None:
+        return True
+    holders = leases.macs_at(address)
+    if not holders:
+        return False
+    with db.read() as session:
+        return not holders.isdisjoint(tokens.pxe_macs(session, node_id))
 
 
 def _needs_write(row: BootToken, address: str) -> bool:

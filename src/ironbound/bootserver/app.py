@@ -14,6 +14,8 @@
 
 Anything else, an unknown token or MAC included, is the same plain 404, so a
 caller learns nothing about which nodes exist. Tokens never reach the log.
+With dnsmasq's lease file (`[dnsmasq]dhcp_leasefile`) a node's chain, script
+and reports are answered only at an address DHCP leased one of its MACs.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route, Router
 
-from ironbound import config, configdrive, errors, nocloud, records, sanplan, sensitive, states
+from ironbound import config, configdrive, dhcp, errors, nocloud, records, sanplan, sensitive, states
 from ironbound.bootserver import access, render
 from ironbound.db import snapshots, tokens
 from ironbound.db.models import BootToken, Node
@@ -93,8 +95,21 @@ class _BootServer:
     ) -> None:
         self.conf, self.db, self.box, self.signals = conf, db, box, signals
         self.base_url = config.boot_server_url(conf)
+        self.leases = dhcp.lease_file(conf)
+
+    def _leased(self, node: Node, request: Request) -> bool:
+        if access.leased(self.db, self.leases, node.id, _address(request)):
+            return True
+        LOG.warning(
+            "Refused %s node %s: DHCP has not leased that address to the node's MACs",
+            _address(request),
+            node.uuid,
+        )
+        return False
 
     def _admitted(self, node: Node, row: BootToken, request: Request) -> bool:
+        if not self._leased(node, request):
+            return False
         verdict = access.admit(self.db, node.id, row, _address(request))
         if verdict.queued:
             self.signals.work_queued()
@@ -195,7 +210,7 @@ class _BootServer:
         if found is None or not _bootable(found[0]):
             return _not_found()
         node, row = found
-        if row.pinned_address != _address(request):
+        if row.pinned_address != _address(request) or not self._leased(node, request):
             return _not_found()
         args = {"event": event, **({"errno": errno} if errno else {})}
         if not access.close_cycle(self.db, node.id, row, args):

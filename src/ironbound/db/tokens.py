@@ -118,6 +118,15 @@ def by_mac(session: Session, mac: str) -> tuple[Node, BootToken] | None:
     return (row[0], row[1]) if row else None
 
 
+def pxe_macs(session: Session, node_id: int) -> set[str]:
+    """The MACs of the node's pxe_enabled ports: those DHCP boots (and leases to) for it."""
+    return set(
+        session.scalars(
+            select(Port.address).where(Port.node_id == node_id, Port.pxe_enabled.is_(True))
+        )
+    )
+
+
 def get(session: Session, node_id: int) -> BootToken | None:
     """The node's token row, for changing it in a write transaction."""
     return session.get(BootToken, node_id)

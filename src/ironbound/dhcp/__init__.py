@@ -7,6 +7,8 @@ nodes the database says are bootable, so a node deleted through the API, a
 crash or a takeover leaves nothing behind for long. `[dhcp]dhcp_provider`
 picks the provider: ``none`` (the operator's DHCP server does it all) or
 ``dnsmasq`` (files in dnsmasq's ``--dhcp-hostsdir`` and ``--dhcp-optsdir``).
+dnsmasq's lease file (`leases`, ``[dnsmasq]dhcp_leasefile``) tells the boot
+server which address DHCP gave each MAC.
 
 An entry holds the node's boot script URL, which carries its token: a
 secret. Providers never log it.
@@ -14,12 +16,23 @@ secret. Providers never log it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from oslo_config import cfg
 
 from ironbound.dhcp.base import DHCPProvider, HostEntry, host_entry
 from ironbound.dhcp.dnsmasq import DnsmasqProvider
+from ironbound.dhcp.leases import LeaseFile
 
-__all__ = ["DHCPProvider", "DnsmasqProvider", "HostEntry", "host_entry", "load"]
+__all__ = [
+    "DHCPProvider",
+    "DnsmasqProvider",
+    "HostEntry",
+    "LeaseFile",
+    "host_entry",
+    "lease_file",
+    "load",
+]
 
 
 def load(conf: cfg.ConfigOpts) -> DHCPProvider:
@@ -27,3 +40,10 @@ def load(conf: cfg.ConfigOpts) -> DHCPProvider:
     if conf.dhcp.dhcp_provider == "dnsmasq":
         return DnsmasqProvider.from_config(conf)
     return DHCPProvider()
+
+
+def lease_file(conf: cfg.ConfigOpts) -> LeaseFile | None:
+    """The dnsmasq lease file the boot server binds nodes' addresses to, if one is set
+    (the dnsmasq provider requires it)."""
+    path = conf.dnsmasq.dhcp_leasefile
+    return LeaseFile(Path(path)) if path else None

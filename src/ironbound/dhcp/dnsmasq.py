@@ -61,6 +61,7 @@ def node_tag(node_uuid: str) -> str:
 def static_config(
     hostsdir: str,
     optsdir: str,
+    leasefile: str,
     *,
     bios_binary: str = "undionly.kpxe",
     uefi_binary: str = "ipxe.efi",
@@ -75,6 +76,8 @@ def static_config(
 # Ironbound writes one file per bootable node into these directories.
 dhcp-hostsdir={hostsdir}
 dhcp-optsdir={optsdir}
+# The boot server serves a node only at an address leased here to its MAC.
+dhcp-leasefile={leasefile}
 # iPXE says who it is in its user class (option 77).
 dhcp-userclass=set:ipxe,iPXE
 # UEFI x86-64 firmware (client architecture 7 or 9, option 93).
@@ -136,11 +139,11 @@ class DnsmasqProvider(DHCPProvider):
     @classmethod
     def from_config(cls, conf: cfg.ConfigOpts) -> DnsmasqProvider:
         hostsdir, optsdir = conf.dnsmasq.dhcp_hostsdir, conf.dnsmasq.dhcp_optsdir
-        if not hostsdir or not optsdir:
+        if not hostsdir or not optsdir or not conf.dnsmasq.dhcp_leasefile:
             raise errors.DHCPError(
                 provider=cls.name,
-                reason="[dnsmasq]dhcp_hostsdir and [dnsmasq]dhcp_optsdir must both be set "
-                "(the directories dnsmasq reads with --dhcp-hostsdir and --dhcp-optsdir)",
+                reason="[dnsmasq]dhcp_hostsdir, dhcp_optsdir and dhcp_leasefile must all be "
+                "set (dnsmasq's --dhcp-hostsdir, --dhcp-optsdir and --dhcp-leasefile)",
             )
         provider = cls(Path(hostsdir), Path(optsdir))
         for folder in (provider.hostsdir, provider.optsdir):
