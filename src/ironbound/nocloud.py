@@ -2,7 +2,7 @@
 
 A `ramdisk` deploy that boots a kernel has no volume to carry a config drive
 on, but Ironbound writes its kernel command line, so cloud-init's NoCloud
-datasource is told where to fetch the seed (`ds=nocloud;s=<url>/`), and the
+datasource is told where to fetch the seed (`ds=nocloud-net;s=<url>/`), and the
 boot server serves it from the node's boot token (docs/config-drive.md).
 The seed is made from the drive's files (`configdrive.files`), whichever
 form the drive came in, so both forms give the node the same data:
@@ -37,9 +37,11 @@ NAMES = ("meta-data", "user-data", "vendor-data", "network-config")
 def kernel_parameter(seed_url: str) -> str:
     """The kernel command line word that points NoCloud at `seed_url` (ending in "/").
 
-    iPXE ends a command only at a word that is ";" alone, so the word needs no quoting.
+    `nocloud-net`: every cloud-init takes an http seed under that name (before 24.1
+    only under it). iPXE ends a command only at a word that is ";" alone, so the word
+    needs no quoting.
     """
-    return f"ds=nocloud;s={seed_url}"
+    return f"ds=nocloud-net;s={seed_url}"
 
 
 def seed(

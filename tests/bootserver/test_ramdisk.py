@@ -283,7 +283,7 @@ def test_a_kernel_is_told_where_its_seed_is_and_only_its_host_gets_it(
     token_url = url.removesuffix("/script.ipxe")
     seed = f"{token_url}/nocloud/"
     assert (
-        f"kernel {KERNEL} initrd=ramdisk console=ttyS0 ds=nocloud;s={seed} || goto failed"
+        f"kernel {KERNEL} initrd=ramdisk console=ttyS0 ds=nocloud-net;s={seed} || goto failed"
         in script.splitlines()
     )
     files = {}

@@ -138,7 +138,7 @@ def test_diskless_bios_node_boots_kernel_and_ramdisk_with_its_data_volume_in_the
     )
     assert (
         f"kernel {base_url}/vmlinuz initrd=ramdisk console=ttyS0 quiet "
-        f"ds=nocloud;s={seed}nocloud/ || goto failed"
+        f"ds=nocloud-net;s={seed}nocloud/ || goto failed"
     ) in lines
     assert f"initrd --name ramdisk {base_url}/initrd.gz || goto failed" in lines
     undeploy_and_check(server, machine, node)

@@ -37,7 +37,7 @@ def cloud_config(text: bytes) -> dict[str, Any]:
 
 def test_the_kernel_parameter_is_cloud_inits_line_config() -> None:
     url = "http://192.0.2.1:8080/boot/TOKEN/nocloud/"
-    assert nocloud.kernel_parameter(url) == f"ds=nocloud;s={url}"
+    assert nocloud.kernel_parameter(url) == f"ds=nocloud-net;s={url}"
 
 
 def test_the_json_form_gives_nocloud_its_keys_and_the_files_as_given() -> None:

@@ -29,7 +29,17 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route, Router
 
-from ironbound import config, configdrive, dhcp, errors, nocloud, records, sanplan, sensitive, states
+from ironbound import (
+    config,
+    configdrive,
+    dhcp,
+    errors,
+    nocloud,
+    records,
+    sanplan,
+    sensitive,
+    states,
+)
 from ironbound.bootserver import access, render
 from ironbound.db import snapshots, tokens
 from ironbound.db.models import BootToken, Node

@@ -7,7 +7,7 @@ handed over describes, prints a marker and powers the machine off. No module
 is needed for the ACPI table; on BIOS, iPXE leaves the iBFT in base memory,
 where only the kernel's iscsi_ibft module (shipped in the initramfs) reads it.
 
-When the kernel command line names a NoCloud seed (`ds=nocloud;s=<url>`, as a
+When the kernel command line names a NoCloud seed (`ds=nocloud-net;s=<url>`, as a
 ramdisk deploy with a config drive has it), /init also brings up the lab's NIC
 (e1000, its module shipped too) with DHCP, fetches `meta-data` and `user-data`
 as cloud-init would, and prints the host name and each line of the user data.
@@ -63,7 +63,7 @@ for module in {modules}; do insmod /modules/$module.ko 2>/dev/null; done
 for name in /sys/firmware/ibft/target*/target-name; do
   [ -e "$name" ] && echo "{prefix}$(cat $name)"
 done
-seed=$(sed -n 's/.*ds=nocloud;s=\\([^ ]*\\).*/\\1/p' /proc/cmdline)
+seed=$(sed -n 's/.*ds=nocloud-net;s=\\([^ ]*\\).*/\\1/p' /proc/cmdline)
 if [ -n "$seed" ]; then
   for module in {nic_modules}; do insmod /modules/$module.ko 2>/dev/null; done
   ip link set eth0 up

@@ -33,7 +33,7 @@ def _check_seed(task: base.Task) -> None:
         confirmation_url=task.boot_confirmation_url() or "",
     )
     task.record(
-        "config drive served as a NoCloud seed: the kernel command line names it (ds=nocloud)"
+        "config drive served as a NoCloud seed: the kernel command line names it (ds=nocloud-net)"
     )
 
 
