@@ -85,3 +85,22 @@ def targets(client: TestClient, node: str) -> list[dict[str, Any]]:
         "targets"
     ]
     return found
+
+
+def cinder_attach(
+    lab: CinderLab, volume_id: str, instance: str, connector: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """Nova's compute manager before spawn: the instance's attachment, made with the
+    connector and completed (the volume is in-use by the instance).
+
+    Returns the attachment's id and its connection_info in the old shape Nova
+    rebuilds from the attachments API's flat one (nova/volume/cinder.py): the
+    `driver_volume_type`, and everything else under `data`.
+    """
+    block = lab.block_storage(as_service=True)
+    created = block.create_attachment(volume_id, connector=connector, instance=instance)
+    block.complete_attachment(created.id)
+    data = dict(created.connection_info)
+    data.pop("attachment_id", None)
+    kind = data.pop("driver_volume_type", None)
+    return str(created.id), {"driver_volume_type": kind, "data": data}

@@ -12,9 +12,15 @@ running Nova. The Nova-side state (the instance) is a plain dataclass.
 
 from __future__ import annotations
 
+import base64
+import gzip
+import json
+import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import openstack
@@ -34,6 +40,13 @@ NODE_FIELDS = (
     "traits",
     "resource_class",
 )
+
+
+#: A flavor for servers that boot from a volume (the trait picks nodes that can).
+FLAVOR = {"name": "bm.bfv", "root_gb": 1, "vcpus": 2, "memory_mb": 2048,
+          "traits": ["CUSTOM_BOOT_FROM_VOLUME"]}  # fmt: skip
+#: The metadata versions Nova's config drive holds besides `latest` (a few of them).
+_OPENSTACK_VERSIONS = ("2012-08-10", "2018-08-27", "latest")
 
 
 class DeployFailed(Exception):
@@ -186,10 +199,15 @@ class NovaIronicDriver:
             self.cleanup_deploy(instance)
             raise DeployFailed(f"Ironic node {instance.node} failed to validate: {failed}")
 
-    def deploy(self, instance: Instance, timeout: float = 120.0) -> Any:
-        """`spawn`'s last part: provision to active, then `_wait_for_active`."""
+    def deploy(
+        self, instance: Instance, timeout: float = 120.0, config_drive: str | None = None
+    ) -> Any:
+        """`spawn`'s last part: provision to active (with the config drive the instance
+        needs, if any: `config_drive()`), then `_wait_for_active`."""
         try:
-            self.baremetal.set_node_provision_state(instance.node, "active", config_drive=None)
+            self.baremetal.set_node_provision_state(
+                instance.node, "active", config_drive=config_drive
+            )
         except Exception:
             self.cleanup_deploy(instance)
             raise
@@ -289,3 +307,38 @@ class NovaIronicDriver:
             if time.monotonic() > deadline:
                 raise AssertionError(f"waited {timeout:.0f} s for {what}")
             time.sleep(self.poll)
+
+
+def config_drive(instance: Instance, public_key: str, user_data: str, hostname: str) -> str:
+    """The config drive Nova's ironic driver sends (`_generate_configdrive`): the metadata
+    files of each version under openstack/ and ec2/, made into an ISO by genisoimage with
+    the flags of nova/virt/configdrive.py, then gzipped and base64-encoded."""
+    meta = {
+        "uuid": instance.uuid, "name": instance.display_name, "hostname": hostname,
+        "launch_index": 0, "availability_zone": "nova", "project_id": "demo", "meta": {},
+        "public_keys": {"e2e": public_key},
+        "keys": [{"name": "e2e", "type": "ssh", "data": public_key}], "devices": [],
+    }  # fmt: skip
+    files = {"ec2/latest/meta-data.json": json.dumps({"hostname": hostname}),
+             "ec2/latest/user-data": user_data}  # fmt: skip
+    for version in _OPENSTACK_VERSIONS:
+        files |= {
+            f"openstack/{version}/meta_data.json": json.dumps(meta),
+            f"openstack/{version}/user_data": user_data,
+            f"openstack/{version}/vendor_data.json": "{}",
+            f"openstack/{version}/network_data.json": '{"links": [], "networks": [], '
+            '"services": []}',
+        }
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder) / "drive"
+        for path, content in files.items():
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / path).write_text(content)
+        iso = Path(folder) / "configdrive"
+        subprocess.run(
+            ["genisoimage", "-o", str(iso), "-ldots", "-allow-lowercase", "-allow-multidot",
+             "-l", "-publisher", "OpenStack Compute", "-quiet", "-J", "-r", "-V", "config-2",
+             str(root)],
+            check=True, timeout=60,
+        )  # fmt: skip
+        return base64.b64encode(gzip.compress(iso.read_bytes())).decode()

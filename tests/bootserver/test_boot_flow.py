@@ -139,12 +139,14 @@ def test_rendered_script_line_by_line(client: TestClient, boot: TestClient) -> N
         "clear reverse-username",
         "clear reverse-password",
         f"echo Ironbound: attaching volume {_target(client, uuid, 0)} as SAN drive 0x80",
+        f"set ironbound-volume {_target(client, uuid, 0)}",
         "sanhook --drive 0x80 iscsi:10.0.2.2::3260:10:iqn.2026-11.org.example:vol1 || goto failed",
         "clear username",
         "clear password",
         "clear reverse-username",
         "clear reverse-password",
         f"echo Ironbound: attaching volume {_target(client, uuid, 1)} as SAN drive 0x81",
+        f"set ironbound-volume {_target(client, uuid, 1)}",
         "sanhook --drive 0x81 iscsi:[fd00::10]::3261:1:iqn.2026-11.org.example:data || goto failed",
         "# A lost connection to the boot volume is re-established with the credentials",
         "# set last, so they must be the boot volume's again.",
@@ -155,11 +157,12 @@ def test_rendered_script_line_by_line(client: TestClient, boot: TestClient) -> N
         f"imgfetch --name ironbound-report {events}/booting || echo Ironbound: could not report progress",
         "imgfree ironbound-report ||",
         "echo Ironbound: booting from SAN drive 0x80",
+        f"set ironbound-volume {_target(client, uuid, 0)}",
         "sanboot --no-describe --drive 0x80 || goto failed",
         "",
         ":failed",
         "echo Ironbound: boot from volume failed: ${errno}",
-        f"imgfetch --name ironbound-report {events}/failed?errno=${{errno}} || echo Ironbound: could not report the failure",
+        f"imgfetch --name ironbound-report {events}/failed?errno=${{errno}}&volume=${{ironbound-volume}} || echo Ironbound: could not report the failure",
         "exit 1",
     ]
 
@@ -193,10 +196,14 @@ def test_booting_report_makes_the_node_active_and_undeploy_revokes(
     assert client.get(f"/v1/volume/targets?node={uuid}").json()["targets"] == []
 
 
-def report_failure(client: TestClient, boot: TestClient, uuid: str, errno: str) -> Any:
-    """Fetch the script as iPXE does, report a failure with `errno`; the failed node."""
+def report_failure(
+    client: TestClient, boot: TestClient, uuid: str, errno: str, volume: str = ""
+) -> Any:
+    """Fetch the script as iPXE does, report a failure with `errno` while hooking or
+    booting `volume` (a target's uuid; iPXE sends it empty before any); the failed node."""
     url, _ = fetch_script(boot)
-    report = url.removeprefix(BOOT_URL).removesuffix("script.ipxe") + f"events/failed?errno={errno}"
+    events = url.removeprefix(BOOT_URL).removesuffix("script.ipxe")
+    report = events + f"events/failed?errno={errno}&volume={volume}"
     assert boot.get(report).status_code == 200
     wait_until(
         lambda: client.get(f"/v1/nodes/{uuid}").json()["provision_state"] == "deploy failed",
@@ -208,7 +215,11 @@ def report_failure(client: TestClient, boot: TestClient, uuid: str, errno: str) 
 def test_chap_failure_fails_the_deploy_with_a_reason(client: TestClient, boot: TestClient) -> None:
     uuid = make_node(client, data_volume=False)
     deploy(client, uuid)
-    node = report_failure(client, boot, uuid, "0x410d613c")
+    target = _target(client, uuid, 0)
+    node = report_failure(client, boot, uuid, "0x410d613c", target)
+    assert node["last_error"].startswith(
+        f"Boot from volume failed: volume target {target} (volume vol-1): iPXE error 0x410d613c"
+    )
     assert "rejected the CHAP login" in node["last_error"]
     assert "0x410d613c" in node["last_error"]
     assert node["power_state"] == "power off"

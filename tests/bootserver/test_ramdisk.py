@@ -104,13 +104,16 @@ def test_kernel_and_ramdisk_script_line_by_line_then_active_then_undeploy(
         "clear reverse-username",
         "clear reverse-password",
         f"echo Ironbound: attaching volume {targets[1]} as SAN drive 0x80",
+        f"set ironbound-volume {targets[1]}",
         "sanhook --drive 0x80 iscsi:10.0.2.2::3260:1:iqn.2026-11.org.example:data1 || goto failed",
         "set username d2",
         "set password Data-Pass-2",
         "clear reverse-username",
         "clear reverse-password",
         f"echo Ironbound: attaching volume {targets[2]} as SAN drive 0x81",
+        f"set ironbound-volume {targets[2]}",
         "sanhook --drive 0x81 iscsi:10.0.2.2::3260:2:iqn.2026-11.org.example:data2 || goto failed",
+        "clear ironbound-volume",
         "echo Ironbound: fetching the kernel and ramdisk",
         f"kernel {KERNEL} initrd=ramdisk console=ttyS0 quiet || goto failed",
         f"initrd --name ramdisk {RAMDISK} || goto failed",
@@ -121,7 +124,7 @@ def test_kernel_and_ramdisk_script_line_by_line_then_active_then_undeploy(
         "",
         ":failed",
         "echo Ironbound: ramdisk boot failed: ${errno}",
-        f"imgfetch --name ironbound-report {events}/failed?errno=${{errno}} || echo Ironbound: could not report the failure",
+        f"imgfetch --name ironbound-report {events}/failed?errno=${{errno}}&volume=${{ironbound-volume}} || echo Ironbound: could not report the failure",
         "exit 1",
     ]
     path = url.removeprefix(BOOT_URL)
@@ -152,7 +155,7 @@ def test_boot_iso_without_volumes(client: TestClient, boot: TestClient) -> None:
         "",
         ":failed",
         "echo Ironbound: ramdisk boot failed: ${errno}",
-        f"imgfetch --name ironbound-report {events}/failed?errno=${{errno}} || echo Ironbound: could not report the failure",
+        f"imgfetch --name ironbound-report {events}/failed?errno=${{errno}}&volume=${{ironbound-volume}} || echo Ironbound: could not report the failure",
         "exit 1",
     ]
 

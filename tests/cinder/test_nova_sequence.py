@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import openstack
 import pytest
 
 from ironbound.lab.cinder import CinderLab
-from tests.cinder_support import attachments, cinder_config
-from tests.nova_driver import DeployFailed, Instance, NovaIronicDriver
+from tests.cinder_support import attachments, cinder_attach, cinder_config
+from tests.nova_driver import FLAVOR, DeployFailed, Instance, NovaIronicDriver
 from tests.serving import Server, serve
 
 pytestmark = [
@@ -29,8 +28,6 @@ pytestmark = [
 ]
 
 IQN = "iqn.2026-12.org.example:nova-node"
-FLAVOR = {"name": "bm.bfv", "root_gb": 1, "vcpus": 2, "memory_mb": 2048,
-          "traits": ["CUSTOM_BOOT_FROM_VOLUME"]}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -59,25 +56,6 @@ def enrolled_node(server: Server, name: str) -> str:
     server.baremetal(f"node manage --wait 60 {node}")
     server.baremetal(f"node provide --wait 60 {node}")
     return str(node)
-
-
-def cinder_attach(
-    lab: CinderLab, volume_id: str, instance: str, connector: dict[str, Any]
-) -> tuple[str, dict[str, Any]]:
-    """Nova's compute manager before spawn: the instance's attachment, made with the
-    connector and completed (the volume is in-use by the instance).
-
-    Returns the attachment's id and its connection_info in the old shape Nova
-    rebuilds from the attachments API's flat one (nova/volume/cinder.py): the
-    `driver_volume_type`, and everything else under `data`.
-    """
-    block = lab.block_storage(as_service=True)
-    created = block.create_attachment(volume_id, connector=connector, instance=instance)
-    block.complete_attachment(created.id)
-    data = dict(created.connection_info)
-    data.pop("attachment_id", None)
-    kind = data.pop("driver_volume_type", None)
-    return str(created.id), {"driver_volume_type": kind, "data": data}
 
 
 def test_nova_boots_a_server_from_a_cinder_volume_and_deletes_it(

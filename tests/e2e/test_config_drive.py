@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from ironbound.drivers.storage import config_drive_target
 from ironbound.lab import osimage, toolenv
 from ironbound.lab.environment import Lab
 from ironbound.lab.machines import Machine
@@ -161,4 +162,4 @@ def test_an_external_node_takes_its_identity_from_a_target_of_ironbounds_own(
             "config-drive": 1,
         }
         server.baremetal(f"node undeploy --wait 120 {node}")
-        assert f"config-drive-{node}" not in lab.tgt.show()
+        assert config_drive_target.account_name(node) not in lab.tgt.show()

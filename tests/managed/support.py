@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 
 from ironbound import records
 from ironbound.api.services import ApiServices
-from ironbound.db import managed_volumes
+from ironbound.db import managed_volumes, queries, snapshots
+from ironbound.db.models import Node
 from tests.api.helpers import add, create_connector, create_node, ok, patch, provision
 from tests.conftest import wait_until
 from tests.images.conftest import make_qcow2, sha256
@@ -151,3 +152,20 @@ def deploy_with_drive(
 
     wait_until(reached, what=state)
     return shown
+
+
+def drive_target(services: ApiServices, node: str) -> records.TargetInfo | None:
+    """The node's config drive target, secrets open, as the boot server sees it."""
+    with services.db.read() as session:
+        row = queries.by_uuid(session, Node, node)
+        assert row is not None
+        found = snapshots.load(session, row.id, services.box).volume_targets
+    return next((t for t in found if t.volume_id == "config-drive"), None)
+
+
+def lun_of(target: records.TargetInfo) -> Lun:
+    props = target.properties
+    return Lun(
+        str(props["target_portal"]), str(props["target_iqn"]), 1,
+        str(props["auth_username"]), records.secret_value(props["auth_password"]),
+    )  # fmt: skip

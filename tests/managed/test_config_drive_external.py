@@ -14,18 +14,23 @@ import pytest
 from fastapi.testclient import TestClient
 from oslo_config import cfg
 
-from ironbound import records
 from ironbound.api.services import ApiServices
 from ironbound.bootserver.app import create_boot_app
-from ironbound.db import queries, snapshots
-from ironbound.db.models import Node
+from ironbound.drivers.storage import config_drive_target
 from ironbound.lab.tgt import TgtServer
 from tests import configdrive_support as drives
 from tests.api.helpers import add, create_connector, create_node, ok, patch, provision
-from tests.bootserver.test_boot_flow import BOOT_URL, fetch_script
+from tests.bootserver.test_boot_flow import BOOT_URL, fetch_script, report_failure
 from tests.conftest import wait_until
 from tests.managed.conftest import point_at
-from tests.managed.support import Lun, deploy_with_drive, initiator, read_lun, write_lun
+from tests.managed.support import (
+    deploy_with_drive,
+    drive_target,
+    initiator,
+    lun_of,
+    read_lun,
+    write_lun,
+)
 
 BOOT_PROPS = {
     "target_iqn": "iqn.2026-12.org.example:operators-volume",
@@ -61,23 +66,6 @@ def enroll(client: TestClient, iqn: str, boot: str, data_volume: bool = False) -
     return node
 
 
-def drive_target(services: ApiServices, node: str) -> records.TargetInfo | None:
-    """The node's config drive target, secrets open, as the boot server sees it."""
-    with services.db.read() as session:
-        row = queries.by_uuid(session, Node, node)
-        assert row is not None
-        found = snapshots.load(session, row.id, services.box).volume_targets
-    return next((t for t in found if t.volume_id == "config-drive"), None)
-
-
-def lun_of(target: records.TargetInfo) -> Lun:
-    props = target.properties
-    return Lun(
-        str(props["target_portal"]), str(props["target_iqn"]), 1,
-        str(props["auth_username"]), records.secret_value(props["auth_password"]),
-    )  # fmt: skip
-
-
 def test_the_drive_is_a_target_of_its_own_hooked_after_the_boot_volume(
     client: TestClient, services: ApiServices, boot: TestClient, tgtd: TgtServer,
     conf: cfg.ConfigOpts, tmp_path: Path,
@@ -88,7 +76,8 @@ def test_the_drive_is_a_target_of_its_own_hooked_after_the_boot_volume(
     target = drive_target(services, node)
     assert target is not None and target.boot_index == 1
     lun = lun_of(target)
-    assert lun.target_iqn.endswith(f"config-drive-{node}") and lun.portal == tgtd.host_portals[0]
+    assert lun.target_iqn == config_drive_target.target_name(conf, node)
+    assert lun.portal == tgtd.host_portals[0]
     assert lun.target_iqn in tgtd.show()
     read = read_lun(lun, iqn, tmp_path / "drive.iso")
     assert read.returncode == 0, read.stderr
@@ -133,6 +122,20 @@ def test_a_restarted_tgtd_gets_the_drive_back_and_undeploy_ends_it(
     assert lun.target_iqn not in own_tgtd.show()
     assert drive_target(services, node) is None
     assert [t["volume_id"] for t in client.get("/v1/volume/targets").json()["targets"]] == []
+
+
+def test_a_drive_the_node_cannot_log_in_to_fails_the_deploy_by_name(
+    client: TestClient, services: ApiServices, boot: TestClient, tgtd: TgtServer
+) -> None:
+    """iPXE reports the target it was hooking when the drive's CHAP login fails."""
+    node = enroll(client, initiator(), "ipxe")
+    deploy_with_drive(client, node, "active", drives.packed(drives.iso()), "wait call-back")
+    target = drive_target(services, node)
+    assert target is not None
+    shown = report_failure(client, boot, node, "0x410d613c", target.uuid)
+    assert f"the config drive's target (volume target {target.uuid}" in shown["last_error"]
+    assert "rejected the CHAP login" in shown["last_error"]
+    wait_until(lambda: drive_target(services, node) is None, what="the drive's target row gone")
 
 
 def test_a_node_with_a_data_volume_takes_no_drive(

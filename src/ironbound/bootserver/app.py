@@ -52,6 +52,8 @@ LOG = logging.getLogger(__name__)
 _MAC = re.compile(r"^([0-9a-f]{2}-){5}[0-9a-f]{2}\Z")
 _EVENTS = frozenset({"booting", "failed", "up"})
 _ERRNO = re.compile(r"^(0x)?[0-9a-fA-F]{1,8}\Z")
+#: The volume target a failure report names (the one iPXE was hooking or booting).
+_UUID = re.compile(r"^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}\Z")
 IPXE = "text/plain; charset=utf-8"
 #: A seed holds the instance's secrets: no cache along the way keeps it.
 _PRIVATE = {"Cache-Control": "no-store"}
@@ -213,7 +215,12 @@ class _BootServer:
     def report(self, request: Request) -> Response:
         token, event = str(request.path_params["token"]), str(request.path_params["event"])
         errno = request.query_params.get("errno", "")
-        if event not in _EVENTS or (errno and not _ERRNO.match(errno)):
+        volume = request.query_params.get("volume", "")
+        if (
+            event not in _EVENTS
+            or (errno and not _ERRNO.match(errno))
+            or (volume and not _UUID.match(volume))
+        ):
             return _not_found()
         with self.db.read() as session:
             found = tokens.by_token(session, token)
@@ -222,7 +229,11 @@ class _BootServer:
         node, row = found
         if row.pinned_address != _address(request) or not self._leased(node, request):
             return _not_found()
-        args = {"event": event, **({"errno": errno} if errno else {})}
+        args = {
+            "event": event,
+            **({"errno": errno} if errno else {}),
+            **({"volume": volume} if volume else {}),
+        }
         if not access.close_cycle(self.db, node.id, row, args):
             return _not_found()  # no script was served in this cycle, or it reported already
         LOG.info("Node %s reports boot event %s %s", node.uuid, event, errno)

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 from ironbound import errors, sanplan
 from ironbound.drivers import base
-from ironbound.drivers.storage import checks
+from ironbound.drivers.storage import checks, config_drive_target
 
 #: iPXE errors by the first six hex digits of their code (the last two
 #: differ between iPXE's BIOS and UEFI builds), with what to check.
@@ -53,6 +53,16 @@ def describe_ipxe_error(errno: str) -> str:
     code = errno.lower().removeprefix("0x").rjust(8, "0")
     meaning = IPXE_ERRORS.get(code[:6], "see https://ipxe.org/" + code)
     return f"iPXE error 0x{code}: {meaning}"
+
+
+def _volume(task: base.Task, event: Mapping[str, str]) -> str:
+    """The volume a failure report names, as the operator knows it ("" for none)."""
+    target = next((t for t in task.volume_targets if t.uuid == event.get("volume")), None)
+    if target is None:
+        return ""
+    if target.volume_id == config_drive_target.VOLUME_ID:
+        return f"the config drive's target (volume target {target.uuid}, on Ironbound's tgtd)"
+    return f"volume target {target.uuid} (volume {target.volume_id})"
 
 
 def _awaits_attach(task: base.Task) -> bool:
@@ -145,6 +155,10 @@ class IPXEBoot(base.BootInterface):
         if event.get("event") == "booting":
             return True, "the node attached its boot volume and is booting from it"
         errno = event.get("errno")
-        if errno:
-            return False, describe_ipxe_error(errno)
-        return False, "the node's iPXE could not attach or boot its volume (no error code)"
+        found = (
+            describe_ipxe_error(errno)
+            if errno
+            else "the node's iPXE could not attach or boot its volume (no error code)"
+        )
+        volume = _volume(task, event)
+        return False, f"{volume}: {found}" if volume else found

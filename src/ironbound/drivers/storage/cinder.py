@@ -35,8 +35,9 @@ from oslo_config import cfg
 
 from ironbound import errors, records
 from ironbound.drivers import base
-from ironbound.drivers.storage import checks, san_lun
+from ironbound.drivers.storage import checks, config_drive_target, san_lun
 from ironbound.drivers.storage.cinder_client import Attachment, CinderClient, CinderError, Volume
+from ironbound.drivers.storage.config_drive_target import ConfigDriveTarget
 
 NAME = "cinder"
 RECORD = records.VOLUME_ATTACHMENTS
@@ -152,11 +153,22 @@ def connection_data(attachment: Attachment) -> dict[str, Any]:
 
 
 class CinderStorage(base.StorageInterface):
-    capabilities = frozenset({base.ATTACH_FILLS_TARGETS, base.RECONCILES, base.WRITES_IMAGES})
+    """Cinder's volumes; the node's config drive is a target of Ironbound's own
+    (`config_drive_target`), which no Cinder call ever sees."""
+
+    capabilities = frozenset(
+        {
+            base.ATTACH_FILLS_TARGETS,
+            base.RECONCILES,
+            base.WRITES_IMAGES,
+            base.DELIVERS_CONFIG_DRIVE,
+        }
+    )
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         super().__init__(conf)
         self.cinder = CinderClient(conf)
+        self.config_drive = ConfigDriveTarget(conf)
 
     def validate(self, task: base.Task) -> None:
         """What can be known before attach: connectors fit, each volume exists and is free."""
@@ -164,7 +176,7 @@ class CinderStorage(base.StorageInterface):
         checks.check_boot_interface(task, NAME)
         if task.volume_targets:
             connector(task)
-        for target in task.volume_targets:
+        for target in config_drive_target.volume_targets(task):
             try:
                 problem = self._refusal(task, target.volume_id)
             except CinderError as exc:
@@ -185,7 +197,7 @@ class CinderStorage(base.StorageInterface):
         """Attach every target's volume; on any failure undo the ones this call made."""
         made: list[str] = []
         try:
-            for target in task.volume_targets:
+            for target in config_drive_target.volume_targets(task):
                 if self._attach(task, target):
                     made.append(target.uuid)
             if task.node.driver_internal_info.get(DRIFT) is not None:
@@ -275,8 +287,13 @@ class CinderStorage(base.StorageInterface):
             current = next(t for t in task.volume_targets if t.uuid == target.uuid)
             task.set_target_properties(target.uuid, {**current.properties, **data})
 
+    def attach_config_drive(self, task: base.Task, iso: bytes | None) -> None:
+        self.config_drive.attach(task, iso)
+
     def detach_volumes(self, task: base.Task) -> None:
-        """Delete every attachment this interface made; keep the record of any that failed."""
+        """End the config drive, then delete every attachment this interface made; keep the
+        record of any that failed."""
+        self.config_drive.detach(task)
         failures = []
         for target_uuid in list(_recorded(task)):
             try:
@@ -318,7 +335,9 @@ class CinderStorage(base.StorageInterface):
         return san_lun.boot_lun(task, NAME)
 
     def reconcile(self, task: base.Task) -> None:
-        """Show on the node where Cinder's attachments differ from the recorded ones."""
+        """Restore the config drive's export if tgtd lost it; show on the node where
+        Cinder's attachments differ from the recorded ones."""
+        self.config_drive.restore(task)
         problems = []
         for target_uuid, (attachment_id, volume_id) in _recorded(task).items():
             try:

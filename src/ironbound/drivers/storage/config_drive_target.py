@@ -15,6 +15,7 @@ What the attach made is recorded in driver_internal_info, so detach and restore
 
 from __future__ import annotations
 
+import uuid as uuidlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -58,8 +59,8 @@ class ConfigDriveTarget:
                 "and its config drive, so a config drive needs a node without data volumes"
             )
         node_iqn = managed.initiator(task)
-        target_iqn = f"{self.conf.managed.target_prefix}{VOLUME_ID}-{task.node.uuid}"
-        account = "cd" + task.node.uuid.replace("-", "")[:20]
+        target_iqn = target_name(self.conf, task.node.uuid)
+        account = account_name(task.node.uuid)
         password = Secret(managed.chap_password())
         path = str(volumes.write_config_drive(self.conf, task.node.uuid, iso))
         self.backend.export(
@@ -119,6 +120,23 @@ class ConfigDriveTarget:
             event_type="storage",
             severity="warning",
         )
+
+
+def target_name(conf: cfg.ConfigOpts, node_uuid: str) -> str:
+    """The drive's IQN. Short: BIOS iPXE has 768 bytes for the iBFT, 512 of them taken by
+    its fixed structures; the rest holds the initiator's name and, for each target, its IQN
+    and CHAP name and secret, and a Cinder volume's alone take about a hundred."""
+    return f"{conf.managed.target_prefix}cd-{uuidlib.UUID(node_uuid).hex[:16]}"
+
+
+def account_name(node_uuid: str) -> str:
+    """The drive's CHAP account (tgtd's accounts are global: one per node)."""
+    return "cd" + uuidlib.UUID(node_uuid).hex[:10]
+
+
+def volume_targets(task: base.Task) -> list[records.TargetInfo]:
+    """The node's volume targets but its config drive's: the volumes its storage serves."""
+    return [t for t in task.volume_targets if t.volume_id != VOLUME_ID]
 
 
 def _made(task: base.Task) -> Mapping[str, Any] | None:
