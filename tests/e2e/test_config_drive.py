@@ -93,7 +93,11 @@ def _deploy_with_identity(
     user_data = (
         f"#cloud-config\nruncmd:\n  - [sh, -c, 'echo {marker} host=$(hostname) > /dev/ttyS0']\n"
     )
-    meta_data = {"uuid": node, "hostname": hostname, "public_keys": {"e2e": public_key}}
+    meta_data: dict[str, object] = {
+        "uuid": node,
+        "hostname": hostname,
+        "public_keys": {"e2e": public_key},
+    }
     if json_form:
         drive = shlex.quote(json.dumps({"meta_data": meta_data, "user_data": user_data}))
     else:
