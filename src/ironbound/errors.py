@@ -259,6 +259,10 @@ class NotAcceptable(IronboundError):
     template = "Request not acceptable."
 
 
+class MethodNotAllowed(IronboundError):
+    template = "The method is not allowed for this resource."
+
+
 class NotAuthorized(IronboundError):
     template = "Not authorized."
 

@@ -192,6 +192,22 @@ def test_reader_can_read_everything(client: TestClient, node: str) -> None:
         ok(client.get(path, auth=READER))
 
 
+def test_only_an_admin_posts_network_events(client: TestClient) -> None:
+    # Ironic's baremetal:events:post: Neutron's service user or an admin, not a member.
+    event = {
+        "event": "network.bind_port",
+        "port_id": "0b7f8d2e-8a4c-4a0e-9a57-5f1d1c2e3a4b",
+        "mac_address": "52:54:00:00:54:01",
+        "status": "ACTIVE",
+    }
+    body, headers = {"events": [event]}, {VERSION_HEADER: "1.54"}
+    refused = client.post("/v1/events", json=body, headers=headers, auth=MEMBER)
+    assert error(refused, 403) == (
+        "Access was denied to the following resource: baremetal:events:post"
+    )
+    assert client.post("/v1/events", json=body, headers=headers, auth=ADMIN).status_code == 204
+
+
 def test_member_and_default_roles_can_write(client: TestClient, node: str) -> None:
     for auth in (MEMBER, DEFAULT):
         ok(patch(client, f"/v1/nodes/{node}", add("/extra/by", auth[0]), auth=auth))

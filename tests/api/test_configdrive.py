@@ -35,7 +35,7 @@ def node(client: TestClient, services: ApiServices) -> str:
 
 @pytest.fixture
 def json_form(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Serve up to 1.59, where the JSON form lives (Ironbound's ceiling is lower for now)."""
+    """Serve up to 1.59, where vendor data joins the JSON form (Ironbound's ceiling is lower)."""
     monkeypatch.setattr(mv, "MAX_MINOR", mv.CONFIGDRIVE_VENDOR_DATA)
 
 
@@ -131,7 +131,6 @@ def test_an_empty_config_drive_means_none(
     assert stored(services, node) == ({}, None)
 
 
-@pytest.mark.usefixtures("json_form")
 def test_the_json_form_is_stored_from_1_56(
     client: TestClient, services: ApiServices, node: str
 ) -> None:
@@ -160,7 +159,8 @@ def test_vendor_data_comes_with_1_59(client: TestClient, node: str) -> None:
 def test_a_json_object_before_1_56_is_refused_as_ironic_does(
     client: TestClient, services: ApiServices, node: str
 ) -> None:
-    assert error(put(client, node, {"target": "active", "configdrive": OBJECT}), 400) == (
+    body = {"target": "active", "configdrive": OBJECT}
+    assert error(put(client, node, body, mv.BUILD_CONFIGDRIVE - 1), 400) == (
         "Providing a JSON object for configdrive is only supported starting with API version 1.56"
     )
     assert ok(client.get(f"/v1/nodes/{node}"))["provision_state"] == "available"

@@ -32,6 +32,7 @@ FULL = {
     "pxe_enabled",
     "portgroup_uuid",
     "physical_network",
+    "is_smartnic",
     "created_at",
     "updated_at",
     "links",
@@ -148,8 +149,9 @@ def test_fields_shown_per_version(client: TestClient, node: str) -> None:
     assert "internal_info" not in ok(client.get(url, headers=v(17)))
     assert "pxe_enabled" not in ok(client.get(url, headers=v(18)))
     assert "portgroup_uuid" not in ok(client.get(url, headers=v(23)))
-    assert set(ok(client.get(url, headers=v(33)))) == FULL - {"physical_network"}
-    assert set(ok(client.get(url, headers=v(34)))) == FULL
+    assert set(ok(client.get(url, headers=v(33)))) == FULL - {"physical_network", "is_smartnic"}
+    assert set(ok(client.get(url, headers=v(52)))) == FULL - {"is_smartnic"}
+    assert set(ok(client.get(url, headers=v(53)))) == FULL
 
 
 # --- show and list -------------------------------------------------------------------

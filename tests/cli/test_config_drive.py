@@ -30,14 +30,16 @@ def test_a_file_holding_a_gzipped_iso_in_base64_is_stored_and_masked(
     assert shown["instance_info"] == {"configdrive": "******"}
 
 
-def test_a_json_object_is_refused_at_the_version_the_cli_negotiates(server: Server) -> None:
+def test_a_json_object_is_accepted_at_the_version_the_cli_negotiates(server: Server) -> None:
+    # The CLI negotiates 1.56, where Ironic takes the object form (it once was a 400 here).
     _available(server, "with-object")
-    refused = server.baremetal(
-        """node deploy --config-drive '{"meta_data": {"hostname": "h"}}' with-object""",
+    failed = server.baremetal(
+        """node deploy --wait 60 --config-drive '{"meta_data": {"hostname": "h"}}' """
+        "with-object",
         check=False,
     )
-    assert refused.returncode == 1
-    assert "only supported starting with API version 1.56" in refused.stderr
-    assert server.json("node show with-object --fields provision_state") == {
-        "provision_state": "available"
-    }
+    assert failed.returncode == 1
+    shown = server.json("node show with-object --fields provision_state last_error instance_info")
+    assert shown["provision_state"] == "deploy failed"
+    assert "cannot deliver a config drive yet" in shown["last_error"]
+    assert shown["instance_info"] == {"configdrive": "******"}

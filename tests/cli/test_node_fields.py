@@ -51,3 +51,24 @@ def test_protected_owner_description(server: Server) -> None:
         "owner": None,
         "description": None,
     }
+
+
+def test_smartnic_port_allocation_and_templates(server: Server) -> None:
+    """1.52-1.55 as the CLI negotiates them: is_smartnic served, the rest refused cleanly."""
+    node = server.json("node create --driver fake-hardware --name dpu-node")["uuid"]
+    port = server.json(
+        f"port create 52:54:00:00:53:01 --node {node} --is-smartnic "
+        "--local-link-connection port_id=rep0-0 --local-link-connection hostname=dpu-1"
+    )
+    assert port["is_smartnic"] is True
+    shown = server.json(f"port show {port['uuid']} --fields is_smartnic")
+    assert shown == {"is_smartnic": True}
+    assert server.json("node show dpu-node --fields allocation_uuid") == {"allocation_uuid": None}
+    for command in (
+        "allocation list",
+        "allocation create --resource-class x",
+        "deploy template list",
+    ):
+        refused = server.baremetal(command, check=False)
+        assert refused.returncode == 1
+        assert "Ironbound does not offer" in refused.stderr

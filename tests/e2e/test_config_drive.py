@@ -1,9 +1,10 @@
 """End to end: the booted machine gets its identity from its config drive.
 
-`baremetal node deploy --config-drive <folder>` (the CLI builds the ISO; the JSON form
-needs API 1.56) on a `managed` node, whose drive is a read-only LUN of its own target,
-and on an `external` node, whose drive is a read-only target on Ironbound's tgtd hooked
-after the operator's volume. Ironbound writes the Debian image (with cloud-init) onto
+`baremetal node deploy --config-drive '{"meta_data": ..., "user_data": ...}'` (the JSON
+form of API 1.56: the conductor builds the ISO) on a `managed` node, whose drive is a
+read-only LUN of its own target, and `--config-drive <folder>` (the CLI builds the ISO
+and sends it gzipped, in base64) on an `external` node, whose drive is a read-only
+target on Ironbound's tgtd hooked after the operator's volume. Ironbound writes the Debian image (with cloud-init) onto
 the volume; the machine boots Linux from iSCSI, cloud-init finds the drive by its
 label, takes the host name, runs the user data (which prints a marker on the console)
 and installs the SSH key, and its phone_home confirms the boot: the node is `active`
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import shlex
 import subprocess
 import time
 from pathlib import Path
@@ -80,10 +82,11 @@ def _image_info(server: Server, node: str, image: Image) -> None:
 
 
 def _deploy_with_identity(
-    lab: Lab, server: Server, machine: Machine, node: str, folder: Path
+    lab: Lab, server: Server, machine: Machine, node: str, folder: Path, json_form: bool
 ) -> None:
-    """Deploy with a config drive (host name, SSH key, user data); see the user data run
-    on the right host, the node active once confirmed, and log in with the key."""
+    """Deploy with a config drive (host name, SSH key, user data), as a JSON object or a
+    folder; see the user data run on the right host, the node active once confirmed, and
+    log in with the key."""
     folder.mkdir(parents=True)
     private_key, public_key = _key(folder)
     marker = f"IRONBOUND-USERDATA-{secrets.token_hex(4)}"
@@ -91,13 +94,16 @@ def _deploy_with_identity(
     user_data = (
         f"#cloud-config\nruncmd:\n  - [sh, -c, 'echo {marker} host=$(hostname) > /dev/ttyS0']\n"
     )
-    drive = _drive_folder(
-        folder / "drive",
-        {"uuid": node, "hostname": hostname, "public_keys": {"e2e": public_key}},
-        user_data,
-    )
+    meta_data: dict[str, object] = {
+        "uuid": node,
+        "hostname": hostname,
+        "public_keys": {"e2e": public_key},
+    }
+    if json_form:
+        drive = shlex.quote(json.dumps({"meta_data": meta_data, "user_data": user_data}))
+    else:
+        drive = shlex.quote(str(_drive_folder(folder / "drive", meta_data, user_data)))
     since, started = machine.console.offset(), time.monotonic()
-    # From a folder the CLI builds the ISO (genisoimage) and sends it gzipped, in base64.
     server.baremetal(f"node deploy {node} --config-drive {drive}")
     shown = machine.console.wait_for(
         rf"{marker} host=", timeout=TO_CLOUD_INIT, since=since, started=started, fail_on=FAIL_ON
@@ -127,12 +133,12 @@ def _deploy_with_identity(
 def test_a_managed_node_takes_its_identity_from_the_config_drive(
     debian_image: Image, lab_root: Path
 ) -> None:
-    """The drive is LUN 2 of the node's own target."""
+    """The drive, sent as a JSON object, is LUN 2 of the node's own target."""
     with lab_with_server(lab_root, "configdrive", _config) as (lab, server):
         machine = lab.add_machine("e2e-cd-managed", "52:54:00:e2:00:61", "bios", ssh=True)
         node = enroll(server, lab, machine, f"{IQN}:cd-managed", storage="managed")
         _image_info(server, node, debian_image)
-        _deploy_with_identity(lab, server, machine, node, lab_root / "cd-managed")
+        _deploy_with_identity(lab, server, machine, node, lab_root / "cd-managed", True)
         server.baremetal(f"node undeploy --wait 120 {node}")
         assert "LUN: 2" not in lab.tgt.show()
         assert not list((lab_root / "configdrive-server").rglob("config-drive-*.iso"))
@@ -155,7 +161,7 @@ def test_an_external_node_takes_its_identity_from_a_target_of_ironbounds_own(
         add_target(server, lab, node, volume, 0)
         server.baremetal(f"node set {node} --instance-info boot_confirmation=os")
         make_available(server, node)
-        _deploy_with_identity(lab, server, machine, node, lab_root / "cd-external")
+        _deploy_with_identity(lab, server, machine, node, lab_root / "cd-external", False)
         listed = server.json(f"volume target list --node {node} --fields volume_id boot_index")
         assert {t["volume_id"]: t["boot_index"] for t in listed} == {
             volume.iqn.rsplit(":", 1)[1]: 0,

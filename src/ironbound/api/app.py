@@ -12,11 +12,13 @@ from ironbound.api.middleware import ApiMiddleware
 from ironbound.api.routes import (
     conductors,
     drivers,
+    events,
     managed_volumes,
     node_bios,
     node_states,
     node_traits,
     nodes,
+    not_offered,
     portgroups,
     ports,
     root,
@@ -58,6 +60,8 @@ def create_app(services: ApiServices) -> FastAPI:
     )
     app.include_router(drivers.router)
     app.include_router(conductors.router)
+    app.include_router(events.router)
+    app.include_router(not_offered.router)
     # The last added runs first: credentials are checked before a body is read.
     app.add_middleware(BodyLimits, timeout=services.conf.api.request_body_timeout)
     app.add_middleware(ApiMiddleware, authenticator=Authenticator(services.conf))

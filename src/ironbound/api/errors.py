@@ -26,6 +26,7 @@ STATUS: tuple[tuple[type[errors.IronboundError], int], ...] = (
     (errors.NotAuthorized, 401),
     (errors.Forbidden, 403),
     (errors.NotFound, 404),
+    (errors.MethodNotAllowed, 405),
     (errors.NotAcceptable, 406),
     (problems.UnsupportedMediaType, 415),
     (errors.Conflict, 409),

@@ -12,7 +12,7 @@ from ironbound.api import problems
 
 MAJOR = 1
 MIN_MINOR = 1
-MAX_MINOR = 51
+MAX_MINOR = 56
 
 MIN_VERSION = f"{MAJOR}.{MIN_MINOR}"
 MAX_VERSION = f"{MAJOR}.{MAX_MINOR}"
@@ -62,8 +62,12 @@ NODE_PROTECTED = 48  # protected and protected_reason
 CONDUCTORS = 49  # /v1/conductors and a node's conductor
 NODE_OWNER = 50  # the owner field and filter
 NODE_DESCRIPTION = 51
-# Beyond MAX_MINOR: named for the checks that are ready when Ironbound serves them.
+ALLOCATIONS = 52  # a node's allocation_uuid (always null: allocations are not offered)
+PORT_SMARTNIC = 53  # a port's is_smartnic
+EVENTS = 54  # POST /v1/events (Neutron's network events)
+DEPLOY_TEMPLATES = 55  # /v1/deploy_templates (not offered)
 BUILD_CONFIGDRIVE = 56  # a configdrive may be a JSON object the conductor builds
+# Beyond MAX_MINOR: named for the checks that are ready when Ironbound serves them.
 CONFIGDRIVE_VENDOR_DATA = 59  # such an object may hold vendor_data
 
 HEADER = "X-OpenStack-Ironic-API-Version"

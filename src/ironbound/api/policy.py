@@ -13,11 +13,14 @@ from ironbound import errors
 READ = "baremetal:read"
 WRITE = "baremetal:write"
 VIEW_TARGET_PROPERTIES = "baremetal:volume:view_target_properties"
+EVENTS = "baremetal:events:post"
 
 RULES: dict[str, frozenset[str]] = {
     READ: frozenset({"admin", "member", "reader"}),
     WRITE: frozenset({"admin", "member"}),
     VIEW_TARGET_PROPERTIES: frozenset({"admin"}),
+    # Ironic's default: Neutron's service user or an admin, not a project member.
+    EVENTS: frozenset({"admin", "service"}),
 }
 
 

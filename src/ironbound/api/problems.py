@@ -571,6 +571,10 @@ class PhysicalNetworkEmpty(errors.InvalidParameterValue):
     template = "A non-empty value is required when setting physical_network."
 
 
+class SmartNicLinkIncomplete(errors.InvalidParameterValue):
+    template = "Smart NIC port must have port_id and hostname in local_link_connection"
+
+
 class PortgroupPhysnetConflict(errors.Conflict):
     template = (
         "Port with physical network {physnet} cannot become a member of port group "
@@ -622,6 +626,22 @@ class VersionOutOfRange(errors.NotAcceptable):
         "Version {requested} was requested but the minor version is not supported by "
         "this service. The supported version range is: [{lowest}, {highest}]."
     )
+
+
+class VersionLacks(errors.NotFound):
+    template = "The API version does not allow {feature}"
+
+
+class VersionLacksWrite(errors.MethodNotAllowed):
+    template = VersionLacks.template
+
+
+class NotOffered(errors.NotFound):
+    template = "Ironbound does not offer {feature} (see its compatibility notes): {why}."
+
+
+class NotOfferedWrite(errors.MethodNotAllowed):
+    template = NotOffered.template
 
 
 class ResourceNotFound(errors.NotFound):

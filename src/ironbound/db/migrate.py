@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import Engine, inspect, text
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-SCHEMA_REVISION = "0008"
+SCHEMA_REVISION = "0009"
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -127,6 +127,7 @@ class Port(TimestampMixin, Base):
         ForeignKey("portgroups.id", ondelete="SET NULL"), index=True
     )
     physical_network: Mapped[str | None] = mapped_column(String(64))
+    is_smartnic: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Portgroup(TimestampMixin, Base):

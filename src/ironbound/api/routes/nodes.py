@@ -226,7 +226,7 @@ def create_node(body: JsonBody, services: Services, minor: Version, base_url: Ba
     if isinstance(body, dict):
         # As Ironic: an empty conductor_group is no group at any version.
         given = [k for k, v in body.items() if v not in (None, "") or k != "conductor_group"]
-        listing.reject_newer(sorted(k for k in given if body[k] is not None), _CREATABLE, minor)
+        listing.reject_newer(sorted(k for k in given if body[k] is not None), view.FIELDS, minor)
         unknown = sorted(set(body) - set(_CREATABLE))
         if unknown:
             raise problems.NotSettableOnCreate(
@@ -318,7 +318,7 @@ def update_node(
     updatable = [name for name, since in _UPDATABLE.items() if since <= minor]
     if _touches(body, "traits"):
         raise problems.TraitsNotPatchable()
-    patch.reject_newer_fields(body, _UPDATABLE, minor)
+    patch.reject_newer_fields(body, view.FIELDS, minor)
     reset = _reset_interfaces(request, body, minor)
     names = view.NODES.fields.detail(minor)
 

@@ -55,17 +55,23 @@ PORTS = subresources.Subresource(
             "pxe_enabled": mv.PORT_LOCAL_LINK,
             "portgroup_uuid": mv.PORTGROUPS,
             "physical_network": mv.PORT_PHYSICAL_NETWORK,
+            "is_smartnic": mv.PORT_SMARTNIC,
             "created_at": 1,
             "updated_at": 1,
             "links": 1,
         },
         ("uuid", "address", "links"),
     ),
-    sortable=frozenset({"id", "uuid", "address", "created_at", "updated_at", "pxe_enabled"}),
+    sortable=frozenset(
+        {"id", "uuid", "address", "created_at", "updated_at", "pxe_enabled", "is_smartnic"}
+    ),
     uuid_field="port_uuid",
     not_found=lambda ident: errors.PortNotFound(port=ident),
     relate=_relate,
 )
+
+#: What a Smart NIC port's local_link_connection must name (Ironic's rule).
+_SMARTNIC_LINK = frozenset({"port_id", "hostname"})
 
 #: A deployed node's NICs are how it boots: change them only in maintenance.
 _DEPLOYED = frozenset({states.DEPLOYING, states.DEPLOYWAIT, states.ACTIVE})
@@ -191,6 +197,9 @@ def create_port(
     body: JsonBody, services: Services, minor: Version, base_url: BaseUrl, identity: CurrentIdentity
 ) -> Response:
     doc, mac = _parsed(body, minor)
+    if doc.is_smartnic and not _SMARTNIC_LINK.issubset(doc.local_link_connection):
+        # As Ironic, at create only: a Smart NIC is found by its host, not by a switch.
+        raise problems.SmartNicLinkIncomplete()
     with services.db.write() as session:
         node = _placed(session, doc, mac, None)
         port_uuid = doc.uuid or str(uuidlib.uuid4())
@@ -205,6 +214,7 @@ def create_port(
             pxe_enabled=doc.pxe_enabled,
             internal_info={},
             physical_network=doc.physical_network,
+            is_smartnic=doc.is_smartnic,
         )
         group = _group(session, doc, node)
         row.portgroup_id = group.id if group is not None else None
@@ -241,6 +251,7 @@ def update_port(ident: str, body: JsonBody, call: CurrentCall) -> Response:
             "pxe_enabled",
             "portgroup_uuid",
             "physical_network",
+            "is_smartnic",
         )
         if PORTS.fields.since[f] <= minor
     ]
@@ -272,6 +283,8 @@ def update_port(ident: str, body: JsonBody, call: CurrentCall) -> Response:
             row.pxe_enabled = doc.pxe_enabled
         if "physical_network" in updatable:
             row.physical_network = doc.physical_network
+        if "is_smartnic" in updatable:
+            row.is_smartnic = doc.is_smartnic
         if "portgroup_uuid" in updatable:
             group = _group(session, doc, new_node)
             row.portgroup_id = group.id if group is not None else None

@@ -63,4 +63,6 @@ def v1(minor: Version, base_url: BaseUrl) -> Response:
         body["portgroups"] = links.pair(base_url, "portgroups")
     if minor >= mv.VOLUME:
         body["volume"] = links.pair(base_url, "volume")
+    if minor >= mv.EVENTS:
+        body["events"] = links.pair(base_url, "events")
     return responses.json(body)

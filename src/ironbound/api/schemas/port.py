@@ -16,3 +16,4 @@ class PortDocument(StrictModel):
     pxe_enabled: bool = True
     portgroup_uuid: UUIDStr | None = None
     physical_network: str | None = Field(default=None, max_length=64)
+    is_smartnic: bool = False

@@ -66,6 +66,7 @@ FIELDS: dict[str, int] = {
     "protected_reason": mv.NODE_PROTECTED,
     "owner": mv.NODE_OWNER,
     "description": mv.NODE_DESCRIPTION,
+    "allocation_uuid": mv.ALLOCATIONS,
     "links": 1,
     "ports": 1,
     "states": 1,
@@ -94,7 +95,15 @@ _SUBRESOURCES = {
 
 #: Fields `render` computes; every other field is the column of its name, as stored.
 _DERIVED = frozenset(
-    {"links", *_SUBRESOURCES, "traits", "chassis_uuid", "provision_state", "conductor"}
+    {
+        "links",
+        *_SUBRESOURCES,
+        "traits",
+        "chassis_uuid",
+        "allocation_uuid",
+        "provision_state",
+        "conductor",
+    }
 )
 
 #: Fields a client may sort by (one newer than the request's version is a 406).
@@ -181,7 +190,7 @@ def render(
             out[name] = links.pair(base_url, f"nodes/{column('uuid')}/{_SUBRESOURCES[name]}")
         elif name == "traits":
             out[name] = list(traits)
-        elif name == "chassis_uuid":
+        elif name in ("chassis_uuid", "allocation_uuid"):  # neither is offered
             out[name] = None
         elif name == "provision_state":
             out[name] = provision_state(column(name), minor)
