@@ -14,9 +14,7 @@ only then. A real SSH client logs in with the key. Undeploy takes the drive away
 from __future__ import annotations
 
 import json
-import secrets
 import shlex
-import subprocess
 import time
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from ironbound.drivers.storage import config_drive_target
 from ironbound.lab import osimage, toolenv
 from ironbound.lab.environment import Lab
 from ironbound.lab.machines import Machine
+from tests.e2e.identity import TO_CLOUD_INIT, check_console, check_login, new_identity
 from tests.e2e.support import (
     IQN,
     Image,
@@ -41,25 +40,11 @@ from tests.serving import Server
 
 pytestmark = pytest.mark.e2e
 
-TO_CLOUD_INIT = 420.0
-FAIL_ON = (r"^Could not open SAN device", r"Kernel panic", r"ALERT! ", r"Gave up waiting for root")
-
 
 def _config(lab: Lab) -> str:
     """The managed target, and time for cloud-init's first boot under TCG (the system
     confirms only after its last stage)."""
     return managed_config(lab) + f"[conductor]\ndeploy_callback_timeout = {TO_CLOUD_INIT:g}\n"
-
-
-def _key(folder: Path) -> tuple[Path, str]:
-    """A fresh ed25519 key pair; (private key file, public key line)."""
-    private = folder / "id_ed25519"
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "e2e", "-f", str(private)],
-        check=True,
-        timeout=30,
-    )
-    return private, private.with_suffix(".pub").read_text().strip()
 
 
 def _drive_folder(folder: Path, meta_data: dict[str, object], user_data: str) -> Path:
@@ -87,47 +72,27 @@ def _deploy_with_identity(
     """Deploy with a config drive (host name, SSH key, user data), as a JSON object or a
     folder; see the user data run on the right host, the node active once confirmed, and
     log in with the key."""
-    folder.mkdir(parents=True)
-    private_key, public_key = _key(folder)
-    marker = f"IRONBOUND-USERDATA-{secrets.token_hex(4)}"
-    hostname = f"{machine.name}-host"
-    user_data = (
-        f"#cloud-config\nruncmd:\n  - [sh, -c, 'echo {marker} host=$(hostname) > /dev/ttyS0']\n"
-    )
+    identity = new_identity(folder, f"{machine.name}-host")
     meta_data: dict[str, object] = {
         "uuid": node,
-        "hostname": hostname,
-        "public_keys": {"e2e": public_key},
+        "hostname": identity.hostname,
+        "public_keys": {"e2e": identity.public_key},
     }
+    user_data = identity.user_data
     if json_form:
         drive = shlex.quote(json.dumps({"meta_data": meta_data, "user_data": user_data}))
     else:
         drive = shlex.quote(str(_drive_folder(folder / "drive", meta_data, user_data)))
     since, started = machine.console.offset(), time.monotonic()
     server.baremetal(f"node deploy {node} --config-drive {drive}")
-    shown = machine.console.wait_for(
-        rf"{marker} host=", timeout=TO_CLOUD_INIT, since=since, started=started, fail_on=FAIL_ON
-    )
-    assert shown.line.endswith(f"host={hostname}"), shown.line
+    check_console(machine, identity, since, timeout=TO_CLOUD_INIT)
     wait_for_state(server, node, "active", timeout=120)
     elapsed = time.monotonic() - started
     node_shown = server.node(node)
     assert node_shown["driver_internal_info"]["boot_status"]["status"] == "up"
     assert node_shown["instance_info"]["configdrive"] == "******"
     print(f"\n{machine.name}: deploy call -> active (the system confirmed): {elapsed:.1f} s")
-    login = subprocess.run(
-        lab.in_namespace(
-            [
-                "ssh", "-i", str(private_key), "-p", str(machine.ssh_port),
-                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                "-o", "ConnectTimeout=20", "-o", "BatchMode=yes",
-                "debian@127.0.0.1", "hostname && findmnt -n -o FSTYPE /",
-            ]
-        ),
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert login.returncode == 0, login.stderr
-    assert login.stdout.split() == [hostname, "ext4"]
+    check_login(lab, machine, identity)
 
 
 def test_a_managed_node_takes_its_identity_from_the_config_drive(
