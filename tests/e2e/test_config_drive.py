@@ -2,10 +2,10 @@
 
 `baremetal node deploy --config-drive '{"meta_data": ..., "user_data": ...}'` (the JSON
 form of API 1.56: the conductor builds the ISO) on a `managed` node, whose drive is a
-read-only LUN of its own target, and `--config-drive <folder>` (the CLI builds the ISO
-and sends it gzipped, in base64) on an `external` node, whose drive is a read-only
-target on Ironbound's tgtd hooked after the operator's volume. Ironbound writes the Debian image (with cloud-init) onto
-the volume; the machine boots Linux from iSCSI, cloud-init finds the drive by its
+read-only LUN of its own target, and on an `external` node, whose drive is a read-only
+target on Ironbound's tgtd hooked after the operator's volume. (The CLI's folder form,
+an ISO it builds and sends gzipped in base64, is the ramdisk test's; Nova's ISO the
+Cinder test's.) Ironbound writes the Debian image (with cloud-init) onto the volume; the machine boots Linux from iSCSI, cloud-init finds the drive by its
 label, takes the host name, runs the user data (which prints a marker on the console)
 and installs the SSH key, and its phone_home confirms the boot: the node is `active`
 only then. A real SSH client logs in with the key. Undeploy takes the drive away.
@@ -47,15 +47,6 @@ def _config(lab: Lab) -> str:
     return managed_config(lab) + f"[conductor]\ndeploy_callback_timeout = {TO_CLOUD_INIT:g}\n"
 
 
-def _drive_folder(folder: Path, meta_data: dict[str, object], user_data: str) -> Path:
-    """A config drive's files as an operator lays them out for `--config-drive`."""
-    latest = folder / "openstack" / "latest"
-    latest.mkdir(parents=True)
-    (latest / "meta_data.json").write_text(json.dumps(meta_data))
-    (latest / "user_data").write_text(user_data)
-    return folder
-
-
 def _image_info(server: Server, node: str, image: Image) -> None:
     """The image to write, and `active` only once the booted system confirms."""
     server.baremetal(
@@ -67,22 +58,18 @@ def _image_info(server: Server, node: str, image: Image) -> None:
 
 
 def _deploy_with_identity(
-    lab: Lab, server: Server, machine: Machine, node: str, folder: Path, json_form: bool
+    lab: Lab, server: Server, machine: Machine, node: str, folder: Path
 ) -> None:
-    """Deploy with a config drive (host name, SSH key, user data), as a JSON object or a
-    folder; see the user data run on the right host, the node active once confirmed, and
-    log in with the key."""
+    """Deploy with a config drive (host name, SSH key, user data) as a JSON object; see
+    the user data run on the right host, the node active once confirmed, and log in with
+    the key."""
     identity = new_identity(folder, f"{machine.name}-host")
     meta_data: dict[str, object] = {
         "uuid": node,
         "hostname": identity.hostname,
         "public_keys": {"e2e": identity.public_key},
     }
-    user_data = identity.user_data
-    if json_form:
-        drive = shlex.quote(json.dumps({"meta_data": meta_data, "user_data": user_data}))
-    else:
-        drive = shlex.quote(str(_drive_folder(folder / "drive", meta_data, user_data)))
+    drive = shlex.quote(json.dumps({"meta_data": meta_data, "user_data": identity.user_data}))
     since, started = machine.console.offset(), time.monotonic()
     server.baremetal(f"node deploy {node} --config-drive {drive}")
     check_console(machine, identity, since, timeout=TO_CLOUD_INIT)
@@ -103,7 +90,7 @@ def test_a_managed_node_takes_its_identity_from_the_config_drive(
         machine = lab.add_machine("e2e-cd-managed", "52:54:00:e2:00:61", "bios", ssh=True)
         node = enroll(server, lab, machine, f"{IQN}:cd-managed", storage="managed")
         _image_info(server, node, debian_image)
-        _deploy_with_identity(lab, server, machine, node, lab_root / "cd-managed", True)
+        _deploy_with_identity(lab, server, machine, node, lab_root / "cd-managed")
         server.baremetal(f"node undeploy --wait 120 {node}")
         assert "LUN: 2" not in lab.tgt.show()
         assert not list((lab_root / "configdrive-server").rglob("config-drive-*.iso"))
@@ -126,7 +113,7 @@ def test_an_external_node_takes_its_identity_from_a_target_of_ironbounds_own(
         add_target(server, lab, node, volume, 0)
         server.baremetal(f"node set {node} --instance-info boot_confirmation=os")
         make_available(server, node)
-        _deploy_with_identity(lab, server, machine, node, lab_root / "cd-external", False)
+        _deploy_with_identity(lab, server, machine, node, lab_root / "cd-external")
         listed = server.json(f"volume target list --node {node} --fields volume_id boot_index")
         assert {t["volume_id"]: t["boot_index"] for t in listed} == {
             volume.iqn.rsplit(":", 1)[1]: 0,
