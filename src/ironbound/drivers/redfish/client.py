@@ -24,6 +24,7 @@ Three rules live here so that the interfaces need not remember them:
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import ipaddress
 import logging
@@ -45,6 +46,7 @@ import sushy.auth
 import sushy.exceptions
 import tenacity
 from oslo_config import cfg
+from oslo_utils import strutils
 
 from ironbound import errors
 from ironbound.drivers import base
@@ -71,8 +73,6 @@ PROPERTIES: dict[str, str] = {**REQUIRED_PROPERTIES, **OPTIONAL_PROPERTIES}
 
 AUTH_TYPES: tuple[str, ...] = ("auto", "basic", "session")
 
-_TRUE_STRINGS = frozenset({"1", "t", "true", "on", "y", "yes"})
-_FALSE_STRINGS = frozenset({"0", "f", "false", "off", "n", "no"})
 _SYSTEM_PATH = re.compile(r"^/redfish/v1/Systems/[^/?#\s]+/?\Z")
 _MEMORY_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
@@ -171,11 +171,8 @@ def _parse_verify_ca(value: Any) -> bool | str:
     if isinstance(value, bool):
         return value
     if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in _TRUE_STRINGS:
-            return True
-        if lowered in _FALSE_STRINGS:
-            return False
+        with contextlib.suppress(ValueError):  # not a boolean: a path, then
+            return bool(strutils.bool_from_string(value, strict=True))
         path = Path(value.strip())
         if path.is_file() or path.is_dir():
             return str(path)
