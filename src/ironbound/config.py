@@ -466,20 +466,12 @@ _DHCP_OPTS: list[cfg.Opt] = [
     cfg.StrOpt(
         "dhcp_provider",
         default="none",
-        choices=[
-            (
-                "none",
-                "Ironbound configures no DHCP server: the operator's points machines "
-                "at the boot server's entry script.",
-            ),
-            (
-                "dnsmasq",
-                "Ironbound writes a file per deploying or active node into "
-                "dnsmasq's host and option directories ([dnsmasq]).",
-            ),
-        ],
         help="The DHCP provider: what tells a deploying or active node's network boot "
-        "where its boot script is (see docs/boot.md).",
+        "where its boot script is (see docs/boot.md). A plug-in of the entry point group "
+        "ironbound.dhcp.providers; installed with Ironbound: 'none' (Ironbound configures "
+        "no DHCP server: the operator's points machines at the boot server's entry "
+        "script) and 'dnsmasq' (Ironbound writes a file per deploying or active node "
+        "into dnsmasq's host and option directories, [dnsmasq]).",
     ),
 ]
 
@@ -627,9 +619,9 @@ _MANAGED_OPTS: list[cfg.Opt] = [
     cfg.StrOpt(
         "target_helper",
         default="tgtadm",
-        choices=["tgtadm"],
-        help="The iSCSI target the managed storage interface drives (Cinder's option): "
-        "tgtadm, the Linux SCSI target framework's tgtd.",
+        help="The iSCSI target the managed storage interface drives (Cinder's option): a "
+        "plug-in of the entry point group ironbound.managed.backends; installed with "
+        "Ironbound: tgtadm, the Linux SCSI target framework's tgtd.",
     ),
     cfg.IntOpt(
         "tgt_control_port",

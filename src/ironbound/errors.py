@@ -133,6 +133,12 @@ class ConfigInvalid(IronboundError):
     template = "Invalid configuration: {reason}"
 
 
+class PluginNotFound(ConfigInvalid):
+    """An option names a plug-in no installed package registers."""
+
+    template = "Invalid configuration: {option} is {name!r}, but the installed {kind} are {valid}."
+
+
 class NotFound(IronboundError):
     template = "Resource could not be found."
 

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from oslo_utils import strutils
+
 from ironbound.sensitive import Secret
 
 
@@ -30,10 +32,12 @@ def parse_capabilities(value: Any) -> dict[str, str]:
 
 
 def is_true(value: Any) -> bool:
-    """Ironic's idea of a true string: true/yes/on/1/y/t, any case."""
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in {"1", "t", "true", "on", "y", "yes"}
+    """Ironic's idea of a true string: true/yes/on/1/y/t, any case; anything else is false.
+
+    Every boolean Ironbound reads from text goes through oslo.utils'
+    `bool_from_string`, as Ironic's do, so every place agrees on the words.
+    """
+    return bool(strutils.bool_from_string(value))
 
 
 #: driver_internal_info key where a storage interface records the attachments it

@@ -27,6 +27,7 @@ from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import jsonpointer
 import orjson
 from oslo_utils import strutils
 
@@ -121,14 +122,6 @@ class Secret:
         return hash(self._value)
 
 
-def _escape(key: str) -> str:
-    return key.replace("~", "~0").replace("/", "~1")
-
-
-def _unescape(part: str) -> str:
-    return part.replace("~1", "/").replace("~0", "~")
-
-
 def _key(element: Any) -> bytes:
     """A hashable stand-in for a JSON value: equal for equal documents, whatever their key order."""
     return orjson.dumps(element, option=orjson.OPT_SORT_KEYS)
@@ -207,7 +200,7 @@ def split(
         if isinstance(node, dict):
             out: dict[str, Any] = {}
             for key, value in node.items():
-                escaped = _escape(str(key))
+                escaped = jsonpointer.escape(str(key))
                 pointer = f"{path}/{escaped}"
                 old_pointer = None if old_path is None else f"{old_path}/{escaped}"
                 if value is not None and is_secret_key(str(key)):
@@ -244,7 +237,7 @@ def reveal(masked: dict[str, Any], secrets: dict[str, Any]) -> dict[str, Any]:
     still shows the secret's mask."""
     result = copy.deepcopy(masked)
     for pointer, value in secrets.items():
-        parts = [_unescape(p) for p in pointer.split("/")[1:]]
+        parts = [jsonpointer.unescape(p) for p in pointer.split("/")[1:]]
         node: Any = result
         try:
             for part in parts[:-1]:

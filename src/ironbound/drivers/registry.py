@@ -1,6 +1,7 @@
 """Loading hardware types and interfaces from entry points, as the config enables them.
 
-Entry point groups: ``ironbound.hardware.types`` for hardware types and
+Entry point groups (`plugins`, Ironbound's one plug-in mechanism):
+``ironbound.hardware.types`` for hardware types and
 ``ironbound.hardware.interfaces.<type>`` for implementations, so a third party
 can plug in its own by installing a package. For each enabled hardware type
 the registry works out which implementations a node may use (supported by
@@ -16,17 +17,15 @@ short-lived subprocess.
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import cast
 
 from oslo_config import cfg
 
-from ironbound import errors
+from ironbound import errors, plugins
 from ironbound.config import INTERFACE_TYPES
 from ironbound.drivers.base import (
     INTERFACE_BASES,
@@ -36,8 +35,8 @@ from ironbound.drivers.base import (
     HardwareType,
 )
 
-HARDWARE_GROUP = "ironbound.hardware.types"
-INTERFACE_GROUP = "ironbound.hardware.interfaces.{}"
+HARDWARE_GROUP = plugins.HARDWARE_TYPES
+INTERFACE_GROUP = plugins.HARDWARE_INTERFACES
 
 
 @dataclass(frozen=True)
@@ -49,13 +48,6 @@ class HardwareProfile:
     defaults: Mapping[str, str | None]
 
 
-@functools.cache
-def _load_group(group: str) -> dict[str, Any]:
-    # Installed entry points do not change while a process runs; scanning them
-    # is the slowest part of building a registry.
-    return {ep.name: ep for ep in entry_points(group=group)}
-
-
 class Registry:
     """The loaded drivers of one conductor."""
 
@@ -64,11 +56,11 @@ class Registry:
         self._instances: dict[tuple[str, str], BaseInterface] = {}
         self._lock = threading.Lock()
         self.profiles: dict[str, HardwareProfile] = {}
-        available_types = _load_group(HARDWARE_GROUP)
+        available_types = plugins.group(HARDWARE_GROUP)
         for hw_name in conf.enabled_hardware_types:
             if hw_name not in available_types:
                 raise errors.DriverNotFound(driver=hw_name)
-            hw_class = cast(type[HardwareType], available_types[hw_name].load())
+            hw_class = plugins.load(HARDWARE_GROUP, hw_name, HardwareType)
             self.profiles[hw_name] = self._profile(hw_name, hw_class)
 
     def interface(self, interface_type: str, name: str) -> BaseInterface:
@@ -76,13 +68,8 @@ class Registry:
         key = (interface_type, name)
         with self._lock:
             if key not in self._instances:
-                group = _load_group(INTERFACE_GROUP.format(interface_type))
-                cls = group[name].load()
-                base = INTERFACE_BASES[interface_type]
-                if not (isinstance(cls, type) and issubclass(cls, base)):
-                    raise TypeError(
-                        f"{cls!r} registered as {interface_type} {name!r} is not a {base}"
-                    )
+                group = INTERFACE_GROUP.format(interface_type)
+                cls = plugins.load(group, name, INTERFACE_BASES[interface_type])
                 self._instances[key] = cls(self.conf)
             return self._instances[key]
 
@@ -92,7 +79,7 @@ class Registry:
         for iface in INTERFACE_TYPES:
             wanted = set(getattr(self.conf, f"enabled_{iface}_interfaces"))
             names = tuple(n for n in hw_class.supported.get(iface, ()) if n in wanted)
-            known = _load_group(INTERFACE_GROUP.format(iface))
+            known = plugins.group(INTERFACE_GROUP.format(iface))
             unknown = [n for n in names if n not in known]
             if unknown:
                 raise errors.InterfaceNotFound(

@@ -4,15 +4,17 @@ Started as an operator starts them: `ironbound db upgrade` first, then every
 process with the shared config file (a conductor adds one naming its host),
 sharing one secret key ([secrets]key_file). Each conductor has a state folder of
 its own (a state folder is one conductor's); the APIs share the first. The key is
-made before any process starts: processes starting together must not each make
-their own.
+made before any process starts, as an operator makes one (a Fernet key: 32 random
+bytes, URL-safe base64): processes starting together must not each make their own.
 Stopped with SIGTERM, APIs first; their exit statuses are kept.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
+import os
 import sys
 import urllib.error
 import urllib.request
@@ -23,7 +25,6 @@ from pathlib import Path
 
 from ironbound.lab.ports import free_tcp_port
 from ironbound.lab.procs import Daemon, run, wait_until
-from ironbound.sensitive import SecretBox
 
 #: The first microversion of /v1/conductors.
 CONDUCTORS_VERSION = "1.49"
@@ -60,6 +61,16 @@ def lists_conductors(url: str, hosts: Sequence[str]) -> bool:
     return alive >= set(hosts)
 
 
+def _make_key(path: Path) -> None:
+    """The shared secret key, readable by its owner only; one already there is kept."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(base64.urlsafe_b64encode(os.urandom(32)))
+
+
 @contextmanager
 def ironbound_scale_out(
     folder: Path,
@@ -83,7 +94,7 @@ def ironbound_scale_out(
     common = ["--config-file", str(ini), "--state-dir", str(state)]
     shared = common[:2]
     run(_ironbound("db", "upgrade", *common), timeout=120)
-    SecretBox.from_file(state / "secret.key")
+    _make_key(state / "secret.key")
     hosts = [f"scale-conductor-{number}" for number in range(conductors)]
     cluster = ScaleOut([], hosts, [])
     try:

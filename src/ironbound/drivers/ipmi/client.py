@@ -27,13 +27,13 @@ import logging
 import socket
 import struct
 import threading
-import time
 import types
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import tenacity
 from oslo_config import cfg
 from pyghmi import exceptions as pyghmi_exceptions
 from pyghmi.ipmi import command as ipmi_command
@@ -313,6 +313,18 @@ def _is_unanswered(exc: BaseException) -> bool:
     return "timeout" in text or "no longer connected" in text
 
 
+def _may_answer_later(exc: BaseException) -> bool:
+    """Whether a failed login is worth another try.
+
+    A KeyError: pyghmi's class-wide session table is not thread-safe, and a login
+    that walks it while another thread logs out of the same BMC trips over the
+    removed entry. Trying again finds the table settled.
+    """
+    if not isinstance(exc, TRANSLATED) or _is_credentials(exc):
+        return False
+    return _is_unanswered(exc) or isinstance(exc, KeyError)
+
+
 class BMCSession:
     """One node's BMC during one driver call: a logged-in pyghmi Command."""
 
@@ -326,30 +338,33 @@ class BMCSession:
     def login(self) -> Any:
         """A new logged-in Command, retried while the BMC does not answer."""
         attempts = int(self.conf.ipmi.connection_attempts)
-        for attempt in range(1, attempts + 1):
-            try:
-                command = self._new_command()
-            except TRANSLATED as exc:
-                if _is_credentials(exc):
-                    raise self._credentials_failure(exc) from exc
-                # A KeyError: pyghmi's class-wide session table is not thread-safe, and a
-                # login that walks it while another thread logs out of the same BMC trips
-                # over the removed entry. Trying again finds the table settled.
-                if attempt == attempts or not (_is_unanswered(exc) or isinstance(exc, KeyError)):
-                    raise self.failure(exc, "logging in", attempts=attempt) from exc
-                LOG.warning(
-                    "Node %s: %s does not answer (attempt %d of %d): %s",
-                    self.node,
-                    self.info.where,
-                    attempt,
-                    attempts,
-                    self.scrub(describe(exc)),
-                )
-                time.sleep(float(self.conf.ipmi.retry_interval))
-            else:
-                command.ipmi_session.maxtimeout = float(self.conf.ipmi.command_retry_timeout)
-                return command
-        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(attempts),
+            wait=tenacity.wait_fixed(float(self.conf.ipmi.retry_interval)),
+            retry=tenacity.retry_if_exception(_may_answer_later),
+            before_sleep=self._warn_unanswered,
+            reraise=True,
+        )
+        try:
+            command = retrying(self._new_command)
+        except TRANSLATED as exc:
+            if _is_credentials(exc):
+                raise self._credentials_failure(exc) from exc
+            tries = retrying.statistics["attempt_number"]
+            raise self.failure(exc, "logging in", attempts=tries) from exc
+        command.ipmi_session.maxtimeout = float(self.conf.ipmi.command_retry_timeout)
+        return command
+
+    def _warn_unanswered(self, state: tenacity.RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        LOG.warning(
+            "Node %s: %s does not answer (attempt %d of %d): %s",
+            self.node,
+            self.info.where,
+            state.attempt_number,
+            int(self.conf.ipmi.connection_attempts),
+            self.scrub(describe(exc)) if exc else "",
+        )
 
     def _new_command(self) -> Any:
         user = self.info.username or ""

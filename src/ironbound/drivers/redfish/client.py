@@ -24,6 +24,7 @@ Three rules live here so that the interfaces need not remember them:
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import ipaddress
 import logging
@@ -31,7 +32,6 @@ import re
 import socket
 import ssl
 import threading
-import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
@@ -44,7 +44,9 @@ from urllib.parse import urlsplit
 import sushy
 import sushy.auth
 import sushy.exceptions
+import tenacity
 from oslo_config import cfg
+from oslo_utils import strutils
 
 from ironbound import errors
 from ironbound.drivers import base
@@ -71,8 +73,6 @@ PROPERTIES: dict[str, str] = {**REQUIRED_PROPERTIES, **OPTIONAL_PROPERTIES}
 
 AUTH_TYPES: tuple[str, ...] = ("auto", "basic", "session")
 
-_TRUE_STRINGS = frozenset({"1", "t", "true", "on", "y", "yes"})
-_FALSE_STRINGS = frozenset({"0", "f", "false", "off", "n", "no"})
 _SYSTEM_PATH = re.compile(r"^/redfish/v1/Systems/[^/?#\s]+/?\Z")
 _MEMORY_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
@@ -171,11 +171,8 @@ def _parse_verify_ca(value: Any) -> bool | str:
     if isinstance(value, bool):
         return value
     if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in _TRUE_STRINGS:
-            return True
-        if lowered in _FALSE_STRINGS:
-            return False
+        with contextlib.suppress(ValueError):  # not a boolean: a path, then
+            return bool(strutils.bool_from_string(value, strict=True))
         path = Path(value.strip())
         if path.is_file() or path.is_dir():
             return str(path)
@@ -433,6 +430,11 @@ def describe(exc: BaseException) -> str:
 TRANSLATED: tuple[type[Exception], ...] = (sushy.exceptions.SushyError, ValueError)
 
 
+def _may_connect_later(exc: BaseException) -> bool:
+    """A connection that failed may work on the next try; a TLS failure will not."""
+    return isinstance(exc, sushy.exceptions.ConnectionError) and not is_tls_failure(exc)
+
+
 class BMC:
     """One node's BMC, as seen during one driver call."""
 
@@ -451,30 +453,41 @@ class BMC:
             no such system.
         """
         attempts = attempts or self.conf.redfish.connection_attempts
-        interval = self.conf.redfish.connection_retry_interval
-        for attempt in range(1, attempts + 1):
-            try:
-                self._root = self._client.root(self.conf, self.info)
-                return self._fetch_system(self._root)
-            except sushy.exceptions.ConnectionError as exc:
-                self._forget()
-                if attempt == attempts or is_tls_failure(exc):
-                    raise self.failure(exc, attempts=attempt) from exc
-                LOG.warning(
-                    "Node %s: Redfish service at %s unreachable (attempt %d of %d): %s",
-                    self.node,
-                    self.info.address,
-                    attempt,
-                    attempts,
-                    self.scrub(_transport_reason(exc)),
-                )
-                time.sleep(interval)
-            except sushy.exceptions.AccessError as exc:
-                self._forget()
-                raise self._credentials_failure(exc) from exc
-            except TRANSLATED as exc:
-                raise self.failure(exc, "reading the system") from exc
-        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(attempts),
+            wait=tenacity.wait_fixed(self.conf.redfish.connection_retry_interval),
+            retry=tenacity.retry_if_exception(_may_connect_later),
+            before_sleep=lambda state: self._warn_unreachable(state, attempts),
+            reraise=True,
+        )
+        try:
+            return retrying(self._read_system)
+        except sushy.exceptions.ConnectionError as exc:
+            raise self.failure(exc, attempts=retrying.statistics["attempt_number"]) from exc
+        except sushy.exceptions.AccessError as exc:
+            raise self._credentials_failure(exc) from exc
+        except TRANSLATED as exc:
+            raise self.failure(exc, "reading the system") from exc
+
+    def _read_system(self) -> Any:
+        """One try of `system`: a session that failed to connect or log in is forgotten."""
+        try:
+            self._root = self._client.root(self.conf, self.info)
+            return self._fetch_system(self._root)
+        except (sushy.exceptions.ConnectionError, sushy.exceptions.AccessError):
+            self._forget()
+            raise
+
+    def _warn_unreachable(self, state: tenacity.RetryCallState, attempts: int) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        LOG.warning(
+            "Node %s: Redfish service at %s unreachable (attempt %d of %d): %s",
+            self.node,
+            self.info.address,
+            state.attempt_number,
+            attempts,
+            self.scrub(_transport_reason(exc)) if exc else "",
+        )
 
     @contextmanager
     def talking(self, doing: str) -> Iterator[None]:

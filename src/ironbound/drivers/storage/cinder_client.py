@@ -31,12 +31,13 @@ never attaching a Cinder volume has no use for.
 
 from __future__ import annotations
 
+import functools
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import tenacity
 from oslo_config import cfg
 
 from ironbound import config, errors
@@ -93,6 +94,21 @@ def _permanent(exc: Exception) -> bool:
     return _status(exc) in _PERMANENT or isinstance(
         exc, ks_exceptions.AuthPluginException | ks_exceptions.EndpointNotFound
     )
+
+
+def _may_heal(exc: BaseException) -> bool:
+    """A failure of Cinder's (not of Ironbound's code) that waiting may heal."""
+    from keystoneauth1 import exceptions as ks_exceptions  # noqa: PLC0415 (see module doc)
+    from openstack import exceptions as sdk_exceptions  # noqa: PLC0415
+
+    failures = (sdk_exceptions.SDKException, ks_exceptions.ClientException)
+    return isinstance(exc, failures) and not _permanent(exc)
+
+
+def _warn_retry(what: str, attempts: int, state: tenacity.RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    reason = f"{what}: {_explain(exc)}" if isinstance(exc, Exception) else what
+    LOG.warning("%s (attempt %d of %d; retrying)", reason, state.attempt_number, attempts)
 
 
 def _explain(exc: Exception) -> str:
@@ -157,16 +173,17 @@ class CinderClient:
 
         group = self.conf[GROUP]
         attempts = 1 + (group.action_retries if retried else 0)
-        for attempt in range(1, attempts + 1):
-            try:
-                return action(self._block_storage())
-            except (sdk_exceptions.SDKException, ks_exceptions.ClientException) as exc:
-                reason = f"{what}: {_explain(exc)}"
-                if attempt == attempts or _permanent(exc):
-                    raise CinderError(reason=reason, status=_status(exc)) from exc
-                LOG.warning("%s (attempt %d of %d; retrying)", reason, attempt, attempts)
-                time.sleep(group.action_retry_interval)
-        raise AssertionError("unreachable")  # pragma: no cover
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(attempts),
+            wait=tenacity.wait_fixed(group.action_retry_interval),
+            retry=tenacity.retry_if_exception(_may_heal),
+            before_sleep=functools.partial(_warn_retry, what, attempts),
+            reraise=True,
+        )
+        try:
+            return retrying(lambda: action(self._block_storage()))
+        except (sdk_exceptions.SDKException, ks_exceptions.ClientException) as exc:
+            raise CinderError(reason=f"{what}: {_explain(exc)}", status=_status(exc)) from exc
 
     def get_volume(self, volume_id: str) -> Volume:
         volume = self._call(f"reading volume {volume_id}", lambda bs: bs.get_volume(volume_id))

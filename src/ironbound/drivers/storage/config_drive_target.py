@@ -27,7 +27,7 @@ from ironbound.drivers.storage import checks
 from ironbound.drivers.storage.managed import interface as managed
 from ironbound.drivers.storage.managed import volumes
 from ironbound.drivers.storage.managed.backend import Backend, Export
-from ironbound.drivers.storage.managed.tgt import TgtBackend
+from ironbound.drivers.storage.managed.backend import load as load_backend
 from ironbound.sensitive import Secret
 
 #: The volume_id of the node's target for its config drive.
@@ -40,9 +40,9 @@ LUN = 1
 class ConfigDriveTarget:
     """Attach, detach and restore a node's config drive target on Ironbound's tgtd."""
 
-    def __init__(self, conf: cfg.ConfigOpts, backend: Backend | None = None) -> None:
+    def __init__(self, conf: cfg.ConfigOpts) -> None:
         self.conf = conf
-        self.backend: Backend = backend or TgtBackend(conf)
+        self.backend: Backend = load_backend(conf)
 
     def attach(self, task: base.Task, iso: bytes | None) -> None:
         """Export `iso` for the node alone and hook it in its boot script (None: end the

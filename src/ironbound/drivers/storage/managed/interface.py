@@ -39,7 +39,7 @@ from ironbound.drivers import base
 from ironbound.drivers.storage import checks
 from ironbound.drivers.storage.managed import volumes
 from ironbound.drivers.storage.managed.backend import CONFIG_DRIVE_LUN, Backend, Export
-from ironbound.drivers.storage.managed.tgt import TgtBackend
+from ironbound.drivers.storage.managed.backend import load as load_backend
 from ironbound.sensitive import Secret
 
 NAME = "managed"
@@ -155,9 +155,9 @@ class ManagedStorage(base.StorageInterface):
         }
     )
 
-    def __init__(self, conf: cfg.ConfigOpts, backend: Backend | None = None) -> None:
+    def __init__(self, conf: cfg.ConfigOpts) -> None:
         super().__init__(conf)
-        self.backend: Backend = backend or TgtBackend(conf)
+        self.backend: Backend = load_backend(conf)
 
     # --- validate ---------------------------------------------------------------
 

@@ -16,10 +16,8 @@ import subprocess
 import threading
 from collections.abc import Sequence
 
-from oslo_config import cfg
-
 from ironbound import errors
-from ironbound.drivers.storage.managed.backend import CONFIG_DRIVE_LUN, Export
+from ironbound.drivers.storage.managed.backend import CONFIG_DRIVE_LUN, Backend, Export
 
 LOG = logging.getLogger(__name__)
 
@@ -28,11 +26,8 @@ _TARGET_LINE = re.compile(r"^Target (\d+): (\S+)$", re.MULTILINE)
 _TID_LOCK = threading.Lock()
 
 
-class TgtBackend:
+class TgtBackend(Backend):
     """`Backend` on a tgtd reached through its control port."""
-
-    def __init__(self, conf: cfg.ConfigOpts) -> None:
-        self.conf = conf
 
     @property
     def control_port(self) -> int:
