@@ -1,0 +1,127 @@
+"""A conductor killed at the awkward points of a deploy or an undeploy (tests/managed/
+kills.py aims the kill; test_takeover.py kills real processes): after the takeover,
+tgtd serves nothing that no node holds, and no volume the node keeps is deleted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from oslo_config import cfg
+from sqlalchemy import select
+
+from ironbound.api.services import ApiServices
+from ironbound.conductor.worker import Conductor
+from ironbound.db import nodes
+from ironbound.db.models import Job
+from ironbound.lab.tgt import TgtServer
+from tests import configdrive_support as drives
+from tests.api.helpers import ok, provision
+from tests.conftest import wait_for_state, wait_until
+from tests.managed import fleet, kills
+from tests.managed.conftest import point_at
+from tests.managed.support import enroll, initiator
+from tests.managed.test_config_drive_external import BOOT_PROPS
+from tests.managed.test_config_drive_external import enroll as enroll_external
+
+
+@pytest.fixture
+def overrides() -> dict[str, Any]:
+    """Takeover within a second of a conductor's death."""
+    return {"conductor.heartbeat_interval": 0.1, "conductor.heartbeat_timeout": 1.0}
+
+
+@pytest.fixture
+def killer(
+    services: ApiServices,
+    conductor: Conductor,
+    conf: cfg.ConfigOpts,
+    own_tgtd: TgtServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> kills.Killer:
+    point_at(conf, own_tgtd)
+    killer = kills.Killer(services.db)
+    kills.install(monkeypatch, conductor, killer)
+    return killer
+
+
+def _killed(
+    client: TestClient, services: ApiServices, killer: kills.Killer, node: str, body: Any
+) -> dict[str, Any]:
+    """Send the provision request; the node once the takeover and its clean-up are done."""
+    ok(client.put(f"/v1/nodes/{node}/states/provision", json=body), 202)
+    wait_until(killer.fired.is_set, what="the kill")
+    shown: dict[str, Any] = {}
+
+    def settled() -> bool:
+        shown.update(ok(client.get(f"/v1/nodes/{node}")))
+        with services.db.read() as session:
+            node_id = nodes.get_by_uuid(session, node).id
+            queued = session.scalars(select(Job.id).where(Job.node_id == node_id)).first()
+        return (
+            shown["reservation"] is None
+            and shown["target_provision_state"] is None
+            and (queued is None)
+        )
+
+    wait_until(settled, what="the takeover and its clean-up")
+    assert f"Conductor {kills.GONE}" in shown["last_error"], shown["last_error"]
+    return shown
+
+
+def _live(tgtd: TgtServer, conf: cfg.ConfigOpts) -> set[str]:
+    return {t for t in fleet.live_targets(tgtd) if t.startswith(conf.managed.target_prefix)}
+
+
+@pytest.mark.parametrize("keep", [False, True])
+@pytest.mark.parametrize("point", ["export", "record"])
+def test_an_attach_killed_before_the_node_records_it_leaves_no_export(
+    client: TestClient, services: ApiServices, killer: kills.Killer, own_tgtd: TgtServer,
+    conf: cfg.ConfigOpts, point: str, keep: bool,
+) -> None:  # fmt: skip
+    """tgtd made the export (and perhaps its row is written), the node's record is not:
+    the clean-up still ends it; the volume is kept, since nothing says what it holds."""
+    iqn = initiator()
+    node = enroll(client, iqn, keep_boot_volume=keep)
+    killer.arm(point, node, iqn)
+    shown = _killed(client, services, killer, node, {"target": "active"})
+    assert shown["provision_state"] == "deploy failed"
+    assert _live(own_tgtd, conf) == set()
+    assert fleet.live_accounts(own_tgtd) == set()
+    (volume,) = fleet.volumes(services).values()
+    assert volume.state == "kept" and volume.node_uuid == node and Path(volume.path).exists()
+    # The node deploys again, onto the same volume.
+    provision(client, node, "deleted", "available")
+    provision(client, node, "active", "active")
+    assert set(fleet.volumes(services)) == {volume.uuid}
+    assert _live(own_tgtd, conf) == {volume.target_iqn}
+    provision(client, node, "deleted", "available")
+    ok(client.delete(f"/v1/volume/managed/{volume.uuid}"), 204)
+
+
+@pytest.mark.parametrize("point", ["export", "target row"])
+def test_a_config_drive_attach_killed_before_its_record_leaves_no_export(
+    client: TestClient, services: ApiServices, killer: kills.Killer, own_tgtd: TgtServer,
+    conf: cfg.ConfigOpts, point: str,
+) -> None:  # fmt: skip
+    """The external node's drive: its target, account, file and target row all go, and
+    the node deploys with a drive again."""
+    iqn = initiator()
+    node = enroll_external(client, iqn, "fake")
+    killer.arm(point, node, iqn)
+    body = {"target": "active", "configdrive": drives.packed(drives.iso())}
+    assert _killed(client, services, killer, node, body)["provision_state"] == "deploy failed"
+    assert _live(own_tgtd, conf) == set()
+    assert fleet.live_accounts(own_tgtd) == set()
+    assert not list(Path(conf.state_path).rglob("config-drive-*.iso"))
+    targets = ok(client.get(f"/v1/nodes/{node}/volume/targets"))["targets"]
+    assert [t["volume_id"] for t in targets] == ["ext-0"]
+    ok(client.put(f"/v1/nodes/{node}/states/provision", json={"target": "deleted"}), 202)
+    wait_for_state(client, node, "available")
+    fleet.add_boot_target(client, node, BOOT_PROPS)
+    ok(client.put(f"/v1/nodes/{node}/states/provision", json=body), 202)
+    wait_for_state(client, node, "active")
+    provision(client, node, "deleted", "available")
+    assert _live(own_tgtd, conf) == set()
