@@ -125,3 +125,32 @@ def test_a_config_drive_attach_killed_before_its_record_leaves_no_export(
     wait_for_state(client, node, "active")
     provision(client, node, "deleted", "available")
     assert _live(own_tgtd, conf) == set()
+
+
+@pytest.mark.parametrize("keep", [False, True])
+@pytest.mark.parametrize("point", ["detach", "unexported"])
+def test_an_undeploy_killed_midway_is_finished_by_the_takeover(
+    client: TestClient, services: ApiServices, killer: kills.Killer, own_tgtd: TgtServer,
+    conf: cfg.ConfigOpts, point: str, keep: bool,
+) -> None:  # fmt: skip
+    """Killed before its detach, or after tgtadm ended the export but before the row says
+    so: the node is `error`, and the takeover's clean-up detaches as the undeploy would
+    have (deleting the volume only if the node does not keep it)."""
+    iqn = initiator()
+    node = enroll(client, iqn, keep_boot_volume=keep)
+    provision(client, node, "active", "active")
+    (volume,) = fleet.volumes(services).values()
+    killer.arm(point, node, iqn)
+    assert _killed(client, services, killer, node, {"target": "deleted"})["provision_state"] == (
+        "error"
+    )
+    assert _live(own_tgtd, conf) == set()
+    assert fleet.live_accounts(own_tgtd) == set()
+    left = fleet.volumes(services)
+    if keep:
+        assert left[volume.uuid].state == "kept" and Path(volume.path).exists()
+    else:
+        assert left == {} and not Path(volume.path).exists()
+    provision(client, node, "deleted", "available")
+    if keep:
+        ok(client.delete(f"/v1/volume/managed/{volume.uuid}"), 204)
