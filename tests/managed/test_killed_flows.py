@@ -18,7 +18,7 @@ from ironbound.db import nodes
 from ironbound.db.models import Job
 from ironbound.lab.tgt import TgtServer
 from tests import configdrive_support as drives
-from tests.api.helpers import ok, provision
+from tests.api.helpers import ok, patch, provision, replace
 from tests.conftest import wait_for_state, wait_until
 from tests.managed import fleet, kills
 from tests.managed.conftest import point_at
@@ -97,6 +97,28 @@ def test_an_attach_killed_before_the_node_records_it_leaves_no_export(
     provision(client, node, "active", "active")
     assert set(fleet.volumes(services)) == {volume.uuid}
     assert _live(own_tgtd, conf) == {volume.target_iqn}
+    provision(client, node, "deleted", "available")
+    ok(client.delete(f"/v1/volume/managed/{volume.uuid}"), 204)
+
+
+def test_a_shareable_volume_exported_by_a_killed_attach_is_ended_too(
+    client: TestClient, services: ApiServices, killer: kills.Killer, own_tgtd: TgtServer,
+    conf: cfg.ConfigOpts,
+) -> None:  # fmt: skip
+    """A kept shareable volume: tgtd's ACL, the node's initiator alone, tells the dead
+    attach's export from another node's attach under way."""
+    iqn = initiator()
+    node = enroll(client, iqn, keep_boot_volume=True)
+    provision(client, node, "active", "active")
+    provision(client, node, "deleted", "available")
+    (volume,) = fleet.volumes(services).values()
+    ok(patch(client, f"/v1/volume/managed/{volume.uuid}", replace("/shareable", True)))
+    killer.arm("export", node, iqn)
+    shown = _killed(client, services, killer, node, {"target": "active"})
+    assert shown["provision_state"] == "deploy failed"
+    assert _live(own_tgtd, conf) == set()
+    assert fleet.live_accounts(own_tgtd) == set()
+    assert fleet.volumes(services)[volume.uuid].state == "kept"
     provision(client, node, "deleted", "available")
     ok(client.delete(f"/v1/volume/managed/{volume.uuid}"), 204)
 

@@ -63,3 +63,6 @@ class Backend(Protocol):
 
     def exists(self, target_iqn: str) -> bool:
         """Whether the target is configured now (a restarted target has forgotten it)."""
+
+    def acl(self, target_iqn: str) -> set[str] | None:
+        """The initiators the target admits now; None when it is not configured."""

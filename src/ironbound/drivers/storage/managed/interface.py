@@ -365,14 +365,14 @@ class ManagedStorage(base.StorageInterface):
         """End what an attach exported but did not live to record on the node (its
         conductor was killed in between): the volume's row, or tgtd alone, knows it.
         The volume is kept, never deleted: nothing says what it holds."""
+        own = {c.connector_id for c in task.volume_connectors if c.type == "iqn"}
         for found in task.managed_volumes.for_node(task.node.uuid):
             if task.node.uuid in found.initiators:
                 volume = self._end_export(task, found, quietly=False)
-            elif (  # a shareable one may be another node's attach under way
+            elif (  # admitting another node, it is that node's attach under way
                 found.node_uuid == task.node.uuid
                 and not found.initiators
-                and not found.shareable
-                and self.backend.exists(found.target_iqn)
+                and self.backend.acl(found.target_iqn) in (own, set())
             ):
                 self.backend.unexport(found.target_iqn, _account_names(found.uuid))
                 volume = found
