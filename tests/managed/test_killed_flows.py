@@ -22,7 +22,7 @@ from tests.api.helpers import ok, patch, provision, replace
 from tests.conftest import wait_for_state, wait_until
 from tests.managed import fleet, kills
 from tests.managed.conftest import point_at
-from tests.managed.support import enroll, initiator
+from tests.managed.support import enroll, initiator, name_volume
 from tests.managed.test_config_drive_external import BOOT_PROPS
 from tests.managed.test_config_drive_external import enroll as enroll_external
 
@@ -120,6 +120,32 @@ def test_a_shareable_volume_exported_by_a_killed_attach_is_ended_too(
     assert fleet.live_accounts(own_tgtd) == set()
     assert fleet.volumes(services)[volume.uuid].state == "kept"
     provision(client, node, "deleted", "available")
+    ok(client.delete(f"/v1/volume/managed/{volume.uuid}"), 204)
+
+
+def test_an_attach_of_another_nodes_volume_killed_before_its_row_leaves_no_export(
+    client: TestClient, services: ApiServices, killer: kills.Killer, own_tgtd: TgtServer,
+    conf: cfg.ConfigOpts,
+) -> None:  # fmt: skip
+    """b's boot target names a's kept shareable volume: the dead attach's export is b's to
+    end, though the row names a alone."""
+    node_a = enroll(client, initiator(), keep_boot_volume=True)
+    provision(client, node_a, "active", "active")
+    provision(client, node_a, "deleted", "available")
+    (volume,) = fleet.volumes(services).values()
+    ok(patch(client, f"/v1/volume/managed/{volume.uuid}", replace("/shareable", True)))
+    iqn = initiator()
+    node_b = enroll(client, iqn)
+    name_volume(client, node_b, volume.uuid)
+    killer.arm("export", node_b, iqn)
+    assert _killed(client, services, killer, node_b, {"target": "active"})["provision_state"] == (
+        "deploy failed"
+    )
+    assert _live(own_tgtd, conf) == set()
+    assert fleet.live_accounts(own_tgtd) == set()
+    kept = fleet.volumes(services)[volume.uuid]
+    assert kept.state == "kept" and kept.node_uuid == node_a
+    provision(client, node_b, "deleted", "available")
     ok(client.delete(f"/v1/volume/managed/{volume.uuid}"), 204)
 
 

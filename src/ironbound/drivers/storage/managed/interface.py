@@ -366,13 +366,11 @@ class ManagedStorage(base.StorageInterface):
         conductor was killed in between): the volume's row, or tgtd alone, knows it.
         The volume is kept, never deleted: nothing says what it holds."""
         own = {c.connector_id for c in task.volume_connectors if c.type == "iqn"}
-        for found in task.managed_volumes.for_node(task.node.uuid):
+        for found in _candidates(task):
             if task.node.uuid in found.initiators:
                 volume = self._end_export(task, found, quietly=False)
             elif (  # admitting another node, it is that node's attach under way
-                found.node_uuid == task.node.uuid
-                and not found.initiators
-                and self.backend.acl(found.target_iqn) in (own, set())
+                not found.initiators and self.backend.acl(found.target_iqn) in (own, set())
             ):
                 self.backend.unexport(found.target_iqn, _account_names(found.uuid))
                 volume = found
@@ -575,6 +573,17 @@ class ManagedStorage(base.StorageInterface):
                 event_type="storage",
                 severity="warning",
             )
+
+
+def _candidates(task: base.Task) -> list[records.ManagedVolume]:
+    """The volumes an attach of this node may have exported: those it owns or is
+    exported to, and the one its boot target names (another node's, shared)."""
+    found = {v.uuid: v for v in task.managed_volumes.for_node(task.node.uuid)}
+    target = checks.boot_target(task)
+    named = task.managed_volumes.get(target.volume_id) if target is not None else None
+    if named is not None:
+        found.setdefault(named.uuid, named)
+    return list(found.values())
 
 
 def _config_drive_file(conf: cfg.ConfigOpts, volume: records.ManagedVolume) -> str | None:
