@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from oslo_config import cfg
 from sqlalchemy import select
 
+from ironbound import records
 from ironbound.api.services import ApiServices
 from ironbound.conductor.worker import Conductor
 from ironbound.db import nodes
@@ -75,6 +76,23 @@ def _live(tgtd: TgtServer, conf: cfg.ConfigOpts) -> set[str]:
     return {t for t in fleet.live_targets(tgtd) if t.startswith(conf.managed.target_prefix)}
 
 
+def _nothing_live(tgtd: TgtServer, conf: cfg.ConfigOpts) -> None:
+    assert _live(tgtd, conf) == set()
+    assert fleet.live_accounts(tgtd) == set()
+
+
+def _kept_shareable(
+    client: TestClient, services: ApiServices, iqn: str
+) -> tuple[str, records.ManagedVolume]:
+    """A node that ran on its volume and kept it, the volume now shareable."""
+    node = enroll(client, iqn, keep_boot_volume=True)
+    provision(client, node, "active", "active")
+    provision(client, node, "deleted", "available")
+    (volume,) = fleet.volumes(services).values()
+    ok(patch(client, f"/v1/volume/managed/{volume.uuid}", replace("/shareable", True)))
+    return node, volume
+
+
 @pytest.mark.parametrize("keep", [False, True])
 @pytest.mark.parametrize("point", ["export", "record"])
 def test_an_attach_killed_before_the_node_records_it_leaves_no_export(
@@ -88,8 +106,7 @@ def test_an_attach_killed_before_the_node_records_it_leaves_no_export(
     killer.arm(point, node, iqn)
     shown = _killed(client, services, killer, node, {"target": "active"})
     assert shown["provision_state"] == "deploy failed"
-    assert _live(own_tgtd, conf) == set()
-    assert fleet.live_accounts(own_tgtd) == set()
+    _nothing_live(own_tgtd, conf)
     (volume,) = fleet.volumes(services).values()
     assert volume.state == "kept" and volume.node_uuid == node and Path(volume.path).exists()
     # The node deploys again, onto the same volume.
@@ -108,16 +125,11 @@ def test_a_shareable_volume_exported_by_a_killed_attach_is_ended_too(
     """A kept shareable volume: tgtd's ACL, the node's initiator alone, tells the dead
     attach's export from another node's attach under way."""
     iqn = initiator()
-    node = enroll(client, iqn, keep_boot_volume=True)
-    provision(client, node, "active", "active")
-    provision(client, node, "deleted", "available")
-    (volume,) = fleet.volumes(services).values()
-    ok(patch(client, f"/v1/volume/managed/{volume.uuid}", replace("/shareable", True)))
+    node, volume = _kept_shareable(client, services, iqn)
     killer.arm("export", node, iqn)
     shown = _killed(client, services, killer, node, {"target": "active"})
     assert shown["provision_state"] == "deploy failed"
-    assert _live(own_tgtd, conf) == set()
-    assert fleet.live_accounts(own_tgtd) == set()
+    _nothing_live(own_tgtd, conf)
     assert fleet.volumes(services)[volume.uuid].state == "kept"
     provision(client, node, "deleted", "available")
     ok(client.delete(f"/v1/volume/managed/{volume.uuid}"), 204)
@@ -129,11 +141,7 @@ def test_an_attach_of_another_nodes_volume_killed_before_its_row_leaves_no_expor
 ) -> None:  # fmt: skip
     """b's boot target names a's kept shareable volume: the dead attach's export is b's to
     end, though the row names a alone."""
-    node_a = enroll(client, initiator(), keep_boot_volume=True)
-    provision(client, node_a, "active", "active")
-    provision(client, node_a, "deleted", "available")
-    (volume,) = fleet.volumes(services).values()
-    ok(patch(client, f"/v1/volume/managed/{volume.uuid}", replace("/shareable", True)))
+    node_a, volume = _kept_shareable(client, services, initiator())
     iqn = initiator()
     node_b = enroll(client, iqn)
     name_volume(client, node_b, volume.uuid)
@@ -141,8 +149,7 @@ def test_an_attach_of_another_nodes_volume_killed_before_its_row_leaves_no_expor
     assert _killed(client, services, killer, node_b, {"target": "active"})["provision_state"] == (
         "deploy failed"
     )
-    assert _live(own_tgtd, conf) == set()
-    assert fleet.live_accounts(own_tgtd) == set()
+    _nothing_live(own_tgtd, conf)
     kept = fleet.volumes(services)[volume.uuid]
     assert kept.state == "kept" and kept.node_uuid == node_a
     provision(client, node_b, "deleted", "available")
@@ -161,8 +168,7 @@ def test_a_config_drive_attach_killed_before_its_record_leaves_no_export(
     killer.arm(point, node, iqn)
     body = {"target": "active", "configdrive": drives.packed(drives.iso())}
     assert _killed(client, services, killer, node, body)["provision_state"] == "deploy failed"
-    assert _live(own_tgtd, conf) == set()
-    assert fleet.live_accounts(own_tgtd) == set()
+    _nothing_live(own_tgtd, conf)
     assert not list(Path(conf.state_path).rglob("config-drive-*.iso"))
     targets = ok(client.get(f"/v1/nodes/{node}/volume/targets"))["targets"]
     assert [t["volume_id"] for t in targets] == ["ext-0"]
@@ -192,8 +198,7 @@ def test_an_undeploy_killed_midway_is_finished_by_the_takeover(
     assert _killed(client, services, killer, node, {"target": "deleted"})["provision_state"] == (
         "error"
     )
-    assert _live(own_tgtd, conf) == set()
-    assert fleet.live_accounts(own_tgtd) == set()
+    _nothing_live(own_tgtd, conf)
     left = fleet.volumes(services)
     if keep:
         assert left[volume.uuid].state == "kept" and Path(volume.path).exists()
