@@ -22,6 +22,8 @@ class JobStatus(StrEnum):
 PENDING = (JobStatus.QUEUED, JobStatus.RUNNING)
 #: A synchronous job in these statuses holds an answer for its caller.
 FINISHED = (JobStatus.DONE, JobStatus.FAILED)
+#: The `action` of an `abandoned_deploy` job that cleans up after an undeploy.
+UNDEPLOY_ACTION = "undeploy"
 
 
 class JobKind(StrEnum):
@@ -57,7 +59,8 @@ class JobKind(StrEnum):
     DEPLOY = "deploy", True
     UNDEPLOY = "undeploy", True
     ABORT = "abort"
-    #: The clean-up of a deploy a takeover failed (its conductor died or stopped mid-deploy).
+    #: The clean-up of a deploy a takeover failed (its conductor died or stopped mid-deploy),
+    #: or of an undeploy (its `action` then `UNDEPLOY_ACTION`).
     ABANDONED_DEPLOY = "abandoned_deploy"
     BOOT_EVENT = "boot_event"
     CALLBACK_TIMEOUT = "callback_timeout"

@@ -8,8 +8,8 @@ boot server, a real tgtd of the test's own) keeps the data promises:
   default export watch (the full storage check is left at its 300 s);
 * tgtd exports nothing that no volume row says is attached.
 
-Two nodes sharing a volume, conductor kills (tests/managed/test_takeover.py) and the
-`external` and `cinder` interfaces are not in this machine.
+Two nodes sharing a volume, conductor kills and the `external` interface are in
+tests/managed/test_state_machine_fleet.py.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from ironbound import config, configdrive, errors, states
 from ironbound.conductor.task import DEPLOY_WINDOW, NodeTask
 from ironbound.conductor.validation import require_valid
 from ironbound.drivers import base
+from ironbound.jobspec import UNDEPLOY_ACTION
 
 LOG = logging.getLogger(__name__)
 
@@ -112,11 +113,17 @@ def abandoned(task: NodeTask, args: dict[str, Any]) -> None:
     detach (only a fresh volume the node does not keep is deleted). The takeover itself
     only fails the node: it runs in a periodic duty, with no driver, and no lock.
 
-    An abandoned rebuild is still a rebuild: its volume holds what the node ran."""
+    An abandoned rebuild is still a rebuild: its volume holds what the node ran. An
+    abandoned undeploy (the node in `error`) detaches as the undeploy would have, so its
+    exports end; the node stays in `error` until the operator undeploys it again."""
     task.rebuilding = args.get("action") == "rebuild"
-    if task.node.provision_state == states.DEPLOYFAIL:
+    state = task.node.provision_state
+    if state == states.DEPLOYFAIL:
         _power_off_quietly(task, "the abandoned deploy")
         task.record("the abandoned deploy's boot script withdrawn and volumes detached")
+    elif state == states.ERROR and args.get("action") == UNDEPLOY_ACTION:
+        _power_off_quietly(task, "the abandoned undeploy")
+        task.record("the abandoned undeploy's boot script withdrawn and volumes detached")
 
 
 #: driver_internal_info key: the last_error a failed boot of an active node set, so

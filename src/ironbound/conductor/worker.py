@@ -26,7 +26,7 @@ from ironbound.conductor.flows import FLOWS
 from ironbound.conductor.task import NodeTask
 from ironbound.db import conductors, jobs, managed_volumes, nodes, snapshots, tokens
 from ironbound.drivers.base import RECONCILES, StorageInterface
-from ironbound.jobspec import SYNCHRONOUS_KINDS, JobKind
+from ironbound.jobspec import SYNCHRONOUS_KINDS, UNDEPLOY_ACTION, JobKind
 
 LOG = logging.getLogger(__name__)
 #: An idle worker looks at the queue by itself after this many poll intervals without a
@@ -332,10 +332,13 @@ class Conductor:
                 conductors.mark_offline(session, hostname)
             dropped = jobs.drop_running(session, hostname)
             for node in nodes.held_by(session, hostname):
-                if node.provision_state == states.DEPLOYING:
+                if node.provision_state in (states.DEPLOYING, states.DELETING):
                     # Its volumes may be exported, its boot token live: detach as after
-                    # any failed deploy, under the node's lock, once the node is free.
+                    # any failed deploy (or as the undeploy would have), under the node's
+                    # lock, once the node is free.
                     action = dropped.get(node.id, {}).get("action")
+                    if node.provision_state == states.DELETING:
+                        action = UNDEPLOY_ACTION
                     jobs.enqueue(session, node.id, JobKind.ABANDONED_DEPLOY, {"action": action})
                 if node.provision_state in states.BUSY_STATES:
                     nodes.apply_fields(

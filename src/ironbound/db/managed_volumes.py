@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.orm import Session
 
 from ironbound import records, sensitive, states
@@ -80,26 +80,35 @@ def exported(session: Session, box: sensitive.SecretBox) -> list[records.Managed
 
 def expected_exports(session: Session, group: str) -> dict[str, list[int]]:
     """Target IQN -> ids of the conductor group's active nodes, not in maintenance, the
-    volume is exported to: what the target must serve now (no secret opened)."""
+    volume is exported to: what the target must serve now (no secret opened). The config
+    drive targets Ironbound made for nodes it serves no volume to are in it too."""
     exports = session.execute(
         select(ManagedVolume.target_iqn, ManagedVolume.initiators).where(
             ManagedVolume.state == ATTACHED
         )
     ).all()
     uuids = {uuid for _, initiators in exports for uuid in initiators}
-    if not uuids:
-        return {}
+    active = dict(_active(session, group, Node.uuid.in_(uuids))) if uuids else {}
+    found = {iqn: [active[u] for u in initiators if u in active] for iqn, initiators in exports}
+    drive = Node.driver_internal_info[records.CONFIG_DRIVE_TARGET]["iqn"].as_string()
+    for iqn, node_id in _active(session, group, drive.is_not(None), drive):
+        found.setdefault(iqn, []).append(node_id)
+    return {iqn: ids for iqn, ids in found.items() if ids}
+
+
+def _active(
+    session: Session, group: str, where: ColumnElement[bool], column: Any = Node.uuid
+) -> list[tuple[Any, int]]:
+    """(`column`, id) of the group's active nodes, not in maintenance, that match `where`."""
     rows = session.execute(
-        select(Node.uuid, Node.id).where(
-            Node.uuid.in_(uuids),
+        select(column, Node.id).where(
+            where,
             Node.conductor_group == group,
             Node.provision_state == states.ACTIVE,
             Node.maintenance.is_(False),
         )
     )
-    active = {uuid: node_id for uuid, node_id in rows}
-    found = {iqn: [active[u] for u in initiators if u in active] for iqn, initiators in exports}
-    return {iqn: ids for iqn, ids in found.items() if ids}
+    return [(value, node_id) for value, node_id in rows]
 
 
 def save(session: Session, volume: records.ManagedVolume, box: sensitive.SecretBox) -> None:

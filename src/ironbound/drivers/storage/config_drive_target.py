@@ -59,8 +59,7 @@ class ConfigDriveTarget:
                 "and its config drive, so a config drive needs a node without data volumes"
             )
         node_iqn = managed.initiator(task)
-        target_iqn = target_name(self.conf, task.node.uuid)
-        account = account_name(task.node.uuid)
+        target_iqn, account = self._names(task)
         password = Secret(managed.chap_password())
         path = str(volumes.write_config_drive(self.conf, task.node.uuid, iso))
         self.backend.export(
@@ -86,10 +85,15 @@ class ConfigDriveTarget:
             "(CHAP), hooked after the node's volumes"
         )
 
+    def _names(self, task: base.Task) -> tuple[str, str]:
+        """The drive's target IQN and CHAP account, named after the node."""
+        return target_name(self.conf, task.node.uuid), account_name(task.node.uuid)
+
     def detach(self, task: base.Task) -> None:
         """End the drive's export, its target row and its file, if the node has one."""
         made = _made(task)
         if made is None:
+            self._end_unrecorded(task)
             return
         self.backend.unexport(str(made["iqn"]), [str(made["account"])])
         if any(t.uuid == made["target"] for t in task.volume_targets):
@@ -97,6 +101,21 @@ class ConfigDriveTarget:
         volumes.remove(str(volumes.config_drive_path(self.conf, task.node.uuid)))
         task.set_internal_info(**{RECORD: None})
         task.record("config drive removed")
+
+    def _end_unrecorded(self, task: base.Task) -> None:
+        """The drive's file is written before its export and its target row: with no
+        record beside it, an attach died after it (its conductor killed), and its export
+        and row may be there."""
+        path = volumes.config_drive_path(self.conf, task.node.uuid)
+        if not path.exists():
+            return
+        target_iqn, account = self._names(task)
+        self.backend.unexport(target_iqn, [account])
+        rows = [t.uuid for t in task.volume_targets if t.volume_id == VOLUME_ID]
+        if rows:
+            task.delete_volume_targets(rows)
+        volumes.remove(str(path))
+        task.record("ended the unrecorded export of the config drive")
 
     def restore(self, task: base.Task) -> None:
         """Give a restarted tgtd the drive back, from its file and its target's row."""

@@ -57,6 +57,10 @@ class ExternalStorage(base.StorageInterface):
     def attach_config_drive(self, task: base.Task, iso: bytes | None) -> None:
         ConfigDriveTarget(self.conf).attach(task, iso)
 
+    def live_exports(self) -> set[str]:
+        """What Ironbound's tgtd serves, where the node's config drive target lives."""
+        return ConfigDriveTarget(self.conf).backend.targets()
+
     def reconcile(self, task: base.Task) -> None:
         """Only the config drive's target is Ironbound's to restore after a tgtd restart."""
         ConfigDriveTarget(self.conf).restore(task)

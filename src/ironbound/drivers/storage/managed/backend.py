@@ -78,6 +78,10 @@ class Backend(abc.ABC):
     def exists(self, target_iqn: str) -> bool:
         """Whether the target is configured now (a restarted target has forgotten it)."""
 
+    @abc.abstractmethod
+    def acl(self, target_iqn: str) -> set[str] | None:
+        """The initiators the target admits now; None when it is not configured."""
+
 
 def load(conf: cfg.ConfigOpts) -> Backend:
     """The backend `[managed]target_helper` names.

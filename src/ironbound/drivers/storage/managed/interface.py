@@ -296,7 +296,7 @@ class ManagedStorage(base.StorageInterface):
             task.managed_volumes.save(shared)
             return shared
         mutual = records.is_true(task.node.instance_info.get(MUTUAL, task.conf.managed.mutual_chap))
-        account = "ib" + volume.uuid.replace("-", "")[:20]
+        account, reverse = _account_names(volume.uuid)
         fresh = replace(
             volume,
             state=records.VOLUME_ATTACHED,
@@ -304,7 +304,7 @@ class ManagedStorage(base.StorageInterface):
             initiators=initiators,
             auth_username=account,
             auth_password=Secret(chap_password()),
-            reverse_auth_username=f"{account}t" if mutual else None,
+            reverse_auth_username=reverse if mutual else None,
             reverse_auth_password=Secret(chap_password()) if mutual else None,
         )
         self.backend.export(_export_of(fresh))
@@ -359,6 +359,26 @@ class ManagedStorage(base.StorageInterface):
         failed = task.node.provision_state in _FAILED_DEPLOY
         for target_uuid in list(_recorded(task)):
             self._detach(task, target_uuid, failed=failed)
+        self._end_unrecorded(task)
+
+    def _end_unrecorded(self, task: base.Task) -> None:
+        """End what an attach exported but did not live to record on the node (its
+        conductor was killed in between): the volume's row, or tgtd alone, knows it.
+        The volume is kept, never deleted: nothing says what it holds."""
+        own = {c.connector_id for c in task.volume_connectors if c.type == "iqn"}
+        for found in _candidates(task):
+            if task.node.uuid in found.initiators:
+                volume = self._end_export(task, found, quietly=False)
+            elif (  # admitting another node, it is that node's attach under way
+                not found.initiators and self.backend.acl(found.target_iqn) in (own, set())
+            ):
+                self.backend.unexport(found.target_iqn, _account_names(found.uuid))
+                volume = found
+            else:
+                continue
+            if not volume.initiators and volume.node_uuid == task.node.uuid:
+                task.managed_volumes.save(replace(volume, state=records.VOLUME_KEPT))
+            task.record(f"ended the unrecorded export of managed volume {volume.uuid}")
 
     def _detach(self, task: base.Task, target_uuid: str, *, failed: bool) -> None:
         entry = _recorded(task)[target_uuid]
@@ -555,6 +575,17 @@ class ManagedStorage(base.StorageInterface):
             )
 
 
+def _candidates(task: base.Task) -> list[records.ManagedVolume]:
+    """The volumes an attach of this node may have exported: those it owns or is
+    exported to, and the one its boot target names (another node's, shared)."""
+    found = {v.uuid: v for v in task.managed_volumes.for_node(task.node.uuid)}
+    target = checks.boot_target(task)
+    named = task.managed_volumes.get(target.volume_id) if target is not None else None
+    if named is not None:
+        found.setdefault(named.uuid, named)
+    return list(found.values())
+
+
 def _config_drive_file(conf: cfg.ConfigOpts, volume: records.ManagedVolume) -> str | None:
     """The config drive of a node the volume is exported to, if one has a config drive
     (a volume with one is exported to that node alone)."""
@@ -578,6 +609,13 @@ def _export_of(volume: records.ManagedVolume, config_drive: str | None = None) -
         reverse_password=volume.reverse_auth_password,
         config_drive=config_drive,
     )
+
+
+def _account_names(volume_uuid: str) -> list[str]:
+    """The volume's CHAP account and its target's own (mutual CHAP): named after it, so
+    an export whose row was never written can still be ended."""
+    account = "ib" + volume_uuid.replace("-", "")[:20]
+    return [account, f"{account}t"]
 
 
 def _accounts(volume: records.ManagedVolume) -> list[str]:

@@ -178,3 +178,17 @@ class TgtBackend(Backend):
 
     def exists(self, target_iqn: str) -> bool:
         return target_iqn in self._targets()
+
+    def acl(self, target_iqn: str) -> set[str] | None:
+        shown = self._tgtadm("--mode", "target", "--op", "show")
+        blocks = re.split(r"^Target \d+: ", shown, flags=re.MULTILINE)
+        block = next((b for b in blocks if b.split("\n", 1)[0] == target_iqn), None)
+        if block is None:
+            return None
+        found: set[str] = set()
+        lines = block.split("\n    ACL information:\n", 1)[1:]
+        for line in lines[0].splitlines() if lines else ():
+            if not line.startswith("        "):
+                break
+            found.add(line.strip())
+        return found
