@@ -1,8 +1,8 @@
 """The config drive of a node on `cinder` storage, with the real Cinder and a real tgtd:
 a read-only target of Ironbound's own hooked after Cinder's volume, which no Cinder
 call ever sees (validate, attach, the storage check and detach leave it to
-`config_drive_target`). Rebuild replaces it, a restarted tgtd gets it back, undeploy
-ends it beside the Cinder attachment."""
+`config_drive_target`). Rebuild replaces it, the export watch gives a restarted tgtd
+it back, undeploy ends it beside the Cinder attachment."""
 
 from __future__ import annotations
 
@@ -38,7 +38,9 @@ def drive_tgtd(lab_root: Path) -> Iterator[TgtServer]:
 
 @pytest.fixture
 def conf(conf: cfg.ConfigOpts, drive_tgtd: TgtServer) -> cfg.ConfigOpts:
+    """Ironbound's tgtd; no storage check, so only the export watch can restore the drive."""
     point_at(conf, drive_tgtd)
+    conf.set_override("sync_storage_interval", 0, group="conductor")
     return conf
 
 
@@ -80,12 +82,13 @@ def test_a_cinder_node_gets_its_drive_from_a_target_of_ironbounds_own(
     assert read_lun(new, iqn, tmp_path / "second.iso").returncode == 0
     assert _user_data(tmp_path / "second.iso") == b"#cloud-config\nhostname: b\n"
 
-    # The storage check gives a restarted tgtd the drive back.
+    # The export watch (every 5 s) gives a restarted tgtd the drive back within 30 s.
     drive_tgtd.stop()
     drive_tgtd.start()
     wait_until(
         lambda: read_lun(new, iqn, tmp_path / "again.iso").returncode == 0,
         what="the drive's restoration",
+        timeout=30,
     )
     shown = ok(client.get(f"/v1/nodes/{node}"))
     assert shown["last_error"] is None, shown["last_error"]

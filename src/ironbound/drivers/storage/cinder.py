@@ -334,6 +334,11 @@ class CinderStorage(base.StorageInterface):
     def image_destination(self, task: base.Task) -> records.ImageDestination:
         return san_lun.boot_lun(task, NAME)
 
+    def live_exports(self) -> set[str]:
+        """What Ironbound's tgtd serves, where the nodes' config drive targets live (the
+        export watch asks only while some active node has one)."""
+        return self.config_drive.backend.targets()
+
     def reconcile(self, task: base.Task) -> None:
         """Restore the config drive's export if tgtd lost it; show on the node where
         Cinder's attachments differ from the recorded ones."""
