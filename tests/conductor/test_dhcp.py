@@ -207,7 +207,7 @@ def test_a_reconcile_and_a_deploy_take_turns(
         real_sync(wanted)
 
     monkeypatch.setattr(provider, "sync", slow_sync)
-    reconcile = threading.Thread(target=conductor.sync_dhcp)
+    reconcile = threading.Thread(target=conductor.duties.sync_dhcp)
     reconcile.start()
     assert reading.wait(20)
     provision(client, node, "active")

@@ -163,7 +163,7 @@ def set_provision_state(
             raise problems.NodeInMaintenance(node=node.uuid, verb=verb)
         if transition.job is not None:
             driver_checks.require_conductor(services, node)
-        nodes.change_state(
+        nodes.write_fields(
             session,
             node,
             {
@@ -201,7 +201,7 @@ def set_power_state(
     def change(session: Session, node: nodes.Changing) -> tuple[str, int]:
         driver_checks.require_conductor(services, node)
         after = states.POWER_TARGET_AFTER_ACTION.get(target, target)
-        nodes.change_state(session, node, {"target_power_state": after, "last_error": None})
+        nodes.write_fields(session, node, {"target_power_state": after, "last_error": None})
         job = jobs.enqueue(session, node.id, JobKind.POWER, {"target": target, "timeout": timeout})
         return node.uuid, job
 
