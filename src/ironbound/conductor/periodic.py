@@ -20,7 +20,7 @@ from ironbound.conductor import takeover
 from ironbound.conductor.context import ConductorContext
 from ironbound.db import conductors, jobs, managed_volumes, nodes, tokens
 from ironbound.drivers.base import RECONCILES, StorageInterface
-from ironbound.jobspec import SYNCHRONOUS_KINDS, JobKind
+from ironbound.jobspec import SYNCHRONOUS_KINDS, BootEvent, JobKind
 
 LOG = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ class Duties:
         with self.ctx.db.write() as session:
             taken = tokens.take_settled(session, due)
             for node_id in taken:
-                jobs.enqueue(session, node_id, JobKind.BOOT_EVENT, {"event": "settled"})
+                jobs.enqueue(session, node_id, JobKind.BOOT_EVENT, BootEvent(BootEvent.SETTLED))
         return len(taken)
 
     # --- the export watch's look ----------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any
 from ironbound import states
 from ironbound.conductor.context import ConductorContext
 from ironbound.db import conductors, jobs, nodes
-from ironbound.jobspec import JobKind
+from ironbound.jobspec import JobKind, Provision
 
 LOG = logging.getLogger(__name__)
 
@@ -48,8 +48,9 @@ def take_over(ctx: ConductorContext, hostname: str, why: str) -> None:
             if node.provision_state == states.DEPLOYING:
                 # Its volumes may be exported, its boot token live: detach as after
                 # any failed deploy, under the node's lock, once the node is free.
-                action = dropped.get(node.id, {}).get("action")
-                jobs.enqueue(session, node.id, JobKind.ABANDONED_DEPLOY, {"action": action})
+                ran = dropped.get(node.id)
+                action = ran.action if isinstance(ran, Provision) else None
+                jobs.enqueue(session, node.id, JobKind.ABANDONED_DEPLOY, Provision(action))
             nodes.write_fields(session, node, _abandoned(node, hostname, why))
             LOG.warning("Took over node %s from conductor %s (%s)", node.uuid, hostname, why)
     ctx.signals.work_queued()

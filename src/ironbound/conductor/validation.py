@@ -8,6 +8,7 @@ from typing import Any
 
 from ironbound import errors
 from ironbound.conductor.task import NodeTask
+from ironbound.jobspec import NoArgs
 
 LOG = logging.getLogger(__name__)
 
@@ -49,6 +50,6 @@ def require_valid(task: NodeTask, interfaces: tuple[str, ...]) -> None:
     task.run_step("validate", check)
 
 
-def validate(task: NodeTask, args: dict[str, Any]) -> dict[str, Any]:
+def validate(task: NodeTask, args: NoArgs) -> dict[str, Any]:
     """The synchronous validate job: the whole table for the waiting API caller."""
     return validate_interfaces(task)
