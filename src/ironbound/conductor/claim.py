@@ -9,8 +9,9 @@ the job's end.
 Every write of the flow passes `Claim.write`: it checks that the lock is
 still this conductor's (a flow that outlived its conductor's stop, or was
 taken over, stops there) and carries the progress records kept since the
-last write. `Claim.land` is the flow's last write: the landing, the lock's
-release (in the same UPDATE) and the job's end are one transaction. A flow
+last write. The landing (`NodeTask.land`, a `write(..., landing=True)`) is
+the flow's last write: the new state, the lock's release (in the same
+UPDATE) and the job's end are one transaction. A flow
 that returns without landing, or fails, is ended by the claim's exit in one
 transaction too: the failure shown on the node, the lock released, the job
 removed (or, for a synchronous kind, its answer left for the caller). The
