@@ -148,7 +148,8 @@ def _claim_query(
 def finish(
     session: Session, job_id: int, *, result: dict[str, Any] | None = None, error: str | None = None
 ) -> None:
-    """Record a job's outcome; async jobs are then deleted, sync ones kept for their caller."""
+    """Record a synchronous job's outcome, kept for its caller (`take_result`); an
+    asynchronous job is removed instead (`remove`)."""
     job = session.get(Job, job_id)
     if job is None:
         return
