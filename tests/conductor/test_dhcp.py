@@ -19,7 +19,7 @@ from ironbound.conductor.worker import Conductor
 from ironbound.db import jobs, nodes
 from ironbound.dhcp import HostEntry
 from ironbound.dhcp.dnsmasq import DnsmasqProvider
-from ironbound.jobspec import JobKind
+from ironbound.jobspec import BootEvent, JobKind
 from tests.api.helpers import ok, provision
 from tests.conftest import wait_until
 from tests.dhcp.support import (
@@ -113,9 +113,8 @@ def test_a_failed_boot_withdraws_the_entry(
     deploy(client, conductor, node)
     with conductor.ctx.db.write() as session:
         node_id = nodes.get_by_uuid(session, node).id
-        jobs.enqueue(
-            session, node_id, JobKind.BOOT_EVENT, {"event": "failed", "errno": "0x410d613c"}
-        )
+        report = BootEvent("failed", {"errno": "0x410d613c"})
+        jobs.enqueue(session, node_id, JobKind.BOOT_EVENT, report)
     conductor.ctx.signals.work_queued()
     state_is(client, node, "deploy failed")
     _assert_withdrawn(tmp_path, conductor, node, 4)
@@ -207,7 +206,7 @@ def test_a_reconcile_and_a_deploy_take_turns(
         real_sync(wanted)
 
     monkeypatch.setattr(provider, "sync", slow_sync)
-    reconcile = threading.Thread(target=conductor.sync_dhcp)
+    reconcile = threading.Thread(target=conductor.duties.sync_dhcp)
     reconcile.start()
     assert reading.wait(20)
     provision(client, node, "active")

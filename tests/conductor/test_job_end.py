@@ -19,7 +19,7 @@ from ironbound.conductor.task import NodeTask
 from ironbound.conductor.worker import Conductor
 from ironbound.db import jobs, nodes
 from ironbound.db.models import Job, NodeEvent
-from ironbound.jobspec import JobKind
+from ironbound.jobspec import JobKind, Provision
 from tests.conftest import wait_for_state, wait_until
 
 
@@ -146,3 +146,36 @@ def test_a_settling_caller_sees_a_job_finished_elsewhere_in_the_row(
     assert time.monotonic() - started < 5.0
     services.signals.close()
     conductor.start()
+
+
+def test_a_failed_flow_is_ended_by_its_claim_in_one_transaction(
+    client: TestClient, conductor: Conductor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim's exit shows the failure, lets the node go and removes the job at once."""
+
+    def breaks(task: NodeTask, args: Any) -> None:
+        task.record("about to break")
+        raise RuntimeError("the flow broke")
+
+    monkeypatch.setitem(flows.FLOWS, JobKind.VERIFY, breaks)
+    uuid = client.post("/v1/nodes", json={"driver": "fake-hardware"}).json()["uuid"]
+    conductor.stop()
+    client.put(f"/v1/nodes/{uuid}/states/provision", json={"target": "manage"})
+    with _counting_transactions(conductor) as counted:
+        assert conductor.run_one()
+    assert counted[0] == 3, "the claim, the progress the flow kept, the job's end"
+    state, holder, kept = _node(conductor, uuid)
+    assert (state, holder, kept[-1]) == ("enroll", None, "about to break")
+    node = client.get(f"/v1/nodes/{uuid}").json()
+    assert node["last_error"] == "verify failed: unexpected RuntimeError: the flow broke"
+    with conductor.ctx.db.read() as session:
+        assert session.scalar(select(Job.id)) is None
+    conductor.start()
+
+
+def test_a_job_takes_only_its_kinds_record(client: TestClient, services: ApiServices) -> None:
+    uuid = client.post("/v1/nodes", json={"driver": "fake-hardware"}).json()["uuid"]
+    with services.db.write() as session:
+        node_id = nodes.get_by_uuid(session, uuid).id
+        with pytest.raises(TypeError, match="A power job takes Power"):
+            jobs.enqueue(session, node_id, JobKind.POWER, Provision("manage"))

@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import update
 
 from ironbound import states
+from ironbound.conductor.claim import Claim
 from ironbound.conductor.task import NodeTask
 from ironbound.conductor.worker import Conductor
 from ironbound.db import nodes
@@ -123,12 +124,12 @@ def install(monkeypatch: pytest.MonkeyPatch, conductor: Conductor, killer: Kille
     def its_task(task: Any, *rest: Any) -> bool:
         return bool(task.node.uuid == killer.node)
 
-    write = NodeTask._write
+    write = Claim.write
 
     @contextmanager
-    def fenced(task: NodeTask, *args: Any) -> Iterator[Any]:
+    def fenced(claim: Claim, *args: Any, **kwargs: Any) -> Iterator[Any]:
         _still_dead()
-        with write(task, *args) as session:
+        with write(claim, *args, **kwargs) as session:
             yield session
 
     tgtadm = TgtBackend._tgtadm
@@ -137,7 +138,7 @@ def install(monkeypatch: pytest.MonkeyPatch, conductor: Conductor, killer: Kille
         _still_dead()
         return tgtadm(backend, *args, **kwargs)
 
-    monkeypatch.setattr(NodeTask, "_write", fenced)
+    monkeypatch.setattr(Claim, "write", fenced)
     monkeypatch.setattr(TgtBackend, "_tgtadm", tgtadm_alive)
     monkeypatch.setattr(
         TgtBackend,

@@ -18,7 +18,7 @@ from ironbound.api.services import ApiServices
 from ironbound.db import jobs, nodes, tokens
 from ironbound.db.models import Job, Node
 from ironbound.db.session import Database
-from ironbound.jobspec import JobKind
+from ironbound.jobspec import JobKind, Provision
 from ironbound.lab.ports import free_tcp_port
 from ironbound.lab.serve import ServeProcess, ironbound_serve
 from ironbound.lab.tgt import TgtServer
@@ -167,9 +167,7 @@ def test_a_rebuild_abandoned_before_its_attach_keeps_the_volume_the_node_ran_on(
         held = {"provision_state": "deploying", "reservation": "gone-host"}
         session.execute(update(Node).where(Node.uuid == node).values(**held))
         node_id = nodes.get_by_uuid(session, node).id
-        job = session.get(
-            Job, jobs.enqueue(session, node_id, JobKind.DEPLOY, {"action": "rebuild"})
-        )
+        job = session.get(Job, jobs.enqueue(session, node_id, JobKind.DEPLOY, Provision("rebuild")))
         assert job is not None
         job.status, job.conductor = "running", "gone-host"
     wait_until(lambda: volume.target_iqn not in tgtd.show(), what="the abandoned rebuild's detach")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+import typing
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,12 @@ def test_the_check_sees_a_statement_builder(tmp_path: Path) -> None:
 
 def test_every_job_kind_has_a_flow() -> None:
     assert set(FLOWS) == set(JobKind)
+
+
+@pytest.mark.parametrize("kind", list(JobKind), ids=str)
+def test_every_flow_takes_its_kinds_arguments(kind: JobKind) -> None:
+    """The record the claim parses the job's row into is the one the flow declares."""
+    assert typing.get_type_hints(FLOWS[kind])["args"] is kind.arguments
 
 
 def test_only_reading_jobs_are_shared() -> None:

@@ -17,7 +17,7 @@ from ironbound import errors
 from ironbound.api import driver_checks, problems
 from ironbound.api.services import ApiServices
 from ironbound.db import jobs, nodes
-from ironbound.jobspec import JobKind
+from ironbound.jobspec import JobKind, NoArgs
 
 _POLL = 0.05
 #: How often a settling caller with a conductor in its process looks at the row: only
@@ -26,7 +26,7 @@ _POLL_BESIDE_CONDUCTOR = 0.25
 
 
 async def ask(
-    services: ApiServices, node_id: int, kind: JobKind, args: dict[str, Any] | None = None
+    services: ApiServices, node_id: int, kind: JobKind, args: NoArgs | None = None
 ) -> dict[str, Any]:
     """The conductor's answer to job `kind` for the node.
 
@@ -47,9 +47,7 @@ async def ask(
     return answer
 
 
-def _enqueue(
-    services: ApiServices, node_id: int, kind: JobKind, args: dict[str, Any] | None
-) -> int:
+def _enqueue(services: ApiServices, node_id: int, kind: JobKind, args: NoArgs | None) -> int:
     # Checked in a read, before the write: many callers at once queue their writes
     # behind each other, so what each holds the write lock for must stay minimal.
     with services.db.read() as session:

@@ -35,7 +35,7 @@ from ironbound.db.base import utcnow
 from ironbound.db.models import BootToken
 from ironbound.db.session import Database
 from ironbound.dhcp.leases import LeaseFile
-from ironbound.jobspec import JobKind
+from ironbound.jobspec import BootEvent, JobKind
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def admit(db: Database, node_id: int, row: BootToken, address: str) -> Verdict:
             session,
             node_id,
             JobKind.BOOT_EVENT,
-            {"event": "contested", "address": address, "pinned": current.pinned_address},
+            BootEvent("contested", {"address": address, "pinned": str(current.pinned_address)}),
         )
         return Verdict(False, queued=True)
 
@@ -123,7 +123,7 @@ def open_cycle(
             return False
         current.awaiting_report, current.handed_over, current.settle_at = True, False, None
         _count_cycle(current)
-        jobs.enqueue(session, node_id, JobKind.BOOT_EVENT, event)
+        jobs.enqueue(session, node_id, JobKind.BOOT_EVENT, BootEvent.from_row(event))
         return True
 
 
@@ -158,5 +158,5 @@ def close_cycle(db: Database, node_id: int, row: BootToken, report: dict[str, st
         current.handed_over = event == "booting"
         current.awaiting_report = current.handed_over
         current.settle_at = None
-        jobs.enqueue(session, node_id, JobKind.BOOT_EVENT, report)
+        jobs.enqueue(session, node_id, JobKind.BOOT_EVENT, BootEvent.from_row(report))
         return True

@@ -22,7 +22,7 @@ class ConductorContext:
     registry: Registry
     hostname: str
     signals: Signals = field(default_factory=Signals)
-    #: Tasks whose progress records wait for their next write (conductor/progress.py).
+    #: Claims whose progress records wait for their next write (conductor/progress.py).
     progress: Backlog = field(default_factory=Backlog)
     #: The DHCP provider [dhcp]dhcp_provider names, loaded with the context.
     dhcp: dhcp.DHCPProvider = field(init=False)

@@ -18,7 +18,7 @@ from ironbound import config, configdrive, errors, states
 from ironbound.conductor.task import DEPLOY_WINDOW, NodeTask
 from ironbound.conductor.validation import require_valid
 from ironbound.drivers import base
-from ironbound.jobspec import UNDEPLOY_ACTION
+from ironbound.jobspec import UNDEPLOY_ACTION, BootEvent, NoArgs, Provision
 
 LOG = logging.getLogger(__name__)
 
@@ -54,8 +54,8 @@ def _check_config_drive(task: NodeTask) -> None:
         raise errors.ConfigDriveUndeliverable(what=f"the {storage} storage interface")
 
 
-def deploy(task: NodeTask, args: dict[str, Any]) -> None:
-    task.rebuilding = args.get("action") == "rebuild"
+def deploy(task: NodeTask, args: Provision) -> None:
+    task.rebuilding = args.action == "rebuild"
     require_valid(task, DEPLOY_INTERFACES)
     task.run_step("check the config drive", lambda: _check_config_drive(task))
     try:
@@ -77,7 +77,7 @@ def _forget_instance(task: NodeTask) -> None:
     task.record(f"instance_uuid and instance_info cleared{detached}")
 
 
-def undeploy(task: NodeTask, args: dict[str, Any]) -> None:
+def undeploy(task: NodeTask, args: Provision) -> None:
     """active → deleting → cleaning → available.
 
     Whether or not the tear-down succeeds, the node forgets its instance (as
@@ -94,7 +94,7 @@ def undeploy(task: NodeTask, args: dict[str, Any]) -> None:
     task.land()
 
 
-def abort(task: NodeTask, args: dict[str, Any]) -> None:
+def abort(task: NodeTask, args: Provision) -> None:
     """Stop the node booting. From "wait call-back" the API moved it to "deploy failed"
     already; an abort asked while the deploy ran was seen by the deploy (which failed) or
     came after its last look, and then the deploy fails here."""
@@ -107,7 +107,7 @@ def abort(task: NodeTask, args: dict[str, Any]) -> None:
         task.fail(base.ABORTED)
 
 
-def abandoned(task: NodeTask, args: dict[str, Any]) -> None:
+def abandoned(task: NodeTask, args: Provision) -> None:
     """Clean up after a deploy whose conductor died or stopped in the middle of it, as
     after any failed deploy: power off, withdraw the boot script (revoking its token),
     detach (only a fresh volume the node does not keep is deleted). The takeover itself
@@ -116,12 +116,12 @@ def abandoned(task: NodeTask, args: dict[str, Any]) -> None:
     An abandoned rebuild is still a rebuild: its volume holds what the node ran. An
     abandoned undeploy (the node in `error`) detaches as the undeploy would have, so its
     exports end; the node stays in `error` until the operator undeploys it again."""
-    task.rebuilding = args.get("action") == "rebuild"
+    task.rebuilding = args.action == "rebuild"
     state = task.node.provision_state
     if state == states.DEPLOYFAIL:
         _power_off_quietly(task, "the abandoned deploy")
         task.record("the abandoned deploy's boot script withdrawn and volumes detached")
-    elif state == states.ERROR and args.get("action") == UNDEPLOY_ACTION:
+    elif state == states.ERROR and args.action == UNDEPLOY_ACTION:
         _power_off_quietly(task, "the abandoned undeploy")
         task.record("the abandoned undeploy's boot script withdrawn and volumes detached")
 
@@ -186,16 +186,17 @@ def _booted_again(task: NodeTask) -> None:
         task.save(last_error=None)
 
 
-def _server_side_event(event: dict[str, str]) -> str | None:
+def _server_side_event(report: BootEvent) -> str | None:
     """What went wrong, for a report the boot server made itself about the node's boot."""
-    if event["event"] == "contested":
+    details = report.details
+    if report.event == "contested":
         return (
-            f"two hosts asked for this node's boot script: {event.get('pinned')} was served "
-            f"and {event.get('address')} was refused. One of them is not this node; look for "
+            f"two hosts asked for this node's boot script: {details.get('pinned')} was served "
+            f"and {details.get('address')} was refused. One of them is not this node; look for "
             "a host impersonating it on the provisioning network."
         )
-    if event["event"] == "unservable":
-        return f"the boot server could not build the node's boot script: {event.get('reason')}"
+    if report.event == "unservable":
+        return f"the boot server could not build the node's boot script: {details.get('reason')}"
     return None
 
 
@@ -240,17 +241,16 @@ def _system_up(task: NodeTask) -> None:
         _booted_again(task)
 
 
-def boot_event(task: NodeTask, args: dict[str, Any]) -> None:
+def boot_event(task: NodeTask, args: BootEvent) -> None:
     """A report about the booting node, from its iPXE script, its booted operating
     system, the boot server, or (``settled``) the conductor's own settle timer."""
-    event = {str(k): str(v) for k, v in args.items()}
-    if event.get("event") == "settled":
+    if args.event == BootEvent.SETTLED:
         _settled(task)
         return
-    if event.get("event") == "up":
+    if args.event == "up":
         _system_up(task)
         return
-    if event.get("event") == "script_fetched":
+    if args.event == "script_fetched":
         task.record("the node fetched its boot script", event_type="boot")
         if task.node.provision_state == states.DEPLOYWAIT:
             status = {"status": "script fetched", "detail": "the node fetched its boot script"}
@@ -258,12 +258,12 @@ def boot_event(task: NodeTask, args: dict[str, Any]) -> None:
         elif task.node.driver_internal_info.get(DEPLOY_BOOT):
             task.set_internal_info(**{DEPLOY_BOOT: None})  # a later boot: the deploy's is over
         return
-    problem = _server_side_event(event)
+    problem = _server_side_event(args)
     if problem is not None:
         task.record(problem, event_type="boot", severity="error")
-        _boot_failed(task, problem, clearable=event["event"] != "contested")
+        _boot_failed(task, problem, clearable=args.event != "contested")
         return
-    succeeded, message = task.driver.boot.interpret_boot_event(task, event)
+    succeeded, message = task.driver.boot.interpret_boot_event(task, args.row())
     status = {"status": "booting" if succeeded else "failed", "detail": message}
     task.set_internal_info(boot_status=status)
     task.record(message, event_type="boot", severity="info" if succeeded else "error")
@@ -277,7 +277,7 @@ def boot_event(task: NodeTask, args: dict[str, Any]) -> None:
         _booted_again(task)
 
 
-def callback_timeout(task: NodeTask, args: dict[str, Any]) -> None:
+def callback_timeout(task: NodeTask, args: NoArgs) -> None:
     """The node never reported back within [conductor]deploy_callback_timeout."""
     if task.node.provision_state != states.DEPLOYWAIT:
         return

@@ -1,4 +1,8 @@
-"""The flow that runs each kind of job: the conductor's half of `ironbound.jobspec`."""
+"""The flow that runs each kind of job: the conductor's half of `ironbound.jobspec`.
+
+Each flow takes its kind's arguments record (`JobKind.arguments`);
+`tests/unit/test_architecture.py` checks that every flow's annotation says so.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ from ironbound.conductor import deploy, management, power, provision, storage, v
 from ironbound.conductor.task import NodeTask
 from ironbound.jobspec import JobKind
 
-Flow = Callable[[NodeTask, dict[str, Any]], "dict[str, Any] | None"]
+#: A flow: the node's task and its kind's arguments (a `NoArgs` subclass) in, the answer
+#: of a synchronous kind out.
+Flow = Callable[[NodeTask, Any], "dict[str, Any] | None"]
 
 FLOWS: Mapping[JobKind, Flow] = {
     JobKind.VERIFY: provision.verify,

@@ -7,10 +7,11 @@ from typing import Any
 from ironbound import errors
 from ironbound.conductor.task import NodeTask
 from ironbound.conductor.validation import require_valid
+from ironbound.jobspec import BootDevice, NoArgs
 
 
-def set_boot_device(task: NodeTask, args: dict[str, Any]) -> dict[str, Any]:
-    device, persistent = str(args["boot_device"]), bool(args.get("persistent", False))
+def set_boot_device(task: NodeTask, args: BootDevice) -> dict[str, Any]:
+    device, persistent = args.boot_device, args.persistent
     require_valid(task, ("management",))
     task.run_step(
         f"set boot device {device}",
@@ -19,7 +20,7 @@ def set_boot_device(task: NodeTask, args: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def inject_nmi(task: NodeTask, args: dict[str, Any]) -> dict[str, Any]:
+def inject_nmi(task: NodeTask, args: NoArgs) -> dict[str, Any]:
     """Inject an NMI; an interface or BMC that cannot is answered, not failed, so the
     API can refuse the request with a 400 as Ironic does."""
     require_valid(task, ("management",))
@@ -32,9 +33,9 @@ def inject_nmi(task: NodeTask, args: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def get_boot_device(task: NodeTask, args: dict[str, Any]) -> dict[str, Any]:
+def get_boot_device(task: NodeTask, args: NoArgs) -> dict[str, Any]:
     return task.driver.management.get_boot_device(task)
 
 
-def supported_boot_devices(task: NodeTask, args: dict[str, Any]) -> dict[str, Any]:
+def supported_boot_devices(task: NodeTask, args: NoArgs) -> dict[str, Any]:
     return {"supported_boot_devices": task.driver.management.get_supported_boot_devices(task)}

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ironbound import errors
 from ironbound.conductor.task import NodeTask
 from ironbound.conductor.validation import require_valid
+from ironbound.jobspec import NoArgs, Power
 
 
-def power(task: NodeTask, args: dict[str, Any]) -> None:
-    target, timeout = str(args["target"]), args.get("timeout")
+def power(task: NodeTask, args: Power) -> None:
     require_valid(task, ("power",))
-    task.run_step(f"power action '{target}'", lambda: task.power_action(target, timeout))
+    task.run_step(
+        f"power action '{args.target}'", lambda: task.power_action(args.target, args.timeout)
+    )
     task.save(last_error=None)
 
 
-def sync(task: NodeTask, args: dict[str, Any]) -> None:
+def sync(task: NodeTask, args: NoArgs) -> None:
     """Record the power state the BMC reports, when it changed behind our back.
 
     Unlike Ironic (force_power_state_during_sync), the node is not forced

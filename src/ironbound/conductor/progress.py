@@ -2,11 +2,12 @@
 
 A flow records the start and the end of every step. Written in a
 transaction each, those records cost more than all the real work of a quick
-flow (a fake or already-done step), so a task keeps them and stores them in
-the transaction of its next write. A step that runs longer than `DELAY`
-would then show nothing while it runs: the conductor's progress thread
-writes the records of every task whose oldest record is older than that
-(`Backlog.write_overdue`), so long work shows as it happens.
+flow (a fake or already-done step), so the job's claim (`conductor/claim.py`)
+keeps them and stores them in the transaction of its next write. A step that
+runs longer than `DELAY` would then show nothing while it runs: the
+conductor's progress thread writes the records of every claim whose oldest
+record is older than that (`Backlog.write_overdue`), so long work shows as it
+happens.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ class Keeper(Protocol):
 
 
 class Backlog:
-    """The tasks of one conductor that keep records not written yet."""
+    """The claims of one conductor that keep records not written yet."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -38,9 +39,9 @@ class Backlog:
             self._keepers.discard(keeper)
 
     def write_overdue(self) -> None:
-        """Write the records of every task that has kept one longer than DELAY.
+        """Write the records of every claim that has kept one longer than DELAY.
 
-        A task busy writing is skipped: its records go with that write.
+        A claim busy writing is skipped: its records go with that write.
         """
         with self._lock:
             keepers = list(self._keepers)

@@ -3,16 +3,15 @@
 A task is a snapshot of the node with its ports, volume connectors and
 volume targets (`db/snapshots.py`, secrets as `Secret` objects), plus the
 node's composite driver. Every write is its own short transaction, so no
-database lock is held while a driver talks to hardware; the conductor's
-reservation on the node (taken when the job was claimed) is what keeps
-others out.
+database lock is held while a driver talks to hardware; the job's claim
+(`conductor/claim.py`: the node's lock, the fence every write passes, the
+job's end) is what keeps others out.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -20,9 +19,8 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from ironbound import config, dhcp, errors, records, sensitive, states
-from ironbound.conductor.context import ConductorContext
+from ironbound.conductor.claim import Claim, Fields
 from ironbound.db import events, jobs, managed_volumes, nodes, snapshots, tokens, vifs, volumes
-from ironbound.db.base import utcnow
 from ironbound.drivers import base
 from ironbound.jobspec import JobKind
 from ironbound.sensitive import Secret
@@ -34,12 +32,10 @@ T = TypeVar("T")
 #: started, and that boot window is still the node's last: a second host claiming the
 #: node in it fails the deploy. Ironbound's next power-on opens another window.
 DEPLOY_WINDOW = "deploy_window"
-#: Node columns a write sets, computed from the node as its fence read it.
-_Fields = Callable[[nodes.Held], Mapping[str, Any]]
 
 
 class _VolumeStore:
-    """`base.VolumeStore` for a task: reads in read transactions, writes fenced like the task's."""
+    """`base.VolumeStore` for a task: reads in read transactions, writes fenced by its claim."""
 
     def __init__(self, task: NodeTask) -> None:
         self.task = task
@@ -57,19 +53,19 @@ class _VolumeStore:
             return managed_volumes.exported(session, self.task.ctx.box)
 
     def save(self, volume: records.ManagedVolume) -> None:
-        with self.task._write() as session:
+        with self.task.claim.write() as session:
             managed_volumes.save(session, volume, self.task.ctx.box)
 
     def delete(self, volume_uuid: str) -> None:
-        with self.task._write() as session:
+        with self.task.claim.write() as session:
             managed_volumes.remove(session, volume_uuid)
 
 
 class NodeTask:
     """One node, loaded for a flow. Implements `ironbound.drivers.base.Task`.
 
-    `holds_lock`: the job holds the node's lock (every job but the shared,
-    read-only kinds), so each write first checks that it still does.
+    Every write goes through the task's `claim`, which fences it (the lock is
+    still ours) and carries the progress records kept since the last one.
     """
 
     node: records.NodeInfo
@@ -80,93 +76,29 @@ class NodeTask:
     rebuilding: bool
     managed_volumes: base.VolumeStore
 
-    def __init__(
-        self,
-        ctx: ConductorContext,
-        node_id: int,
-        snapshot: records.NodeSnapshot | None = None,
-        *,
-        holds_lock: bool,
-        end_job: Callable[[Session], None],
-    ) -> None:
-        """`snapshot`: the node as loaded with the claim (else it is loaded here).
-        `end_job`: writes the job's end but for letting the node go; `land` runs it in
-        the landing's transaction, whose UPDATE lets the node go."""
+    def __init__(self, claim: Claim) -> None:
+        """The node as the claim read it, else loaded here.
+
+        :raises NodeNotFound: the node is gone.
+        """
         self.rebuilding = False
-        self.ctx = ctx
-        self.conf = ctx.conf
-        self.node_id = node_id
-        self.holds_lock = holds_lock
+        self.claim = claim
+        self.ctx = claim.ctx
+        self.conf = claim.ctx.conf
+        self.node_id = claim.job.node_id
         self.managed_volumes = _VolumeStore(self)
-        self._progress: list[events.Progress] = []  # see conductor/progress.py
-        # One write at a time: the flow's own, or the progress thread's.
-        self._writing = threading.RLock()
-        self._end_job = end_job
-        self.job_ended = False
-        if snapshot is None:
+        if claim.snapshot is None:
             self.refresh()
         else:
-            self._take(snapshot)
+            self._take(claim.snapshot)
 
     @contextmanager
-    def _write(self, fields: _Fields | None = None) -> Iterator[Session]:
-        """A write transaction, fenced: it fails with LockLost once the node's lock is gone.
-
-        A flow that outlived its conductor's stop, or whose conductor was taken
-        over, must not touch a node that others may now be working on. The
-        progress records kept so far are written in the same transaction, and
-        with `fields` (node columns, given the node as held) in one UPDATE.
-        """
-        with self._writing:
-            if self.job_ended:  # its lock may be another job's of this conductor now
-                raise errors.LockLost(host=self.ctx.hostname, node=self.node.uuid)
-            kept = list(self._progress)
-            with self.ctx.db.write() as session:
-                holder = self.ctx.hostname if self.holds_lock else None
-                held = nodes.check_held(session, self.node_id, holder)
-                shown: dict[str, Any] = {}
-                if kept:
-                    held, shown = nodes.record_progress(session, held, kept, self.ctx.hostname)
-                if fields is not None or shown:
-                    nodes.write_fields(session, held, {} if fields is None else fields(held), shown)
-                yield session
-            del self._progress[: len(kept)]
-            if not self._progress:
-                self.ctx.progress.discard(self)
-
-    @contextmanager
-    def _write_reloading(self, fields: _Fields | None = None) -> Iterator[Session]:
-        """`_write` for changes beyond the node's own columns: the whole snapshot is
-        reloaded in the same transaction."""
-        with self._write(fields) as session:
+    def _write_reloading(self, fields: Fields | None = None) -> Iterator[Session]:
+        """A fenced write beyond the node's own columns: the whole snapshot is reloaded
+        in the same transaction."""
+        with self.claim.write(fields) as session:
             yield session
             self._take(snapshots.load(session, self.node_id, self.ctx.box))
-
-    def write_progress(self, older_than: float, *, wait: bool) -> None:
-        """Write the progress records kept, if the oldest is older than `older_than` seconds.
-
-        `wait` False (the progress thread): skip a task that is writing now,
-        its records go with that write. Records of a node that is gone or no
-        longer ours are dropped: the flow finds that out by itself.
-        """
-        if not self._writing.acquire(blocking=wait):
-            return
-        try:
-            if self._progress and (utcnow() - self._progress[0].at).total_seconds() >= older_than:
-                with self._write():
-                    pass
-        except (errors.LockLost, errors.NodeNotFound):
-            self._progress.clear()
-            self.ctx.progress.discard(self)
-        finally:
-            self._writing.release()
-
-    def close(self) -> None:
-        """The flow has ended: write the progress records it still keeps."""
-        try:
-            self.write_progress(0.0, wait=True)
-        finally:
-            self.ctx.progress.discard(self)
 
     def refresh(self) -> None:
         """Reload the snapshot (after this task or someone else changed the node)."""
@@ -185,7 +117,7 @@ class NodeTask:
 
         Only the node itself: ports, connectors and targets do not change with it.
         """
-        with self._write(lambda _held: fields) as session:
+        with self.claim.write(lambda _held: fields) as session:
             self._reload_node(session)
 
     def _reload_node(self, session: Session) -> None:
@@ -228,16 +160,8 @@ class NodeTask:
         severity: str = "info",
         deploy_step: Mapping[str, Any] | None = None,
     ) -> None:
-        with self._writing:
-            self._progress.append(
-                events.Progress(
-                    message,
-                    event_type,
-                    severity,
-                    None if deploy_step is None else dict(deploy_step),
-                )
-            )
-        self.ctx.progress.add(self)
+        step = None if deploy_step is None else dict(deploy_step)
+        self.claim.record(events.Progress(message, event_type, severity, step))
 
     def set_internal_info(self, **values: Any) -> None:
         """Merge `values` into driver_internal_info; a None value removes its key."""
@@ -247,7 +171,7 @@ class NodeTask:
             info.update({k: v for k, v in values.items() if v is not None})
             return {"driver_internal_info": info}
 
-        with self._write(merged) as session:
+        with self.claim.write(merged) as session:
             self._reload_node(session)
 
     def set_last_error(self, message: str | None) -> None:
@@ -275,7 +199,7 @@ class NodeTask:
         assert sealed is not None
         provider = self.ctx.dhcp
         with provider.lock:  # the database and the DHCP entry change together
-            with self._write() as session:
+            with self.claim.write() as session:
                 tokens.store(session, self.node_id, token, sealed, self._first_window())
             if provider.active:
                 macs = [port.address for port in self.ports if port.pxe_enabled]
@@ -303,7 +227,7 @@ class NodeTask:
     def revoke_boot_token(self) -> None:
         provider = self.ctx.dhcp
         with provider.lock:
-            with self._write() as session:
+            with self.claim.write() as session:
                 tokens.revoke(session, self.node_id)
             if not provider.active:
                 return
@@ -320,7 +244,7 @@ class NodeTask:
     def settle_boot(self, seconds: float) -> None:
         """The deploy's boot handed over to its volume: it settles in `seconds` (the
         conductor's queue watch then queues the `settled` report) unless it ends first."""
-        with self._write() as session:
+        with self.claim.write() as session:
             tokens.settle(session, self.node_id, seconds)
 
     def abort_requested(self) -> bool:
@@ -332,7 +256,7 @@ class NodeTask:
         power = self.driver.power
         if power_state in (states.POWER_ON, states.REBOOT, states.SOFT_REBOOT):
             # We start the node: the next host to ask gets its boot script.
-            with self._write() as session:
+            with self.claim.write() as session:
                 tokens.open_window(session, self.node_id, self._window_seconds())
             self.set_internal_info(**{DEPLOY_WINDOW: None})
         self.save(target_power_state=states.POWER_TARGET_AFTER_ACTION.get(power_state, power_state))
@@ -370,7 +294,7 @@ class NodeTask:
 
         Landing is the flow's last act on the node: the landing, the records kept
         and the job's end (the node let go) are one transaction, after which
-        the task writes nothing more.
+        the claim refuses every write.
         """
         target = self.node.target_provision_state
         if target is None:
@@ -383,12 +307,8 @@ class NodeTask:
             "target_provision_state": None,
             "last_error": None,
         }
-        if self.holds_lock:
-            landing["reservation"] = None  # let go in the same UPDATE
-        with self._writing:  # the progress thread waits until the task is marked ended
-            with self._write(lambda _held: landing) as session:
-                self._end_job(session)
-            self.job_ended = True
+        with self.claim.write(lambda _held: landing, landing=True):
+            pass
 
     def pass_through(self, state: str) -> None:
         """Show an intermediate state on the way to the same target (e.g. cleaning)."""

@@ -20,20 +20,23 @@ from sqlalchemy.orm import Session, aliased
 from ironbound.db import nodes
 from ironbound.db.base import utcnow
 from ironbound.db.models import Job, Node
-from ironbound.jobspec import FINISHED, PENDING, SHARED_KINDS, JobKind, JobStatus
+from ironbound.jobspec import FINISHED, PENDING, SHARED_KINDS, JobKind, JobStatus, NoArgs
 
 
-def enqueue(
-    session: Session, node_id: int, kind: JobKind, args: dict[str, Any] | None = None
-) -> int:
+def enqueue(session: Session, node_id: int, kind: JobKind, args: NoArgs | None = None) -> int:
     """Queue `kind` for the node; runs after every job queued before it for that node.
 
-    Returns the job's id. A Core INSERT: the queue is written on every state change.
+    `args`: the kind's record (`kind.arguments`), or None for none. Returns
+    the job's id. A Core INSERT: the queue is written on every state change.
+
+    :raises TypeError: `args` is not the record `kind` takes.
     """
+    if args is not None and type(args) is not kind.arguments:
+        raise TypeError(f"A {kind} job takes {kind.arguments.__name__}, not {args!r}")
     values = {
         "node_id": node_id,
         "kind": kind.value,
-        "args": args or {},
+        "args": {} if args is None else args.row(),
         "status": JobStatus.QUEUED,
     }
     result = session.connection().execute(_ENQUEUE, values)
@@ -54,12 +57,12 @@ _EXISTS = select(_JOBS.c.id).where(_JOBS.c.id == bindparam("job_id"))
 
 
 class Claimed(NamedTuple):
-    """A job a conductor now runs."""
+    """A job a conductor now runs, with its arguments as its kind's record."""
 
     id: int
     node_id: int
     kind: JobKind
-    args: dict[str, Any]
+    args: NoArgs
 
 
 def claim(
@@ -83,7 +86,8 @@ def claim(
     row = session.connection().execute(query, {"group": group}).first()
     if row is None:
         return None
-    job = Claimed(row.id, row.node_id, JobKind(row.kind), dict(row.args))
+    kind = JobKind(row.kind)
+    job = Claimed(row.id, row.node_id, kind, kind.arguments.from_row(row.args or {}))
     if job.kind not in SHARED_KINDS and not nodes.reserve(session, job.node_id, conductor):
         return None
     session.connection().execute(_START, {"job_id": job.id, "conductor": conductor})
@@ -144,7 +148,8 @@ def _claim_query(
 def finish(
     session: Session, job_id: int, *, result: dict[str, Any] | None = None, error: str | None = None
 ) -> None:
-    """Record a job's outcome; async jobs are then deleted, sync ones kept for their caller."""
+    """Record a synchronous job's outcome, kept for its caller (`take_result`); an
+    asynchronous job is removed instead (`remove`)."""
     job = session.get(Job, job_id)
     if job is None:
         return
@@ -174,12 +179,13 @@ def purge_stale(session: Session, older_than: float) -> None:
     session.execute(delete(Job).where(Job.status.in_(FINISHED), Job.finished_at < cutoff))
 
 
-def drop_running(session: Session, conductor: str) -> dict[int, dict[str, Any]]:
+def drop_running(session: Session, conductor: str) -> dict[int, NoArgs]:
     """Forget the jobs a dead conductor was running (their nodes are failed separately);
     node id -> the arguments of the job it ran (a deploy's tell whether it rebuilt)."""
     running = Job.status == JobStatus.RUNNING, Job.conductor == conductor
     found = {
-        job.node_id: dict(job.args or {}) for job in session.scalars(select(Job).where(*running))
+        job.node_id: JobKind(job.kind).arguments.from_row(job.args or {})
+        for job in session.scalars(select(Job).where(*running))
     }
     session.execute(delete(Job).where(*running))
     return found

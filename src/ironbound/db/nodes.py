@@ -1,8 +1,11 @@
-"""Node lookups and the node lock.
+"""Node lookups, the node lock, and the one writer of a node's fields.
 
 The lock is Ironic's: a conductor owns a node while `reservation` holds its
 name, taken with one compare-and-set UPDATE so two conductors can never both
-win it.
+win it. Every change of a node's columns by the conductor or a state change
+request is `write_fields`: one Core UPDATE of a node read as a few columns,
+with the stamps a move of the provision state brings (the API's PATCH edits
+the ORM node it renders, through `apply_fields`, with the same stamps).
 """
 
 from __future__ import annotations
@@ -96,7 +99,6 @@ class Changing(NamedTuple):
     uuid: str
     reservation: str | None
     provision_state: str
-    deploy_step: dict[str, Any] | None
     protected: bool
     maintenance: bool
     driver: str
@@ -113,7 +115,7 @@ _CHANGING_FOR_UPDATE = {name: query.with_for_update() for name, query in _CHANGI
 def get_for_change(session: Session, ident: str) -> Changing:
     """`get` as the few columns a state change needs, locked as `lock_row` locks.
 
-    The change is then written with `change_state`: one Core UPDATE, where an
+    The change is then written with `write_fields`: one Core UPDATE, where an
     ORM node (its ~50 columns loaded, its changes flushed) cost several times more.
 
     :raises NodeNotFound: no such node.
@@ -122,13 +124,6 @@ def get_for_change(session: Session, ident: str) -> Changing:
     by = _CHANGING_BY if session.get_bind().dialect.name == "sqlite" else _CHANGING_FOR_UPDATE
     row = session.connection().execute(by[column], key).first()
     return Changing(*_found(row, ident))
-
-
-def change_state(session: Session, node: Changing, fields: Mapping[str, Any]) -> None:
-    """apply_fields for a node read by `get_for_change`."""
-    values = _with_stamps(node.provision_state, bool(node.deploy_step), fields)
-    _check_documents(node.uuid, values)
-    session.connection().execute(_UPDATE_NODE, {"node_id_": node.id, **values})
 
 
 _INSTANCE_INFO = select(Node.instance_info, Node.instance_secrets).where(
@@ -353,16 +348,19 @@ def check_held(session: Session, node_id: int, conductor: str | None) -> Held:
     return Held(node_id, row.uuid, row.provision_state, row.driver_internal_info)
 
 
-def held_by(session: Session, conductor: str) -> list[Node]:
-    """Nodes whose lock `conductor` holds."""
-    return list(session.scalars(select(Node).where(Node.reservation == conductor)))
+_HELD_BY = select(Node.id, Node.uuid, Node.provision_state, Node.driver_internal_info).where(
+    Node.reservation == bindparam("holder")
+)
+
+
+def held_by(session: Session, conductor: str) -> list[Held]:
+    """Nodes whose lock `conductor` holds, as `write_fields` takes them."""
+    return [Held(*row) for row in session.execute(_HELD_BY, {"holder": conductor})]
 
 
 def apply_fields(row: Node, fields: Mapping[str, Any]) -> None:
-    """Set node columns, stamping provision_updated_at when the provision state moves.
-
-    A node that leaves the deploy states no longer shows a deploy step (as Ironic).
-    """
+    """`write_fields` for an ORM node being edited (the API's PATCH, which renders it):
+    the same stamps, set on the object and flushed with it."""
     for key, value in _with_stamps(row.provision_state, bool(row.deploy_step), fields).items():
         setattr(row, key, value)
 
@@ -381,23 +379,36 @@ def _with_stamps(current_state: str, has_step: bool, fields: Mapping[str, Any]) 
     return values
 
 
+class Written(Protocol):
+    """What writing a node's fields needs of the node as read: a `Held` or `Changing` row."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def uuid(self) -> str: ...
+    @property
+    def provision_state(self) -> str: ...
+
+
 def write_fields(
     session: Session,
-    held: Held,
+    node: Written,
     fields: Mapping[str, Any],
     shown: Mapping[str, Any] | None = None,
 ) -> None:
-    """apply_fields for a flow: one UPDATE of the node `check_held` returned as `held`.
+    """Set node columns in one UPDATE of `node` (as `check_held`, `held_by` or
+    `get_for_change` read it), stamping provision_updated_at when the provision state
+    moves; a node that leaves the deploy states no longer shows a deploy step (as Ironic).
 
     `shown`: what `record_progress` returned, written in the same UPDATE;
     `fields` win over it (a landing that leaves the deploy states clears the
-    step the progress showed). The flow's lock keeps every other writer of
-    these columns out, so no row is loaded; JSON documents are bounded as
-    the ORM's writes are.
+    step the progress showed). The caller holds the node (its lock, or the row
+    lock of `get_for_change`), so no row is loaded; JSON documents are bounded
+    as the ORM's writes are.
     """
-    values = {**(shown or {}), **_with_stamps(held.provision_state, True, fields)}
-    _check_documents(held.uuid, values)
-    session.connection().execute(_UPDATE_NODE, {"node_id_": held.id, **values})
+    values = {**(shown or {}), **_with_stamps(node.provision_state, True, fields)}
+    _check_documents(node.uuid, values)
+    session.connection().execute(_UPDATE_NODE, {"node_id_": node.id, **values})
 
 
 def _check_documents(node_uuid: str, values: Mapping[str, Any]) -> None:

@@ -25,7 +25,7 @@ from ironbound.api.services import ApiServices
 from ironbound.api.views import node as view
 from ironbound.db import jobs, nodes
 from ironbound.db.models import Node
-from ironbound.jobspec import JobKind
+from ironbound.jobspec import BootDevice, JobKind, Power, Provision
 
 router = APIRouter()
 
@@ -123,7 +123,7 @@ def _call_off(services: ApiServices, ident: str, minor: int, verb: str) -> tuple
         queued = jobs.pending_id(session, node.id, transition.job)
         if queued is not None:
             return node.uuid, queued
-        return node.uuid, jobs.enqueue(session, node.id, transition.job, {"action": verb})
+        return node.uuid, jobs.enqueue(session, node.id, transition.job, Provision(verb))
 
 
 @router.put("/v1/nodes/{ident}/states/provision", status_code=202)
@@ -163,7 +163,7 @@ def set_provision_state(
             raise problems.NodeInMaintenance(node=node.uuid, verb=verb)
         if transition.job is not None:
             driver_checks.require_conductor(services, node)
-        nodes.change_state(
+        nodes.write_fields(
             session,
             node,
             {
@@ -175,7 +175,7 @@ def set_provision_state(
             },
         )
         job = (
-            jobs.enqueue(session, node.id, transition.job, {"action": verb})
+            jobs.enqueue(session, node.id, transition.job, Provision(verb))
             if transition.job
             else None
         )
@@ -201,8 +201,8 @@ def set_power_state(
     def change(session: Session, node: nodes.Changing) -> tuple[str, int]:
         driver_checks.require_conductor(services, node)
         after = states.POWER_TARGET_AFTER_ACTION.get(target, target)
-        nodes.change_state(session, node, {"target_power_state": after, "last_error": None})
-        job = jobs.enqueue(session, node.id, JobKind.POWER, {"target": target, "timeout": timeout})
+        nodes.write_fields(session, node, {"target_power_state": after, "last_error": None})
+        job = jobs.enqueue(session, node.id, JobKind.POWER, Power(target, timeout))
         return node.uuid, job
 
     node_uuid, job_id = locking.with_free(
@@ -294,7 +294,7 @@ async def set_boot_device(
         services,
         node_id,
         JobKind.SET_BOOT_DEVICE,
-        {"boot_device": device, "persistent": persistent},
+        BootDevice(device, persistent),
     )
     return Response(status_code=204)
 
