@@ -23,7 +23,7 @@ from ironbound.api import links, listing, problems, responses
 from ironbound.api.deps import Call
 from ironbound.api.policy import Identity
 from ironbound.api.schemas.common import check_uuid
-from ironbound.db import nodes, queries
+from ironbound.db import any_table, nodes
 from ironbound.db.models import (
     ManagedVolume,
     Node,
@@ -87,7 +87,7 @@ def render(
 
 def get(session: Session, spec: Subresource, ident: str) -> SubresourceModel:
     """The row with UUID `ident` (400 if it is not a UUID, 404 if unknown)."""
-    row = queries.by_uuid(session, spec.model, check_uuid(ident, spec.uuid_field))
+    row = any_table.by_uuid(session, spec.model, check_uuid(ident, spec.uuid_field))
     if row is None:
         raise spec.not_found(ident)
     return row
@@ -97,15 +97,10 @@ def node_uuid_of(session: Session, row: SubresourceModel) -> str | None:
     return None if row.node_id is None else nodes.get_by_id(session, row.node_id).uuid
 
 
-def owner(spec: Subresource, ident: str) -> Callable[[Session], Node]:
-    """How to find the node row `ident` belongs to: the node a change must wait for."""
-
-    def find(session: Session) -> Node:
-        node_id = get(session, spec, ident).node_id
-        assert node_id is not None  # ports, groups, connectors and targets always have one
-        return nodes.get_by_id(session, node_id)
-
-    return find
+def node_of(session: Session, row: SubresourceModel) -> Node:
+    """The node `row` belongs to: ports, groups, connectors and targets always have one."""
+    assert row.node_id is not None
+    return nodes.get_by_id(session, row.node_id)
 
 
 def list_page(
@@ -144,7 +139,7 @@ def list_page(
                 marker = get(session, spec, query.marker)
             except errors.NotFound as exc:
                 raise problems.UnknownMarker(marker=query.marker, kind=spec.list_key[:-1]) from exc
-        rows = queries.page(
+        rows = any_table.page(
             session,
             spec.model,
             match=match,
@@ -208,4 +203,4 @@ def unique_violation(
     session: Session, spec: Subresource, own_id: int | None, **values: Any
 ) -> bool:
     """Whether another row of `spec` already has these column values."""
-    return queries.clashes(session, spec.model, own_id, values)
+    return any_table.clashes(session, spec.model, own_id, values)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from ironbound import errors
-from ironbound.api import driver_checks, links, listing, problems, queries, responses
+from ironbound.api import driver_checks, links, listing, no_query, problems, responses
 from ironbound.api import microversions as mv
 from ironbound.api.deps import BaseUrl, Services, Version
 from ironbound.db.conductors import HardwareEntry
@@ -69,11 +69,11 @@ def _entry(services: Any, name: str) -> HardwareEntry:
     return entry
 
 
-@router.get("/v1/drivers/{name}", dependencies=[queries.NONE])
+@router.get("/v1/drivers/{name}", dependencies=[no_query.NONE])
 def show_driver(name: str, services: Services, minor: Version, base_url: BaseUrl) -> Response:
     return responses.json(_document(name, _entry(services, name), minor, base_url, detail=True))
 
 
-@router.get("/v1/drivers/{name}/properties", dependencies=[queries.NONE])
+@router.get("/v1/drivers/{name}/properties", dependencies=[no_query.NONE])
 def driver_properties(name: str, services: Services) -> Response:
     return responses.json(_entry(services, name).properties)

@@ -12,12 +12,12 @@ from starlette.responses import Response
 
 from ironbound import errors
 from ironbound.api import microversions as mv
-from ironbound.api import problems, queries, responses
+from ironbound.api import no_query, problems, responses
 from ironbound.api.deps import Services, Version
 from ironbound.api.routes.nodes import lookup
 from ironbound.api.services import ApiServices
 
-router = APIRouter(dependencies=[queries.NONE])
+router = APIRouter(dependencies=[no_query.NONE])
 
 
 def _node_uuid(services: ApiServices, ident: str, minor: int) -> str:

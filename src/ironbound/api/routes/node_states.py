@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ironbound import configdrive, errors, sensitive, states
-from ironbound.api import driver_checks, locking, problems, queries, responses, sync_jobs
+from ironbound.api import driver_checks, locking, no_query, problems, responses, sync_jobs
 from ironbound.api import microversions as mv
 from ironbound.api.deps import BaseUrl, JsonBody, OptionalJsonBody, Services, Version
 from ironbound.api.routes.nodes import lookup, lookup_for_change
@@ -33,7 +33,7 @@ router = APIRouter()
 _NOT_IN_MAINTENANCE = frozenset({"active", "rebuild", "provide", "clean", "inspect"})
 
 
-@router.get("/v1/nodes/{ident}/states", dependencies=[queries.NONE])
+@router.get("/v1/nodes/{ident}/states", dependencies=[no_query.NONE])
 def get_states(ident: str, services: Services, minor: Version) -> Response:
     with services.db.read() as session:
         node = lookup(session, ident, minor)
@@ -236,7 +236,7 @@ async def _ask(services: ApiServices, ident: str, minor: int, kind: JobKind) -> 
     return await sync_jobs.ask(services, node_id, kind)
 
 
-@router.get("/v1/nodes/{ident}/validate", dependencies=[queries.NONE])
+@router.get("/v1/nodes/{ident}/validate", dependencies=[no_query.NONE])
 async def validate_node(ident: str, services: Services, minor: Version) -> Response:
     return responses.json(await _ask(services, ident, minor, JobKind.VALIDATE))
 
@@ -268,12 +268,12 @@ def maintenance_off(ident: str, services: Services, minor: Version) -> Response:
     return Response(status_code=202)
 
 
-@router.get("/v1/nodes/{ident}/management/boot_device", dependencies=[queries.NONE])
+@router.get("/v1/nodes/{ident}/management/boot_device", dependencies=[no_query.NONE])
 async def get_boot_device(ident: str, services: Services, minor: Version) -> Response:
     return responses.json(await _ask(services, ident, minor, JobKind.GET_BOOT_DEVICE))
 
 
-@router.get("/v1/nodes/{ident}/management/boot_device/supported", dependencies=[queries.NONE])
+@router.get("/v1/nodes/{ident}/management/boot_device/supported", dependencies=[no_query.NONE])
 async def supported_boot_devices(ident: str, services: Services, minor: Version) -> Response:
     return responses.json(await _ask(services, ident, minor, JobKind.SUPPORTED_BOOT_DEVICES))
 
@@ -314,7 +314,7 @@ async def inject_nmi(
     return Response(status_code=204)
 
 
-@router.get("/v1/nodes/{ident}/states/console", dependencies=[queries.NONE])
+@router.get("/v1/nodes/{ident}/states/console", dependencies=[no_query.NONE])
 def get_console(ident: str, services: Services, minor: Version) -> Response:
     """What Ironic answers for a console that is not enabled: every node's, here."""
     with services.db.read() as session:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ironbound import errors
-from ironbound.api import locking, problems, queries, responses
+from ironbound.api import locking, no_query, problems, responses
 from ironbound.api import microversions as mv
 from ironbound.api.deps import BaseUrl, OptionalJsonBody, Services, Version
 from ironbound.api.routes.nodes import lookup
@@ -22,7 +22,7 @@ from ironbound.api.services import ApiServices
 from ironbound.db import traits
 from ironbound.db.models import Node
 
-router = APIRouter(dependencies=[queries.NONE])
+router = APIRouter(dependencies=[no_query.NONE])
 
 
 def _need_traits(minor: int) -> None:

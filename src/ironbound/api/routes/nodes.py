@@ -29,7 +29,7 @@ from ironbound.api.schemas.node import NodeDocument
 from ironbound.api.services import ApiServices
 from ironbound.api.views import node as view
 from ironbound.config import INTERFACE_TYPES
-from ironbound.db import managed_volumes, nodes, queries, traits
+from ironbound.db import any_table, managed_volumes, nodes, traits
 from ironbound.db.models import Node
 from ironbound.jobspec import JobKind
 from ironbound.records import CONFIG_DRIVE_TARGET, VOLUME_ATTACHMENTS
@@ -210,7 +210,7 @@ def _requested_interfaces(doc: NodeDocument) -> dict[str, str | None]:
 
 def _check_unique(session: Session, node: Node | None, doc: NodeDocument) -> None:
     own_id = node.id if node is not None else None
-    if doc.name is not None and queries.clashes(session, Node, own_id, {"name": doc.name}):
+    if doc.name is not None and any_table.clashes(session, Node, own_id, {"name": doc.name}):
         raise errors.DuplicateName(name=doc.name)
     if doc.instance_uuid is not None:
         if node is not None and node.instance_uuid not in (None, doc.instance_uuid):
@@ -254,7 +254,7 @@ def create_node(body: JsonBody, services: Services, minor: Version, base_url: Ba
     )
     driver_checks.require_conductor(services, node)
     with services.db.write() as session:
-        if queries.clashes(session, Node, None, {"uuid": node.uuid}):
+        if any_table.clashes(session, Node, None, {"uuid": node.uuid}):
             raise errors.NodeAlreadyExists(uuid=node.uuid)
         _check_unique(session, None, doc)
         session.add(node)

@@ -25,7 +25,7 @@ from ironbound.api.routes.nodes import lookup
 from ironbound.api.schemas.common import validate
 from ironbound.api.schemas.port import PortDocument
 from ironbound.api.schemas.volume import normalize_mac
-from ironbound.db import nodes, portgroups, queries
+from ironbound.db import any_table, nodes, portgroups
 from ironbound.db.models import Node, Port, Portgroup
 
 router = APIRouter()
@@ -167,7 +167,7 @@ def _group(session: Session, doc: PortDocument, node: Node) -> Portgroup | None:
     """The port group the port joins: one of the port's own node."""
     if doc.portgroup_uuid is None:
         return None
-    group = queries.by_uuid(session, Portgroup, doc.portgroup_uuid)
+    group = any_table.by_uuid(session, Portgroup, doc.portgroup_uuid)
     if group is None:
         raise errors.PortgroupNotFound(portgroup=doc.portgroup_uuid)
     if group.node_id != node.id:

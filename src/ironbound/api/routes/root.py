@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from ironbound.api import links, queries, responses
+from ironbound.api import links, no_query, responses
 from ironbound.api import microversions as mv
 from ironbound.api.deps import BaseUrl, Version
 
@@ -24,7 +24,7 @@ def _version(base_url: str) -> dict[str, Any]:
     }
 
 
-@router.get("/", dependencies=[queries.NONE])
+@router.get("/", dependencies=[no_query.NONE])
 def root(base_url: BaseUrl) -> Response:
     version = _version(base_url)
     return responses.json(
@@ -38,8 +38,8 @@ def root(base_url: BaseUrl) -> Response:
     )
 
 
-@router.get("/v1", dependencies=[queries.NONE])
-@router.get("/v1/", dependencies=[queries.NONE])
+@router.get("/v1", dependencies=[no_query.NONE])
+@router.get("/v1/", dependencies=[no_query.NONE])
 def v1(minor: Version, base_url: BaseUrl) -> Response:
     body: dict[str, Any] = {
         "id": "v1",

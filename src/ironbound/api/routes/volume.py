@@ -15,17 +15,17 @@ from ironbound import errors, sensitive, states
 from ironbound.api import (
     links,
     listing,
-    locking,
-    optimistic,
     patch,
     policy,
     problems,
     responses,
     subresources,
+    writes,
 )
 from ironbound.api import microversions as mv
 from ironbound.api.deps import (
     BaseUrl,
+    Call,
     CurrentCall,
     CurrentIdentity,
     JsonBody,
@@ -40,7 +40,7 @@ from ironbound.api.schemas.volume import (
     check_target,
 )
 from ironbound.api.services import ApiServices
-from ironbound.db import nodes
+from ironbound.db import any_table, nodes
 from ironbound.db.models import Node, VolumeConnector, VolumeTarget
 
 router = APIRouter()
@@ -233,8 +233,7 @@ def create_connector(
             connector_id=connector_id,
             extra=doc.extra,
         )
-        session.add(row)
-        session.flush()
+        any_table.add(session, row)
         return _created(CONNECTORS, row, node, base_url, minor, identity)
 
 
@@ -295,8 +294,7 @@ def create_target(
             secret_properties=parsed.sealed,
             extra=doc.extra,
         )
-        session.add(row)
-        session.flush()
+        any_table.add(session, row)
         # The creator sees the properties masked but not redacted, as in Ironic.
         return _created(TARGETS, row, node, base_url, minor, policy.ADMIN)
 
@@ -310,71 +308,91 @@ _UPDATABLE = {
 _ACTION = {"connectors": "volume connector", "targets": "volume target"}
 
 
-def _register_changes(kind: str) -> None:
+@dataclass(frozen=True)
+class _Seen:
+    """A record as a PATCH reads it: its document (unredacted) and its sealed secrets."""
+
+    before: dict[str, Any]
+    sealed: str | None
+
+
+def _seen(kind: str, row: VolumeConnector | VolumeTarget, node: Node, call: Call) -> _Seen:
+    """The record as the patch sees it, if its node is powered off.
+
+    :raises InvalidStateRequested: the node is not powered off.
+    """
+    if node.power_state != states.POWER_OFF:
+        raise errors.InvalidStateRequested(
+            action=f"{_ACTION[kind]} update", node=node.uuid, state=node.power_state
+        )
+    names = _KINDS[kind].fields.detail(call.minor)
+    before = subresources.render(_KINDS[kind], row, node.uuid, names, call.base_url, policy.ADMIN)
+    return _Seen(before, getattr(row, "secret_properties", None))
+
+
+def _patched(
+    kind: str, seen: _Seen, body: Any, services: ApiServices
+) -> _ParsedConnector | _ParsedTarget:
+    """The patch applied and the result parsed: the work done outside the write."""
+    after = patch.apply(seen.before, body, updatable=_UPDATABLE[kind])
+    if after.get("properties") == REDACTED:
+        # A client writing back the redacted document it was shown
+        # would replace the real properties with the placeholder.
+        raise problems.RedactedPropertiesWritten()
+    candidate = {k: after[k] for k in _UPDATABLE[kind] if k in after}
+    if kind == "connectors":
+        return _parsed_connector(candidate)
+    return _parsed_target(services, candidate, seen.sealed, seen.before["properties"])
+
+
+def _store(
+    session: Session, row: VolumeConnector | VolumeTarget, parsed: _ParsedConnector | _ParsedTarget
+) -> Node:
+    """Write the parsed document onto `row`, once its place is free; its (new) node."""
+    if isinstance(row, VolumeConnector):
+        assert not isinstance(parsed, _ParsedTarget)
+        cdoc, connector_id = parsed
+        node = _placed_connector(session, cdoc, connector_id, row.id)
+        row.type, row.connector_id, row.extra = cdoc.type, connector_id, cdoc.extra
+    else:
+        assert isinstance(parsed, _ParsedTarget)
+        tdoc = parsed.doc
+        node = _placed_target(session, tdoc, row.id)
+        row.volume_type, row.boot_index = tdoc.volume_type, tdoc.boot_index
+        row.volume_id, row.extra = tdoc.volume_id, tdoc.extra
+        row.properties, row.secret_properties = parsed.masked, parsed.sealed
+    row.node_id = node.id
+    any_table.store(session)
+    return node
+
+
+def _update(kind: str, ident: str, body: Any, call: Call) -> Response:
+    _need_volume_api(call.minor)
     spec = _KINDS[kind]
-
-    def update(ident: str, body: JsonBody, call: CurrentCall) -> Response:
-        services, minor, base_url, identity = (
-            call.services,
-            call.minor,
-            call.base_url,
-            call.identity,
-        )
-        _need_volume_api(minor)
-        names = spec.fields.detail(minor)
-
-        def current(session: Session, node: Node) -> tuple[dict[str, Any], str | None]:
-            """The record as the patch sees it (unredacted), and its sealed secrets."""
-            row = subresources.get(session, spec, ident)
-            if node.power_state != states.POWER_OFF:
-                raise errors.InvalidStateRequested(
-                    action=f"{_ACTION[kind]} update", node=node.uuid, state=node.power_state
+    for attempt in writes.attempts(call.services, _ACTION[kind]):
+        with attempt:
+            with call.services.db.read() as session:
+                row = _volume_row(session, kind, ident)
+                seen = _seen(kind, row, subresources.node_of(session, row), call)
+            parsed = _patched(kind, seen, body, call.services)
+            with call.services.db.write() as session:
+                row = _volume_row(session, kind, ident)
+                node = writes.hold(session, subresources.node_of(session, row))
+                writes.unchanged(seen, _seen(kind, row, node, call))
+                node = _store(session, row, parsed)
+                names = spec.fields.detail(call.minor)
+                document = subresources.render(
+                    spec, row, node.uuid, names, call.base_url, call.identity
                 )
-            before = subresources.render(spec, row, node.uuid, names, base_url, policy.ADMIN)
-            return before, getattr(row, "secret_properties", None)
+    return responses.json(document)
 
-        def work(seen: tuple[dict[str, Any], str | None]) -> _ParsedConnector | _ParsedTarget:
-            before, sealed = seen
-            after = patch.apply(before, body, updatable=_UPDATABLE[kind])
-            if after.get("properties") == REDACTED:
-                # A client writing back the redacted document it was shown
-                # would replace the real properties with the placeholder.
-                raise problems.RedactedPropertiesWritten()
-            candidate = {k: after[k] for k in _UPDATABLE[kind] if k in after}
-            if spec is CONNECTORS:
-                return _parsed_connector(candidate)
-            return _parsed_target(services, candidate, sealed, before["properties"])
 
-        def write(
-            session: Session, node: Node, parsed: _ParsedConnector | _ParsedTarget
-        ) -> dict[str, Any]:
-            row = subresources.get(session, spec, ident)
-            if isinstance(row, VolumeConnector):
-                assert not isinstance(parsed, _ParsedTarget)
-                cdoc, connector_id = parsed
-                new_node = _placed_connector(session, cdoc, connector_id, row.id)
-                row.type, row.connector_id, row.extra = cdoc.type, connector_id, cdoc.extra
-            else:
-                assert isinstance(row, VolumeTarget) and isinstance(parsed, _ParsedTarget)
-                tdoc = parsed.doc
-                new_node = _placed_target(session, tdoc, row.id)
-                row.volume_type, row.boot_index = tdoc.volume_type, tdoc.boot_index
-                row.volume_id, row.extra = tdoc.volume_id, tdoc.extra
-                row.properties, row.secret_properties = parsed.masked, parsed.sealed
-            row.node_id = new_node.id
-            session.flush()
-            return subresources.render(spec, row, new_node.uuid, names, base_url, identity)
-
-        owner = subresources.owner(spec, ident)
-        return responses.json(
-            optimistic.update(services, owner, current, work, write, _ACTION[kind])
-        )
-
-    def delete(ident: str, services: Services, minor: Version) -> Response:
-        _need_volume_api(minor)
-
-        def change(session: Session, node: Node) -> None:
-            row = subresources.get(session, spec, ident)
+def _delete(kind: str, ident: str, call: Call) -> Response:
+    _need_volume_api(call.minor)
+    for attempt in writes.attempts(call.services):
+        with attempt, call.services.db.write() as session:
+            row = _volume_row(session, kind, ident)
+            node = writes.hold(session, subresources.node_of(session, row))
             if (
                 node.provision_state not in states.VOLUME_DELETE_ALLOWED_STATES
                 and node.power_state != states.POWER_OFF
@@ -382,22 +400,31 @@ def _register_changes(kind: str) -> None:
                 raise errors.InvalidStateRequested(
                     action=f"{_ACTION[kind]} deletion", node=node.uuid, state=node.power_state
                 )
-            session.delete(row)
-
-        locking.with_free_node(services, subresources.owner(spec, ident), change)
-        return Response(status_code=204)
-
-    router.add_api_route(
-        f"/v1/volume/{kind}/{{ident}}", update, methods=["PATCH"], name=f"update_{kind}"
-    )
-    router.add_api_route(
-        f"/v1/volume/{kind}/{{ident}}",
-        delete,
-        methods=["DELETE"],
-        status_code=204,
-        name=f"delete_{kind}",
-    )
+            any_table.remove(session, row)
+    return Response(status_code=204)
 
 
-_register_changes("connectors")
-_register_changes("targets")
+def _volume_row(session: Session, kind: str, ident: str) -> VolumeConnector | VolumeTarget:
+    row = subresources.get(session, _KINDS[kind], ident)
+    assert isinstance(row, VolumeConnector | VolumeTarget)
+    return row
+
+
+@router.patch("/v1/volume/connectors/{ident}")
+def update_connectors(ident: str, body: JsonBody, call: CurrentCall) -> Response:
+    return _update("connectors", ident, body, call)
+
+
+@router.patch("/v1/volume/targets/{ident}")
+def update_targets(ident: str, body: JsonBody, call: CurrentCall) -> Response:
+    return _update("targets", ident, body, call)
+
+
+@router.delete("/v1/volume/connectors/{ident}", status_code=204)
+def delete_connectors(ident: str, call: CurrentCall) -> Response:
+    return _delete("connectors", ident, call)
+
+
+@router.delete("/v1/volume/targets/{ident}", status_code=204)
+def delete_targets(ident: str, call: CurrentCall) -> Response:
+    return _delete("targets", ident, call)
