@@ -14,13 +14,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi import APIRouter
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ironbound import errors
-from ironbound.api import links, listing, problems, responses
-from ironbound.api.deps import Call
+from ironbound.api import links, listing, lookups, problems, responses
+from ironbound.api import microversions as mv
+from ironbound.api.deps import Call, CurrentCall
 from ironbound.api.policy import Identity
 from ironbound.api.schemas.common import check_uuid
 from ironbound.db import any_table, nodes
@@ -155,6 +157,61 @@ def list_page(
             for r, rel in zip(rows, relations, strict=True)
         ]
     return listing.page(call, spec, query, items, prefix=prefix)
+
+
+def list_of(
+    call: Call,
+    spec: Subresource,
+    filters: dict[str, Filter],
+    detail: bool,
+    node_ident: str | None,
+) -> Response:
+    """A list of `spec` rows: all (with `filters`), or those of one node (UUID or name)."""
+    if node_ident is not None:
+        with call.services.db.read() as session:
+            node_ident = lookups.node(session, node_ident, call.minor).uuid
+    return list_page(
+        call,
+        spec,
+        node_ident=node_ident,
+        filters={} if node_ident else filters,
+        detail_path=detail,
+        detail_since=mv.DETAIL_QUERY,
+    )
+
+
+#: A collection's list: the request, whether in detail, the node it is restricted to.
+Lister = Callable[[Call, bool, str | None], Response]
+
+
+def add_list_routes(router: APIRouter, collection: str, lister: Lister) -> None:
+    """The four list calls of /v1/<collection>: all, in detail, a node's, a node's in detail.
+
+    Added before the collection's /v1/<collection>/{ident}, which would take "detail".
+    """
+
+    def list_all(call: CurrentCall) -> Response:
+        return lister(call, False, None)
+
+    def list_detail(call: CurrentCall) -> Response:
+        return lister(call, True, None)
+
+    def of_node(node_ident: str, call: CurrentCall) -> Response:
+        return lister(call, False, node_ident)
+
+    def of_node_detail(node_ident: str, call: CurrentCall) -> Response:
+        return lister(call, True, node_ident)
+
+    path, node_path = f"/v1/{collection}", f"/v1/nodes/{{node_ident}}/{collection}"
+    get = ["GET"]
+    router.add_api_route(path, list_all, methods=get, name=f"list_{collection}")
+    # The CLI's path when it filters.
+    router.add_api_route(f"{path}/", list_all, methods=get, include_in_schema=False)
+    router.add_api_route(f"{path}/detail", list_detail, methods=get, name=f"{collection}_detail")
+    router.add_api_route(node_path, of_node, methods=get, name=f"node_{collection}")
+    router.add_api_route(
+        f"{node_path}/detail", of_node_detail, methods=get, name=f"node_{collection}_detail"
+    )
 
 
 def check_uuid_or_404(ident: str) -> str:

@@ -11,10 +11,9 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from ironbound import errors
+from ironbound.api import lookups, no_query, problems, responses
 from ironbound.api import microversions as mv
-from ironbound.api import no_query, problems, responses
 from ironbound.api.deps import Services, Version
-from ironbound.api.routes.nodes import lookup
 from ironbound.api.services import ApiServices
 
 router = APIRouter(dependencies=[no_query.NONE])
@@ -24,7 +23,7 @@ def _node_uuid(services: ApiServices, ident: str, minor: int) -> str:
     if minor < mv.BIOS_INTERFACE:
         raise errors.VersionNotSupported()
     with services.db.read() as session:
-        return lookup(session, ident, minor).uuid
+        return lookups.node(session, ident, minor).uuid
 
 
 @router.get("/v1/nodes/{ident}/bios")

@@ -16,15 +16,13 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ironbound import configdrive, errors, sensitive, states
-from ironbound.api import driver_checks, locking, no_query, problems, responses, sync_jobs
+from ironbound.api import driver_checks, lookups, no_query, problems, responses, sync_jobs, writes
 from ironbound.api import microversions as mv
 from ironbound.api.deps import BaseUrl, JsonBody, OptionalJsonBody, Services, Version
-from ironbound.api.routes.nodes import lookup, lookup_for_change
 from ironbound.api.schemas import actions
 from ironbound.api.services import ApiServices
 from ironbound.api.views import node as view
 from ironbound.db import jobs, nodes
-from ironbound.db.models import Node
 from ironbound.jobspec import JobKind
 
 router = APIRouter()
@@ -36,7 +34,7 @@ _NOT_IN_MAINTENANCE = frozenset({"active", "rebuild", "provide", "clean", "inspe
 @router.get("/v1/nodes/{ident}/states", dependencies=[no_query.NONE])
 def get_states(ident: str, services: Services, minor: Version) -> Response:
     with services.db.read() as session:
-        node = lookup(session, ident, minor)
+        node = lookups.node(session, ident, minor)
         body: dict[str, Any] = {
             "console_enabled": node.console_enabled,
             "last_error": node.last_error,
@@ -93,7 +91,7 @@ def _refuse_unsupported(
     """
     verb = request.target
     with services.db.read() as session:
-        node = lookup(session, ident, minor)
+        node = lookups.node(session, ident, minor)
         if node.provision_state not in states.UNSUPPORTED[verb].sources:
             raise errors.InvalidStateRequested(
                 action=verb, node=node.uuid, state=node.provision_state
@@ -114,7 +112,7 @@ def _call_off(services: ApiServices, ident: str, minor: int, verb: str) -> tuple
     The job is queued once however often the verb is sent; the running flow looks for it.
     """
     with services.db.write() as session:
-        node = lookup_for_change(session, ident, minor)
+        node = lookups.node_for_change(session, ident, minor)
         transition = states.transition_for(verb, node.provision_state)
         if transition is None or not transition.calls_off or transition.min_version > minor:
             return None
@@ -151,42 +149,49 @@ def set_provision_state(
         sync_jobs.settle(services, called_off[1])
         return responses.accepted(f"{base_url}/v1/nodes/{called_off[0]}/states")
 
-    def change(session: Session, node: nodes.Changing) -> tuple[str, int | None]:
-        transition = states.transition_for(verb, node.provision_state)
-        if transition is None or transition.min_version > minor:
-            raise errors.InvalidStateRequested(
-                action=verb, node=node.uuid, state=node.provision_state
+    for attempt in writes.attempts(services):
+        with attempt, services.db.write() as session:
+            node = writes.free(session, lookups.node_for_change(session, ident, minor))
+            transition = _transition(services, node, verb, minor)
+            nodes.change_state(
+                session,
+                node,
+                {
+                    "provision_state": transition.busy or transition.target,
+                    "target_provision_state": transition.target if transition.busy else None,
+                    "last_error": None,
+                    # As Ironic: a rebuild without a config drive keeps the one stored before.
+                    **(
+                        {}
+                        if stored is None
+                        else _with_config_drive(services, session, node, stored)
+                    ),
+                },
             )
-        if verb in states.PROTECTED_VERBS and node.protected:
-            raise problems.NodeProtected(node=node.uuid)
-        if verb in _NOT_IN_MAINTENANCE and node.maintenance:
-            raise problems.NodeInMaintenance(node=node.uuid, verb=verb)
-        if transition.job is not None:
-            driver_checks.require_conductor(services, node)
-        nodes.change_state(
-            session,
-            node,
-            {
-                "provision_state": transition.busy or transition.target,
-                "target_provision_state": transition.target if transition.busy else None,
-                "last_error": None,
-                # As Ironic: a rebuild without a config drive keeps the one stored before.
-                **({} if stored is None else _with_config_drive(services, session, node, stored)),
-            },
-        )
-        job = (
-            jobs.enqueue(session, node.id, transition.job, {"action": verb})
-            if transition.job
-            else None
-        )
-        return node.uuid, job
-
-    node_uuid, job_id = locking.with_free(
-        services, lambda s: lookup_for_change(s, ident, minor), change
-    )
+            job_id = (
+                jobs.enqueue(session, node.id, transition.job, {"action": verb})
+                if transition.job
+                else None
+            )
     if job_id is not None:
         sync_jobs.settle(services, job_id)
-    return responses.accepted(f"{base_url}/v1/nodes/{node_uuid}/states")
+    return responses.accepted(f"{base_url}/v1/nodes/{node.uuid}/states")
+
+
+def _transition(
+    services: ApiServices, node: nodes.Changing, verb: str, minor: int
+) -> states.Transition:
+    """The transition `verb` makes from the node's state, if the node may make it now."""
+    transition = states.transition_for(verb, node.provision_state)
+    if transition is None or transition.min_version > minor:
+        raise errors.InvalidStateRequested(action=verb, node=node.uuid, state=node.provision_state)
+    if verb in states.PROTECTED_VERBS and node.protected:
+        raise problems.NodeProtected(node=node.uuid)
+    if verb in _NOT_IN_MAINTENANCE and node.maintenance:
+        raise problems.NodeInMaintenance(node=node.uuid, verb=verb)
+    if transition.job is not None:
+        driver_checks.require_conductor(services, node)
+    return transition
 
 
 @router.put("/v1/nodes/{ident}/states/power", status_code=202)
@@ -198,18 +203,16 @@ def set_power_state(
     target = request.target
     timeout = request.timeout if isinstance(request, actions.SoftPowerRequest) else None
 
-    def change(session: Session, node: nodes.Changing) -> tuple[str, int]:
-        driver_checks.require_conductor(services, node)
-        after = states.POWER_TARGET_AFTER_ACTION.get(target, target)
-        nodes.change_state(session, node, {"target_power_state": after, "last_error": None})
-        job = jobs.enqueue(session, node.id, JobKind.POWER, {"target": target, "timeout": timeout})
-        return node.uuid, job
-
-    node_uuid, job_id = locking.with_free(
-        services, lambda s: lookup_for_change(s, ident, minor), change
-    )
+    for attempt in writes.attempts(services):
+        with attempt, services.db.write() as session:
+            node = writes.free(session, lookups.node_for_change(session, ident, minor))
+            driver_checks.require_conductor(services, node)
+            after = states.POWER_TARGET_AFTER_ACTION.get(target, target)
+            nodes.change_state(session, node, {"target_power_state": after, "last_error": None})
+            arguments = {"target": target, "timeout": timeout}
+            job_id = jobs.enqueue(session, node.id, JobKind.POWER, arguments)
     sync_jobs.settle(services, job_id)
-    return responses.accepted(f"{base_url}/v1/nodes/{node_uuid}/states")
+    return responses.accepted(f"{base_url}/v1/nodes/{node.uuid}/states")
 
 
 @router.put("/v1/nodes/{ident}/states/raid", status_code=204)
@@ -218,16 +221,16 @@ def set_raid(ident: str, body: JsonBody, services: Services, minor: Version) -> 
         raise errors.VersionNotSupported()
     disks = actions.read(actions.RaidRequest, body, minor).logical_disks
 
-    def change(session: Session, node: Node) -> None:
-        node.target_raid_config = {"logical_disks": disks}
-
-    locking.with_free_node(services, lambda s: lookup(s, ident, minor), change)
+    for attempt in writes.attempts(services):
+        with attempt, services.db.write() as session:
+            node = writes.hold(session, lookups.node(session, ident, minor))
+            node.target_raid_config = {"logical_disks": disks}
     return Response(status_code=204)
 
 
 def _node_id(services: ApiServices, ident: str, minor: int) -> int:
     with services.db.read() as session:
-        return lookup(session, ident, minor).id
+        return lookups.node(session, ident, minor).id
 
 
 async def _ask(services: ApiServices, ident: str, minor: int, kind: JobKind) -> dict[str, Any]:
@@ -245,7 +248,7 @@ def _set_maintenance(
     ident: str, services: ApiServices, minor: int, on: bool, reason: str | None
 ) -> None:
     with services.db.write() as session:
-        node = lookup(session, ident, minor)
+        node = lookups.node(session, ident, minor)
         node.maintenance = on
         node.maintenance_reason = reason if on else None
         if not on:
@@ -318,7 +321,7 @@ async def inject_nmi(
 def get_console(ident: str, services: Services, minor: Version) -> Response:
     """What Ironic answers for a console that is not enabled: every node's, here."""
     with services.db.read() as session:
-        node = lookup(session, ident, minor)
+        node = lookups.node(session, ident, minor)
         return responses.json({"console_enabled": node.console_enabled, "console_info": None})
 
 
@@ -327,5 +330,5 @@ def set_console(ident: str, body: JsonBody, services: Services, minor: Version) 
     """Refused as Ironic refuses a node whose console interface is no-console (either way)."""
     actions.read(actions.ConsoleRequest, body, minor)
     with services.db.read() as session:
-        node = lookup(session, ident, minor)
+        node = lookups.node(session, ident, minor)
         raise problems.ConsoleUnsupported(driver=node.driver)

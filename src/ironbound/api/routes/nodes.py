@@ -15,12 +15,12 @@ from ironbound import errors, sensitive, states
 from ironbound.api import (
     driver_checks,
     listing,
-    locking,
-    optimistic,
+    lookups,
     patch,
     problems,
     responses,
     sync_jobs,
+    writes,
 )
 from ironbound.api import microversions as mv
 from ironbound.api.deps import BaseUrl, Call, CurrentCall, JsonBody, Services, Version
@@ -177,31 +177,13 @@ def list_nodes_detail(call: CurrentCall) -> Response:
 @router.get("/v1/nodes/{ident}")
 def show_node(ident: str, call: CurrentCall) -> Response:
     names = listing.show_names(call, view.NODES.fields)
-    _check_ident(ident, call.minor)
+    lookups.check_ident(ident, call.minor)
     with call.services.db.read() as session:
         node = nodes.get_row(session, ident)
         found = traits.names(session, node.id) if "traits" in names else ()
         return responses.json(
             view.render(node, names, call.minor, call.base_url, call.services.catalogue, found)
         )
-
-
-def _check_ident(ident: str, minor: int) -> None:
-    """:raises InvalidUUID: `ident` is a name, before 1.5 named nodes."""
-    if minor < mv.NODE_NAMES and not nodes.is_uuid_like(ident):
-        raise errors.InvalidUUID(field="node", value=ident)
-
-
-def lookup(session: Session, ident: str, minor: int) -> Node:
-    """A node by UUID, or by name from 1.5 on."""
-    _check_ident(ident, minor)
-    return nodes.get(session, ident)
-
-
-def lookup_for_change(session: Session, ident: str, minor: int) -> nodes.Changing:
-    """`lookup` for a state change: the columns it decides on, the row locked."""
-    _check_ident(ident, minor)
-    return nodes.get_for_change(session, ident)
 
 
 def _requested_interfaces(doc: NodeDocument) -> dict[str, str | None]:
@@ -257,8 +239,7 @@ def create_node(body: JsonBody, services: Services, minor: Version, base_url: Ba
         if any_table.clashes(session, Node, None, {"uuid": node.uuid}):
             raise errors.NodeAlreadyExists(uuid=node.uuid)
         _check_unique(session, None, doc)
-        session.add(node)
-        session.flush()
+        any_table.add(session, node)
         document = view.render(
             node, view.NODES.fields.detail(minor), minor, base_url, services.catalogue
         )
@@ -322,44 +303,61 @@ def update_node(
     reset = _reset_interfaces(request, body, minor)
     names = view.NODES.fields.detail(minor)
 
-    def current(session: Session, node: Node) -> _Seen:
-        before = view.render(node, names, minor, base_url, services.catalogue)
-        hidden = {k: getattr(node, k) for k in _UPDATABLE if k not in before}
-        return _Seen(before, hidden, node.driver_secrets, node.instance_secrets)
-
-    def work(seen: _Seen) -> _Change:
-        after = patch.apply(seen.before, body, updatable=updatable, required=("driver",))
-        candidate = {k: after[k] for k in NodeDocument.model_fields if k in after and k != "uuid"}
-        # Fields newer than this microversion are not in the document the
-        # patch applied to; they keep their values (a PATCH at 1.1 must not
-        # erase the node's name or resource_class).
-        candidate.update(seen.hidden)
-        doc: NodeDocument = validate(NodeDocument, candidate, "node")
-        if doc.name is not None and doc.name != {**seen.before, **seen.hidden}["name"]:
-            check_node_name(doc.name, minor)
-        return _Change(doc, _secret_fields(services, seen, doc))
-
-    def write(session: Session, node: Node, change: _Change) -> dict[str, Any]:
-        _check_unique(session, node, change.doc)
-        _apply_interfaces(services, node, change.doc, minor, reset)
-        fields = {
-            **{name: getattr(change.doc, name) for name in _PLAIN_FIELDS},
-            "conductor_group": driver_checks.conductor_group(change.doc.conductor_group),
-            **change.fields,
-        }
-        _check_protection(node, fields)
-        moved = fields["conductor_group"] != node.conductor_group or node.driver != fields["driver"]
-        nodes.apply_fields(node, {k: v for k, v in fields.items() if getattr(node, k) != v})
-        if moved:  # as Ironic: a node no conductor would take is refused (No valid host)
-            driver_checks.require_conductor(services, node)
-        session.flush()
-        found = traits.names(session, node.id) if "traits" in names else ()
-        return view.render(node, names, minor, base_url, services.catalogue, found)
-
-    document = optimistic.update(
-        services, lambda s: lookup(s, ident, minor), current, work, write, "node"
-    )
+    for attempt in writes.attempts(services, "node"):
+        with attempt:
+            with services.db.read() as session:
+                seen = _seen(lookups.node(session, ident, minor), names, minor, base_url, services)
+            change = _worked_out(services, seen, body, updatable, minor)
+            with services.db.write() as session:
+                node = writes.hold(session, lookups.node(session, ident, minor))
+                writes.unchanged(seen, _seen(node, names, minor, base_url, services))
+                _store(session, services, node, change, minor, reset)
+                found = traits.names(session, node.id) if "traits" in names else ()
+                document = view.render(node, names, minor, base_url, services.catalogue, found)
     return responses.json(document)
+
+
+def _seen(
+    node: Node, names: tuple[str, ...], minor: int, base_url: str, services: ApiServices
+) -> _Seen:
+    before = view.render(node, names, minor, base_url, services.catalogue)
+    hidden = {k: getattr(node, k) for k in _UPDATABLE if k not in before}
+    return _Seen(before, hidden, node.driver_secrets, node.instance_secrets)
+
+
+def _worked_out(
+    services: ApiServices, seen: _Seen, body: Any, updatable: list[str], minor: int
+) -> _Change:
+    """The patch applied and the result checked: the work done outside the write."""
+    after = patch.apply(seen.before, body, updatable=updatable, required=("driver",))
+    candidate = {k: after[k] for k in NodeDocument.model_fields if k in after and k != "uuid"}
+    # Fields newer than this microversion are not in the document the
+    # patch applied to; they keep their values (a PATCH at 1.1 must not
+    # erase the node's name or resource_class).
+    candidate.update(seen.hidden)
+    doc: NodeDocument = validate(NodeDocument, candidate, "node")
+    if doc.name is not None and doc.name != {**seen.before, **seen.hidden}["name"]:
+        check_node_name(doc.name, minor)
+    return _Change(doc, _secret_fields(services, seen, doc))
+
+
+def _store(
+    session: Session, services: ApiServices, node: Node, change: _Change, minor: int, reset: bool
+) -> None:
+    """Check the change against the stored node and store it."""
+    _check_unique(session, node, change.doc)
+    _apply_interfaces(services, node, change.doc, minor, reset)
+    fields = {
+        **{name: getattr(change.doc, name) for name in _PLAIN_FIELDS},
+        "conductor_group": driver_checks.conductor_group(change.doc.conductor_group),
+        **change.fields,
+    }
+    _check_protection(node, fields)
+    moved = fields["conductor_group"] != node.conductor_group or node.driver != fields["driver"]
+    nodes.apply_fields(node, {k: v for k, v in fields.items() if getattr(node, k) != v})
+    if moved:  # as Ironic: a node no conductor would take is refused (No valid host)
+        driver_checks.require_conductor(services, node)
+    any_table.store(session)
 
 
 def _secret_fields(services: ApiServices, seen: _Seen, doc: NodeDocument) -> dict[str, Any]:
@@ -448,19 +446,19 @@ def _check_no_kept_volumes(session: Session, node: Node) -> None:
 def _attached(services: ApiServices, ident: str, minor: int) -> int | None:
     """The node's id when it may be deleted but still holds volume attachments, else None."""
     with services.db.read() as session:
-        node = lookup(session, ident, minor)
+        node = lookups.node(session, ident, minor)
         _check_deletable(node)
         held = node.driver_internal_info
         return node.id if held.get(VOLUME_ATTACHMENTS) or held.get(CONFIG_DRIVE_TARGET) else None
 
 
 def _delete(services: ApiServices, ident: str, minor: int) -> None:
-    def change(session: Session, node: Node) -> None:
-        _check_deletable(node)
-        _check_no_kept_volumes(session, node)
-        session.delete(node)
-
-    locking.with_free_node(services, lambda s: lookup(s, ident, minor), change)
+    for attempt in writes.attempts(services):
+        with attempt, services.db.write() as session:
+            node = writes.hold(session, lookups.node(session, ident, minor))
+            _check_deletable(node)
+            _check_no_kept_volumes(session, node)
+            any_table.remove(session, node)
 
 
 @router.delete("/v1/nodes/{ident}", status_code=204)
