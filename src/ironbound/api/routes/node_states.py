@@ -18,7 +18,7 @@ from starlette.responses import Response
 from ironbound import configdrive, errors, sensitive, states
 from ironbound.api import driver_checks, lookups, no_query, problems, responses, sync_jobs, writes
 from ironbound.api import microversions as mv
-from ironbound.api.deps import BaseUrl, JsonBody, OptionalJsonBody, Services, Version
+from ironbound.api.deps import CurrentCall, JsonBody, OptionalJsonBody
 from ironbound.api.schemas import actions
 from ironbound.api.services import ApiServices
 from ironbound.api.views import node as view
@@ -32,19 +32,19 @@ _NOT_IN_MAINTENANCE = frozenset({"active", "rebuild", "provide", "clean", "inspe
 
 
 @router.get("/v1/nodes/{ident}/states", dependencies=[no_query.NONE])
-def get_states(ident: str, services: Services, minor: Version) -> Response:
-    with services.db.read() as session:
-        node = lookups.node(session, ident, minor)
+def get_states(ident: str, call: CurrentCall) -> Response:
+    with call.services.db.read() as session:
+        node = lookups.node(session, ident, call.minor)
         body: dict[str, Any] = {
             "console_enabled": node.console_enabled,
             "last_error": node.last_error,
             "power_state": node.power_state,
-            "provision_state": view.provision_state(node.provision_state, minor),
+            "provision_state": view.provision_state(node.provision_state, call.minor),
             "provision_updated_at": node.provision_updated_at,
             "target_power_state": node.target_power_state,
             "target_provision_state": node.target_provision_state,
         }
-        if minor >= mv.RAID:
+        if call.minor >= mv.RAID:
             body["raid_config"] = node.raid_config
             body["target_raid_config"] = node.target_raid_config
     return responses.json(body)
@@ -125,34 +125,32 @@ def _call_off(services: ApiServices, ident: str, minor: int, verb: str) -> tuple
 
 
 @router.put("/v1/nodes/{ident}/states/provision", status_code=202)
-def set_provision_state(
-    ident: str, body: JsonBody, services: Services, minor: Version, base_url: BaseUrl
-) -> Response:
-    request = actions.read(actions.ProvisionRequest, body, minor)
+def set_provision_state(ident: str, body: JsonBody, call: CurrentCall) -> Response:
+    request = actions.read(actions.ProvisionRequest, body, call.minor)
     verb = request.target
     first = states.first_version(verb)
-    if first > minor:
+    if first > call.minor:
         # As Ironic: a verb the requested version does not have is Not Acceptable.
         raise problems.ProvisionTargetTooNew(verb=verb, version=mv.version_string(first))
-    stored = _config_drive(verb, minor, request.configdrive)
+    stored = _config_drive(verb, call.minor, request.configdrive)
     if request.rescue_password is not None and verb != "rescue":
         raise problems.RescuePasswordWithoutRescue()
     if verb in states.UNSUPPORTED:
-        _refuse_unsupported(services, ident, minor, request)
+        _refuse_unsupported(call.services, ident, call.minor, request)
     if verb == "clean":
         raise problems.ManualCleaningUnsupported()
     if "clean_steps" in request.model_fields_set:
         raise problems.CleanStepsWithoutClean()
 
-    called_off = _call_off(services, ident, minor, verb)
+    called_off = _call_off(call.services, ident, call.minor, verb)
     if called_off is not None:
-        sync_jobs.settle(services, called_off[1])
-        return responses.accepted(f"{base_url}/v1/nodes/{called_off[0]}/states")
+        sync_jobs.settle(call.services, called_off[1])
+        return responses.accepted(f"{call.base_url}/v1/nodes/{called_off[0]}/states")
 
-    for attempt in writes.attempts(services):
-        with attempt, services.db.write() as session:
-            node = writes.free(session, lookups.node_for_change(session, ident, minor))
-            transition = _transition(services, node, verb, minor)
+    for attempt in writes.attempts(call.services):
+        with attempt, call.services.db.write() as session:
+            node = writes.free(session, lookups.node_for_change(session, ident, call.minor))
+            transition = _transition(call.services, node, verb, call.minor)
             nodes.change_state(
                 session,
                 node,
@@ -164,7 +162,7 @@ def set_provision_state(
                     **(
                         {}
                         if stored is None
-                        else _with_config_drive(services, session, node, stored)
+                        else _with_config_drive(call.services, session, node, stored)
                     ),
                 },
             )
@@ -174,8 +172,8 @@ def set_provision_state(
                 else None
             )
     if job_id is not None:
-        sync_jobs.settle(services, job_id)
-    return responses.accepted(f"{base_url}/v1/nodes/{node.uuid}/states")
+        sync_jobs.settle(call.services, job_id)
+    return responses.accepted(f"{call.base_url}/v1/nodes/{node.uuid}/states")
 
 
 def _transition(
@@ -195,35 +193,33 @@ def _transition(
 
 
 @router.put("/v1/nodes/{ident}/states/power", status_code=202)
-def set_power_state(
-    ident: str, body: JsonBody, services: Services, minor: Version, base_url: BaseUrl
-) -> Response:
-    model = actions.SoftPowerRequest if minor >= mv.SOFT_POWER else actions.PowerRequest
-    request = actions.read(model, body, minor)
+def set_power_state(ident: str, body: JsonBody, call: CurrentCall) -> Response:
+    model = actions.SoftPowerRequest if call.minor >= mv.SOFT_POWER else actions.PowerRequest
+    request = actions.read(model, body, call.minor)
     target = request.target
     timeout = request.timeout if isinstance(request, actions.SoftPowerRequest) else None
 
-    for attempt in writes.attempts(services):
-        with attempt, services.db.write() as session:
-            node = writes.free(session, lookups.node_for_change(session, ident, minor))
-            driver_checks.require_conductor(services, node)
+    for attempt in writes.attempts(call.services):
+        with attempt, call.services.db.write() as session:
+            node = writes.free(session, lookups.node_for_change(session, ident, call.minor))
+            driver_checks.require_conductor(call.services, node)
             after = states.POWER_TARGET_AFTER_ACTION.get(target, target)
             nodes.change_state(session, node, {"target_power_state": after, "last_error": None})
             arguments = {"target": target, "timeout": timeout}
             job_id = jobs.enqueue(session, node.id, JobKind.POWER, arguments)
-    sync_jobs.settle(services, job_id)
-    return responses.accepted(f"{base_url}/v1/nodes/{node.uuid}/states")
+    sync_jobs.settle(call.services, job_id)
+    return responses.accepted(f"{call.base_url}/v1/nodes/{node.uuid}/states")
 
 
 @router.put("/v1/nodes/{ident}/states/raid", status_code=204)
-def set_raid(ident: str, body: JsonBody, services: Services, minor: Version) -> Response:
-    if minor < mv.RAID:
+def set_raid(ident: str, body: JsonBody, call: CurrentCall) -> Response:
+    if call.minor < mv.RAID:
         raise errors.VersionNotSupported()
-    disks = actions.read(actions.RaidRequest, body, minor).logical_disks
+    disks = actions.read(actions.RaidRequest, body, call.minor).logical_disks
 
-    for attempt in writes.attempts(services):
-        with attempt, services.db.write() as session:
-            node = writes.hold(session, lookups.node(session, ident, minor))
+    for attempt in writes.attempts(call.services):
+        with attempt, call.services.db.write() as session:
+            node = writes.hold(session, lookups.node(session, ident, call.minor))
             node.target_raid_config = {"logical_disks": disks}
     return Response(status_code=204)
 
@@ -240,8 +236,8 @@ async def _ask(services: ApiServices, ident: str, minor: int, kind: JobKind) -> 
 
 
 @router.get("/v1/nodes/{ident}/validate", dependencies=[no_query.NONE])
-async def validate_node(ident: str, services: Services, minor: Version) -> Response:
-    return responses.json(await _ask(services, ident, minor, JobKind.VALIDATE))
+async def validate_node(ident: str, call: CurrentCall) -> Response:
+    return responses.json(await _ask(call.services, ident, call.minor, JobKind.VALIDATE))
 
 
 def _set_maintenance(
@@ -257,44 +253,44 @@ def _set_maintenance(
 
 
 @router.put("/v1/nodes/{ident}/maintenance", status_code=202)
-def maintenance_on(
-    ident: str, services: Services, minor: Version, body: OptionalJsonBody
-) -> Response:
-    reason = None if body is None else actions.read(actions.MaintenanceRequest, body, minor).reason
-    _set_maintenance(ident, services, minor, True, reason)
+def maintenance_on(ident: str, body: OptionalJsonBody, call: CurrentCall) -> Response:
+    reason = (
+        None if body is None else actions.read(actions.MaintenanceRequest, body, call.minor).reason
+    )
+    _set_maintenance(ident, call.services, call.minor, True, reason)
     return Response(status_code=202)
 
 
 @router.delete("/v1/nodes/{ident}/maintenance", status_code=202)
-def maintenance_off(ident: str, services: Services, minor: Version) -> Response:
-    _set_maintenance(ident, services, minor, False, None)
+def maintenance_off(ident: str, call: CurrentCall) -> Response:
+    _set_maintenance(ident, call.services, call.minor, False, None)
     return Response(status_code=202)
 
 
 @router.get("/v1/nodes/{ident}/management/boot_device", dependencies=[no_query.NONE])
-async def get_boot_device(ident: str, services: Services, minor: Version) -> Response:
-    return responses.json(await _ask(services, ident, minor, JobKind.GET_BOOT_DEVICE))
+async def get_boot_device(ident: str, call: CurrentCall) -> Response:
+    return responses.json(await _ask(call.services, ident, call.minor, JobKind.GET_BOOT_DEVICE))
 
 
 @router.get("/v1/nodes/{ident}/management/boot_device/supported", dependencies=[no_query.NONE])
-async def supported_boot_devices(ident: str, services: Services, minor: Version) -> Response:
-    return responses.json(await _ask(services, ident, minor, JobKind.SUPPORTED_BOOT_DEVICES))
+async def supported_boot_devices(ident: str, call: CurrentCall) -> Response:
+    return responses.json(
+        await _ask(call.services, ident, call.minor, JobKind.SUPPORTED_BOOT_DEVICES)
+    )
 
 
 @router.put("/v1/nodes/{ident}/management/boot_device", status_code=204)
-async def set_boot_device(
-    ident: str, body: JsonBody, services: Services, minor: Version
-) -> Response:
-    request = actions.read(actions.BootDeviceRequest, body, minor)
+async def set_boot_device(ident: str, body: JsonBody, call: CurrentCall) -> Response:
+    request = actions.read(actions.BootDeviceRequest, body, call.minor)
     device, persistent = request.boot_device, request.persistent
-    node_id = await to_thread.run_sync(_node_id, services, ident, minor)
-    supported = (await sync_jobs.ask(services, node_id, JobKind.SUPPORTED_BOOT_DEVICES))[
+    node_id = await to_thread.run_sync(_node_id, call.services, ident, call.minor)
+    supported = (await sync_jobs.ask(call.services, node_id, JobKind.SUPPORTED_BOOT_DEVICES))[
         "supported_boot_devices"
     ]
     if device not in supported:
         raise problems.UnsupportedBootDevice(device=device, supported=supported)
     await sync_jobs.ask(
-        services,
+        call.services,
         node_id,
         JobKind.SET_BOOT_DEVICE,
         {"boot_device": device, "persistent": persistent},
@@ -303,32 +299,30 @@ async def set_boot_device(
 
 
 @router.put("/v1/nodes/{ident}/management/inject_nmi", status_code=204)
-async def inject_nmi(
-    ident: str, services: Services, minor: Version, body: OptionalJsonBody
-) -> Response:
+async def inject_nmi(ident: str, body: OptionalJsonBody, call: CurrentCall) -> Response:
     """Inject an NMI through the node's management interface (1.29), answered by a conductor."""
-    if minor < mv.INJECT_NMI:
+    if call.minor < mv.INJECT_NMI:
         raise errors.VersionNotSupported()
     if body not in (None, {}):
         raise problems.NmiBodyNotEmpty()
-    answer = await _ask(services, ident, minor, JobKind.INJECT_NMI)
+    answer = await _ask(call.services, ident, call.minor, JobKind.INJECT_NMI)
     if "unsupported" in answer:
         raise problems.NmiUnsupported(reason=answer["unsupported"])
     return Response(status_code=204)
 
 
 @router.get("/v1/nodes/{ident}/states/console", dependencies=[no_query.NONE])
-def get_console(ident: str, services: Services, minor: Version) -> Response:
+def get_console(ident: str, call: CurrentCall) -> Response:
     """What Ironic answers for a console that is not enabled: every node's, here."""
-    with services.db.read() as session:
-        node = lookups.node(session, ident, minor)
+    with call.services.db.read() as session:
+        node = lookups.node(session, ident, call.minor)
         return responses.json({"console_enabled": node.console_enabled, "console_info": None})
 
 
 @router.put("/v1/nodes/{ident}/states/console", status_code=202)
-def set_console(ident: str, body: JsonBody, services: Services, minor: Version) -> Response:
+def set_console(ident: str, body: JsonBody, call: CurrentCall) -> Response:
     """Refused as Ironic refuses a node whose console interface is no-console (either way)."""
-    actions.read(actions.ConsoleRequest, body, minor)
-    with services.db.read() as session:
-        node = lookups.node(session, ident, minor)
+    actions.read(actions.ConsoleRequest, body, call.minor)
+    with call.services.db.read() as session:
+        node = lookups.node(session, ident, call.minor)
         raise problems.ConsoleUnsupported(driver=node.driver)

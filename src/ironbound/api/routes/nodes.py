@@ -23,7 +23,7 @@ from ironbound.api import (
     writes,
 )
 from ironbound.api import microversions as mv
-from ironbound.api.deps import BaseUrl, Call, CurrentCall, JsonBody, Services, Version
+from ironbound.api.deps import Call, CurrentCall, JsonBody
 from ironbound.api.schemas.common import check_node_name, check_uuid, validate
 from ironbound.api.schemas.node import NodeDocument
 from ironbound.api.services import ApiServices
@@ -204,46 +204,52 @@ def _check_unique(session: Session, node: Node | None, doc: NodeDocument) -> Non
 
 
 @router.post("/v1/nodes", status_code=201)
-def create_node(body: JsonBody, services: Services, minor: Version, base_url: BaseUrl) -> Response:
+def create_node(body: JsonBody, call: CurrentCall) -> Response:
     if isinstance(body, dict):
         # As Ironic: an empty conductor_group is no group at any version.
         given = [k for k, v in body.items() if v not in (None, "") or k != "conductor_group"]
-        listing.reject_newer(sorted(k for k in given if body[k] is not None), view.FIELDS, minor)
+        listing.reject_newer(
+            sorted(k for k in given if body[k] is not None), view.FIELDS, call.minor
+        )
         unknown = sorted(set(body) - set(_CREATABLE))
         if unknown:
             raise problems.NotSettableOnCreate(
-                unknown=unknown, allowed=sorted(listing.visible(_CREATABLE, minor))
+                unknown=unknown, allowed=sorted(listing.visible(_CREATABLE, call.minor))
             )
     doc: NodeDocument = validate(NodeDocument, body, "node")
     if doc.name is not None:
-        check_node_name(doc.name, minor)
-    interfaces = driver_checks.resolve(services, doc.driver, _requested_interfaces(doc))
+        check_node_name(doc.name, call.minor)
+    interfaces = driver_checks.resolve(call.services, doc.driver, _requested_interfaces(doc))
     driver_info, driver_secrets = sensitive.split(doc.driver_info, {})
     instance_info, instance_secrets = sensitive.split(doc.instance_info, {})
     node = Node(
         uuid=doc.uuid or str(uuidlib.uuid4()),
         **{name: getattr(doc, name) for name in _PLAIN_FIELDS},
         driver_info=driver_info,
-        driver_secrets=services.box.seal(driver_secrets),
+        driver_secrets=call.services.box.seal(driver_secrets),
         instance_info=instance_info,
-        instance_secrets=services.box.seal(instance_secrets),
-        provision_state=states.ENROLL if minor >= mv.ENROLL_ON_CREATE else states.AVAILABLE,
+        instance_secrets=call.services.box.seal(instance_secrets),
+        provision_state=states.ENROLL if call.minor >= mv.ENROLL_ON_CREATE else states.AVAILABLE,
         power_state=None,
         maintenance=False,
         driver_internal_info={},
         conductor_group=driver_checks.conductor_group(doc.conductor_group),
         **{f"{iface}_interface": name for iface, name in interfaces.items()},
     )
-    driver_checks.require_conductor(services, node)
-    with services.db.write() as session:
+    driver_checks.require_conductor(call.services, node)
+    with call.services.db.write() as session:
         if any_table.clashes(session, Node, None, {"uuid": node.uuid}):
             raise errors.NodeAlreadyExists(uuid=node.uuid)
         _check_unique(session, None, doc)
         any_table.add(session, node)
         document = view.render(
-            node, view.NODES.fields.detail(minor), minor, base_url, services.catalogue
+            node,
+            view.NODES.fields.detail(call.minor),
+            call.minor,
+            call.base_url,
+            call.services.catalogue,
         )
-    return responses.json(document, status=201, location=f"{base_url}/v1/nodes/{node.uuid}")
+    return responses.json(document, status=201, location=f"{call.base_url}/v1/nodes/{node.uuid}")
 
 
 @dataclass(frozen=True)
@@ -288,39 +294,32 @@ def _touches(body: Any, root: str, ops: tuple[str, ...] = patch.OPS) -> bool:
 
 
 @router.patch("/v1/nodes/{ident}")
-def update_node(
-    ident: str,
-    body: JsonBody,
-    request: Request,
-    services: Services,
-    minor: Version,
-    base_url: BaseUrl,
-) -> Response:
-    updatable = [name for name, since in _UPDATABLE.items() if since <= minor]
+def update_node(ident: str, body: JsonBody, call: CurrentCall) -> Response:
+    updatable = [name for name, since in _UPDATABLE.items() if since <= call.minor]
     if _touches(body, "traits"):
         raise problems.TraitsNotPatchable()
-    patch.reject_newer_fields(body, view.FIELDS, minor)
-    reset = _reset_interfaces(request, body, minor)
-    names = view.NODES.fields.detail(minor)
+    patch.reject_newer_fields(body, view.FIELDS, call.minor)
+    reset = _reset_interfaces(call.request, body, call.minor)
+    names = view.NODES.fields.detail(call.minor)
 
-    for attempt in writes.attempts(services, "node"):
+    for attempt in writes.attempts(call.services, "node"):
         with attempt:
-            with services.db.read() as session:
-                seen = _seen(lookups.node(session, ident, minor), names, minor, base_url, services)
-            change = _worked_out(services, seen, body, updatable, minor)
-            with services.db.write() as session:
-                node = writes.hold(session, lookups.node(session, ident, minor))
-                writes.unchanged(seen, _seen(node, names, minor, base_url, services))
-                _store(session, services, node, change, minor, reset)
+            with call.services.db.read() as session:
+                seen = _seen(lookups.node(session, ident, call.minor), names, call)
+            change = _worked_out(call.services, seen, body, updatable, call.minor)
+            with call.services.db.write() as session:
+                node = writes.hold(session, lookups.node(session, ident, call.minor))
+                writes.unchanged(seen, _seen(node, names, call))
+                _store(session, call.services, node, change, call.minor, reset)
                 found = traits.names(session, node.id) if "traits" in names else ()
-                document = view.render(node, names, minor, base_url, services.catalogue, found)
+                document = view.render(
+                    node, names, call.minor, call.base_url, call.services.catalogue, found
+                )
     return responses.json(document)
 
 
-def _seen(
-    node: Node, names: tuple[str, ...], minor: int, base_url: str, services: ApiServices
-) -> _Seen:
-    before = view.render(node, names, minor, base_url, services.catalogue)
+def _seen(node: Node, names: tuple[str, ...], call: Call) -> _Seen:
+    before = view.render(node, names, call.minor, call.base_url, call.services.catalogue)
     hidden = {k: getattr(node, k) for k in _UPDATABLE if k not in before}
     return _Seen(before, hidden, node.driver_secrets, node.instance_secrets)
 
@@ -462,12 +461,12 @@ def _delete(services: ApiServices, ident: str, minor: int) -> None:
 
 
 @router.delete("/v1/nodes/{ident}", status_code=204)
-async def delete_node(ident: str, services: Services, minor: Version) -> Response:
+async def delete_node(ident: str, call: CurrentCall) -> Response:
     """Delete a node; one that still holds volume attachments (say, deleted in
     maintenance while active) first has a conductor detach them, so that no
     attachment outlives its node in Cinder."""
-    attached = await to_thread.run_sync(_attached, services, ident, minor)
+    attached = await to_thread.run_sync(_attached, call.services, ident, call.minor)
     if attached is not None:
-        await sync_jobs.ask(services, attached, JobKind.RELEASE_STORAGE)
-    await to_thread.run_sync(_delete, services, ident, minor)
+        await sync_jobs.ask(call.services, attached, JobKind.RELEASE_STORAGE)
+    await to_thread.run_sync(_delete, call.services, ident, call.minor)
     return Response(status_code=204)

@@ -12,13 +12,9 @@ from starlette.responses import Response
 from ironbound import errors, states
 from ironbound.api import listing, patch, problems, responses, subresources, writes
 from ironbound.api.deps import (
-    BaseUrl,
     Call,
     CurrentCall,
-    CurrentIdentity,
     JsonBody,
-    Services,
-    Version,
 )
 from ironbound.api.schemas.common import validate
 from ironbound.api.schemas.port import PortDocument
@@ -114,14 +110,12 @@ def _check_physnet(session: Session, group: Portgroup | None, port: Port) -> Non
 
 
 @router.post("/v1/ports", status_code=201)
-def create_port(
-    body: JsonBody, services: Services, minor: Version, base_url: BaseUrl, identity: CurrentIdentity
-) -> Response:
-    doc, mac = _parsed(body, minor)
+def create_port(body: JsonBody, call: CurrentCall) -> Response:
+    doc, mac = _parsed(body, call.minor)
     if doc.is_smartnic and not _SMARTNIC_LINK.issubset(doc.local_link_connection):
         # As Ironic, at create only: a Smart NIC is found by its host, not by a switch.
         raise problems.SmartNicLinkIncomplete()
-    with services.db.write() as session:
+    with call.services.db.write() as session:
         node = _placed(session, doc, mac, None)
         port_uuid = doc.uuid or str(uuidlib.uuid4())
         if subresources.unique_violation(session, PORTS, None, uuid=port_uuid):
@@ -145,12 +139,12 @@ def create_port(
             PORTS,
             row,
             node.uuid,
-            PORTS.fields.detail(minor),
-            base_url,
-            identity,
+            PORTS.fields.detail(call.minor),
+            call.base_url,
+            call.identity,
             {"portgroup_uuid": doc.portgroup_uuid},
         )
-    return responses.json(document, status=201, location=f"{base_url}/v1/ports/{row.uuid}")
+    return responses.json(document, status=201, location=f"{call.base_url}/v1/ports/{row.uuid}")
 
 
 def _refuse_when_deployed(node: Node, action: str) -> None:

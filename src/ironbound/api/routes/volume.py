@@ -24,12 +24,9 @@ from ironbound.api import (
 )
 from ironbound.api import microversions as mv
 from ironbound.api.deps import (
-    BaseUrl,
     Call,
     CurrentCall,
-    CurrentIdentity,
     JsonBody,
-    Services,
     Version,
 )
 from ironbound.api.schemas.common import validate
@@ -111,18 +108,18 @@ def _volume_document(base_url: str, prefix: str) -> dict[str, Any]:
 
 @router.get("/v1/volume")
 @router.get("/v1/volume/")
-def volume_root(minor: Version, base_url: BaseUrl) -> Response:
-    if minor < mv.VOLUME:
+def volume_root(call: CurrentCall) -> Response:
+    if call.minor < mv.VOLUME:
         raise errors.VersionNotSupported()
-    return responses.json(_volume_document(base_url, "volume"))
+    return responses.json(_volume_document(call.base_url, "volume"))
 
 
 @router.get("/v1/nodes/{node_ident}/volume")
-def node_volume(node_ident: str, services: Services, minor: Version, base_url: BaseUrl) -> Response:
-    _need_volume_api(minor)
-    with services.db.read() as session:
+def node_volume(node_ident: str, call: CurrentCall) -> Response:
+    _need_volume_api(call.minor)
+    with call.services.db.read() as session:
         node = nodes.get_by_uuid(session, subresources.check_uuid_or_404(node_ident))
-    return responses.json(_volume_document(base_url, f"nodes/{node.uuid}/volume"))
+    return responses.json(_volume_document(call.base_url, f"nodes/{node.uuid}/volume"))
 
 
 def _list(kind: str, call: CurrentCall, node_ident: str | None = None) -> Response:
@@ -217,12 +214,10 @@ def _check_new_uuid(
 
 @router.post("/v1/volume/connectors", status_code=201)
 @router.post("/v1/volume/connectors/", status_code=201, include_in_schema=False)
-def create_connector(
-    body: JsonBody, services: Services, minor: Version, base_url: BaseUrl, identity: CurrentIdentity
-) -> Response:
-    _need_volume_api(minor)
+def create_connector(body: JsonBody, call: CurrentCall) -> Response:
+    _need_volume_api(call.minor)
     doc, connector_id = _parsed_connector(body)
-    with services.db.write() as session:
+    with call.services.db.write() as session:
         node = _placed_connector(session, doc, connector_id, None)
         row = VolumeConnector(
             uuid=_check_new_uuid(
@@ -234,7 +229,7 @@ def create_connector(
             extra=doc.extra,
         )
         any_table.add(session, row)
-        return _created(CONNECTORS, row, node, base_url, minor, identity)
+        return _created(CONNECTORS, row, node, call.base_url, call.minor, call.identity)
 
 
 # --- targets ----------------------------------------------------------------
@@ -273,14 +268,12 @@ def _placed_target(session: Session, doc: TargetDocument, own_id: int | None) ->
 
 @router.post("/v1/volume/targets", status_code=201)
 @router.post("/v1/volume/targets/", status_code=201, include_in_schema=False)
-def create_target(
-    body: JsonBody, services: Services, minor: Version, base_url: BaseUrl, identity: CurrentIdentity
-) -> Response:
-    _need_volume_api(minor)
+def create_target(body: JsonBody, call: CurrentCall) -> Response:
+    _need_volume_api(call.minor)
     # Checked, split and sealed before the write transaction, as updates are.
-    parsed = _parsed_target(services, body, None, None)
+    parsed = _parsed_target(call.services, body, None, None)
     doc = parsed.doc
-    with services.db.write() as session:
+    with call.services.db.write() as session:
         node = _placed_target(session, doc, None)
         row = VolumeTarget(
             uuid=_check_new_uuid(
@@ -296,7 +289,7 @@ def create_target(
         )
         any_table.add(session, row)
         # The creator sees the properties masked but not redacted, as in Ironic.
-        return _created(TARGETS, row, node, base_url, minor, policy.ADMIN)
+        return _created(TARGETS, row, node, call.base_url, call.minor, policy.ADMIN)
 
 
 # --- update and delete, both kinds -------------------------------------------
