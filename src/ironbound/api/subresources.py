@@ -184,10 +184,14 @@ def list_of(
 Lister = Callable[[Call, bool, str | None], Response]
 
 
-def add_list_routes(router: APIRouter, collection: str, lister: Lister) -> None:
-    """The four list calls of /v1/<collection>: all, in detail, a node's, a node's in detail.
+def add_list_routes(
+    router: APIRouter, collection: str, lister: Lister, *, detail_paths: bool = True
+) -> None:
+    """The list calls of /v1/<collection>, all and a node's, each with its /detail path.
 
-    Added before the collection's /v1/<collection>/{ident}, which would take "detail".
+    Without `detail_paths` (volume lists, detailed by `?detail=True`), the
+    node's list takes a trailing slash instead, as the CLI asks for it. Added
+    before the collection's /v1/<collection>/{ident}, which would take "detail".
     """
 
     def list_all(call: CurrentCall) -> Response:
@@ -202,16 +206,21 @@ def add_list_routes(router: APIRouter, collection: str, lister: Lister) -> None:
     def of_node_detail(node_ident: str, call: CurrentCall) -> Response:
         return lister(call, True, node_ident)
 
+    name = collection.replace("/", "_")
     path, node_path = f"/v1/{collection}", f"/v1/nodes/{{node_ident}}/{collection}"
     get = ["GET"]
-    router.add_api_route(path, list_all, methods=get, name=f"list_{collection}")
+    router.add_api_route(path, list_all, methods=get, name=f"list_{name}")
     # The CLI's path when it filters.
     router.add_api_route(f"{path}/", list_all, methods=get, include_in_schema=False)
-    router.add_api_route(f"{path}/detail", list_detail, methods=get, name=f"{collection}_detail")
-    router.add_api_route(node_path, of_node, methods=get, name=f"node_{collection}")
-    router.add_api_route(
-        f"{node_path}/detail", of_node_detail, methods=get, name=f"node_{collection}_detail"
-    )
+    if detail_paths:
+        router.add_api_route(f"{path}/detail", list_detail, methods=get, name=f"{name}_detail")
+    router.add_api_route(node_path, of_node, methods=get, name=f"node_{name}")
+    if detail_paths:
+        router.add_api_route(
+            f"{node_path}/detail", of_node_detail, methods=get, name=f"node_{name}_detail"
+        )
+    else:
+        router.add_api_route(f"{node_path}/", of_node, methods=get, include_in_schema=False)
 
 
 def check_uuid_or_404(ident: str) -> str:

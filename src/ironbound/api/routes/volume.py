@@ -27,7 +27,6 @@ from ironbound.api.deps import (
     Call,
     CurrentCall,
     JsonBody,
-    Version,
 )
 from ironbound.api.schemas.common import validate
 from ironbound.api.schemas.volume import (
@@ -92,11 +91,6 @@ def _need_volume_api(minor: int) -> None:
         raise problems.ResourceNotFound()
 
 
-def _both(path: str) -> list[str]:
-    """The CLI lists with a trailing slash (/v1/volume/targets/?detail=True)."""
-    return [path, f"{path}/"]
-
-
 def _volume_document(base_url: str, prefix: str) -> dict[str, Any]:
     return {
         "links": links.pair(base_url, prefix),
@@ -122,42 +116,47 @@ def node_volume(node_ident: str, call: CurrentCall) -> Response:
     return responses.json(_volume_document(call.base_url, f"nodes/{node.uuid}/volume"))
 
 
-def _list(kind: str, call: CurrentCall, node_ident: str | None = None) -> Response:
+def _connectors(call: Call, detail: bool, node_ident: str | None) -> Response:
+    return _list(CONNECTORS, call, node_ident)
+
+
+def _targets(call: Call, detail: bool, node_ident: str | None) -> Response:
+    return _list(TARGETS, call, node_ident)
+
+
+def _list(spec: subresources.Subresource, call: Call, node_ident: str | None) -> Response:
+    """Volume lists take `?detail=True` only (1.32), never a /detail path."""
     _need_volume_api(call.minor)
-    spec = _KINDS[kind]
     filters = {} if node_ident else {"node": subresources.by_node}
     return subresources.list_page(
         call, spec, node_ident=node_ident, filters=filters, detail_since=mv.VOLUME
     )
 
 
-def _register_lists(kind: str) -> None:
-    def list_all(call: CurrentCall) -> Response:
-        return _list(kind, call)
-
-    def list_for_node(node_ident: str, call: CurrentCall) -> Response:
-        return _list(kind, call, node_ident)
-
-    def show_one(ident: str, call: CurrentCall) -> Response:
-        _need_volume_api(call.minor)
-        return subresources.show(call, _KINDS[kind], ident)
-
-    def malformed(node_ident: str, minor: Version) -> Response:
-        _need_volume_api(minor)
-        raise errors.MalformedRequestURI()
-
-    for path in _both(f"/v1/volume/{kind}"):
-        router.add_api_route(path, list_all, methods=["GET"], name=f"list_{kind}{path[-1:]}")
-    for path in _both(f"/v1/nodes/{{node_ident}}/volume/{kind}"):
-        router.add_api_route(path, list_for_node, methods=["GET"], name=f"node_{kind}{path[-1:]}")
-        router.add_api_route(path, malformed, methods=["POST"], name=f"node_{kind}_post{path[-1:]}")
-    router.add_api_route(
-        f"/v1/volume/{kind}/{{ident}}", show_one, methods=["GET"], name=f"show_{kind}"
-    )
+subresources.add_list_routes(router, "volume/connectors", _connectors, detail_paths=False)
+subresources.add_list_routes(router, "volume/targets", _targets, detail_paths=False)
 
 
-_register_lists("connectors")
-_register_lists("targets")
+@router.post("/v1/nodes/{node_ident}/volume/connectors")
+@router.post("/v1/nodes/{node_ident}/volume/connectors/", include_in_schema=False)
+@router.post("/v1/nodes/{node_ident}/volume/targets")
+@router.post("/v1/nodes/{node_ident}/volume/targets/", include_in_schema=False)
+def create_under_node(node_ident: str, call: CurrentCall) -> Response:
+    """Refused, as Ironic refuses it: a connector's or target's node goes in the body."""
+    _need_volume_api(call.minor)
+    raise errors.MalformedRequestURI()
+
+
+@router.get("/v1/volume/connectors/{ident}")
+def show_connector(ident: str, call: CurrentCall) -> Response:
+    _need_volume_api(call.minor)
+    return subresources.show(call, CONNECTORS, ident)
+
+
+@router.get("/v1/volume/targets/{ident}")
+def show_target(ident: str, call: CurrentCall) -> Response:
+    _need_volume_api(call.minor)
+    return subresources.show(call, TARGETS, ident)
 
 
 # --- connectors -------------------------------------------------------------
