@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from ironbound.api.services import ApiServices
 from ironbound.bootserver.app import create_boot_app
-from ironbound.db import queries
+from ironbound.db import any_table
 from ironbound.db.models import VolumeTarget
 from tests.conftest import fault, wait_for_state, wait_until
 
@@ -255,7 +255,7 @@ def test_validation_catches_what_would_break_the_boot(
     )
     assert refused.status_code == 400
     with services.db.write() as session:
-        row = queries.by_uuid(session, VolumeTarget, target)
+        row = any_table.by_uuid(session, VolumeTarget, target)
         assert row is not None
         row.secret_properties = services.box.seal(
             {**services.box.open(row.secret_properties), "/auth_password": "has space"}

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from ironbound.api import patch
 from ironbound.api.services import ApiServices
-from ironbound.db import queries
+from ironbound.db import any_table
 from ironbound.db.base import Base
 from ironbound.db.models import Node, Port, VolumeConnector, VolumeTarget
 from tests.api.helpers import add, create_connector, create_node, create_target, error, ok, power
@@ -44,7 +44,7 @@ def _touch(services: ApiServices, model: type[Base], uuid: str, key: str) -> Hoo
 
     def write() -> None:
         with services.db.write() as session:
-            row: Any = queries.by_uuid(session, model, uuid)
+            row: Any = any_table.by_uuid(session, model, uuid)
             row.extra = {**row.extra, key: True}
 
     return write

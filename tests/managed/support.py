@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from ironbound import records
 from ironbound.api.services import ApiServices
-from ironbound.db import managed_volumes, queries, snapshots
+from ironbound.db import any_table, managed_volumes, snapshots
 from ironbound.db.models import Node
 from tests.api.helpers import add, create_connector, create_node, ok, patch, provision
 from tests.conftest import wait_until
@@ -157,7 +157,7 @@ def deploy_with_drive(
 def drive_target(services: ApiServices, node: str) -> records.TargetInfo | None:
     """The node's config drive target, secrets open, as the boot server sees it."""
     with services.db.read() as session:
-        row = queries.by_uuid(session, Node, node)
+        row = any_table.by_uuid(session, Node, node)
         assert row is not None
         found = snapshots.load(session, row.id, services.box).volume_targets
     return next((t for t in found if t.volume_id == "config-drive"), None)

@@ -1,7 +1,8 @@
 """The parts of docs/architecture.md an import contract cannot see.
 
 `lint-imports` (scripts/check) keeps the rooms layered; these keep every SQL
-statement in db/, every kind of job runnable and heavy libraries out of start-up.
+statement and every write of a unit of work in db/, every kind of job runnable and
+heavy libraries out of start-up.
 """
 
 from __future__ import annotations
@@ -69,6 +70,64 @@ def test_the_check_sees_a_statement_builder(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("from sqlalchemy import select, Row\nfrom sqlalchemy.orm import Session\n")
     assert _sql_imports(module) == ["sqlalchemy.select"]
+
+
+#: What a `Session` persists or queries with. Outside db/ a session is only held:
+#: opened, passed to db/ functions, and its ORM rows changed in place.
+SESSION_CALLS = frozenset(
+    {
+        "add",
+        "add_all",
+        "delete",
+        "flush",
+        "merge",
+        "refresh",
+        "expunge",
+        "execute",
+        "scalar",
+        "scalars",
+        "get",
+        "query",
+        "connection",
+        "commit",
+        "rollback",
+        "bulk_save_objects",
+        "bulk_insert_mappings",
+        "bulk_update_mappings",
+    }
+)
+
+
+def _session_calls(path: Path) -> list[str]:
+    """`session.add(...)` and its kin: calls of SESSION_CALLS on a name that holds a session."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id.endswith("session")
+            and node.func.attr in SESSION_CALLS
+        ):
+            found.append(f"{node.func.value.id}.{node.func.attr} (line {node.lineno})")
+    return found
+
+
+@pytest.mark.parametrize(
+    "path", _modules_outside_db(), ids=lambda p: str(p.relative_to(PACKAGE.parent))
+)
+def test_persistence_is_only_in_db(path: Path) -> None:
+    assert _session_calls(path) == [], f"{path.name} persists; call a db/ function instead"
+
+
+def test_the_check_sees_persistence(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text(
+        "def f(session, write_session, row):\n"
+        "    session.add(row)\n    write_session.flush()\n    row.node_id = 1\n"
+        "    session.begin()\n"
+    )
+    assert _session_calls(module) == ["session.add (line 2)", "write_session.flush (line 3)"]
 
 
 def test_every_job_kind_has_a_flow() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from ironbound import __version__
-from ironbound.api import errors, queries
+from ironbound.api import errors, no_query
 from ironbound.api.auth import Authenticator
 from ironbound.api.bodies import BodyLimits
 from ironbound.api.middleware import ApiMiddleware
@@ -56,7 +56,7 @@ def create_app(services: ApiServices) -> FastAPI:
     app.include_router(managed_volumes.router)
     # The volume documents take no query parameters (their lists check their own).
     app.include_router(
-        volume.router, dependencies=[queries.none_for(volume.volume_root, volume.node_volume)]
+        volume.router, dependencies=[no_query.none_for(volume.volume_root, volume.node_volume)]
     )
     app.include_router(drivers.router)
     app.include_router(conductors.router)

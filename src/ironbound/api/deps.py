@@ -85,7 +85,8 @@ async def _json_body(request: Request) -> Any:
 
 @dataclass(frozen=True)
 class Call:
-    """What a read handler needs about its request, as one parameter."""
+    """What every handler needs about its request, as one parameter (after its path
+    parameters and body): handlers have one signature."""
 
     request: Request
     services: ApiServices
@@ -106,8 +107,5 @@ async def _call(request: Request) -> Call:
 
 Version = Annotated[int, Depends(_version)]
 CurrentCall = Annotated[Call, Depends(_call)]
-CurrentIdentity = Annotated[Identity, Depends(_identity)]
-Services = Annotated[ApiServices, Depends(_services)]
-BaseUrl = Annotated[str, Depends(_base_url)]
 JsonBody = Annotated[Any, Depends(_json_body)]
 OptionalJsonBody = Annotated[Any, Depends(_optional_json_body)]

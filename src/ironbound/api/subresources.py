@@ -14,16 +14,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi import APIRouter
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ironbound import errors
-from ironbound.api import links, listing, problems, responses
-from ironbound.api.deps import Call
+from ironbound.api import links, listing, lookups, problems, responses
+from ironbound.api import microversions as mv
+from ironbound.api.deps import Call, CurrentCall
 from ironbound.api.policy import Identity
 from ironbound.api.schemas.common import check_uuid
-from ironbound.db import nodes, queries
+from ironbound.db import any_table, nodes
 from ironbound.db.models import (
     ManagedVolume,
     Node,
@@ -87,7 +89,7 @@ def render(
 
 def get(session: Session, spec: Subresource, ident: str) -> SubresourceModel:
     """The row with UUID `ident` (400 if it is not a UUID, 404 if unknown)."""
-    row = queries.by_uuid(session, spec.model, check_uuid(ident, spec.uuid_field))
+    row = any_table.by_uuid(session, spec.model, check_uuid(ident, spec.uuid_field))
     if row is None:
         raise spec.not_found(ident)
     return row
@@ -97,15 +99,10 @@ def node_uuid_of(session: Session, row: SubresourceModel) -> str | None:
     return None if row.node_id is None else nodes.get_by_id(session, row.node_id).uuid
 
 
-def owner(spec: Subresource, ident: str) -> Callable[[Session], Node]:
-    """How to find the node row `ident` belongs to: the node a change must wait for."""
-
-    def find(session: Session) -> Node:
-        node_id = get(session, spec, ident).node_id
-        assert node_id is not None  # ports, groups, connectors and targets always have one
-        return nodes.get_by_id(session, node_id)
-
-    return find
+def node_of(session: Session, row: SubresourceModel) -> Node:
+    """The node `row` belongs to: ports, groups, connectors and targets always have one."""
+    assert row.node_id is not None
+    return nodes.get_by_id(session, row.node_id)
 
 
 def list_page(
@@ -144,7 +141,7 @@ def list_page(
                 marker = get(session, spec, query.marker)
             except errors.NotFound as exc:
                 raise problems.UnknownMarker(marker=query.marker, kind=spec.list_key[:-1]) from exc
-        rows = queries.page(
+        rows = any_table.page(
             session,
             spec.model,
             match=match,
@@ -160,6 +157,70 @@ def list_page(
             for r, rel in zip(rows, relations, strict=True)
         ]
     return listing.page(call, spec, query, items, prefix=prefix)
+
+
+def list_of(
+    call: Call,
+    spec: Subresource,
+    filters: dict[str, Filter],
+    detail: bool,
+    node_ident: str | None,
+) -> Response:
+    """A list of `spec` rows: all (with `filters`), or those of one node (UUID or name)."""
+    if node_ident is not None:
+        with call.services.db.read() as session:
+            node_ident = lookups.node(session, node_ident, call.minor).uuid
+    return list_page(
+        call,
+        spec,
+        node_ident=node_ident,
+        filters={} if node_ident else filters,
+        detail_path=detail,
+        detail_since=mv.DETAIL_QUERY,
+    )
+
+
+#: A collection's list: the request, whether in detail, the node it is restricted to.
+Lister = Callable[[Call, bool, str | None], Response]
+
+
+def add_list_routes(
+    router: APIRouter, collection: str, lister: Lister, *, detail_paths: bool = True
+) -> None:
+    """The list calls of /v1/<collection>, all and a node's, each with its /detail path.
+
+    Without `detail_paths` (volume lists, detailed by `?detail=True`), the
+    node's list takes a trailing slash instead, as the CLI asks for it. Added
+    before the collection's /v1/<collection>/{ident}, which would take "detail".
+    """
+
+    def list_all(call: CurrentCall) -> Response:
+        return lister(call, False, None)
+
+    def list_detail(call: CurrentCall) -> Response:
+        return lister(call, True, None)
+
+    def of_node(node_ident: str, call: CurrentCall) -> Response:
+        return lister(call, False, node_ident)
+
+    def of_node_detail(node_ident: str, call: CurrentCall) -> Response:
+        return lister(call, True, node_ident)
+
+    name = collection.replace("/", "_")
+    path, node_path = f"/v1/{collection}", f"/v1/nodes/{{node_ident}}/{collection}"
+    get = ["GET"]
+    router.add_api_route(path, list_all, methods=get, name=f"list_{name}")
+    # The CLI's path when it filters.
+    router.add_api_route(f"{path}/", list_all, methods=get, include_in_schema=False)
+    if detail_paths:
+        router.add_api_route(f"{path}/detail", list_detail, methods=get, name=f"{name}_detail")
+    router.add_api_route(node_path, of_node, methods=get, name=f"node_{name}")
+    if detail_paths:
+        router.add_api_route(
+            f"{node_path}/detail", of_node_detail, methods=get, name=f"node_{name}_detail"
+        )
+    else:
+        router.add_api_route(f"{node_path}/", of_node, methods=get, include_in_schema=False)
 
 
 def check_uuid_or_404(ident: str) -> str:
@@ -208,4 +269,4 @@ def unique_violation(
     session: Session, spec: Subresource, own_id: int | None, **values: Any
 ) -> bool:
     """Whether another row of `spec` already has these column values."""
-    return queries.clashes(session, spec.model, own_id, values)
+    return any_table.clashes(session, spec.model, own_id, values)

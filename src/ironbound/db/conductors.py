@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Row, delete, select, update
 from sqlalchemy.orm import Session
 
-from ironbound.db import queries
+from ironbound.db import any_table
 from ironbound.db.base import utcnow
 from ironbound.db.models import Conductor, ConductorHardwareInterface, Job, Node
 from ironbound.jobspec import JobStatus
@@ -151,8 +151,8 @@ def by_hostname(session: Session, hostname: str) -> Conductor | None:
 def page(
     session: Session, *, sort_key: str, sort_dir: str, limit: int, marker: Conductor | None
 ) -> list[Row[Any]]:
-    """A page of every registered conductor, live or not (see `queries.page`)."""
-    return queries.page(
+    """A page of every registered conductor, live or not (see `any_table.page`)."""
+    return any_table.page(
         session, Conductor, sort_key=sort_key, sort_dir=sort_dir, limit=limit, marker=marker
     )
 

@@ -19,7 +19,7 @@ from sqlalchemy import JSON, Row, Table, bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from ironbound import errors, states
-from ironbound.db import events, limits, queries
+from ironbound.db import any_table, events, limits
 from ironbound.db.base import utcnow
 from ironbound.db.models import Job, Node
 from ironbound.jobspec import PENDING, SHARED_KINDS
@@ -186,7 +186,7 @@ def page(
     marker: Node | None,
     columns: Collection[str] | None = None,
 ) -> list[Row[Any]]:
-    """A page of nodes, as `queries.page` reads it (with only `columns`, when given).
+    """A page of nodes, as `any_table.page` reads it (with only `columns`, when given).
 
     `associated` True keeps the nodes with an instance, False those without.
     """
@@ -194,7 +194,7 @@ def page(
     if associated is not None:
         column = Node.instance_uuid
         where.append(column.is_not(None) if associated else column.is_(None))
-    return queries.page(
+    return any_table.page(
         session,
         Node,
         match=match,

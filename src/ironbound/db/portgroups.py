@@ -1,4 +1,4 @@
-"""Port group lookups the API needs beyond the generic queries."""
+"""Port group lookups the API needs beyond those of any table (`any_table`)."""
 
 from __future__ import annotations
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from starlette.responses import Response
 
 from ironbound import errors
-from ironbound.api import driver_checks, links, listing, problems, queries, responses
+from ironbound.api import driver_checks, links, listing, no_query, problems, responses
 from ironbound.api import microversions as mv
-from ironbound.api.deps import BaseUrl, Services, Version
+from ironbound.api.deps import CurrentCall
 from ironbound.db.conductors import HardwareEntry
 
 router = APIRouter()
@@ -44,21 +44,21 @@ def _document(
 
 
 @router.get("/v1/drivers")
-def list_drivers(
-    request: Request, services: Services, minor: Version, base_url: BaseUrl
-) -> Response:
-    allowed = ("type", "detail") if minor >= mv.DYNAMIC_DRIVERS else ()
-    listing.reject_unknown(request.query_params.keys(), allowed)
-    kind = request.query_params.get("type")
+def list_drivers(call: CurrentCall) -> Response:
+    allowed = ("type", "detail") if call.minor >= mv.DYNAMIC_DRIVERS else ()
+    listing.reject_unknown(call.request.query_params.keys(), allowed)
+    kind = call.request.query_params.get("type")
     if kind not in (None, "classic", "dynamic"):
         raise problems.InvalidDriverType(kind=kind)
     detail = (
-        listing.parse_bool("detail", request.query_params["detail"])
-        if "detail" in request.query_params
+        listing.parse_bool("detail", call.request.query_params["detail"])
+        if "detail" in call.request.query_params
         else False
     )
-    catalogue = {} if kind == "classic" else services.catalogue()
-    drivers = [_document(n, e, minor, base_url, detail) for n, e in sorted(catalogue.items())]
+    catalogue = {} if kind == "classic" else call.services.catalogue()
+    drivers = [
+        _document(n, e, call.minor, call.base_url, detail) for n, e in sorted(catalogue.items())
+    ]
     return responses.json({"drivers": drivers})
 
 
@@ -69,11 +69,13 @@ def _entry(services: Any, name: str) -> HardwareEntry:
     return entry
 
 
-@router.get("/v1/drivers/{name}", dependencies=[queries.NONE])
-def show_driver(name: str, services: Services, minor: Version, base_url: BaseUrl) -> Response:
-    return responses.json(_document(name, _entry(services, name), minor, base_url, detail=True))
+@router.get("/v1/drivers/{name}", dependencies=[no_query.NONE])
+def show_driver(name: str, call: CurrentCall) -> Response:
+    return responses.json(
+        _document(name, _entry(call.services, name), call.minor, call.base_url, detail=True)
+    )
 
 
-@router.get("/v1/drivers/{name}/properties", dependencies=[queries.NONE])
-def driver_properties(name: str, services: Services) -> Response:
-    return responses.json(_entry(services, name).properties)
+@router.get("/v1/drivers/{name}/properties", dependencies=[no_query.NONE])
+def driver_properties(name: str, call: CurrentCall) -> Response:
+    return responses.json(_entry(call.services, name).properties)

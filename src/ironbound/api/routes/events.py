@@ -15,7 +15,7 @@ from starlette.responses import Response
 from ironbound import errors
 from ironbound.api import microversions as mv
 from ironbound.api import policy
-from ironbound.api.deps import CurrentIdentity, JsonBody, Version
+from ironbound.api.deps import CurrentCall, JsonBody, Version
 from ironbound.api.schemas.common import validate
 from ironbound.api.schemas.events import EventsDocument
 
@@ -31,8 +31,8 @@ async def _since_1_54(minor: Version) -> None:
 
 
 @router.post("/v1/events", status_code=204, dependencies=[Depends(_since_1_54)])
-def post_events(body: JsonBody, identity: CurrentIdentity) -> Response:
-    identity.enforce(policy.EVENTS)
+def post_events(body: JsonBody, call: CurrentCall) -> Response:
+    call.identity.enforce(policy.EVENTS)
     doc: EventsDocument = validate(EventsDocument, body, "events")
     for event in doc.events:
         LOG.debug("Network event %s for port %s: %s", event.event, event.port_id, event.status)

@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ironbound import errors, records, sensitive
-from ironbound.api import listing, locking, patch, policy, problems, responses, subresources
-from ironbound.api.deps import Call, CurrentCall, JsonBody, Services, Version
+from ironbound.api import listing, patch, policy, problems, responses, subresources, writes
+from ironbound.api.deps import Call, CurrentCall, JsonBody
 from ironbound.api.microversions import VOLUME
-from ironbound.db import nodes
-from ironbound.db.models import ManagedVolume, Node
+from ironbound.db import any_table, nodes
+from ironbound.db.models import ManagedVolume
 
 router = APIRouter()
 
@@ -128,32 +128,26 @@ def update_volume(ident: str, body: JsonBody, call: CurrentCall) -> Response:
         if not value and len(row.initiators) > 1:
             raise problems.ManagedVolumeShared(volume=row.uuid, nodes=sorted(row.initiators))
         row.shareable = value
-        session.flush()
+        any_table.store(session)
         document = _render(session, row, names, call)
     return responses.json(document)
 
 
 @router.delete("/v1/volume/managed/{ident}", status_code=204)
-def delete_volume(ident: str, services: Services, minor: Version) -> Response:
+def delete_volume(ident: str, call: CurrentCall) -> Response:
     """Delete a volume no node uses (kept or available), its backing file with it."""
-    _need_volume_api(minor)
-    with services.db.read() as session:
-        row = _get(session, ident)
-        owner_id = row.node_id
-
-    def change(session: Session, node: Node | None) -> str:
-        row = _get(session, ident)
-        if row.state == records.VOLUME_ATTACHED or row.initiators:
-            raise problems.ManagedVolumeInUse(volume=row.uuid, nodes=sorted(row.initiators))
-        path = row.path
-        session.delete(row)
-        return path
-
-    if owner_id is None:
-        with services.db.write() as session:
-            path = change(session, None)
-    else:
-        # The owner's deploy may be attaching the volume right now: wait until it is free.
-        path = locking.with_free_node(services, lambda s: nodes.get_by_id(s, owner_id), change)
+    _need_volume_api(call.minor)
+    with call.services.db.read() as session:
+        owner_id = _get(session, ident).node_id
+    for attempt in writes.attempts(call.services):
+        with attempt, call.services.db.write() as session:
+            if owner_id is not None:
+                # The owner's deploy may be attaching the volume right now: wait until it is free.
+                writes.hold(session, nodes.get_by_id(session, owner_id))
+            row = _get(session, ident)
+            if row.state == records.VOLUME_ATTACHED or row.initiators:
+                raise problems.ManagedVolumeInUse(volume=row.uuid, nodes=sorted(row.initiators))
+            path = row.path
+            any_table.remove(session, row)
     Path(path).unlink(missing_ok=True)
     return Response(status_code=204)

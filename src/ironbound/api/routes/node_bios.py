@@ -11,29 +11,28 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from ironbound import errors
+from ironbound.api import lookups, no_query, problems, responses
 from ironbound.api import microversions as mv
-from ironbound.api import problems, queries, responses
-from ironbound.api.deps import Services, Version
-from ironbound.api.routes.nodes import lookup
+from ironbound.api.deps import CurrentCall
 from ironbound.api.services import ApiServices
 
-router = APIRouter(dependencies=[queries.NONE])
+router = APIRouter(dependencies=[no_query.NONE])
 
 
 def _node_uuid(services: ApiServices, ident: str, minor: int) -> str:
     if minor < mv.BIOS_INTERFACE:
         raise errors.VersionNotSupported()
     with services.db.read() as session:
-        return lookup(session, ident, minor).uuid
+        return lookups.node(session, ident, minor).uuid
 
 
 @router.get("/v1/nodes/{ident}/bios")
-def list_bios_settings(ident: str, services: Services, minor: Version) -> Response:
-    _node_uuid(services, ident, minor)
+def list_bios_settings(ident: str, call: CurrentCall) -> Response:
+    _node_uuid(call.services, ident, call.minor)
     return responses.json({"bios": []})
 
 
 @router.get("/v1/nodes/{ident}/bios/{setting}")
-def show_bios_setting(ident: str, setting: str, services: Services, minor: Version) -> Response:
-    node_uuid = _node_uuid(services, ident, minor)
+def show_bios_setting(ident: str, setting: str, call: CurrentCall) -> Response:
+    node_uuid = _node_uuid(call.services, ident, call.minor)
     raise problems.BiosSettingNotFound(node=node_uuid, name=setting)

@@ -16,15 +16,13 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ironbound import configdrive, errors, sensitive, states
-from ironbound.api import driver_checks, locking, problems, queries, responses, sync_jobs
+from ironbound.api import driver_checks, lookups, no_query, problems, responses, sync_jobs, writes
 from ironbound.api import microversions as mv
-from ironbound.api.deps import BaseUrl, JsonBody, OptionalJsonBody, Services, Version
-from ironbound.api.routes.nodes import lookup, lookup_for_change
+from ironbound.api.deps import CurrentCall, JsonBody, OptionalJsonBody
 from ironbound.api.schemas import actions
 from ironbound.api.services import ApiServices
 from ironbound.api.views import node as view
 from ironbound.db import jobs, nodes
-from ironbound.db.models import Node
 from ironbound.jobspec import BootDevice, JobKind, Power, Provision
 
 router = APIRouter()
@@ -33,20 +31,20 @@ router = APIRouter()
 _NOT_IN_MAINTENANCE = frozenset({"active", "rebuild", "provide", "clean", "inspect"})
 
 
-@router.get("/v1/nodes/{ident}/states", dependencies=[queries.NONE])
-def get_states(ident: str, services: Services, minor: Version) -> Response:
-    with services.db.read() as session:
-        node = lookup(session, ident, minor)
+@router.get("/v1/nodes/{ident}/states", dependencies=[no_query.NONE])
+def get_states(ident: str, call: CurrentCall) -> Response:
+    with call.services.db.read() as session:
+        node = lookups.node(session, ident, call.minor)
         body: dict[str, Any] = {
             "console_enabled": node.console_enabled,
             "last_error": node.last_error,
             "power_state": node.power_state,
-            "provision_state": view.provision_state(node.provision_state, minor),
+            "provision_state": view.provision_state(node.provision_state, call.minor),
             "provision_updated_at": node.provision_updated_at,
             "target_power_state": node.target_power_state,
             "target_provision_state": node.target_provision_state,
         }
-        if minor >= mv.RAID:
+        if call.minor >= mv.RAID:
             body["raid_config"] = node.raid_config
             body["target_raid_config"] = node.target_raid_config
     return responses.json(body)
@@ -93,7 +91,7 @@ def _refuse_unsupported(
     """
     verb = request.target
     with services.db.read() as session:
-        node = lookup(session, ident, minor)
+        node = lookups.node(session, ident, minor)
         if node.provision_state not in states.UNSUPPORTED[verb].sources:
             raise errors.InvalidStateRequested(
                 action=verb, node=node.uuid, state=node.provision_state
@@ -114,7 +112,7 @@ def _call_off(services: ApiServices, ident: str, minor: int, verb: str) -> tuple
     The job is queued once however often the verb is sent; the running flow looks for it.
     """
     with services.db.write() as session:
-        node = lookup_for_change(session, ident, minor)
+        node = lookups.node_for_change(session, ident, minor)
         transition = states.transition_for(verb, node.provision_state)
         if transition is None or not transition.calls_off or transition.min_version > minor:
             return None
@@ -127,107 +125,107 @@ def _call_off(services: ApiServices, ident: str, minor: int, verb: str) -> tuple
 
 
 @router.put("/v1/nodes/{ident}/states/provision", status_code=202)
-def set_provision_state(
-    ident: str, body: JsonBody, services: Services, minor: Version, base_url: BaseUrl
-) -> Response:
-    request = actions.read(actions.ProvisionRequest, body, minor)
+def set_provision_state(ident: str, body: JsonBody, call: CurrentCall) -> Response:
+    request = actions.read(actions.ProvisionRequest, body, call.minor)
     verb = request.target
     first = states.first_version(verb)
-    if first > minor:
+    if first > call.minor:
         # As Ironic: a verb the requested version does not have is Not Acceptable.
         raise problems.ProvisionTargetTooNew(verb=verb, version=mv.version_string(first))
-    stored = _config_drive(verb, minor, request.configdrive)
+    stored = _config_drive(verb, call.minor, request.configdrive)
     if request.rescue_password is not None and verb != "rescue":
         raise problems.RescuePasswordWithoutRescue()
     if verb in states.UNSUPPORTED:
-        _refuse_unsupported(services, ident, minor, request)
+        _refuse_unsupported(call.services, ident, call.minor, request)
     if verb == "clean":
         raise problems.ManualCleaningUnsupported()
     if "clean_steps" in request.model_fields_set:
         raise problems.CleanStepsWithoutClean()
 
-    called_off = _call_off(services, ident, minor, verb)
+    called_off = _call_off(call.services, ident, call.minor, verb)
     if called_off is not None:
-        sync_jobs.settle(services, called_off[1])
-        return responses.accepted(f"{base_url}/v1/nodes/{called_off[0]}/states")
+        sync_jobs.settle(call.services, called_off[1])
+        return responses.accepted(f"{call.base_url}/v1/nodes/{called_off[0]}/states")
 
-    def change(session: Session, node: nodes.Changing) -> tuple[str, int | None]:
-        transition = states.transition_for(verb, node.provision_state)
-        if transition is None or transition.min_version > minor:
-            raise errors.InvalidStateRequested(
-                action=verb, node=node.uuid, state=node.provision_state
+    for attempt in writes.attempts(call.services):
+        with attempt, call.services.db.write() as session:
+            node = writes.free(session, lookups.node_for_change(session, ident, call.minor))
+            transition = _transition(call.services, node, verb, call.minor)
+            nodes.write_fields(
+                session,
+                node,
+                {
+                    "provision_state": transition.busy or transition.target,
+                    "target_provision_state": transition.target if transition.busy else None,
+                    "last_error": None,
+                    # As Ironic: a rebuild without a config drive keeps the one stored before.
+                    **(
+                        {}
+                        if stored is None
+                        else _with_config_drive(call.services, session, node, stored)
+                    ),
+                },
             )
-        if verb in states.PROTECTED_VERBS and node.protected:
-            raise problems.NodeProtected(node=node.uuid)
-        if verb in _NOT_IN_MAINTENANCE and node.maintenance:
-            raise problems.NodeInMaintenance(node=node.uuid, verb=verb)
-        if transition.job is not None:
-            driver_checks.require_conductor(services, node)
-        nodes.write_fields(
-            session,
-            node,
-            {
-                "provision_state": transition.busy or transition.target,
-                "target_provision_state": transition.target if transition.busy else None,
-                "last_error": None,
-                # As Ironic: a rebuild without a config drive keeps the one stored before.
-                **({} if stored is None else _with_config_drive(services, session, node, stored)),
-            },
-        )
-        job = (
-            jobs.enqueue(session, node.id, transition.job, Provision(verb))
-            if transition.job
-            else None
-        )
-        return node.uuid, job
-
-    node_uuid, job_id = locking.with_free(
-        services, lambda s: lookup_for_change(s, ident, minor), change
-    )
+            job_id = (
+                jobs.enqueue(session, node.id, transition.job, Provision(verb))
+                if transition.job
+                else None
+            )
     if job_id is not None:
-        sync_jobs.settle(services, job_id)
-    return responses.accepted(f"{base_url}/v1/nodes/{node_uuid}/states")
+        sync_jobs.settle(call.services, job_id)
+    return responses.accepted(f"{call.base_url}/v1/nodes/{node.uuid}/states")
+
+
+def _transition(
+    services: ApiServices, node: nodes.Changing, verb: str, minor: int
+) -> states.Transition:
+    """The transition `verb` makes from the node's state, if the node may make it now."""
+    transition = states.transition_for(verb, node.provision_state)
+    if transition is None or transition.min_version > minor:
+        raise errors.InvalidStateRequested(action=verb, node=node.uuid, state=node.provision_state)
+    if verb in states.PROTECTED_VERBS and node.protected:
+        raise problems.NodeProtected(node=node.uuid)
+    if verb in _NOT_IN_MAINTENANCE and node.maintenance:
+        raise problems.NodeInMaintenance(node=node.uuid, verb=verb)
+    if transition.job is not None:
+        driver_checks.require_conductor(services, node)
+    return transition
 
 
 @router.put("/v1/nodes/{ident}/states/power", status_code=202)
-def set_power_state(
-    ident: str, body: JsonBody, services: Services, minor: Version, base_url: BaseUrl
-) -> Response:
-    model = actions.SoftPowerRequest if minor >= mv.SOFT_POWER else actions.PowerRequest
-    request = actions.read(model, body, minor)
+def set_power_state(ident: str, body: JsonBody, call: CurrentCall) -> Response:
+    model = actions.SoftPowerRequest if call.minor >= mv.SOFT_POWER else actions.PowerRequest
+    request = actions.read(model, body, call.minor)
     target = request.target
     timeout = request.timeout if isinstance(request, actions.SoftPowerRequest) else None
 
-    def change(session: Session, node: nodes.Changing) -> tuple[str, int]:
-        driver_checks.require_conductor(services, node)
-        after = states.POWER_TARGET_AFTER_ACTION.get(target, target)
-        nodes.write_fields(session, node, {"target_power_state": after, "last_error": None})
-        job = jobs.enqueue(session, node.id, JobKind.POWER, Power(target, timeout))
-        return node.uuid, job
-
-    node_uuid, job_id = locking.with_free(
-        services, lambda s: lookup_for_change(s, ident, minor), change
-    )
-    sync_jobs.settle(services, job_id)
-    return responses.accepted(f"{base_url}/v1/nodes/{node_uuid}/states")
+    for attempt in writes.attempts(call.services):
+        with attempt, call.services.db.write() as session:
+            node = writes.free(session, lookups.node_for_change(session, ident, call.minor))
+            driver_checks.require_conductor(call.services, node)
+            after = states.POWER_TARGET_AFTER_ACTION.get(target, target)
+            nodes.write_fields(session, node, {"target_power_state": after, "last_error": None})
+            job_id = jobs.enqueue(session, node.id, JobKind.POWER, Power(target, timeout))
+    sync_jobs.settle(call.services, job_id)
+    return responses.accepted(f"{call.base_url}/v1/nodes/{node.uuid}/states")
 
 
 @router.put("/v1/nodes/{ident}/states/raid", status_code=204)
-def set_raid(ident: str, body: JsonBody, services: Services, minor: Version) -> Response:
-    if minor < mv.RAID:
+def set_raid(ident: str, body: JsonBody, call: CurrentCall) -> Response:
+    if call.minor < mv.RAID:
         raise errors.VersionNotSupported()
-    disks = actions.read(actions.RaidRequest, body, minor).logical_disks
+    disks = actions.read(actions.RaidRequest, body, call.minor).logical_disks
 
-    def change(session: Session, node: Node) -> None:
-        node.target_raid_config = {"logical_disks": disks}
-
-    locking.with_free_node(services, lambda s: lookup(s, ident, minor), change)
+    for attempt in writes.attempts(call.services):
+        with attempt, call.services.db.write() as session:
+            node = writes.hold(session, lookups.node(session, ident, call.minor))
+            node.target_raid_config = {"logical_disks": disks}
     return Response(status_code=204)
 
 
 def _node_id(services: ApiServices, ident: str, minor: int) -> int:
     with services.db.read() as session:
-        return lookup(session, ident, minor).id
+        return lookups.node(session, ident, minor).id
 
 
 async def _ask(services: ApiServices, ident: str, minor: int, kind: JobKind) -> dict[str, Any]:
@@ -236,16 +234,16 @@ async def _ask(services: ApiServices, ident: str, minor: int, kind: JobKind) -> 
     return await sync_jobs.ask(services, node_id, kind)
 
 
-@router.get("/v1/nodes/{ident}/validate", dependencies=[queries.NONE])
-async def validate_node(ident: str, services: Services, minor: Version) -> Response:
-    return responses.json(await _ask(services, ident, minor, JobKind.VALIDATE))
+@router.get("/v1/nodes/{ident}/validate", dependencies=[no_query.NONE])
+async def validate_node(ident: str, call: CurrentCall) -> Response:
+    return responses.json(await _ask(call.services, ident, call.minor, JobKind.VALIDATE))
 
 
 def _set_maintenance(
     ident: str, services: ApiServices, minor: int, on: bool, reason: str | None
 ) -> None:
     with services.db.write() as session:
-        node = lookup(session, ident, minor)
+        node = lookups.node(session, ident, minor)
         node.maintenance = on
         node.maintenance_reason = reason if on else None
         if not on:
@@ -254,44 +252,44 @@ def _set_maintenance(
 
 
 @router.put("/v1/nodes/{ident}/maintenance", status_code=202)
-def maintenance_on(
-    ident: str, services: Services, minor: Version, body: OptionalJsonBody
-) -> Response:
-    reason = None if body is None else actions.read(actions.MaintenanceRequest, body, minor).reason
-    _set_maintenance(ident, services, minor, True, reason)
+def maintenance_on(ident: str, body: OptionalJsonBody, call: CurrentCall) -> Response:
+    reason = (
+        None if body is None else actions.read(actions.MaintenanceRequest, body, call.minor).reason
+    )
+    _set_maintenance(ident, call.services, call.minor, True, reason)
     return Response(status_code=202)
 
 
 @router.delete("/v1/nodes/{ident}/maintenance", status_code=202)
-def maintenance_off(ident: str, services: Services, minor: Version) -> Response:
-    _set_maintenance(ident, services, minor, False, None)
+def maintenance_off(ident: str, call: CurrentCall) -> Response:
+    _set_maintenance(ident, call.services, call.minor, False, None)
     return Response(status_code=202)
 
 
-@router.get("/v1/nodes/{ident}/management/boot_device", dependencies=[queries.NONE])
-async def get_boot_device(ident: str, services: Services, minor: Version) -> Response:
-    return responses.json(await _ask(services, ident, minor, JobKind.GET_BOOT_DEVICE))
+@router.get("/v1/nodes/{ident}/management/boot_device", dependencies=[no_query.NONE])
+async def get_boot_device(ident: str, call: CurrentCall) -> Response:
+    return responses.json(await _ask(call.services, ident, call.minor, JobKind.GET_BOOT_DEVICE))
 
 
-@router.get("/v1/nodes/{ident}/management/boot_device/supported", dependencies=[queries.NONE])
-async def supported_boot_devices(ident: str, services: Services, minor: Version) -> Response:
-    return responses.json(await _ask(services, ident, minor, JobKind.SUPPORTED_BOOT_DEVICES))
+@router.get("/v1/nodes/{ident}/management/boot_device/supported", dependencies=[no_query.NONE])
+async def supported_boot_devices(ident: str, call: CurrentCall) -> Response:
+    return responses.json(
+        await _ask(call.services, ident, call.minor, JobKind.SUPPORTED_BOOT_DEVICES)
+    )
 
 
 @router.put("/v1/nodes/{ident}/management/boot_device", status_code=204)
-async def set_boot_device(
-    ident: str, body: JsonBody, services: Services, minor: Version
-) -> Response:
-    request = actions.read(actions.BootDeviceRequest, body, minor)
+async def set_boot_device(ident: str, body: JsonBody, call: CurrentCall) -> Response:
+    request = actions.read(actions.BootDeviceRequest, body, call.minor)
     device, persistent = request.boot_device, request.persistent
-    node_id = await to_thread.run_sync(_node_id, services, ident, minor)
-    supported = (await sync_jobs.ask(services, node_id, JobKind.SUPPORTED_BOOT_DEVICES))[
+    node_id = await to_thread.run_sync(_node_id, call.services, ident, call.minor)
+    supported = (await sync_jobs.ask(call.services, node_id, JobKind.SUPPORTED_BOOT_DEVICES))[
         "supported_boot_devices"
     ]
     if device not in supported:
         raise problems.UnsupportedBootDevice(device=device, supported=supported)
     await sync_jobs.ask(
-        services,
+        call.services,
         node_id,
         JobKind.SET_BOOT_DEVICE,
         BootDevice(device, persistent),
@@ -300,32 +298,30 @@ async def set_boot_device(
 
 
 @router.put("/v1/nodes/{ident}/management/inject_nmi", status_code=204)
-async def inject_nmi(
-    ident: str, services: Services, minor: Version, body: OptionalJsonBody
-) -> Response:
+async def inject_nmi(ident: str, body: OptionalJsonBody, call: CurrentCall) -> Response:
     """Inject an NMI through the node's management interface (1.29), answered by a conductor."""
-    if minor < mv.INJECT_NMI:
+    if call.minor < mv.INJECT_NMI:
         raise errors.VersionNotSupported()
     if body not in (None, {}):
         raise problems.NmiBodyNotEmpty()
-    answer = await _ask(services, ident, minor, JobKind.INJECT_NMI)
+    answer = await _ask(call.services, ident, call.minor, JobKind.INJECT_NMI)
     if "unsupported" in answer:
         raise problems.NmiUnsupported(reason=answer["unsupported"])
     return Response(status_code=204)
 
 
-@router.get("/v1/nodes/{ident}/states/console", dependencies=[queries.NONE])
-def get_console(ident: str, services: Services, minor: Version) -> Response:
+@router.get("/v1/nodes/{ident}/states/console", dependencies=[no_query.NONE])
+def get_console(ident: str, call: CurrentCall) -> Response:
     """What Ironic answers for a console that is not enabled: every node's, here."""
-    with services.db.read() as session:
-        node = lookup(session, ident, minor)
+    with call.services.db.read() as session:
+        node = lookups.node(session, ident, call.minor)
         return responses.json({"console_enabled": node.console_enabled, "console_info": None})
 
 
 @router.put("/v1/nodes/{ident}/states/console", status_code=202)
-def set_console(ident: str, body: JsonBody, services: Services, minor: Version) -> Response:
+def set_console(ident: str, body: JsonBody, call: CurrentCall) -> Response:
     """Refused as Ironic refuses a node whose console interface is no-console (either way)."""
-    actions.read(actions.ConsoleRequest, body, minor)
-    with services.db.read() as session:
-        node = lookup(session, ident, minor)
+    actions.read(actions.ConsoleRequest, body, call.minor)
+    with call.services.db.read() as session:
+        node = lookups.node(session, ident, call.minor)
         raise problems.ConsoleUnsupported(driver=node.driver)

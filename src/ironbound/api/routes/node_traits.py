@@ -6,34 +6,23 @@ they change here, under the same wait for a busy node as other node changes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from fastapi import APIRouter
-from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ironbound import errors
-from ironbound.api import locking, problems, queries, responses
+from ironbound.api import lookups, no_query, problems, responses, writes
 from ironbound.api import microversions as mv
-from ironbound.api.deps import BaseUrl, OptionalJsonBody, Services, Version
-from ironbound.api.routes.nodes import lookup
+from ironbound.api.deps import CurrentCall, OptionalJsonBody
 from ironbound.api.schemas.traits import MAX_TRAITS_PER_NODE, check_trait, traits_body
-from ironbound.api.services import ApiServices
 from ironbound.db import traits
 from ironbound.db.models import Node
 
-router = APIRouter(dependencies=[queries.NONE])
+router = APIRouter(dependencies=[no_query.NONE])
 
 
 def _need_traits(minor: int) -> None:
     if minor < mv.NODE_TRAITS:
         raise errors.VersionNotSupported()
-
-
-def _change(
-    services: ApiServices, ident: str, minor: int, change: Callable[[Session, Node], None]
-) -> None:
-    locking.with_free_node(services, lambda s: lookup(s, ident, minor), change)
 
 
 def _check_count(node: Node, wanted: set[str]) -> None:
@@ -42,68 +31,59 @@ def _check_count(node: Node, wanted: set[str]) -> None:
 
 
 @router.get("/v1/nodes/{ident}/traits")
-def list_traits(ident: str, services: Services, minor: Version) -> Response:
-    _need_traits(minor)
-    with services.db.read() as session:
-        node = lookup(session, ident, minor)
+def list_traits(ident: str, call: CurrentCall) -> Response:
+    _need_traits(call.minor)
+    with call.services.db.read() as session:
+        node = lookups.node(session, ident, call.minor)
         return responses.json({"traits": traits.names(session, node.id)})
 
 
 @router.put("/v1/nodes/{ident}/traits", status_code=204)
-def replace_traits(
-    ident: str, body: OptionalJsonBody, services: Services, minor: Version
-) -> Response:
-    _need_traits(minor)
+def replace_traits(ident: str, body: OptionalJsonBody, call: CurrentCall) -> Response:
+    _need_traits(call.minor)
     wanted = set(traits_body(body))
-
-    def change(session: Session, node: Node) -> None:
-        _check_count(node, wanted)
-        traits.replace(session, node.id, wanted)
-
-    _change(services, ident, minor, change)
+    for attempt in writes.attempts(call.services):
+        with attempt, call.services.db.write() as session:
+            node = writes.hold(session, lookups.node(session, ident, call.minor))
+            _check_count(node, wanted)
+            traits.replace(session, node.id, wanted)
     return Response(status_code=204)
 
 
 @router.put("/v1/nodes/{ident}/traits/{trait}", status_code=204)
-def add_trait(
-    ident: str,
-    trait: str,
-    body: OptionalJsonBody,
-    services: Services,
-    minor: Version,
-    base_url: BaseUrl,
-) -> Response:
-    _need_traits(minor)
+def add_trait(ident: str, trait: str, body: OptionalJsonBody, call: CurrentCall) -> Response:
+    _need_traits(call.minor)
     if body:
         raise problems.TraitBodyGiven()
     check_trait(trait)
-
-    def change(session: Session, node: Node) -> None:
-        present = traits.names(session, node.id)
-        if trait not in present:
-            _check_count(node, {*present, trait})
-            traits.add(session, node.id, trait)
-
-    _change(services, ident, minor, change)
+    for attempt in writes.attempts(call.services):
+        with attempt, call.services.db.write() as session:
+            node = writes.hold(session, lookups.node(session, ident, call.minor))
+            present = traits.names(session, node.id)
+            if trait not in present:
+                _check_count(node, {*present, trait})
+                traits.add(session, node.id, trait)
     response = Response(status_code=204)
-    response.headers["Location"] = f"{base_url}/v1/nodes/{ident}/traits/{trait}"
+    response.headers["Location"] = f"{call.base_url}/v1/nodes/{ident}/traits/{trait}"
     return response
 
 
 @router.delete("/v1/nodes/{ident}/traits", status_code=204)
-def remove_all_traits(ident: str, services: Services, minor: Version) -> Response:
-    _need_traits(minor)
-    _change(services, ident, minor, lambda session, node: traits.replace(session, node.id, ()))
+def remove_all_traits(ident: str, call: CurrentCall) -> Response:
+    _need_traits(call.minor)
+    for attempt in writes.attempts(call.services):
+        with attempt, call.services.db.write() as session:
+            node = writes.hold(session, lookups.node(session, ident, call.minor))
+            traits.replace(session, node.id, ())
     return Response(status_code=204)
 
 
 @router.delete("/v1/nodes/{ident}/traits/{trait}", status_code=204)
-def remove_trait(ident: str, trait: str, services: Services, minor: Version) -> Response:
-    _need_traits(minor)
-
-    def change(session: Session, node: Node) -> None:
-        if not traits.remove(session, node.id, trait):
-            raise problems.TraitNotFound(node=node.uuid, trait=trait)
-
-    _change(services, ident, minor, change)
+def remove_trait(ident: str, trait: str, call: CurrentCall) -> Response:
+    _need_traits(call.minor)
+    for attempt in writes.attempts(call.services):
+        with attempt, call.services.db.write() as session:
+            node = writes.hold(session, lookups.node(session, ident, call.minor))
+            if not traits.remove(session, node.id, trait):
+                raise problems.TraitNotFound(node=node.uuid, trait=trait)
     return Response(status_code=204)

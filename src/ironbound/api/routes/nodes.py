@@ -15,21 +15,21 @@ from ironbound import errors, sensitive, states
 from ironbound.api import (
     driver_checks,
     listing,
-    locking,
-    optimistic,
+    lookups,
     patch,
     problems,
     responses,
     sync_jobs,
+    writes,
 )
 from ironbound.api import microversions as mv
-from ironbound.api.deps import BaseUrl, Call, CurrentCall, JsonBody, Services, Version
+from ironbound.api.deps import Call, CurrentCall, JsonBody
 from ironbound.api.schemas.common import check_node_name, check_uuid, validate
 from ironbound.api.schemas.node import NodeDocument
 from ironbound.api.services import ApiServices
 from ironbound.api.views import node as view
 from ironbound.config import INTERFACE_TYPES
-from ironbound.db import managed_volumes, nodes, queries, traits
+from ironbound.db import any_table, managed_volumes, nodes, traits
 from ironbound.db.models import Node
 from ironbound.jobspec import JobKind
 from ironbound.records import CONFIG_DRIVE_TARGET, VOLUME_ATTACHMENTS
@@ -177,7 +177,7 @@ def list_nodes_detail(call: CurrentCall) -> Response:
 @router.get("/v1/nodes/{ident}")
 def show_node(ident: str, call: CurrentCall) -> Response:
     names = listing.show_names(call, view.NODES.fields)
-    _check_ident(ident, call.minor)
+    lookups.check_ident(ident, call.minor)
     with call.services.db.read() as session:
         node = nodes.get_row(session, ident)
         found = traits.names(session, node.id) if "traits" in names else ()
@@ -186,31 +186,13 @@ def show_node(ident: str, call: CurrentCall) -> Response:
         )
 
 
-def _check_ident(ident: str, minor: int) -> None:
-    """:raises InvalidUUID: `ident` is a name, before 1.5 named nodes."""
-    if minor < mv.NODE_NAMES and not nodes.is_uuid_like(ident):
-        raise errors.InvalidUUID(field="node", value=ident)
-
-
-def lookup(session: Session, ident: str, minor: int) -> Node:
-    """A node by UUID, or by name from 1.5 on."""
-    _check_ident(ident, minor)
-    return nodes.get(session, ident)
-
-
-def lookup_for_change(session: Session, ident: str, minor: int) -> nodes.Changing:
-    """`lookup` for a state change: the columns it decides on, the row locked."""
-    _check_ident(ident, minor)
-    return nodes.get_for_change(session, ident)
-
-
 def _requested_interfaces(doc: NodeDocument) -> dict[str, str | None]:
     return {i: getattr(doc, f"{i}_interface") for i in driver_checks.INTERFACE_VERSIONS}
 
 
 def _check_unique(session: Session, node: Node | None, doc: NodeDocument) -> None:
     own_id = node.id if node is not None else None
-    if doc.name is not None and queries.clashes(session, Node, own_id, {"name": doc.name}):
+    if doc.name is not None and any_table.clashes(session, Node, own_id, {"name": doc.name}):
         raise errors.DuplicateName(name=doc.name)
     if doc.instance_uuid is not None:
         if node is not None and node.instance_uuid not in (None, doc.instance_uuid):
@@ -222,47 +204,52 @@ def _check_unique(session: Session, node: Node | None, doc: NodeDocument) -> Non
 
 
 @router.post("/v1/nodes", status_code=201)
-def create_node(body: JsonBody, services: Services, minor: Version, base_url: BaseUrl) -> Response:
+def create_node(body: JsonBody, call: CurrentCall) -> Response:
     if isinstance(body, dict):
         # As Ironic: an empty conductor_group is no group at any version.
         given = [k for k, v in body.items() if v not in (None, "") or k != "conductor_group"]
-        listing.reject_newer(sorted(k for k in given if body[k] is not None), view.FIELDS, minor)
+        listing.reject_newer(
+            sorted(k for k in given if body[k] is not None), view.FIELDS, call.minor
+        )
         unknown = sorted(set(body) - set(_CREATABLE))
         if unknown:
             raise problems.NotSettableOnCreate(
-                unknown=unknown, allowed=sorted(listing.visible(_CREATABLE, minor))
+                unknown=unknown, allowed=sorted(listing.visible(_CREATABLE, call.minor))
             )
     doc: NodeDocument = validate(NodeDocument, body, "node")
     if doc.name is not None:
-        check_node_name(doc.name, minor)
-    interfaces = driver_checks.resolve(services, doc.driver, _requested_interfaces(doc))
+        check_node_name(doc.name, call.minor)
+    interfaces = driver_checks.resolve(call.services, doc.driver, _requested_interfaces(doc))
     driver_info, driver_secrets = sensitive.split(doc.driver_info, {})
     instance_info, instance_secrets = sensitive.split(doc.instance_info, {})
     node = Node(
         uuid=doc.uuid or str(uuidlib.uuid4()),
         **{name: getattr(doc, name) for name in _PLAIN_FIELDS},
         driver_info=driver_info,
-        driver_secrets=services.box.seal(driver_secrets),
+        driver_secrets=call.services.box.seal(driver_secrets),
         instance_info=instance_info,
-        instance_secrets=services.box.seal(instance_secrets),
-        provision_state=states.ENROLL if minor >= mv.ENROLL_ON_CREATE else states.AVAILABLE,
+        instance_secrets=call.services.box.seal(instance_secrets),
+        provision_state=states.ENROLL if call.minor >= mv.ENROLL_ON_CREATE else states.AVAILABLE,
         power_state=None,
         maintenance=False,
         driver_internal_info={},
         conductor_group=driver_checks.conductor_group(doc.conductor_group),
         **{f"{iface}_interface": name for iface, name in interfaces.items()},
     )
-    driver_checks.require_conductor(services, node)
-    with services.db.write() as session:
-        if queries.clashes(session, Node, None, {"uuid": node.uuid}):
+    driver_checks.require_conductor(call.services, node)
+    with call.services.db.write() as session:
+        if any_table.clashes(session, Node, None, {"uuid": node.uuid}):
             raise errors.NodeAlreadyExists(uuid=node.uuid)
         _check_unique(session, None, doc)
-        session.add(node)
-        session.flush()
+        any_table.add(session, node)
         document = view.render(
-            node, view.NODES.fields.detail(minor), minor, base_url, services.catalogue
+            node,
+            view.NODES.fields.detail(call.minor),
+            call.minor,
+            call.base_url,
+            call.services.catalogue,
         )
-    return responses.json(document, status=201, location=f"{base_url}/v1/nodes/{node.uuid}")
+    return responses.json(document, status=201, location=f"{call.base_url}/v1/nodes/{node.uuid}")
 
 
 @dataclass(frozen=True)
@@ -307,59 +294,69 @@ def _touches(body: Any, root: str, ops: tuple[str, ...] = patch.OPS) -> bool:
 
 
 @router.patch("/v1/nodes/{ident}")
-def update_node(
-    ident: str,
-    body: JsonBody,
-    request: Request,
-    services: Services,
-    minor: Version,
-    base_url: BaseUrl,
-) -> Response:
-    updatable = [name for name, since in _UPDATABLE.items() if since <= minor]
+def update_node(ident: str, body: JsonBody, call: CurrentCall) -> Response:
+    updatable = [name for name, since in _UPDATABLE.items() if since <= call.minor]
     if _touches(body, "traits"):
         raise problems.TraitsNotPatchable()
-    patch.reject_newer_fields(body, view.FIELDS, minor)
-    reset = _reset_interfaces(request, body, minor)
-    names = view.NODES.fields.detail(minor)
+    patch.reject_newer_fields(body, view.FIELDS, call.minor)
+    reset = _reset_interfaces(call.request, body, call.minor)
+    names = view.NODES.fields.detail(call.minor)
 
-    def current(session: Session, node: Node) -> _Seen:
-        before = view.render(node, names, minor, base_url, services.catalogue)
-        hidden = {k: getattr(node, k) for k in _UPDATABLE if k not in before}
-        return _Seen(before, hidden, node.driver_secrets, node.instance_secrets)
-
-    def work(seen: _Seen) -> _Change:
-        after = patch.apply(seen.before, body, updatable=updatable, required=("driver",))
-        candidate = {k: after[k] for k in NodeDocument.model_fields if k in after and k != "uuid"}
-        # Fields newer than this microversion are not in the document the
-        # patch applied to; they keep their values (a PATCH at 1.1 must not
-        # erase the node's name or resource_class).
-        candidate.update(seen.hidden)
-        doc: NodeDocument = validate(NodeDocument, candidate, "node")
-        if doc.name is not None and doc.name != {**seen.before, **seen.hidden}["name"]:
-            check_node_name(doc.name, minor)
-        return _Change(doc, _secret_fields(services, seen, doc))
-
-    def write(session: Session, node: Node, change: _Change) -> dict[str, Any]:
-        _check_unique(session, node, change.doc)
-        _apply_interfaces(services, node, change.doc, minor, reset)
-        fields = {
-            **{name: getattr(change.doc, name) for name in _PLAIN_FIELDS},
-            "conductor_group": driver_checks.conductor_group(change.doc.conductor_group),
-            **change.fields,
-        }
-        _check_protection(node, fields)
-        moved = fields["conductor_group"] != node.conductor_group or node.driver != fields["driver"]
-        nodes.apply_fields(node, {k: v for k, v in fields.items() if getattr(node, k) != v})
-        if moved:  # as Ironic: a node no conductor would take is refused (No valid host)
-            driver_checks.require_conductor(services, node)
-        session.flush()
-        found = traits.names(session, node.id) if "traits" in names else ()
-        return view.render(node, names, minor, base_url, services.catalogue, found)
-
-    document = optimistic.update(
-        services, lambda s: lookup(s, ident, minor), current, work, write, "node"
-    )
+    for attempt in writes.attempts(call.services, "node"):
+        with attempt:
+            with call.services.db.read() as session:
+                seen = _seen(lookups.node(session, ident, call.minor), names, call)
+            change = _worked_out(call.services, seen, body, updatable, call.minor)
+            with call.services.db.write() as session:
+                node = writes.hold(session, lookups.node(session, ident, call.minor))
+                writes.unchanged(seen, _seen(node, names, call))
+                _store(session, call.services, node, change, call.minor, reset)
+                found = traits.names(session, node.id) if "traits" in names else ()
+                document = view.render(
+                    node, names, call.minor, call.base_url, call.services.catalogue, found
+                )
     return responses.json(document)
+
+
+def _seen(node: Node, names: tuple[str, ...], call: Call) -> _Seen:
+    before = view.render(node, names, call.minor, call.base_url, call.services.catalogue)
+    hidden = {k: getattr(node, k) for k in _UPDATABLE if k not in before}
+    return _Seen(before, hidden, node.driver_secrets, node.instance_secrets)
+
+
+def _worked_out(
+    services: ApiServices, seen: _Seen, body: Any, updatable: list[str], minor: int
+) -> _Change:
+    """The patch applied and the result checked: the work done outside the write."""
+    after = patch.apply(seen.before, body, updatable=updatable, required=("driver",))
+    candidate = {k: after[k] for k in NodeDocument.model_fields if k in after and k != "uuid"}
+    # Fields newer than this microversion are not in the document the
+    # patch applied to; they keep their values (a PATCH at 1.1 must not
+    # erase the node's name or resource_class).
+    candidate.update(seen.hidden)
+    doc: NodeDocument = validate(NodeDocument, candidate, "node")
+    if doc.name is not None and doc.name != {**seen.before, **seen.hidden}["name"]:
+        check_node_name(doc.name, minor)
+    return _Change(doc, _secret_fields(services, seen, doc))
+
+
+def _store(
+    session: Session, services: ApiServices, node: Node, change: _Change, minor: int, reset: bool
+) -> None:
+    """Check the change against the stored node and store it."""
+    _check_unique(session, node, change.doc)
+    _apply_interfaces(services, node, change.doc, minor, reset)
+    fields = {
+        **{name: getattr(change.doc, name) for name in _PLAIN_FIELDS},
+        "conductor_group": driver_checks.conductor_group(change.doc.conductor_group),
+        **change.fields,
+    }
+    _check_protection(node, fields)
+    moved = fields["conductor_group"] != node.conductor_group or node.driver != fields["driver"]
+    nodes.apply_fields(node, {k: v for k, v in fields.items() if getattr(node, k) != v})
+    if moved:  # as Ironic: a node no conductor would take is refused (No valid host)
+        driver_checks.require_conductor(services, node)
+    any_table.store(session)
 
 
 def _secret_fields(services: ApiServices, seen: _Seen, doc: NodeDocument) -> dict[str, Any]:
@@ -448,28 +445,28 @@ def _check_no_kept_volumes(session: Session, node: Node) -> None:
 def _attached(services: ApiServices, ident: str, minor: int) -> int | None:
     """The node's id when it may be deleted but still holds volume attachments, else None."""
     with services.db.read() as session:
-        node = lookup(session, ident, minor)
+        node = lookups.node(session, ident, minor)
         _check_deletable(node)
         held = node.driver_internal_info
         return node.id if held.get(VOLUME_ATTACHMENTS) or held.get(CONFIG_DRIVE_TARGET) else None
 
 
 def _delete(services: ApiServices, ident: str, minor: int) -> None:
-    def change(session: Session, node: Node) -> None:
-        _check_deletable(node)
-        _check_no_kept_volumes(session, node)
-        session.delete(node)
-
-    locking.with_free_node(services, lambda s: lookup(s, ident, minor), change)
+    for attempt in writes.attempts(services):
+        with attempt, services.db.write() as session:
+            node = writes.hold(session, lookups.node(session, ident, minor))
+            _check_deletable(node)
+            _check_no_kept_volumes(session, node)
+            any_table.remove(session, node)
 
 
 @router.delete("/v1/nodes/{ident}", status_code=204)
-async def delete_node(ident: str, services: Services, minor: Version) -> Response:
+async def delete_node(ident: str, call: CurrentCall) -> Response:
     """Delete a node; one that still holds volume attachments (say, deleted in
     maintenance while active) first has a conductor detach them, so that no
     attachment outlives its node in Cinder."""
-    attached = await to_thread.run_sync(_attached, services, ident, minor)
+    attached = await to_thread.run_sync(_attached, call.services, ident, call.minor)
     if attached is not None:
-        await sync_jobs.ask(services, attached, JobKind.RELEASE_STORAGE)
-    await to_thread.run_sync(_delete, services, ident, minor)
+        await sync_jobs.ask(call.services, attached, JobKind.RELEASE_STORAGE)
+    await to_thread.run_sync(_delete, call.services, ident, call.minor)
     return Response(status_code=204)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from ironbound.api import microversions as mv
 from ironbound.api import problems
-from ironbound.api.deps import Version
+from ironbound.api.deps import CurrentCall
 
 router = APIRouter()
 
@@ -52,17 +52,17 @@ def _refuse(feature: _Feature, minor: int, method: str) -> None:
 
 @router.api_route("/v1/allocations", methods=_METHODS)
 @router.api_route("/v1/allocations/{rest:path}", methods=_METHODS)
-def allocations(request: Request, minor: Version) -> None:
-    _refuse(_ALLOCATIONS, minor, request.method)
+def allocations(call: CurrentCall) -> None:
+    _refuse(_ALLOCATIONS, call.minor, call.request.method)
 
 
 @router.api_route("/v1/nodes/{node_ident}/allocation", methods=_METHODS)
-def node_allocation(minor: Version) -> None:
+def node_allocation(call: CurrentCall) -> None:
     # As Ironic below 1.52, every method here is a 404.
-    _refuse(_ALLOCATIONS, minor, "GET")
+    _refuse(_ALLOCATIONS, call.minor, "GET")
 
 
 @router.api_route("/v1/deploy_templates", methods=_METHODS)
 @router.api_route("/v1/deploy_templates/{rest:path}", methods=_METHODS)
-def deploy_templates(request: Request, minor: Version) -> None:
-    _refuse(_DEPLOY_TEMPLATES, minor, request.method)
+def deploy_templates(call: CurrentCall) -> None:
+    _refuse(_DEPLOY_TEMPLATES, call.minor, call.request.method)

@@ -14,14 +14,14 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ironbound import errors
-from ironbound.api import listing, locking, optimistic, patch, problems, responses, subresources
+from ironbound.api import listing, patch, problems, responses, subresources, writes
 from ironbound.api import microversions as mv
-from ironbound.api.deps import CurrentCall, JsonBody
-from ironbound.api.routes.ports import PORTS, list_of
+from ironbound.api.deps import Call, CurrentCall, JsonBody
 from ironbound.api.schemas.common import check_node_name, validate
 from ironbound.api.schemas.portgroup import DEFAULT_MODE, PortgroupDocument
 from ironbound.api.schemas.volume import normalize_mac
-from ironbound.db import nodes, portgroups
+from ironbound.api.views.port import PORTS
+from ironbound.db import any_table, nodes, portgroups
 from ironbound.db.models import Node, Portgroup
 
 router = APIRouter()
@@ -100,30 +100,12 @@ def get(session: Session, ident: str, minor: int) -> Portgroup:
     return found
 
 
-def _list(call: CurrentCall, detail: bool, node_ident: str | None = None) -> Response:
+def _list(call: Call, detail: bool, node_ident: str | None) -> Response:
     _need_portgroups(call.minor, mv.PORTGROUPS if node_ident is not None else mv.PORTGROUP_API)
-    return list_of(call, PORTGROUPS, _FILTERS, detail, node_ident)
+    return subresources.list_of(call, PORTGROUPS, _FILTERS, detail, node_ident)
 
 
-@router.get("/v1/portgroups")
-@router.get("/v1/portgroups/", include_in_schema=False)  # the CLI's path when it filters
-def list_portgroups(call: CurrentCall) -> Response:
-    return _list(call, detail=False)
-
-
-@router.get("/v1/portgroups/detail")
-def list_portgroups_detail(call: CurrentCall) -> Response:
-    return _list(call, detail=True)
-
-
-@router.get("/v1/nodes/{node_ident}/portgroups")
-def node_portgroups(node_ident: str, call: CurrentCall) -> Response:
-    return _list(call, detail=False, node_ident=node_ident)
-
-
-@router.get("/v1/nodes/{node_ident}/portgroups/detail")
-def node_portgroups_detail(node_ident: str, call: CurrentCall) -> Response:
-    return _list(call, detail=True, node_ident=node_ident)
+subresources.add_list_routes(router, "portgroups", _list)
 
 
 def _member_ports(call: CurrentCall, ident: str, detail: bool) -> Response:
@@ -159,7 +141,11 @@ def show_portgroup(ident: str, call: CurrentCall) -> Response:
     return responses.json(document)
 
 
-def _parsed(body: Any, minor: int, names: Sequence[str]) -> tuple[PortgroupDocument, str | None]:
+#: A port group document and its normalised MAC.
+_Parsed = tuple[PortgroupDocument, str | None]
+
+
+def _parsed(body: Any, minor: int, names: Sequence[str]) -> _Parsed:
     """The document and its normalised MAC: the checks that need no database."""
     if isinstance(body, dict):
         listing.reject_newer(sorted(body), PORTGROUPS.fields.since, minor)
@@ -211,8 +197,7 @@ def create_portgroup(body: JsonBody, call: CurrentCall) -> Response:
             mode=doc.mode or DEFAULT_MODE,
             properties=doc.properties,
         )
-        session.add(row)
-        session.flush()
+        any_table.add(session, row)
         names = PORTGROUPS.fields.detail(call.minor)
         document = subresources.render(
             PORTGROUPS, row, node.uuid, names, call.base_url, call.identity
@@ -221,11 +206,24 @@ def create_portgroup(body: JsonBody, call: CurrentCall) -> Response:
     return responses.json(document, status=201, location=location)
 
 
-def _owner(ident: str, minor: int) -> Any:
-    def find(session: Session) -> Node:
-        return nodes.get_by_id(session, get(session, ident, minor).node_id)
-
-    return find
+def _store(
+    session: Session,
+    row: Portgroup,
+    parsed: tuple[PortgroupDocument, str | None],
+    updatable: list[str],
+) -> Node:
+    """Write the parsed document onto `row`, once its place is free; its (new) node."""
+    doc, mac = parsed
+    new_node = _placed(session, doc, mac, row.id)
+    if new_node.id != row.node_id and portgroups.has_ports(session, row.id):
+        raise errors.PortgroupNotEmpty(portgroup=row.uuid)
+    row.name, row.address, row.node_id = doc.name, mac, new_node.id
+    row.standalone_ports_supported, row.extra = doc.standalone_ports_supported, doc.extra
+    # Fields newer than this microversion were not in the patched document.
+    if "mode" in updatable:
+        row.mode, row.properties = doc.mode or DEFAULT_MODE, doc.properties
+    any_table.store(session)
+    return new_node
 
 
 @router.patch("/v1/portgroups/{ident}")
@@ -235,46 +233,34 @@ def update_portgroup(ident: str, body: JsonBody, call: CurrentCall) -> Response:
     updatable = _writable(minor)
     patch.reject_newer_fields(body, PORTGROUPS.fields.since, minor)
     names = PORTGROUPS.fields.detail(minor)
-
-    def current(session: Session, node: Node) -> dict[str, Any]:
-        row = get(session, ident, minor)
-        return subresources.render(PORTGROUPS, row, node.uuid, names, base_url, identity)
-
-    def work(before: dict[str, Any]) -> tuple[PortgroupDocument, str | None]:
-        after = patch.apply(before, body, updatable=updatable)
-        return _parsed({k: after[k] for k in updatable if k in after}, minor, updatable)
-
-    def write(
-        session: Session, node: Node, parsed: tuple[PortgroupDocument, str | None]
-    ) -> dict[str, Any]:
-        doc, mac = parsed
-        row = get(session, ident, minor)
-        new_node = _placed(session, doc, mac, row.id)
-        if new_node.id != row.node_id and portgroups.has_ports(session, row.id):
-            raise errors.PortgroupNotEmpty(portgroup=row.uuid)
-        row.name, row.address, row.node_id = doc.name, mac, new_node.id
-        row.standalone_ports_supported, row.extra = doc.standalone_ports_supported, doc.extra
-        # Fields newer than this microversion were not in the patched document.
-        if "mode" in updatable:
-            row.mode, row.properties = doc.mode or DEFAULT_MODE, doc.properties
-        session.flush()
-        return subresources.render(PORTGROUPS, row, new_node.uuid, names, base_url, identity)
-
-    document = optimistic.update(
-        call.services, _owner(ident, minor), current, work, write, "portgroup"
-    )
+    for attempt in writes.attempts(call.services, "portgroup"):
+        with attempt:
+            with call.services.db.read() as session:
+                row = get(session, ident, minor)
+                node = subresources.node_of(session, row)
+                before = subresources.render(PORTGROUPS, row, node.uuid, names, base_url, identity)
+            after = patch.apply(before, body, updatable=updatable)
+            parsed = _parsed({k: after[k] for k in updatable if k in after}, minor, updatable)
+            with call.services.db.write() as session:
+                row = get(session, ident, minor)
+                node = writes.hold(session, subresources.node_of(session, row))
+                now = subresources.render(PORTGROUPS, row, node.uuid, names, base_url, identity)
+                writes.unchanged(before, now)
+                new_node = _store(session, row, parsed, updatable)
+                document = subresources.render(
+                    PORTGROUPS, row, new_node.uuid, names, base_url, identity
+                )
     return responses.json(document)
 
 
 @router.delete("/v1/portgroups/{ident}", status_code=204)
 def delete_portgroup(ident: str, call: CurrentCall) -> Response:
     _need_portgroups(call.minor)
-
-    def change(session: Session, node: Node) -> None:
-        row = get(session, ident, call.minor)
-        if portgroups.has_ports(session, row.id):
-            raise errors.PortgroupNotEmpty(portgroup=row.uuid)
-        session.delete(row)
-
-    locking.with_free_node(call.services, _owner(ident, call.minor), change)
+    for attempt in writes.attempts(call.services):
+        with attempt, call.services.db.write() as session:
+            row = get(session, ident, call.minor)
+            writes.hold(session, subresources.node_of(session, row))
+            if portgroups.has_ports(session, row.id):
+                raise errors.PortgroupNotEmpty(portgroup=row.uuid)
+            any_table.remove(session, row)
     return Response(status_code=204)

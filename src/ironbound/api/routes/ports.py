@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid as uuidlib
-from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter
@@ -11,64 +10,21 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ironbound import errors, states
-from ironbound.api import listing, locking, optimistic, patch, problems, responses, subresources
-from ironbound.api import microversions as mv
+from ironbound.api import listing, patch, problems, responses, subresources, writes
 from ironbound.api.deps import (
-    BaseUrl,
+    Call,
     CurrentCall,
-    CurrentIdentity,
     JsonBody,
-    Services,
-    Version,
 )
-from ironbound.api.routes.nodes import lookup
 from ironbound.api.schemas.common import validate
 from ironbound.api.schemas.port import PortDocument
 from ironbound.api.schemas.volume import normalize_mac
-from ironbound.db import nodes, portgroups, queries
+from ironbound.api.views.port import PORTS
+from ironbound.db import any_table, nodes, portgroups
 from ironbound.db.models import Node, Port, Portgroup
 
 router = APIRouter()
 
-
-def _relate(
-    session: Session, rows: Sequence[subresources.SubresourceRecord]
-) -> list[dict[str, Any]]:
-    """Each port's portgroup_uuid, from its group's id."""
-    ids = [getattr(r, "portgroup_id", None) for r in rows]
-    uuids = portgroups.uuids_by_id(session, ids)
-    return [{"portgroup_uuid": uuids.get(i) if i is not None else None} for i in ids]
-
-
-PORTS = subresources.Subresource(
-    model=Port,
-    collection="ports",
-    list_key="ports",
-    fields=listing.FieldTable(
-        {
-            "uuid": 1,
-            "address": 1,
-            "node_uuid": 1,
-            "extra": 1,
-            "internal_info": mv.PORT_INTERNAL_INFO,
-            "local_link_connection": mv.PORT_LOCAL_LINK,
-            "pxe_enabled": mv.PORT_LOCAL_LINK,
-            "portgroup_uuid": mv.PORTGROUPS,
-            "physical_network": mv.PORT_PHYSICAL_NETWORK,
-            "is_smartnic": mv.PORT_SMARTNIC,
-            "created_at": 1,
-            "updated_at": 1,
-            "links": 1,
-        },
-        ("uuid", "address", "links"),
-    ),
-    sortable=frozenset(
-        {"id", "uuid", "address", "created_at", "updated_at", "pxe_enabled", "is_smartnic"}
-    ),
-    uuid_field="port_uuid",
-    not_found=lambda ident: errors.PortNotFound(port=ident),
-    relate=_relate,
-)
 
 #: What a Smart NIC port's local_link_connection must name (Ironic's rule).
 _SMARTNIC_LINK = frozenset({"port_id", "hostname"})
@@ -91,50 +47,11 @@ _FILTERS: dict[str, subresources.Filter] = {
 }
 
 
-def list_of(
-    call: CurrentCall,
-    spec: subresources.Subresource,
-    filters: dict[str, subresources.Filter],
-    detail: bool,
-    node_ident: str | None,
-) -> Response:
-    """A list of `spec` rows: all (with `filters`), or those of one node (UUID or name)."""
-    if node_ident is not None:
-        with call.services.db.read() as session:
-            node_ident = lookup(session, node_ident, call.minor).uuid
-    return subresources.list_page(
-        call,
-        spec,
-        node_ident=node_ident,
-        filters={} if node_ident else filters,
-        detail_path=detail,
-        detail_since=mv.DETAIL_QUERY,
-    )
+def _list(call: Call, detail: bool, node_ident: str | None) -> Response:
+    return subresources.list_of(call, PORTS, _FILTERS, detail, node_ident)
 
 
-def _list(call: CurrentCall, detail: bool, node_ident: str | None = None) -> Response:
-    return list_of(call, PORTS, _FILTERS, detail, node_ident)
-
-
-@router.get("/v1/ports")
-@router.get("/v1/ports/", include_in_schema=False)  # the CLI's path when it filters
-def list_ports(call: CurrentCall) -> Response:
-    return _list(call, detail=False)
-
-
-@router.get("/v1/ports/detail")
-def list_ports_detail(call: CurrentCall) -> Response:
-    return _list(call, detail=True)
-
-
-@router.get("/v1/nodes/{node_ident}/ports")
-def node_ports(node_ident: str, call: CurrentCall) -> Response:
-    return _list(call, detail=False, node_ident=node_ident)
-
-
-@router.get("/v1/nodes/{node_ident}/ports/detail")
-def node_ports_detail(node_ident: str, call: CurrentCall) -> Response:
-    return _list(call, detail=True, node_ident=node_ident)
+subresources.add_list_routes(router, "ports", _list)
 
 
 @router.get("/v1/ports/{ident}")
@@ -167,7 +84,7 @@ def _group(session: Session, doc: PortDocument, node: Node) -> Portgroup | None:
     """The port group the port joins: one of the port's own node."""
     if doc.portgroup_uuid is None:
         return None
-    group = queries.by_uuid(session, Portgroup, doc.portgroup_uuid)
+    group = any_table.by_uuid(session, Portgroup, doc.portgroup_uuid)
     if group is None:
         raise errors.PortgroupNotFound(portgroup=doc.portgroup_uuid)
     if group.node_id != node.id:
@@ -193,14 +110,12 @@ def _check_physnet(session: Session, group: Portgroup | None, port: Port) -> Non
 
 
 @router.post("/v1/ports", status_code=201)
-def create_port(
-    body: JsonBody, services: Services, minor: Version, base_url: BaseUrl, identity: CurrentIdentity
-) -> Response:
-    doc, mac = _parsed(body, minor)
+def create_port(body: JsonBody, call: CurrentCall) -> Response:
+    doc, mac = _parsed(body, call.minor)
     if doc.is_smartnic and not _SMARTNIC_LINK.issubset(doc.local_link_connection):
         # As Ironic, at create only: a Smart NIC is found by its host, not by a switch.
         raise problems.SmartNicLinkIncomplete()
-    with services.db.write() as session:
+    with call.services.db.write() as session:
         node = _placed(session, doc, mac, None)
         port_uuid = doc.uuid or str(uuidlib.uuid4())
         if subresources.unique_violation(session, PORTS, None, uuid=port_uuid):
@@ -219,18 +134,17 @@ def create_port(
         group = _group(session, doc, node)
         row.portgroup_id = group.id if group is not None else None
         _check_physnet(session, group, row)
-        session.add(row)
-        session.flush()
+        any_table.add(session, row)
         document = subresources.render(
             PORTS,
             row,
             node.uuid,
-            PORTS.fields.detail(minor),
-            base_url,
-            identity,
+            PORTS.fields.detail(call.minor),
+            call.base_url,
+            call.identity,
             {"portgroup_uuid": doc.portgroup_uuid},
         )
-    return responses.json(document, status=201, location=f"{base_url}/v1/ports/{row.uuid}")
+    return responses.json(document, status=201, location=f"{call.base_url}/v1/ports/{row.uuid}")
 
 
 def _refuse_when_deployed(node: Node, action: str) -> None:
@@ -238,71 +152,88 @@ def _refuse_when_deployed(node: Node, action: str) -> None:
         raise problems.PortChangeRefused(action=action, node=node.uuid, state=node.provision_state)
 
 
+def _updatable(minor: int) -> list[str]:
+    fields = (
+        "address",
+        "node_uuid",
+        "extra",
+        "local_link_connection",
+        "pxe_enabled",
+        "portgroup_uuid",
+        "physical_network",
+        "is_smartnic",
+    )
+    return [f for f in fields if PORTS.fields.since[f] <= minor]
+
+
+def _store(
+    session: Session, row: Port, node: Node, parsed: tuple[PortDocument, str], updatable: list[str]
+) -> Node:
+    """Write the parsed document onto `row`, once its place is free; its (new) node."""
+    doc, mac = parsed
+    new_node = _placed(session, doc, mac, row.id)
+    if mac != row.address or new_node.id != row.node_id:
+        _refuse_when_deployed(node, "change the address or node of")
+    row.address, row.node_id, row.extra = mac, new_node.id, doc.extra
+    # Fields newer than this microversion were not in the patched document
+    # (the schema filled in defaults): they keep their stored values.
+    if "local_link_connection" in updatable:
+        row.local_link_connection = doc.local_link_connection
+    if "pxe_enabled" in updatable:
+        row.pxe_enabled = doc.pxe_enabled
+    if "physical_network" in updatable:
+        row.physical_network = doc.physical_network
+    if "is_smartnic" in updatable:
+        row.is_smartnic = doc.is_smartnic
+    if "portgroup_uuid" in updatable:
+        group = _group(session, doc, new_node)
+        row.portgroup_id = group.id if group is not None else None
+        _check_physnet(session, group, row)
+    any_table.store(session)
+    return new_node
+
+
+def _port(session: Session, ident: str) -> Port:
+    row = subresources.get(session, PORTS, ident)
+    assert isinstance(row, Port)
+    return row
+
+
+def _seen(session: Session, row: Port, node: Node, names: tuple[str, ...], call: Call) -> Any:
+    rel = subresources.related(session, PORTS, [row])[0]
+    return subresources.render(PORTS, row, node.uuid, names, call.base_url, call.identity, rel)
+
+
 @router.patch("/v1/ports/{ident}")
 def update_port(ident: str, body: JsonBody, call: CurrentCall) -> Response:
-    services, minor, base_url, identity = call.services, call.minor, call.base_url, call.identity
-    updatable = [
-        f
-        for f in (
-            "address",
-            "node_uuid",
-            "extra",
-            "local_link_connection",
-            "pxe_enabled",
-            "portgroup_uuid",
-            "physical_network",
-            "is_smartnic",
-        )
-        if PORTS.fields.since[f] <= minor
-    ]
-    patch.reject_newer_fields(body, PORTS.fields.since, minor)
-    names = PORTS.fields.detail(minor)
-
-    def current(session: Session, node: Node) -> dict[str, Any]:
-        row = subresources.get(session, PORTS, ident)
-        rel = subresources.related(session, PORTS, [row])[0]
-        return subresources.render(PORTS, row, node.uuid, names, base_url, identity, rel)
-
-    def work(before: dict[str, Any]) -> tuple[PortDocument, str]:
-        after = patch.apply(before, body, updatable=updatable)
-        return _parsed({k: after[k] for k in updatable if k in after}, minor)
-
-    def write(session: Session, node: Node, parsed: tuple[PortDocument, str]) -> dict[str, Any]:
-        doc, mac = parsed
-        row = subresources.get(session, PORTS, ident)
-        assert isinstance(row, Port)
-        new_node = _placed(session, doc, mac, row.id)
-        if mac != row.address or new_node.id != row.node_id:
-            _refuse_when_deployed(node, "change the address or node of")
-        row.address, row.node_id, row.extra = mac, new_node.id, doc.extra
-        # Fields newer than this microversion were not in the patched document
-        # (the schema filled in defaults): they keep their stored values.
-        if "local_link_connection" in updatable:
-            row.local_link_connection = doc.local_link_connection
-        if "pxe_enabled" in updatable:
-            row.pxe_enabled = doc.pxe_enabled
-        if "physical_network" in updatable:
-            row.physical_network = doc.physical_network
-        if "is_smartnic" in updatable:
-            row.is_smartnic = doc.is_smartnic
-        if "portgroup_uuid" in updatable:
-            group = _group(session, doc, new_node)
-            row.portgroup_id = group.id if group is not None else None
-            _check_physnet(session, group, row)
-        session.flush()
-        rel = {"portgroup_uuid": doc.portgroup_uuid}
-        return subresources.render(PORTS, row, new_node.uuid, names, base_url, identity, rel)
-
-    return responses.json(
-        optimistic.update(services, subresources.owner(PORTS, ident), current, work, write, "port")
-    )
+    updatable = _updatable(call.minor)
+    patch.reject_newer_fields(body, PORTS.fields.since, call.minor)
+    names = PORTS.fields.detail(call.minor)
+    for attempt in writes.attempts(call.services, "port"):
+        with attempt:
+            with call.services.db.read() as session:
+                row = _port(session, ident)
+                before = _seen(session, row, subresources.node_of(session, row), names, call)
+            after = patch.apply(before, body, updatable=updatable)
+            parsed = _parsed({k: after[k] for k in updatable if k in after}, call.minor)
+            with call.services.db.write() as session:
+                row = _port(session, ident)
+                node = writes.hold(session, subresources.node_of(session, row))
+                writes.unchanged(before, _seen(session, row, node, names, call))
+                new_node = _store(session, row, node, parsed, updatable)
+                rel = {"portgroup_uuid": parsed[0].portgroup_uuid}
+                document = subresources.render(
+                    PORTS, row, new_node.uuid, names, call.base_url, call.identity, rel
+                )
+    return responses.json(document)
 
 
 @router.delete("/v1/ports/{ident}", status_code=204)
-def delete_port(ident: str, services: Services, minor: Version) -> Response:
-    def change(session: Session, node: Node) -> None:
-        _refuse_when_deployed(node, "delete")
-        session.delete(subresources.get(session, PORTS, ident))
-
-    locking.with_free_node(services, subresources.owner(PORTS, ident), change)
+def delete_port(ident: str, call: CurrentCall) -> Response:
+    for attempt in writes.attempts(call.services):
+        with attempt, call.services.db.write() as session:
+            row = _port(session, ident)
+            node = writes.hold(session, subresources.node_of(session, row))
+            _refuse_when_deployed(node, "delete")
+            any_table.remove(session, row)
     return Response(status_code=204)

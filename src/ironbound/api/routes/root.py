@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from ironbound.api import links, queries, responses
+from ironbound.api import links, no_query, responses
 from ironbound.api import microversions as mv
-from ironbound.api.deps import BaseUrl, Version
+from ironbound.api.deps import CurrentCall
 
 router = APIRouter()
 
@@ -24,9 +24,9 @@ def _version(base_url: str) -> dict[str, Any]:
     }
 
 
-@router.get("/", dependencies=[queries.NONE])
-def root(base_url: BaseUrl) -> Response:
-    version = _version(base_url)
+@router.get("/", dependencies=[no_query.NONE])
+def root(call: CurrentCall) -> Response:
+    version = _version(call.base_url)
     return responses.json(
         {
             "name": "Ironbound",
@@ -38,13 +38,13 @@ def root(base_url: BaseUrl) -> Response:
     )
 
 
-@router.get("/v1", dependencies=[queries.NONE])
-@router.get("/v1/", dependencies=[queries.NONE])
-def v1(minor: Version, base_url: BaseUrl) -> Response:
+@router.get("/v1", dependencies=[no_query.NONE])
+@router.get("/v1/", dependencies=[no_query.NONE])
+def v1(call: CurrentCall) -> Response:
     body: dict[str, Any] = {
         "id": "v1",
         "links": [
-            {"href": f"{base_url}/v1/", "rel": "self"},
+            {"href": f"{call.base_url}/v1/", "rel": "self"},
             {
                 "href": "https://docs.openstack.org/ironic/latest/contributor/webapi.html",
                 "rel": "describedby",
@@ -54,15 +54,15 @@ def v1(minor: Version, base_url: BaseUrl) -> Response:
         "media_types": [
             {"base": "application/json", "type": "application/vnd.openstack.ironic.v1+json"}
         ],
-        "version": _version(base_url),
-        "nodes": links.pair(base_url, "nodes"),
-        "ports": links.pair(base_url, "ports"),
-        "drivers": links.pair(base_url, "drivers"),
+        "version": _version(call.base_url),
+        "nodes": links.pair(call.base_url, "nodes"),
+        "ports": links.pair(call.base_url, "ports"),
+        "drivers": links.pair(call.base_url, "drivers"),
     }
-    if minor >= mv.PORTGROUP_API:
-        body["portgroups"] = links.pair(base_url, "portgroups")
-    if minor >= mv.VOLUME:
-        body["volume"] = links.pair(base_url, "volume")
-    if minor >= mv.EVENTS:
-        body["events"] = links.pair(base_url, "events")
+    if call.minor >= mv.PORTGROUP_API:
+        body["portgroups"] = links.pair(call.base_url, "portgroups")
+    if call.minor >= mv.VOLUME:
+        body["volume"] = links.pair(call.base_url, "volume")
+    if call.minor >= mv.EVENTS:
+        body["events"] = links.pair(call.base_url, "events")
     return responses.json(body)

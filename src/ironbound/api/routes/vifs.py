@@ -10,16 +10,13 @@ from __future__ import annotations
 import re
 
 from fastapi import APIRouter
-from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from ironbound.api import locking, problems, responses
+from ironbound.api import lookups, problems, responses, writes
 from ironbound.api import microversions as mv
-from ironbound.api.deps import JsonBody, Services, Version
-from ironbound.api.routes.nodes import lookup
+from ironbound.api.deps import CurrentCall, JsonBody
 from ironbound.api.schemas.common import StrictModel, validate
 from ironbound.db import vifs
-from ironbound.db.models import Node
 
 router = APIRouter()
 
@@ -43,34 +40,32 @@ def _checked(vif_id: str) -> str:
 
 
 @router.get("/v1/nodes/{node_ident}/vifs")
-def list_vifs(node_ident: str, services: Services, minor: Version) -> Response:
-    _need_vifs(minor)
-    with services.db.read() as session:
-        node = lookup(session, node_ident, minor)
+def list_vifs(node_ident: str, call: CurrentCall) -> Response:
+    _need_vifs(call.minor)
+    with call.services.db.read() as session:
+        node = lookups.node(session, node_ident, call.minor)
         found = vifs.attached(session, node.id)
     return responses.json({"vifs": [{"id": vif} for vif in found]})
 
 
 @router.post("/v1/nodes/{node_ident}/vifs", status_code=204)
-def attach_vif(node_ident: str, body: JsonBody, services: Services, minor: Version) -> Response:
-    _need_vifs(minor)
+def attach_vif(node_ident: str, body: JsonBody, call: CurrentCall) -> Response:
+    _need_vifs(call.minor)
     doc: VifDocument = validate(VifDocument, body, "VIF")
     vif_id = _checked(doc.id)
-
-    def change(session: Session, node: Node) -> None:
-        vifs.attach(session, node.id, vif_id)
-
-    locking.with_free_node(services, lambda s: lookup(s, node_ident, minor), change)
+    for attempt in writes.attempts(call.services):
+        with attempt, call.services.db.write() as session:
+            node = writes.hold(session, lookups.node(session, node_ident, call.minor))
+            vifs.attach(session, node.id, vif_id)
     return Response(status_code=204)
 
 
 @router.delete("/v1/nodes/{node_ident}/vifs/{vif_id}", status_code=204)
-def detach_vif(node_ident: str, vif_id: str, services: Services, minor: Version) -> Response:
-    _need_vifs(minor)
+def detach_vif(node_ident: str, vif_id: str, call: CurrentCall) -> Response:
+    _need_vifs(call.minor)
     _checked(vif_id)
-
-    def change(session: Session, node: Node) -> None:
-        vifs.detach(session, node.id, node.uuid, vif_id)
-
-    locking.with_free_node(services, lambda s: lookup(s, node_ident, minor), change)
+    for attempt in writes.attempts(call.services):
+        with attempt, call.services.db.write() as session:
+            node = writes.hold(session, lookups.node(session, node_ident, call.minor))
+            vifs.detach(session, node.id, node.uuid, vif_id)
     return Response(status_code=204)

@@ -15,22 +15,18 @@ from ironbound import errors, sensitive, states
 from ironbound.api import (
     links,
     listing,
-    locking,
-    optimistic,
     patch,
     policy,
     problems,
     responses,
     subresources,
+    writes,
 )
 from ironbound.api import microversions as mv
 from ironbound.api.deps import (
-    BaseUrl,
+    Call,
     CurrentCall,
-    CurrentIdentity,
     JsonBody,
-    Services,
-    Version,
 )
 from ironbound.api.schemas.common import validate
 from ironbound.api.schemas.volume import (
@@ -40,7 +36,7 @@ from ironbound.api.schemas.volume import (
     check_target,
 )
 from ironbound.api.services import ApiServices
-from ironbound.db import nodes
+from ironbound.db import any_table, nodes
 from ironbound.db.models import Node, VolumeConnector, VolumeTarget
 
 router = APIRouter()
@@ -95,11 +91,6 @@ def _need_volume_api(minor: int) -> None:
         raise problems.ResourceNotFound()
 
 
-def _both(path: str) -> list[str]:
-    """The CLI lists with a trailing slash (/v1/volume/targets/?detail=True)."""
-    return [path, f"{path}/"]
-
-
 def _volume_document(base_url: str, prefix: str) -> dict[str, Any]:
     return {
         "links": links.pair(base_url, prefix),
@@ -111,56 +102,61 @@ def _volume_document(base_url: str, prefix: str) -> dict[str, Any]:
 
 @router.get("/v1/volume")
 @router.get("/v1/volume/")
-def volume_root(minor: Version, base_url: BaseUrl) -> Response:
-    if minor < mv.VOLUME:
+def volume_root(call: CurrentCall) -> Response:
+    if call.minor < mv.VOLUME:
         raise errors.VersionNotSupported()
-    return responses.json(_volume_document(base_url, "volume"))
+    return responses.json(_volume_document(call.base_url, "volume"))
 
 
 @router.get("/v1/nodes/{node_ident}/volume")
-def node_volume(node_ident: str, services: Services, minor: Version, base_url: BaseUrl) -> Response:
-    _need_volume_api(minor)
-    with services.db.read() as session:
-        node = nodes.get_by_uuid(session, subresources.check_uuid_or_404(node_ident))
-    return responses.json(_volume_document(base_url, f"nodes/{node.uuid}/volume"))
-
-
-def _list(kind: str, call: CurrentCall, node_ident: str | None = None) -> Response:
+def node_volume(node_ident: str, call: CurrentCall) -> Response:
     _need_volume_api(call.minor)
-    spec = _KINDS[kind]
+    with call.services.db.read() as session:
+        node = nodes.get_by_uuid(session, subresources.check_uuid_or_404(node_ident))
+    return responses.json(_volume_document(call.base_url, f"nodes/{node.uuid}/volume"))
+
+
+def _connectors(call: Call, detail: bool, node_ident: str | None) -> Response:
+    return _list(CONNECTORS, call, node_ident)
+
+
+def _targets(call: Call, detail: bool, node_ident: str | None) -> Response:
+    return _list(TARGETS, call, node_ident)
+
+
+def _list(spec: subresources.Subresource, call: Call, node_ident: str | None) -> Response:
+    """Volume lists take `?detail=True` only (1.32), never a /detail path."""
+    _need_volume_api(call.minor)
     filters = {} if node_ident else {"node": subresources.by_node}
     return subresources.list_page(
         call, spec, node_ident=node_ident, filters=filters, detail_since=mv.VOLUME
     )
 
 
-def _register_lists(kind: str) -> None:
-    def list_all(call: CurrentCall) -> Response:
-        return _list(kind, call)
-
-    def list_for_node(node_ident: str, call: CurrentCall) -> Response:
-        return _list(kind, call, node_ident)
-
-    def show_one(ident: str, call: CurrentCall) -> Response:
-        _need_volume_api(call.minor)
-        return subresources.show(call, _KINDS[kind], ident)
-
-    def malformed(node_ident: str, minor: Version) -> Response:
-        _need_volume_api(minor)
-        raise errors.MalformedRequestURI()
-
-    for path in _both(f"/v1/volume/{kind}"):
-        router.add_api_route(path, list_all, methods=["GET"], name=f"list_{kind}{path[-1:]}")
-    for path in _both(f"/v1/nodes/{{node_ident}}/volume/{kind}"):
-        router.add_api_route(path, list_for_node, methods=["GET"], name=f"node_{kind}{path[-1:]}")
-        router.add_api_route(path, malformed, methods=["POST"], name=f"node_{kind}_post{path[-1:]}")
-    router.add_api_route(
-        f"/v1/volume/{kind}/{{ident}}", show_one, methods=["GET"], name=f"show_{kind}"
-    )
+subresources.add_list_routes(router, "volume/connectors", _connectors, detail_paths=False)
+subresources.add_list_routes(router, "volume/targets", _targets, detail_paths=False)
 
 
-_register_lists("connectors")
-_register_lists("targets")
+@router.post("/v1/nodes/{node_ident}/volume/connectors")
+@router.post("/v1/nodes/{node_ident}/volume/connectors/", include_in_schema=False)
+@router.post("/v1/nodes/{node_ident}/volume/targets")
+@router.post("/v1/nodes/{node_ident}/volume/targets/", include_in_schema=False)
+def create_under_node(node_ident: str, call: CurrentCall) -> Response:
+    """Refused, as Ironic refuses it: a connector's or target's node goes in the body."""
+    _need_volume_api(call.minor)
+    raise errors.MalformedRequestURI()
+
+
+@router.get("/v1/volume/connectors/{ident}")
+def show_connector(ident: str, call: CurrentCall) -> Response:
+    _need_volume_api(call.minor)
+    return subresources.show(call, CONNECTORS, ident)
+
+
+@router.get("/v1/volume/targets/{ident}")
+def show_target(ident: str, call: CurrentCall) -> Response:
+    _need_volume_api(call.minor)
+    return subresources.show(call, TARGETS, ident)
 
 
 # --- connectors -------------------------------------------------------------
@@ -217,12 +213,10 @@ def _check_new_uuid(
 
 @router.post("/v1/volume/connectors", status_code=201)
 @router.post("/v1/volume/connectors/", status_code=201, include_in_schema=False)
-def create_connector(
-    body: JsonBody, services: Services, minor: Version, base_url: BaseUrl, identity: CurrentIdentity
-) -> Response:
-    _need_volume_api(minor)
+def create_connector(body: JsonBody, call: CurrentCall) -> Response:
+    _need_volume_api(call.minor)
     doc, connector_id = _parsed_connector(body)
-    with services.db.write() as session:
+    with call.services.db.write() as session:
         node = _placed_connector(session, doc, connector_id, None)
         row = VolumeConnector(
             uuid=_check_new_uuid(
@@ -233,9 +227,8 @@ def create_connector(
             connector_id=connector_id,
             extra=doc.extra,
         )
-        session.add(row)
-        session.flush()
-        return _created(CONNECTORS, row, node, base_url, minor, identity)
+        any_table.add(session, row)
+        return _created(CONNECTORS, row, node, call.base_url, call.minor, call.identity)
 
 
 # --- targets ----------------------------------------------------------------
@@ -274,14 +267,12 @@ def _placed_target(session: Session, doc: TargetDocument, own_id: int | None) ->
 
 @router.post("/v1/volume/targets", status_code=201)
 @router.post("/v1/volume/targets/", status_code=201, include_in_schema=False)
-def create_target(
-    body: JsonBody, services: Services, minor: Version, base_url: BaseUrl, identity: CurrentIdentity
-) -> Response:
-    _need_volume_api(minor)
+def create_target(body: JsonBody, call: CurrentCall) -> Response:
+    _need_volume_api(call.minor)
     # Checked, split and sealed before the write transaction, as updates are.
-    parsed = _parsed_target(services, body, None, None)
+    parsed = _parsed_target(call.services, body, None, None)
     doc = parsed.doc
-    with services.db.write() as session:
+    with call.services.db.write() as session:
         node = _placed_target(session, doc, None)
         row = VolumeTarget(
             uuid=_check_new_uuid(
@@ -295,10 +286,9 @@ def create_target(
             secret_properties=parsed.sealed,
             extra=doc.extra,
         )
-        session.add(row)
-        session.flush()
+        any_table.add(session, row)
         # The creator sees the properties masked but not redacted, as in Ironic.
-        return _created(TARGETS, row, node, base_url, minor, policy.ADMIN)
+        return _created(TARGETS, row, node, call.base_url, call.minor, policy.ADMIN)
 
 
 # --- update and delete, both kinds -------------------------------------------
@@ -310,71 +300,91 @@ _UPDATABLE = {
 _ACTION = {"connectors": "volume connector", "targets": "volume target"}
 
 
-def _register_changes(kind: str) -> None:
+@dataclass(frozen=True)
+class _Seen:
+    """A record as a PATCH reads it: its document (unredacted) and its sealed secrets."""
+
+    before: dict[str, Any]
+    sealed: str | None
+
+
+def _seen(kind: str, row: VolumeConnector | VolumeTarget, node: Node, call: Call) -> _Seen:
+    """The record as the patch sees it, if its node is powered off.
+
+    :raises InvalidStateRequested: the node is not powered off.
+    """
+    if node.power_state != states.POWER_OFF:
+        raise errors.InvalidStateRequested(
+            action=f"{_ACTION[kind]} update", node=node.uuid, state=node.power_state
+        )
+    names = _KINDS[kind].fields.detail(call.minor)
+    before = subresources.render(_KINDS[kind], row, node.uuid, names, call.base_url, policy.ADMIN)
+    return _Seen(before, getattr(row, "secret_properties", None))
+
+
+def _patched(
+    kind: str, seen: _Seen, body: Any, services: ApiServices
+) -> _ParsedConnector | _ParsedTarget:
+    """The patch applied and the result parsed: the work done outside the write."""
+    after = patch.apply(seen.before, body, updatable=_UPDATABLE[kind])
+    if after.get("properties") == REDACTED:
+        # A client writing back the redacted document it was shown
+        # would replace the real properties with the placeholder.
+        raise problems.RedactedPropertiesWritten()
+    candidate = {k: after[k] for k in _UPDATABLE[kind] if k in after}
+    if kind == "connectors":
+        return _parsed_connector(candidate)
+    return _parsed_target(services, candidate, seen.sealed, seen.before["properties"])
+
+
+def _store(
+    session: Session, row: VolumeConnector | VolumeTarget, parsed: _ParsedConnector | _ParsedTarget
+) -> Node:
+    """Write the parsed document onto `row`, once its place is free; its (new) node."""
+    if isinstance(row, VolumeConnector):
+        assert not isinstance(parsed, _ParsedTarget)
+        cdoc, connector_id = parsed
+        node = _placed_connector(session, cdoc, connector_id, row.id)
+        row.type, row.connector_id, row.extra = cdoc.type, connector_id, cdoc.extra
+    else:
+        assert isinstance(parsed, _ParsedTarget)
+        tdoc = parsed.doc
+        node = _placed_target(session, tdoc, row.id)
+        row.volume_type, row.boot_index = tdoc.volume_type, tdoc.boot_index
+        row.volume_id, row.extra = tdoc.volume_id, tdoc.extra
+        row.properties, row.secret_properties = parsed.masked, parsed.sealed
+    row.node_id = node.id
+    any_table.store(session)
+    return node
+
+
+def _update(kind: str, ident: str, body: Any, call: Call) -> Response:
+    _need_volume_api(call.minor)
     spec = _KINDS[kind]
-
-    def update(ident: str, body: JsonBody, call: CurrentCall) -> Response:
-        services, minor, base_url, identity = (
-            call.services,
-            call.minor,
-            call.base_url,
-            call.identity,
-        )
-        _need_volume_api(minor)
-        names = spec.fields.detail(minor)
-
-        def current(session: Session, node: Node) -> tuple[dict[str, Any], str | None]:
-            """The record as the patch sees it (unredacted), and its sealed secrets."""
-            row = subresources.get(session, spec, ident)
-            if node.power_state != states.POWER_OFF:
-                raise errors.InvalidStateRequested(
-                    action=f"{_ACTION[kind]} update", node=node.uuid, state=node.power_state
+    for attempt in writes.attempts(call.services, _ACTION[kind]):
+        with attempt:
+            with call.services.db.read() as session:
+                row = _volume_row(session, kind, ident)
+                seen = _seen(kind, row, subresources.node_of(session, row), call)
+            parsed = _patched(kind, seen, body, call.services)
+            with call.services.db.write() as session:
+                row = _volume_row(session, kind, ident)
+                node = writes.hold(session, subresources.node_of(session, row))
+                writes.unchanged(seen, _seen(kind, row, node, call))
+                node = _store(session, row, parsed)
+                names = spec.fields.detail(call.minor)
+                document = subresources.render(
+                    spec, row, node.uuid, names, call.base_url, call.identity
                 )
-            before = subresources.render(spec, row, node.uuid, names, base_url, policy.ADMIN)
-            return before, getattr(row, "secret_properties", None)
+    return responses.json(document)
 
-        def work(seen: tuple[dict[str, Any], str | None]) -> _ParsedConnector | _ParsedTarget:
-            before, sealed = seen
-            after = patch.apply(before, body, updatable=_UPDATABLE[kind])
-            if after.get("properties") == REDACTED:
-                # A client writing back the redacted document it was shown
-                # would replace the real properties with the placeholder.
-                raise problems.RedactedPropertiesWritten()
-            candidate = {k: after[k] for k in _UPDATABLE[kind] if k in after}
-            if spec is CONNECTORS:
-                return _parsed_connector(candidate)
-            return _parsed_target(services, candidate, sealed, before["properties"])
 
-        def write(
-            session: Session, node: Node, parsed: _ParsedConnector | _ParsedTarget
-        ) -> dict[str, Any]:
-            row = subresources.get(session, spec, ident)
-            if isinstance(row, VolumeConnector):
-                assert not isinstance(parsed, _ParsedTarget)
-                cdoc, connector_id = parsed
-                new_node = _placed_connector(session, cdoc, connector_id, row.id)
-                row.type, row.connector_id, row.extra = cdoc.type, connector_id, cdoc.extra
-            else:
-                assert isinstance(row, VolumeTarget) and isinstance(parsed, _ParsedTarget)
-                tdoc = parsed.doc
-                new_node = _placed_target(session, tdoc, row.id)
-                row.volume_type, row.boot_index = tdoc.volume_type, tdoc.boot_index
-                row.volume_id, row.extra = tdoc.volume_id, tdoc.extra
-                row.properties, row.secret_properties = parsed.masked, parsed.sealed
-            row.node_id = new_node.id
-            session.flush()
-            return subresources.render(spec, row, new_node.uuid, names, base_url, identity)
-
-        owner = subresources.owner(spec, ident)
-        return responses.json(
-            optimistic.update(services, owner, current, work, write, _ACTION[kind])
-        )
-
-    def delete(ident: str, services: Services, minor: Version) -> Response:
-        _need_volume_api(minor)
-
-        def change(session: Session, node: Node) -> None:
-            row = subresources.get(session, spec, ident)
+def _delete(kind: str, ident: str, call: Call) -> Response:
+    _need_volume_api(call.minor)
+    for attempt in writes.attempts(call.services):
+        with attempt, call.services.db.write() as session:
+            row = _volume_row(session, kind, ident)
+            node = writes.hold(session, subresources.node_of(session, row))
             if (
                 node.provision_state not in states.VOLUME_DELETE_ALLOWED_STATES
                 and node.power_state != states.POWER_OFF
@@ -382,22 +392,31 @@ def _register_changes(kind: str) -> None:
                 raise errors.InvalidStateRequested(
                     action=f"{_ACTION[kind]} deletion", node=node.uuid, state=node.power_state
                 )
-            session.delete(row)
-
-        locking.with_free_node(services, subresources.owner(spec, ident), change)
-        return Response(status_code=204)
-
-    router.add_api_route(
-        f"/v1/volume/{kind}/{{ident}}", update, methods=["PATCH"], name=f"update_{kind}"
-    )
-    router.add_api_route(
-        f"/v1/volume/{kind}/{{ident}}",
-        delete,
-        methods=["DELETE"],
-        status_code=204,
-        name=f"delete_{kind}",
-    )
+            any_table.remove(session, row)
+    return Response(status_code=204)
 
 
-_register_changes("connectors")
-_register_changes("targets")
+def _volume_row(session: Session, kind: str, ident: str) -> VolumeConnector | VolumeTarget:
+    row = subresources.get(session, _KINDS[kind], ident)
+    assert isinstance(row, VolumeConnector | VolumeTarget)
+    return row
+
+
+@router.patch("/v1/volume/connectors/{ident}")
+def update_connectors(ident: str, body: JsonBody, call: CurrentCall) -> Response:
+    return _update("connectors", ident, body, call)
+
+
+@router.patch("/v1/volume/targets/{ident}")
+def update_targets(ident: str, body: JsonBody, call: CurrentCall) -> Response:
+    return _update("targets", ident, body, call)
+
+
+@router.delete("/v1/volume/connectors/{ident}", status_code=204)
+def delete_connectors(ident: str, call: CurrentCall) -> Response:
+    return _delete("connectors", ident, call)
+
+
+@router.delete("/v1/volume/targets/{ident}", status_code=204)
+def delete_targets(ident: str, call: CurrentCall) -> Response:
+    return _delete("targets", ident, call)

@@ -1,6 +1,9 @@
-"""Queries of any table: pages in Ironic's order, lookups by UUID, uniqueness checks.
+"""What any table's rows share: pages in Ironic's order, lookups by UUID, uniqueness
+checks, and the API's inserts, stores and deletions of ORM rows.
 
 Ironic's paging sorts by a column, then by id, and resumes after a marker.
+Only db/ sends a unit of work's changes (tests/unit/test_architecture.py): a
+flush is where every stored document's bounds are checked (`limits`).
 """
 
 from __future__ import annotations
@@ -94,3 +97,20 @@ def clashes(
         select(ident).where(*(getattr(model, k) == v for k, v in values.items()))
     ).first()
     return found is not None and found != own_id
+
+
+def add(session: Session, row: M) -> M:
+    """Insert `row`, now: its id and defaults are there to render."""
+    session.add(row)
+    session.flush()
+    return row
+
+
+def store(session: Session) -> None:
+    """Send the changes made to the session's rows, now (bounds checked, stamps set)."""
+    session.flush()
+
+
+def remove(session: Session, row: Base) -> None:
+    """Delete `row` (and what its relations cascade to) when the unit of work commits."""
+    session.delete(row)
