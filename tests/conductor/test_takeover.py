@@ -64,7 +64,9 @@ def test_dead_conductor_is_taken_over(client: TestClient, conductor: Conductor) 
     assert "'deploying'" in node["last_error"]
     with db.read() as session:
         assert not jobs.has_pending(session, node_id, jobspec.JobKind.DEPLOY)
-        assert conductors.dead(session, 1.0) == []
+        # Marked offline: no survivor takes it over again. (Only it: under load this
+        # test's own conductor may miss a 0.1 s heartbeat by a second.)
+        assert "crashed-host" not in conductors.dead(session, 1.0)
 
 
 def test_restart_under_the_same_name_fails_what_it_left(
