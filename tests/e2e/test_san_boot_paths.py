@@ -268,7 +268,12 @@ def test_chap_broken_after_deploy_shows_and_clears(
     shown = wait_for_error(server, node, "rejected the CHAP login")
     elapsed = time.monotonic() - started
     print(f"\nCHAP broken: reboot call -> last_error shown: {elapsed:.1f} s")
-    assert str(shown["last_error"]).startswith("Boot from volume failed: iPXE error 0x410d61")
+    # iPXE named the volume it was hooking (its target's uuid) in its report.
+    target = server.json(f"volume target list --node {node} --fields uuid")[0]["uuid"]
+    assert str(shown["last_error"]).startswith(
+        f"Boot from volume failed: volume target {target} (volume trouble-boot): "
+        "iPXE error 0x410d61"
+    )
     assert shown["power_state"] == "power on"
     assert shown["driver_internal_info"]["boot_status"]["status"] == "failed"
     machine.console.wait_for(
