@@ -35,6 +35,7 @@ from ironbound.lab.environment import GUEST_CINDER_PORTAL_PORT
 from ironbound.lab.keystone import KeystoneLab
 from ironbound.lab.state import STATE_FILE
 from ironbound.lab.teardown import stop_lab_dir
+from ironbound.lab.tgt import TgtServer
 from ironbound.sensitive import SecretBox
 
 LATEST = {"X-OpenStack-Ironic-API-Version": "latest"}
@@ -225,3 +226,12 @@ def no_leftover_processes(lab_root: Path) -> Iterator[None]:
     for state in lab_root.rglob(STATE_FILE):
         stop_lab_dir(state.parent)
     assert not leftovers, "lab processes left running:\n" + "\n".join(leftovers)
+
+
+@pytest.fixture
+def own_tgtd(lab_root: Path) -> Iterator[TgtServer]:
+    """A tgtd of the test's own, which it may stop and start (as a host reboot would)."""
+    server = TgtServer(Path(tempfile.mkdtemp(prefix="r", dir=lab_root)))
+    server.start()
+    yield server
+    server.stop()

@@ -6,8 +6,6 @@ it back, undeploy ends it beside the Cinder attachment."""
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,18 +26,9 @@ pytestmark = pytest.mark.cinder
 
 
 @pytest.fixture
-def drive_tgtd(lab_root: Path) -> Iterator[TgtServer]:
-    """Ironbound's own tgtd (the `[managed]` one), which the test may restart."""
-    server = TgtServer(Path(tempfile.mkdtemp(prefix="c", dir=lab_root)))
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def conf(conf: cfg.ConfigOpts, drive_tgtd: TgtServer) -> cfg.ConfigOpts:
+def conf(conf: cfg.ConfigOpts, own_tgtd: TgtServer) -> cfg.ConfigOpts:
     """Ironbound's tgtd; no storage check, so only the export watch can restore the drive."""
-    point_at(conf, drive_tgtd)
+    point_at(conf, own_tgtd)
     conf.set_override("sync_storage_interval", 0, group="conductor")
     return conf
 
@@ -54,7 +43,7 @@ def _user_data(image: Path) -> bytes:
 
 
 def test_a_cinder_node_gets_its_drive_from_a_target_of_ironbounds_own(
-    client: TestClient, services: ApiServices, cinder_lab: CinderLab, drive_tgtd: TgtServer,
+    client: TestClient, services: ApiServices, cinder_lab: CinderLab, own_tgtd: TgtServer,
     tmp_path: Path,
 ) -> None:  # fmt: skip
     volume_id = cinder_lab.create_volume(1, name="with-drive")
@@ -67,7 +56,7 @@ def test_a_cinder_node_gets_its_drive_from_a_target_of_ironbounds_own(
     (held,) = attachments(cinder_lab, volume_id)
     assert held["status"] == "attached"
     lun = lun_of(target)
-    assert lun.portal == drive_tgtd.host_portals[0]
+    assert lun.portal == own_tgtd.host_portals[0]
     assert read_lun(lun, iqn, tmp_path / "first.iso").returncode == 0
     assert _user_data(tmp_path / "first.iso") == b"#cloud-config\n{}"
 
@@ -83,8 +72,8 @@ def test_a_cinder_node_gets_its_drive_from_a_target_of_ironbounds_own(
     assert _user_data(tmp_path / "second.iso") == b"#cloud-config\nhostname: b\n"
 
     # The export watch (every 5 s) gives a restarted tgtd the drive back within 30 s.
-    drive_tgtd.stop()
-    drive_tgtd.start()
+    own_tgtd.stop()
+    own_tgtd.start()
     wait_until(
         lambda: read_lun(new, iqn, tmp_path / "again.iso").returncode == 0,
         what="the drive's restoration",
@@ -94,7 +83,7 @@ def test_a_cinder_node_gets_its_drive_from_a_target_of_ironbounds_own(
     assert shown["last_error"] is None, shown["last_error"]
 
     provision(client, node, "deleted", "available")
-    assert new.target_iqn not in drive_tgtd.show()
+    assert new.target_iqn not in own_tgtd.show()
     assert drive_target(services, node) is None
     assert attachments(cinder_lab, volume_id) == []
     assert ok(client.get(f"/v1/volume/targets?node={node}"))["targets"] == []

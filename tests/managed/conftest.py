@@ -33,12 +33,3 @@ def point_at(conf: cfg.ConfigOpts, server: TgtServer) -> None:
 def conf(conf: cfg.ConfigOpts, tgtd: TgtServer) -> cfg.ConfigOpts:
     point_at(conf, tgtd)
     return conf
-
-
-@pytest.fixture
-def own_tgtd(lab_root: Path) -> Iterator[TgtServer]:
-    """A tgtd of the test's own, which it may stop and start (as a host reboot would)."""
-    server = TgtServer(Path(tempfile.mkdtemp(prefix="r", dir=lab_root)))
-    server.start()
-    yield server
-    server.stop()

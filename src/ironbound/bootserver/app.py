@@ -160,17 +160,25 @@ class _BootServer:
             render.chain_script(config.boot_script_url(self.conf, token)), media_type=IPXE
         )
 
-    def script(self, request: Request) -> Response:
-        token = str(request.path_params["token"])
+    def _served(self, token: str, request: Request) -> tuple[Node, BootToken, NodeSnapshot] | None:
+        """The node of a live token, its token row and its snapshot, if `request` may be
+        served (the script's rule: see access.py), else None."""
         with self.db.read() as session:
             found = tokens.by_token(session, token)
         if found is None or not _bootable(found[0]):
-            return _not_found()
+            return None
         node, row = found
         if not self._admitted(node, row, request):
-            return _not_found()
+            return None
         with self.db.read() as session:
-            snapshot = snapshots.load(session, node.id, self.box)
+            return node, row, snapshots.load(session, node.id, self.box)
+
+    def script(self, request: Request) -> Response:
+        token = str(request.path_params["token"])
+        served = self._served(token, request)
+        if served is None:
+            return _not_found()
+        node, row, snapshot = served
         try:
             body = _render(node.uuid, snapshot, f"{self.base_url}/boot/{token}")
         except sanplan.PlanError as exc:
@@ -187,17 +195,10 @@ class _BootServer:
         token, name = str(request.path_params["token"]), str(request.path_params["name"])
         if name not in nocloud.NAMES:
             return _not_found()
-        with self.db.read() as session:
-            found = tokens.by_token(session, token)
-        if found is None or not _bootable(found[0]):
+        served = self._served(token, request)
+        if served is None or not _seeded(served[2]):
             return _not_found()
-        node, row = found
-        if not self._admitted(node, row, request):
-            return _not_found()
-        with self.db.read() as session:
-            snapshot = snapshots.load(session, node.id, self.box)
-        if not _seeded(snapshot):
-            return _not_found()
+        node, _row, snapshot = served
         stored = snapshot.node.instance_info[configdrive.KEY]
         try:
             files = nocloud.seed(
