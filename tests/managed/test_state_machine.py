@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -28,13 +27,13 @@ from hypothesis.stateful import (
     invariant,
     precondition,
     rule,
-    run_state_machine_as_test,
 )
 from oslo_config import cfg
 
 from ironbound.api.services import ApiServices
 from ironbound.db import managed_volumes
 from ironbound.lab.tgt import TgtServer
+from tests import stateful
 from tests.api.helpers import ok, provision
 from tests.bootserver import test_boot_flow as flow
 from tests.conftest import wait_until
@@ -186,13 +185,4 @@ def test_no_sequence_loses_or_overwrites_a_volume(
                 ok(client.delete(f"/v1/volume/managed/{volume['uuid']}"), 204)
             ok(client.delete(f"/v1/nodes/{self.node}"), 204)
 
-    run_state_machine_as_test(
-        Machine,
-        settings=settings(
-            max_examples=8,
-            stateful_step_count=10,
-            derandomize=True,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-        ),
-    )
+    stateful.run(Machine, examples=8, steps=10)

@@ -29,7 +29,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -37,7 +36,6 @@ from hypothesis.stateful import (
     invariant,
     precondition,
     rule,
-    run_state_machine_as_test,
 )
 from oslo_config import cfg
 from sqlalchemy import select
@@ -48,6 +46,7 @@ from ironbound.db import nodes
 from ironbound.db.models import Job
 from ironbound.lab.tgt import TgtServer
 from tests import configdrive_support as drives
+from tests import stateful
 from tests.api.helpers import ok, patch, replace
 from tests.conftest import wait_until
 from tests.images.conftest import pattern_at
@@ -382,13 +381,4 @@ def test_no_sequence_over_a_fleet_loses_overwrites_or_leaks(
             live = {t for t in fleet.live_targets(own_tgtd) if t.startswith(prefix)}
             assert not live, f"left exported: {live}"
 
-    run_state_machine_as_test(
-        Machine,
-        settings=settings(
-            max_examples=10,
-            stateful_step_count=12,
-            derandomize=True,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-        ),
-    )
+    stateful.run(Machine, examples=10, steps=12)
