@@ -82,14 +82,19 @@ def _owners(task: base.Task) -> set[str]:
     return {task.node.uuid} | ({task.node.instance_uuid} if task.node.instance_uuid else set())
 
 
-def refusal(volume: Volume, task: base.Task) -> str | None:
-    """Why the node may not attach `volume`, or None when it may."""
+def _others(volume: Volume, task: base.Task) -> list[str]:
+    """Who else Cinder shows the volume attached for: neither this node nor its instance."""
     mine = {attachment_id for attachment_id, _ in _recorded(task).values()}
-    others = sorted(
+    return sorted(
         server or "an unknown holder"
         for attachment_id, server in volume.attachments
         if attachment_id not in mine and server not in _owners(task)
     )
+
+
+def refusal(volume: Volume, task: base.Task) -> str | None:
+    """Why the node may not attach `volume`, or None when it may."""
+    others = _others(volume, task)
     if volume.status == "available":
         return None
     if volume.status == "in-use":
@@ -333,6 +338,20 @@ class CinderStorage(base.StorageInterface):
 
     def image_destination(self, task: base.Task) -> records.ImageDestination:
         return san_lun.boot_lun(task, NAME)
+
+    def image_written(self, task: base.Task, image: str | None) -> None:
+        """Before a write (None), refuse a volume Cinder shows attached for another holder:
+        two nodes may boot a multiattach volume, but none writes its image over the other's."""
+        target = checks.boot_target(task)
+        if image is not None or target is None:
+            return
+        others = _others(self.cinder.get_volume(target.volume_id), task)
+        if others:
+            raise errors.StorageError(
+                reason=f"volume {target.volume_id} is attached in Cinder for {', '.join(others)}"
+                f": node {task.node.uuid} does not write its image over it; unset "
+                "instance_info/image_source to boot the shared volume as it is"
+            )
 
     def live_exports(self) -> set[str]:
         """What Ironbound's tgtd serves, where the nodes' config drive targets live (the
