@@ -169,7 +169,8 @@ def test_nova_boots_debian_from_a_cinder_volume_with_its_config_drive(
     print(f"\nNova, Cinder volume: deploy call -> active (confirmed): "
           f"{time.monotonic() - started:.1f} s")  # fmt: skip
     assert active.instance_id == instance.uuid
-    check_console(machine, identity, since, timeout=10)
+    # The user data ran before phone_home, so its line is there: a bound, not a wait.
+    check_console(machine, identity, since, timeout=60)
     assert server.node(node)["driver_internal_info"]["boot_status"]["status"] == "up"
     check_login(lab, machine, identity)
     listed = server.json(f"volume target list --node {node} --fields volume_id boot_index")

@@ -79,6 +79,17 @@ def test_the_managed_backend_is_the_target_helper(tmp_path: Path) -> None:
         backend.load(conf)
 
 
+def _distribution(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, name: str, group: str, entry: str
+) -> None:
+    """An installed distribution `name` in `folder` (on sys.path) registering `entry`."""
+    info = folder / f"{name.replace('-', '_')}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[{group}]\n{entry}\n")
+    monkeypatch.syspath_prepend(str(folder))
+
+
 def test_a_plugin_from_another_package(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_groups: None
 ) -> None:
@@ -87,13 +98,8 @@ def test_a_plugin_from_another_package(
         "from ironbound.dhcp.base import DHCPProvider\n\n"
         "class AcmeProvider(DHCPProvider):\n    name = 'acme'\n"
     )
-    info = tmp_path / "acme_dhcp-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-dhcp\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(
-        "[ironbound.dhcp.providers]\nacme = acme_dhcp:AcmeProvider\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
+    _distribution(tmp_path, monkeypatch, "acme-dhcp", "ironbound.dhcp.providers",
+                  "acme = acme_dhcp:AcmeProvider")  # fmt: skip
     monkeypatch.delitem(sys.modules, "acme_dhcp", raising=False)
     conf = config.load(overrides={"state_path": str(tmp_path), "dhcp.dhcp_provider": "acme"})
     assert type(dhcp.load(conf)).__name__ == "AcmeProvider"
@@ -102,12 +108,7 @@ def test_a_plugin_from_another_package(
 def test_a_plugin_of_the_wrong_kind_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_groups: None
 ) -> None:
-    info = tmp_path / "wrong-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: wrong\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(
-        "[ironbound.managed.backends]\nwrong = ironbound.dhcp.base:DHCPProvider\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
+    _distribution(tmp_path, monkeypatch, "wrong", "ironbound.managed.backends",
+                  "wrong = ironbound.dhcp.base:DHCPProvider")  # fmt: skip
     with pytest.raises(TypeError, match=r"registered as 'wrong' in ironbound\.managed\.backends"):
         plugins.load(plugins.MANAGED_BACKENDS, "wrong", Backend)  # type: ignore[type-abstract]

@@ -7,6 +7,8 @@ target carries what iPXE needs to log in.
 
 from __future__ import annotations
 
+from oslo_config import cfg
+
 from ironbound.drivers import base
 from ironbound.drivers.storage import checks, san_lun
 from ironbound.drivers.storage.config_drive_target import ConfigDriveTarget
@@ -20,6 +22,10 @@ class ExternalStorage(base.StorageInterface):
     config drive, on a target of Ironbound's own (`config_drive_target`)."""
 
     capabilities = frozenset({base.WRITES_IMAGES, base.DELIVERS_CONFIG_DRIVE, base.RECONCILES})
+
+    def __init__(self, conf: cfg.ConfigOpts) -> None:
+        super().__init__(conf)
+        self.config_drive = ConfigDriveTarget(conf)
 
     def validate(self, task: base.Task) -> None:
         checks.check_connectors_and_targets(task, NAME)
@@ -52,18 +58,18 @@ class ExternalStorage(base.StorageInterface):
         task.record("external storage: volumes are attached by the operator; nothing to do")
 
     def detach_volumes(self, task: base.Task) -> None:
-        ConfigDriveTarget(self.conf).detach(task)
+        self.config_drive.detach(task)
 
     def attach_config_drive(self, task: base.Task, iso: bytes | None) -> None:
-        ConfigDriveTarget(self.conf).attach(task, iso)
+        self.config_drive.attach(task, iso)
 
     def live_exports(self) -> set[str]:
         """What Ironbound's tgtd serves, where the node's config drive target lives."""
-        return ConfigDriveTarget(self.conf).backend.targets()
+        return self.config_drive.backend.targets()
 
     def reconcile(self, task: base.Task) -> None:
         """Only the config drive's target is Ironbound's to restore after a tgtd restart."""
-        ConfigDriveTarget(self.conf).restore(task)
+        self.config_drive.restore(task)
 
     def image_destination(self, task: base.Task) -> ImageDestination:
         return san_lun.boot_lun(task, NAME)
